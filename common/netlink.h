@@ -1,0 +1,80 @@
+// NetlinkSocket: the single owner of a libnl route socket, with the link/address/route/neighbour
+// operations Petrel needs. A socket works in the network namespace it was created in, so create
+// one inside a NetnsGuard to program a pod's namespace. Deletes are idempotent ("not found" is
+// success); adds of routes and neighbours replace what is there.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.h"
+#include "common/status.h"
+
+struct nl_sock;
+
+namespace petrel {
+
+using MacAddr = std::array<uint8_t, 6>;
+
+struct LinkInfo {
+  int ifindex = 0;
+  std::string name;
+  MacAddr mac{};
+  uint32_t mtu = 0;
+  bool up = false;
+};
+
+struct AddrInfo {
+  Ipv4Addr addr;
+  uint8_t prefix_len = 0;
+};
+
+struct VethSpec {
+  std::string name;       // created in the socket's namespace
+  std::string peer_name;  // created in peer_netns_fd (or here when -1)
+  int peer_netns_fd = -1;
+  uint32_t mtu = 0;       // 0 = kernel default
+};
+
+// Converts a negative libnl error code into a Status: "what: message".
+Status netlinkStatus(int nl_err, const std::string& what);
+
+class NetlinkSocket {
+ public:
+  // Opens and connects a NETLINK_ROUTE socket in the calling thread's current namespace.
+  static Result<NetlinkSocket> open();
+  NetlinkSocket(NetlinkSocket&&) noexcept;
+  NetlinkSocket& operator=(NetlinkSocket&&) noexcept;
+  ~NetlinkSocket();
+
+  // Creates a veth pair; kAlreadyExists if either name is taken.
+  Status addVeth(const VethSpec& spec);
+  // Deletes a link by name; OK when it does not exist.
+  Status deleteLink(const std::string& name);
+  // kNotFound when the link does not exist.
+  Result<LinkInfo> getLink(const std::string& name);
+  Result<std::vector<LinkInfo>> listLinks();
+  Status renameLink(const std::string& name, const std::string& new_name);
+  Status setLinkUp(const std::string& name);
+  Status setLinkMtu(const std::string& name, uint32_t mtu);
+
+  // Adds addr/prefix_len on ifindex; OK if it is already there.
+  Status addAddress(int ifindex, Ipv4Addr addr, uint8_t prefix_len);
+  Result<std::vector<AddrInfo>> listAddresses(int ifindex);
+
+  // Creates or replaces a main-table route dst -> (gateway) dev ifindex. A route without a
+  // gateway gets scope link.
+  Status replaceRoute(const Ipv4Cidr& dst, int ifindex, std::optional<Ipv4Addr> gateway);
+  // Creates or replaces a PERMANENT neighbour entry ip -> mac on ifindex.
+  Status replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const MacAddr& mac);
+
+ private:
+  explicit NetlinkSocket(nl_sock* sock) : sock_(sock) {}
+  nl_sock* sock_ = nullptr;
+};
+
+}  // namespace petrel
