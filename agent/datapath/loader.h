@@ -1,0 +1,39 @@
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons). Maps are
+// pinned by name under the pin root, and a new load reuses maps already pinned there, so an
+// agent restart keeps every entry (and the connections that depend on them).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/datapath/bpf_map.h"
+#include "common/status.h"
+#include "maps.h"
+
+struct lxc;
+
+namespace petrel::datapath {
+
+using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
+
+class LoadedDatapath {
+ public:
+  // Mounts bpffs if needed, opens and loads the programs with maps pinned under `pin_root`.
+  static Result<std::unique_ptr<LoadedDatapath>> load(const std::string& pin_root);
+  ~LoadedDatapath();
+  LoadedDatapath(const LoadedDatapath&) = delete;
+  LoadedDatapath& operator=(const LoadedDatapath&) = delete;
+
+  int lxcProgramFd() const;
+  EndpointMap& endpoints() { return endpoints_; }
+  int metricsFd() const;
+  const std::string& pinRoot() const { return pin_root_; }
+
+ private:
+  LoadedDatapath() = default;
+  struct lxc* lxc_ = nullptr;
+  EndpointMap endpoints_;
+  std::string pin_root_;
+};
+
+}  // namespace petrel::datapath

@@ -1,0 +1,136 @@
+// petrel-agent: the per-node daemon. Loads the datapath, restores its state, serves the local
+// gRPC API on a root-only unix socket and repairs the datapath with periodic full passes.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/api/agent_service.h"
+#include "agent/core/endpoint_manager.h"
+#include "agent/datapath/endpoint_datapath.h"
+#include "agent/datapath/host_device.h"
+#include "agent/datapath/loader.h"
+#include "agent/datapath/tc_attach.h"
+#include "common/version.h"
+
+namespace {
+
+struct Options {
+  std::string node_name;
+  std::string pod_cidr;
+  std::string bpf_root = "/sys/fs/bpf/petrel";
+  std::string state_dir = "/var/run/petrel";
+  std::string socket = "/var/run/petrel/petrel.sock";
+  uint32_t mtu = 1500;
+  uint32_t full_pass_seconds = 30;
+  std::string log_level = "info";
+};
+
+int fail(const std::string& what) {
+  spdlog::critical("{}", what);
+  return 1;
+}
+
+petrel::Status prepareSocketPath(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::path(path).parent_path();
+  if (!dir.empty()) {
+    fs::create_directories(dir, ec);
+    if (ec) return {petrel::Code::kInternal, "create " + dir.string() + ": " + ec.message()};
+  }
+  fs::remove(path, ec);  // a stale socket from a killed agent
+  return petrel::Status::ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  opt.node_name = host;
+
+  CLI::App app{"petrel-agent: Petrel's per-node eBPF datapath agent"};
+  app.add_option("--node-name", opt.node_name, "Name of this node")->capture_default_str();
+  app.add_option("--pod-cidr", opt.pod_cidr, "This node's pod CIDR, e.g. 10.244.0.0/24")->required();
+  app.add_option("--bpf-root", opt.bpf_root, "bpffs directory for pinned maps")->capture_default_str();
+  app.add_option("--state-dir", opt.state_dir, "Directory for durable agent state")->capture_default_str();
+  app.add_option("--socket", opt.socket, "Unix socket of the local API")->capture_default_str();
+  app.add_option("--mtu", opt.mtu, "MTU of pod interfaces")->check(CLI::Range(576, 65535))->capture_default_str();
+  app.add_option("--full-pass-interval", opt.full_pass_seconds, "Seconds between datapath repair passes")->capture_default_str();
+  app.add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.set_version_flag("--version", std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (geteuid() != 0) return fail("petrel-agent must run as root (it loads BPF programs and configures interfaces)");
+
+  auto cidr = petrel::Ipv4Cidr::parse(opt.pod_cidr);
+  if (!cidr || cidr->prefix_len > 30) {
+    return fail("--pod-cidr '" + opt.pod_cidr + "' is not an IPv4 network of /30 or larger, e.g. 10.244.0.0/24");
+  }
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  std::filesystem::create_directories(opt.state_dir, ec);
+  if (ec) return fail("create state dir " + opt.state_dir + ": " + ec.message());
+
+  auto loaded = petrel::datapath::LoadedDatapath::load(opt.bpf_root);
+  if (!loaded) return fail(loaded.status().toString());
+  auto& dp = *loaded.value();
+  if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
+  if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
+
+  int prog_fd = dp.lxcProgramFd();
+  petrel::datapath::BpfEndpointDatapath endpoint_dp(
+      dp.endpoints(),
+      [prog_fd](uint32_t ifindex) {
+        return petrel::datapath::attachTc(ifindex, prog_fd, petrel::datapath::TcDirection::kIngress);
+      },
+      petrel::datapath::resolveIfindexByName);
+  petrel::core::JsonFileStateStore store(opt.state_dir + "/state.json");
+  petrel::core::EndpointManager endpoints(*cidr, opt.mtu, store, endpoint_dp);
+  if (auto st = endpoints.restore(); !st) return fail(st.toString());
+  if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
+
+  if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
+  petrel::api::AgentService service(endpoints, {opt.node_name, opt.bpf_root});
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return fail("cannot serve the API on unix:" + opt.socket + " (is another agent running?)");
+  ::chmod(opt.socket.c_str(), 0600);
+
+  spdlog::info("petrel-agent ready: node {}, pod CIDR {}, API unix:{}, maps {}", opt.node_name,
+               cidr->toString(), opt.socket, opt.bpf_root);
+
+  // Wait for a stop signal; run a repair pass on every timeout.
+  const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};
+  for (;;) {
+    int sig = sigtimedwait(&stop_signals, nullptr, &interval);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("signal {}: stopping (pods stay connected; programs and maps remain)", sig);
+      break;
+    }
+    if (auto st = endpoints.fullPass(); !st) spdlog::warn("full pass: {}", st.toString());
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  std::filesystem::remove(opt.socket, ec);
+  return 0;
+}

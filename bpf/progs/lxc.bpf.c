@@ -1,0 +1,83 @@
+/* lxc: tc ingress of each pod's host-side veth, i.e. traffic leaving the pod. Answers ARP for
+ * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
+ * on this node straight into the destination pod with bpf_redirect_peer, and hands everything
+ * else to the node's stack. Every exit is counted by reason. */
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+
+#include "compiler.h"
+#include "arp.h"
+#include "endpoints.h"
+#include "ipv4.h"
+#include "metrics.h"
+
+/* Counts the verdict and turns it into a tc action. */
+static __always_inline int finish(struct __sk_buff* skb, __u32 reason, int action) {
+  metrics_count(reason, METRIC_DIR_EGRESS, skb->len);
+  return PETREL_IS_DROP(reason) ? TC_ACT_SHOT : action;
+}
+
+static __always_inline int handle_arp(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct arp_eth_ipv4* arp = arp_request_parse(data, data_end);
+  if (!arp) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+  /* Gratuitous ARP / duplicate address detection: not a question for the gateway. */
+  if (arp->tip == arp->sip) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+  struct endpoint_info* src = endpoint_lookup_ip4(arp->sip);
+  if (!src || src->ifindex != skb->ifindex) return finish(skb, PETREL_DROP_ARP_INVALID, 0);
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, src->host_mac, ETH_ALEN);
+  arp_make_reply(eth, arp, mac);
+  metrics_count(PETREL_ARP_REPLY, METRIC_DIR_EGRESS, skb->len);
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+static __always_inline int handle_ipv4(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* iph = data + sizeof(*eth);
+  if (!ipv4_header_valid(iph, data_end)) return finish(skb, PETREL_DROP_INVALID, 0);
+
+  struct endpoint_info* src = endpoint_lookup_ip4(iph->saddr);
+  if (!src || src->ifindex != skb->ifindex) return finish(skb, PETREL_DROP_SPOOFED_SOURCE, 0);
+
+  struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
+  if (!dst) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+  /* TTL about to expire: let the stack send ICMP time exceeded. */
+  if (iph->ttl <= 1) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+
+  ipv4_decrement_ttl(iph);
+  __builtin_memcpy(eth->h_dest, dst->pod_mac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, dst->host_mac, ETH_ALEN);
+  __u32 ifindex = dst->ifindex;
+  metrics_count(PETREL_FORWARDED, METRIC_DIR_EGRESS, skb->len);
+  metrics_count(PETREL_FORWARDED, METRIC_DIR_INGRESS, skb->len);
+  int ret = bpf_redirect_peer(ifindex, 0);
+  if (ret != TC_ACT_REDIRECT) return finish(skb, PETREL_DROP_REDIRECT_FAILED, 0);
+  return ret;
+}
+
+SEC("tc")
+int petrel_lxc_from_container(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) return finish(skb, PETREL_DROP_INVALID, 0);
+
+  switch (eth->h_proto) {
+    case bpf_htons(ETH_P_IP):
+      return handle_ipv4(skb);
+    case bpf_htons(ETH_P_ARP):
+      return handle_arp(skb);
+    case bpf_htons(ETH_P_IPV6):
+      /* IPv6 is not routed by Petrel yet: the node stack decides (no addresses, so no harm). */
+      return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+    default:
+      return finish(skb, PETREL_DROP_UNSUPPORTED_L3, 0);
+  }
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
