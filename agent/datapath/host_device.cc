@@ -1,9 +1,10 @@
-// petrel_host dummy device and forwarding sysctl, through libnl-route.
+// petrel_host/petrel_net veth pair and forwarding sysctl, through libnl-route.
 #include "agent/datapath/host_device.h"
 
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
@@ -35,20 +36,27 @@ Status ensureHostDevice(Ipv4Addr gateway) {
   if (!sock) return Status(Code::kResourceExhausted, "allocate netlink socket");
   if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) return nlError(err, "netlink connect");
 
-  std::unique_ptr<rtnl_link, LinkDeleter> link(rtnl_link_alloc());
+  // A veth pair, as dummy devices need a module this kernel may not have.
+  std::unique_ptr<rtnl_link, LinkDeleter> link(rtnl_link_veth_alloc());
+  if (!link) return Status(Code::kResourceExhausted, "allocate veth link");
   rtnl_link_set_name(link.get(), kHostDevice);
-  if (int err = rtnl_link_set_type(link.get(), "dummy"); err < 0) return nlError(err, "dummy type");
-  int err = rtnl_link_add(sock.get(), link.get(), NLM_F_CREATE);
+  rtnl_link_set_name(rtnl_link_veth_get_peer(link.get()), kHostPeerDevice);
+  int err = rtnl_link_add(sock.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0 && err != -NLE_EXIST) return nlError(err, std::string("create ") + kHostDevice);
 
   rtnl_link* current = nullptr;
+  for (const char* name : {kHostPeerDevice, kHostDevice}) {
+    if (err = rtnl_link_get_kernel(sock.get(), 0, name, &current); err < 0)
+      return nlError(err, std::string("find ") + name);
+    std::unique_ptr<rtnl_link, LinkDeleter> found(current);
+    std::unique_ptr<rtnl_link, LinkDeleter> change(rtnl_link_alloc());
+    rtnl_link_set_flags(change.get(), IFF_UP);
+    if (err = rtnl_link_change(sock.get(), found.get(), change.get(), 0); err < 0)
+      return nlError(err, std::string("bring up ") + name);
+  }
   if (err = rtnl_link_get_kernel(sock.get(), 0, kHostDevice, &current); err < 0)
     return nlError(err, std::string("find ") + kHostDevice);
   std::unique_ptr<rtnl_link, LinkDeleter> live(current);
-  std::unique_ptr<rtnl_link, LinkDeleter> change(rtnl_link_alloc());
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  if (err = rtnl_link_change(sock.get(), live.get(), change.get(), 0); err < 0)
-    return nlError(err, std::string("bring up ") + kHostDevice);
 
   std::unique_ptr<rtnl_addr, AddrDeleter> addr(rtnl_addr_alloc());
   rtnl_addr_set_ifindex(addr.get(), rtnl_link_get_ifindex(live.get()));

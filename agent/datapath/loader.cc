@@ -32,6 +32,8 @@ int LoadedDatapath::lxcProgramFd() const {
   return bpf_program__fd(lxc_->progs.petrel_lxc_from_container);
 }
 
+const struct btf* LoadedDatapath::lxcBtf() const { return bpf_object__btf(lxc_->obj); }
+
 int LoadedDatapath::metricsFd() const { return bpf_map__fd(lxc_->maps.petrel_metrics); }
 
 }  // namespace petrel::datapath

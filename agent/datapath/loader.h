@@ -11,6 +11,7 @@
 #include "maps.h"
 
 struct lxc;
+struct btf;
 
 namespace petrel::datapath {
 
@@ -28,6 +29,8 @@ class LoadedDatapath {
   EndpointMap& endpoints() { return endpoints_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
+  // The BTF of the loaded lxc object (for layout checks); owned by the object.
+  const struct btf* lxcBtf() const;
 
  private:
   LoadedDatapath() = default;

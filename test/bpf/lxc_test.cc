@@ -1,0 +1,263 @@
+// BPF program tests for lxc (from-container): each case builds a frame, prepares the endpoint
+// map, runs the real program with BPF_PROG_TEST_RUN and checks verdict, rewritten frame and
+// counters. Needs root (loads BPF); fails, never skips, without it.
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "agent/core/endpoint.h"
+#include "agent/datapath/endpoint_datapath.h"
+#include "agent/datapath/loader.h"
+#include "maps.h"
+#include "reasons.h"
+#include "test/bpf/packet_builder.h"
+
+namespace petrel::bpftest {
+namespace {
+
+constexpr uint32_t kLoopbackIfindex = 1;  // test runs see the packet arriving on lo
+constexpr uint32_t kPeerIfindex = 4242;    // a host veth that needs no existence for test runs
+
+struct TestEndpoint {
+  std::string ip;
+  uint32_t ifindex;
+  std::string pod_mac;
+  std::string host_mac;
+};
+
+const TestEndpoint kPodA{"10.200.0.2", kLoopbackIfindex, "0a:00:00:00:00:02", "0e:00:00:00:00:02"};
+const TestEndpoint kPodB{"10.200.0.3", kPeerIfindex, "0a:00:00:00:00:03", "0e:00:00:00:00:03"};
+
+struct RunResult {
+  int verdict = -1;
+  std::vector<uint8_t> out;
+};
+
+class LxcProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "BPF program tests load BPF programs and need root: run them as "
+                                "root (sudo ctest -L bpf)";
+    pin_root_ = "/sys/fs/bpf/petrel-bpftest-" + std::to_string(getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto dp = datapath::LoadedDatapath::load(pin_root_);
+    ASSERT_TRUE(dp) << dp.status().toString();
+    dp_ = std::move(dp.value());
+    addEndpoint(kPodA);
+    addEndpoint(kPodB);
+  }
+
+  void TearDown() override {
+    dp_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(pin_root_, ec);
+  }
+
+  void addEndpoint(const TestEndpoint& t) {
+    core::Endpoint ep;
+    ep.id = t.ifindex;
+    ep.ip = *Ipv4Addr::parse(t.ip);
+    ep.pod_mac = t.pod_mac;
+    ep.host_mac = t.host_mac;
+    auto info = datapath::makeEndpointInfo(ep, t.ifindex);
+    ASSERT_TRUE(info) << info.status().toString();
+    ASSERT_TRUE(dp_->endpoints().update(datapath::makeEndpointKey(ep.ip), *info).isOk());
+  }
+
+  RunResult run(const std::vector<uint8_t>& frame) {
+    RunResult r;
+    r.out.resize(frame.size() + 256);
+    __sk_buff ctx{};
+    ctx.ifindex = kLoopbackIfindex;
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_out = r.out.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
+                .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx));
+    int err = bpf_prog_test_run_opts(dp_->lxcProgramFd(), &opts);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN failed: " << strerror(-err);
+    r.verdict = static_cast<int>(opts.retval);
+    r.out.resize(opts.data_size_out);
+    return r;
+  }
+
+  uint64_t counter(uint32_t reason, uint32_t dir) {
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<metric_value> values(static_cast<size_t>(cpus));
+    uint32_t key = reason * METRIC_DIR_MAX + dir;
+    EXPECT_EQ(bpf_map_lookup_elem(dp_->metricsFd(), &key, values.data()), 0);
+    uint64_t packets = 0;
+    for (const auto& v : values) packets += v.packets;
+    return packets;
+  }
+
+  std::string pin_root_;
+  std::unique_ptr<datapath::LoadedDatapath> dp_;
+};
+
+TEST_F(LxcProgramTest, PodToLocalPodIsRedirectedToPeerWithRoutedHeaders) {
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodB.ip, 64)
+                   .tcp(40000, 80)
+                   .payload("hello")
+                   .build();
+  uint64_t before = counter(PETREL_FORWARDED, METRIC_DIR_EGRESS);
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+  PacketView v{r.out};
+  EXPECT_EQ(v.ethDst(), mac(kPodB.pod_mac));
+  EXPECT_EQ(v.ethSrc(), mac(kPodB.host_mac));
+  EXPECT_EQ(v.ipSrc(), kPodA.ip);
+  EXPECT_EQ(v.ipDst(), kPodB.ip);
+  EXPECT_EQ(v.ttl(), 63);
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_EGRESS), before + 1);
+}
+
+TEST_F(LxcProgramTest, PodToItselfIsRedirectedBack) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodA.ip).icmpEcho(1, 1).build();
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{r.out}.ethDst(), mac(kPodA.pod_mac));
+}
+
+TEST_F(LxcProgramTest, PodToNodeGoesToTheStackUnchanged) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, "192.168.50.1").udp(5353, 53).payload("q").build();
+  uint64_t before = counter(PETREL_TO_STACK, METRIC_DIR_EGRESS);
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_OK);
+  EXPECT_EQ(r.out, frame);
+  EXPECT_EQ(counter(PETREL_TO_STACK, METRIC_DIR_EGRESS), before + 1);
+}
+
+TEST_F(LxcProgramTest, ExpiringTtlIsLeftToTheStackForIcmpTimeExceeded) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodB.ip, 1).tcp(1, 2).build();
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_OK);
+  EXPECT_EQ(PacketView{r.out}.ttl(), 1);
+}
+
+TEST_F(LxcProgramTest, SpoofedSourceIsDroppedAndCounted) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodB.ip /* not this interface's pod */, kPodA.ip).tcp(1, 2).build();
+  uint64_t before = counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS);
+  EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS), before + 1);
+
+  auto unknown = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                     .ipv4("10.200.0.99", kPodB.ip).tcp(1, 2).build();
+  EXPECT_EQ(run(unknown).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS), before + 2);
+}
+
+TEST_F(LxcProgramTest, TruncatedAndMalformedIpv4IsDropped) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodB.ip).tcp(1, 2).build();
+  uint64_t before = counter(PETREL_DROP_INVALID, METRIC_DIR_EGRESS);
+  // The kernel's test run refuses frames shorter than an IPv4 header; cut right after it and
+  // claim options that are not there.
+  std::vector<uint8_t> truncated(frame.begin(), frame.begin() + 14 + 20);
+  truncated[14] = 0x46;  // IHL 6: 4 option bytes missing
+  EXPECT_EQ(run(truncated).verdict, TC_ACT_SHOT);
+  auto bad_ihl = frame;
+  bad_ihl[14] = 0x43;  // IHL 3 < 5
+  EXPECT_EQ(run(bad_ihl).verdict, TC_ACT_SHOT);
+  auto long_ihl = frame;
+  long_ihl[14] = 0x4f;  // IHL 15: options run past the end of this short frame
+  long_ihl.resize(14 + 40);
+  EXPECT_EQ(run(long_ihl).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_INVALID, METRIC_DIR_EGRESS), before + 3);
+}
+
+TEST_F(LxcProgramTest, UnknownEthertypeIsDropped) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac), 0x88b5)
+                   .payload(std::string(46, 'x')).build();
+  uint64_t before = counter(PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS);
+  EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS), before + 1);
+}
+
+TEST_F(LxcProgramTest, ArpForTheGatewayIsAnsweredWithTheHostVethMac) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, "10.200.0.1").build();
+  uint64_t before = counter(PETREL_ARP_REPLY, METRIC_DIR_EGRESS);
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+  PacketView v{r.out};
+  EXPECT_EQ(v.ethDst(), mac(kPodA.pod_mac));
+  EXPECT_EQ(v.ethSrc(), mac(kPodA.host_mac));
+  EXPECT_EQ(v.arpOp(), 2);
+  EXPECT_EQ(v.arpSenderMac(), mac(kPodA.host_mac));
+  EXPECT_EQ(v.arpSenderIp(), "10.200.0.1");
+  EXPECT_EQ(v.arpTargetMac(), mac(kPodA.pod_mac));
+  EXPECT_EQ(v.arpTargetIp(), kPodA.ip);
+  EXPECT_EQ(counter(PETREL_ARP_REPLY, METRIC_DIR_EGRESS), before + 1);
+}
+
+TEST_F(LxcProgramTest, GratuitousArpIsNotAnswered) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, kPodA.ip).build();
+  auto r = run(frame);
+  EXPECT_EQ(r.verdict, TC_ACT_OK);
+  EXPECT_EQ(r.out, frame);
+}
+
+TEST_F(LxcProgramTest, ArpFromAnUnknownSenderIsDropped) {
+  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), "10.200.0.77", "10.200.0.1").build();
+  EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
+}
+
+// The map layouts in bpf/shared/maps.h are compiled into BPF and C++ alike; the BTF of the
+// loaded object must agree with the C++ sizes and offsets.
+TEST_F(LxcProgramTest, SharedLayoutsMatchTheObjectBtf) {
+  const btf* b = dp_->lxcBtf();
+  ASSERT_NE(b, nullptr);
+  auto check = [&](const char* name, size_t size, std::vector<std::pair<const char*, size_t>> fields) {
+    int id = btf__find_by_name_kind(b, name, BTF_KIND_STRUCT);
+    ASSERT_GT(id, 0) << name << " is missing from the object's BTF";
+    EXPECT_EQ(static_cast<size_t>(btf__resolve_size(b, id)), size) << name;
+    const btf_type* t = btf__type_by_id(b, id);
+    const btf_member* m = btf_members(t);
+    for (const auto& [field, offset] : fields) {
+      bool found = false;
+      for (int i = 0; i < btf_vlen(t); ++i) {
+        if (std::string(btf__name_by_offset(b, m[i].name_off)) == field) {
+          EXPECT_EQ(btf_member_bit_offset(t, i) / 8, offset) << name << "." << field;
+          found = true;
+        }
+      }
+      EXPECT_TRUE(found) << name << "." << field << " is missing from BTF";
+    }
+  };
+  check("endpoint_key", sizeof(endpoint_key),
+        {{"family", offsetof(endpoint_key, family)}, {"pad", offsetof(endpoint_key, pad)}});
+  check("endpoint_info", sizeof(endpoint_info),
+        {{"ifindex", offsetof(endpoint_info, ifindex)}, {"endpoint_id", offsetof(endpoint_info, endpoint_id)},
+         {"identity", offsetof(endpoint_info, identity)}, {"flags", offsetof(endpoint_info, flags)},
+         {"pod_mac", offsetof(endpoint_info, pod_mac)}, {"host_mac", offsetof(endpoint_info, host_mac)}});
+  check("metric_value", sizeof(metric_value),
+        {{"packets", offsetof(metric_value, packets)}, {"bytes", offsetof(metric_value, bytes)}});
+}
+
+// Maps are pinned and reused: a second load (an agent restart) sees the entries of the first.
+TEST_F(LxcProgramTest, ReloadReusesPinnedMaps) {
+  auto second = datapath::LoadedDatapath::load(pin_root_);
+  ASSERT_TRUE(second) << second.status().toString();
+  auto v = second.value()->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodB.ip)));
+  ASSERT_TRUE(v) << v.status().toString();
+  EXPECT_EQ(v->ifindex, kPeerIfindex);
+}
+
+}  // namespace
+}  // namespace petrel::bpftest

@@ -1,0 +1,228 @@
+// petrel: the command-line client. `petrel status|endpoint ...` ask the local agent over its
+// unix socket; `petrel bpf ...` read the pinned maps directly, so they work while the agent is
+// down. Lists are tables by default, `-o json` for machines.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "agent.grpc.pb.h"
+#include "agent/datapath/bpf_map.h"
+#include "common/ip.h"
+#include "common/version.h"
+#include "maps.h"
+#include "reasons.h"
+#include "tools/petrel/table.h"
+
+namespace {
+
+using nlohmann::json;
+namespace v1 = petrel::api::v1;
+
+struct Globals {
+  std::string socket = "/var/run/petrel/petrel.sock";
+  std::string bpf_root = "/sys/fs/bpf/petrel";
+  std::string output = "table";
+};
+
+std::unique_ptr<v1::Agent::Stub> connect(const Globals& g) {
+  auto channel = grpc::CreateChannel("unix:" + g.socket, grpc::InsecureChannelCredentials());
+  return v1::Agent::NewStub(channel);
+}
+
+std::unique_ptr<grpc::ClientContext> deadline() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return ctx;
+}
+
+int rpcFailed(const Globals& g, const grpc::Status& st) {
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    std::cerr << "Error: cannot reach petrel-agent at " << g.socket << ": " << st.error_message()
+              << "\nIs the agent running on this node? Pinned maps can still be read with "
+                 "`petrel bpf endpoint list`.\n";
+  } else {
+    std::cerr << "Error: " << st.error_message() << "\n";
+  }
+  return 1;
+}
+
+int cmdStatus(const Globals& g) {
+  v1::StatusResponse resp;
+  auto st = connect(g)->Status(deadline().get(), {}, &resp);
+  if (!st.ok()) return rpcFailed(g, st);
+  if (g.output == "json") {
+    std::cout << json{{"ready", resp.ready()}, {"message", resp.message()}, {"version", resp.version()},
+                      {"nodeName", resp.node_name()}, {"podCIDR", resp.pod_cidr()},
+                      {"endpoints", resp.endpoints()}, {"ipsAllocated", resp.ips_allocated()},
+                      {"ipsTotal", resp.ips_total()}, {"bpfRoot", resp.bpf_root()}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << "Agent:      " << (resp.ready() ? "Ok" : "Not ready") << "  " << resp.message() << "\n"
+            << "Version:    " << resp.version() << "\n"
+            << "Node:       " << resp.node_name() << "\n"
+            << "Pod CIDR:   " << resp.pod_cidr() << "\n"
+            << "IPAM:       " << resp.ips_allocated() << "/" << resp.ips_total() << " allocated\n"
+            << "Endpoints:  " << resp.endpoints() << "\n"
+            << "BPF maps:   " << resp.bpf_root() << "\n";
+  return 0;
+}
+
+int cmdEndpointList(const Globals& g) {
+  v1::ListEndpointsResponse resp;
+  auto st = connect(g)->ListEndpoints(deadline().get(), {}, &resp);
+  if (!st.ok()) return rpcFailed(g, st);
+  if (g.output == "json") {
+    json out = json::array();
+    for (const auto& ep : resp.endpoints()) {
+      out.push_back({{"id", ep.id()}, {"containerID", ep.attachment().container_id()},
+                     {"ifname", ep.attachment().ifname()}, {"namespace", ep.pod().namespace_()},
+                     {"pod", ep.pod().name()}, {"podUID", ep.pod().uid()}, {"ipv4", ep.ip()},
+                     {"hostInterface", ep.host_ifname()}, {"hostIfindex", ep.host_ifindex()},
+                     {"hostMAC", ep.host_mac()}, {"podMAC", ep.pod_mac()}, {"netns", ep.netns()},
+                     {"state", ep.state()}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  petrel::cli::Table t({"ENDPOINT", "NAMESPACE", "POD", "IPV4", "INTERFACE", "STATE", "CONTAINER"});
+  for (const auto& ep : resp.endpoints()) {
+    t.addRow({std::to_string(ep.id()), ep.pod().namespace_(), ep.pod().name(), ep.ip(), ep.host_ifname(),
+              ep.state(), ep.attachment().container_id().substr(0, 12)});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+int cmdBpfEndpointList(const Globals& g) {
+  auto map = petrel::datapath::BpfMap<endpoint_key, endpoint_info>::openPinned(
+      g.bpf_root + "/" PETREL_MAP_ENDPOINTS);
+  if (!map) {
+    std::cerr << "Error: " << map.status().message()
+              << "\nIs --bpf-root right? The agent pins its maps there (default /sys/fs/bpf/petrel).\n";
+    return 1;
+  }
+  auto keys = map->keys();
+  if (!keys) {
+    std::cerr << "Error: " << keys.status().message() << "\n";
+    return 1;
+  }
+  json out = json::array();
+  petrel::cli::Table t({"IP", "ENDPOINT", "IFINDEX", "POD MAC", "GATEWAY MAC", "IDENTITY"});
+  for (const auto& key : *keys) {
+    auto v = map->lookup(key);
+    if (!v) continue;  // deleted while we iterated
+    std::string ip = petrel::Ipv4Addr::fromNetwork(key.ip4).toString();
+    out.push_back({{"ip", ip}, {"endpointID", v->endpoint_id}, {"ifindex", v->ifindex},
+                   {"podMAC", petrel::formatMac(v->pod_mac)}, {"hostMAC", petrel::formatMac(v->host_mac)},
+                   {"identity", v->identity}});
+    t.addRow({ip, std::to_string(v->endpoint_id), std::to_string(v->ifindex), petrel::formatMac(v->pod_mac),
+              petrel::formatMac(v->host_mac), std::to_string(v->identity)});
+  }
+  if (g.output == "json") {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    t.print(std::cout);
+  }
+  return 0;
+}
+
+const char* reasonName(uint32_t reason) {
+  switch (reason) {
+#define PETREL_REASON_CASE(name, value, text) \
+  case value:                                 \
+    return text;
+    PETREL_REASONS(PETREL_REASON_CASE)
+#undef PETREL_REASON_CASE
+  }
+  return nullptr;
+}
+
+int cmdBpfMetricsList(const Globals& g) {
+  const std::string path = g.bpf_root + "/" PETREL_MAP_METRICS;
+  petrel::UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd) {
+    std::cerr << "Error: open pinned map " << path << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  json out = json::array();
+  petrel::cli::Table t({"REASON", "DIRECTION", "PACKETS", "BYTES"});
+  for (uint32_t reason = 0; reason < PETREL_REASON_MAX; ++reason) {
+    const char* name = reasonName(reason);
+    if (!name) continue;
+    for (uint32_t dir = 0; dir < METRIC_DIR_MAX; ++dir) {
+      auto values = petrel::datapath::lookupPerCpu<metric_value>(fd.get(), reason * METRIC_DIR_MAX + dir, path);
+      if (!values) {
+        std::cerr << "Error: " << values.status().message() << "\n";
+        return 1;
+      }
+      uint64_t packets = 0, bytes = 0;
+      for (const auto& v : *values) {
+        packets += v.packets;
+        bytes += v.bytes;
+      }
+      if (packets == 0) continue;
+      const char* direction = dir == METRIC_DIR_EGRESS ? "egress" : "ingress";
+      out.push_back({{"reason", name}, {"drop", PETREL_IS_DROP(reason)}, {"direction", direction},
+                     {"packets", packets}, {"bytes", bytes}});
+      t.addRow({name, direction, std::to_string(packets), std::to_string(bytes)});
+    }
+  }
+  if (g.output == "json") {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    t.print(std::cout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Globals g;
+  CLI::App app{"petrel: inspect and operate the Petrel datapath on this node"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand, as in kubectl
+  app.add_option("--socket", g.socket, "Agent API socket")->capture_default_str();
+  app.add_option("--bpf-root", g.bpf_root, "bpffs directory of the pinned maps")->capture_default_str();
+  auto add_output = [&](CLI::App* cmd) {
+    cmd->add_option("-o,--output", g.output, "Output format: table|json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+  };
+
+  auto* version = app.add_subcommand("version", "Print the client version");
+  auto* status = app.add_subcommand("status", "Show the local agent's health and IPAM usage");
+  add_output(status);
+  auto* endpoint = app.add_subcommand("endpoint", "Pods attached on this node (from the agent)");
+  endpoint->require_subcommand(1);
+  auto* endpoint_list = endpoint->add_subcommand("list", "List endpoints");
+  add_output(endpoint_list);
+  auto* bpf = app.add_subcommand("bpf", "Read pinned BPF maps directly (works while the agent is down)");
+  bpf->require_subcommand(1);
+  auto* bpf_endpoint = bpf->add_subcommand("endpoint", "The endpoint map");
+  bpf_endpoint->require_subcommand(1);
+  auto* bpf_endpoint_list = bpf_endpoint->add_subcommand("list", "List the endpoint map");
+  add_output(bpf_endpoint_list);
+  auto* bpf_metrics = bpf->add_subcommand("metrics", "Datapath counters by reason");
+  bpf_metrics->require_subcommand(1);
+  auto* bpf_metrics_list = bpf_metrics->add_subcommand("list", "List non-zero counters");
+  add_output(bpf_metrics_list);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (version->parsed()) {
+    std::cout << "petrel " << petrel::kVersion << " (commit " << petrel::kGitCommit << ")\n";
+    return 0;
+  }
+  if (status->parsed()) return cmdStatus(g);
+  if (endpoint_list->parsed()) return cmdEndpointList(g);
+  if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
+  if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);
+  return 1;
+}
