@@ -560,6 +560,11 @@ CmdResult CniPod::call(const std::string& command) const {
   c.containerId = containerId_;
   c.netnsPath = netns_.path();
   c.args = "K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=" + netns_.name();
+  // As runtimes do: CHECK (required by the spec) and DEL carry the ADD result as prevResult.
+  if (command != "ADD" && result_.is_object()) {
+    c.config = petrelCniConfig(agent_);
+    c.config["prevResult"] = result_;
+  }
   return runCni(node_, agent_, c);
 }
 
