@@ -94,13 +94,13 @@ Outcome Plugin::fail(const CniError& error, const std::string& version) {
   }
   // The code travels in the JSON; the exit status only has to be non-zero and fit in 8 bits.
   int exit_code = error.code > 0 && error.code < 256 ? error.code : 1;
-  return {exit_code, errorJson(error, version).dump()};
+  return {exit_code, dumpJson(errorJson(error, version))};
 }
 
 Outcome Plugin::run(const GetEnv& getenv_fn, std::string_view stdin_text) {
   const char* cmd = getenv_fn("CNI_COMMAND");
   if (cmd != nullptr && std::string_view(cmd) == "VERSION") {
-    return {0, versionJson(bestEffortVersion(stdin_text)).dump()};
+    return {0, dumpJson(versionJson(bestEffortVersion(stdin_text)))};
   }
   auto env = readCniEnv(getenv_fn);
   if (!env.ok()) return fail(env.error(), bestEffortVersion(stdin_text));
@@ -227,7 +227,7 @@ Outcome Plugin::add(const CniEnv& env, const NetConf& conf) {
   result.ip = *ip;
   result.gateway = *gateway;
   log_->info("ADD {}/{}: {} on {}", env.container_id, env.ifname, ip->toString(), host_ifname);
-  return {0, addResultJson(result, version).dump()};
+  return {0, dumpJson(addResultJson(result, version))};
 }
 
 Outcome Plugin::del(const CniEnv& env, const NetConf& conf) {

@@ -40,6 +40,10 @@ json versionJson(const std::string& version) {
   return json{{"cniVersion", version}, {"supportedVersions", supported}};
 }
 
+std::string dumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 CniResult<PrevResult> parsePrevResult(const json& prev) {
   auto bad = [](const std::string& what) {
     return CniError{kErrInvalidConfig, "prevResult " + what + "; CHECK needs the ADD result", ""};

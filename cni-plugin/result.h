@@ -32,6 +32,9 @@ nlohmann::json errorJson(const CniError& error, const std::string& version);
 // {"cniVersion":..., "supportedVersions":[...]}
 nlohmann::json versionJson(const std::string& version);
 
+// Serializes for stdout; invalid UTF-8 (e.g. from an odd CNI_NETNS) is replaced, never thrown.
+std::string dumpJson(const nlohmann::json& j);
+
 // What CHECK needs from prevResult.
 struct PrevResult {
   Ipv4Addr ip;
