@@ -1,6 +1,7 @@
 // EndpointManager: allocate, create, delete, GC and repair of local endpoints; see the header.
 #include "agent/core/endpoint_manager.h"
 
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -141,6 +142,7 @@ std::vector<Endpoint> EndpointManager::list() const {
   std::lock_guard lock(mu_);
   std::vector<Endpoint> out;
   for (const auto& [key, ep] : endpoints_) out.push_back(ep);
+  std::sort(out.begin(), out.end(), [](const Endpoint& a, const Endpoint& b) { return a.id < b.id; });
   return out;
 }
 

@@ -1,6 +1,9 @@
 // Loading the lxc skeleton with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 #include <spdlog/spdlog.h>
 
 #include "agent/datapath/bpffs.h"
@@ -8,7 +11,25 @@
 
 namespace petrel::datapath {
 
+namespace {
+// Routes libbpf's messages into the agent's log. "Exclusivity flag on" is the kernel declining to
+// create a clsact qdisc that already exists: expected on every re-attach, so not a warning.
+int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), format, args);
+  std::string line(buf, n > 0 ? std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1) : 0);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (level == LIBBPF_WARN && line.find("Exclusivity flag on") == std::string::npos) {
+    spdlog::warn("libbpf: {}", line);
+  } else {
+    spdlog::debug("libbpf: {}", line);
+  }
+  return n;
+}
+}  // namespace
+
 Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& pin_root) {
+  libbpf_set_print(libbpfPrint);
   PETREL_RETURN_IF_ERROR(ensureBpffs(pin_root));
   std::unique_ptr<LoadedDatapath> dp(new LoadedDatapath());
   dp->pin_root_ = pin_root;
