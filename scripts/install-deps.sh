@@ -9,6 +9,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev libyaml-cpp-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 socat curl procps psmisc kmod
   containernetworking-plugins podman runc busybox-static
