@@ -57,6 +57,17 @@ LinkInfo toLinkInfo(rtnl_link* link) {
   return info;
 }
 
+// A dump that raced with a change comes back NLE_DUMP_INTR; it is consistent on a retry.
+template <typename Fn>
+int retryInterruptedDump(Fn&& dump) {
+  int err = 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    err = dump();
+    if (err != -NLE_DUMP_INTR) break;
+  }
+  return err;
+}
+
 }  // namespace
 
 Status netlinkStatus(int nl_err, const std::string& what) {
@@ -135,7 +146,7 @@ Result<LinkInfo> NetlinkSocket::getLink(const std::string& name) {
 
 Result<std::vector<LinkInfo>> NetlinkSocket::listLinks() {
   nl_cache* raw = nullptr;
-  int err = rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw);
+  int err = retryInterruptedDump([&] { return rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw); });
   if (err < 0) return netlinkStatus(err, "dump links");
   CachePtr cache(raw);
   std::vector<LinkInfo> out;
@@ -194,7 +205,7 @@ Status NetlinkSocket::addAddress(int ifindex, Ipv4Addr addr, uint8_t prefix_len)
 
 Result<std::vector<AddrInfo>> NetlinkSocket::listAddresses(int ifindex) {
   nl_cache* raw = nullptr;
-  int err = rtnl_addr_alloc_cache(sock_, &raw);
+  int err = retryInterruptedDump([&] { return rtnl_addr_alloc_cache(sock_, &raw); });
   if (err < 0) return netlinkStatus(err, "dump addresses");
   CachePtr cache(raw);
   std::vector<AddrInfo> out;

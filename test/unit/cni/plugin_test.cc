@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <thread>
 #include <set>
 #include <string>
 
@@ -246,6 +249,32 @@ TEST_F(CniPluginTest, AddNetnsGoneMidwayIsCode3AndRollsBack) {
   EXPECT_EQ(o.exit_code, 3);
   expectNothingLeft();
   EXPECT_EQ(agent_.releasedIps().size(), 1u);
+}
+
+TEST_F(CniPluginTest, HungAgentHitsDeadlineIsCode11AndRollsBack) {
+  agent_.setCreateEndpointHook([](const auto&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // > the 1 s test deadline
+    return grpc::Status::OK;
+  });
+  auto start = std::chrono::steady_clock::now();
+  Outcome o = run("ADD", conf());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1400));
+  EXPECT_EQ(o.exit_code, 11);
+  EXPECT_NE(o.output.find("did not answer CreateEndpoint"), std::string::npos) << o.output;
+  EXPECT_TRUE(net_.host_veths.empty());
+  EXPECT_EQ(agent_.callCount("DeleteEndpoint"), 1);
+}
+
+TEST_F(CniPluginTest, LogsToConfiguredLogFile) {
+  std::string log = socket_ + ".log";
+  json c = conf();
+  c["logFile"] = log;
+  ASSERT_EQ(run("ADD", c).exit_code, 0);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(log.c_str());
+  EXPECT_NE(text.find("ADD container=ctr1 ifname=eth0"), std::string::npos) << text;
+  EXPECT_NE(text.find("10.244.0.2"), std::string::npos) << text;
 }
 
 TEST_F(CniPluginTest, AddIsRepeatableAfterDel) {
