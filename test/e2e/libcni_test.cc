@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class LibcniTest : public ::testing::Test {
+class LibcniTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(requireRoot());
@@ -33,21 +33,29 @@ class LibcniTest : public ::testing::Test {
     makeSbinShim();
   }
 
+  // Builds the driver once per test binary run (Go builds take seconds on two busy cores).
   void buildDriver() {
-    driver_ = tmp_ / "petrel-libcni-driver";
-    RunOptions options;
-    options.timeout = 300s;
-    options.env = {{"GO111MODULE", "off"},
-                   {"GOPATH", (tmp_ / "gopath").string() + ":/usr/share/gocode"},
-                   {"GOCACHE", (tmp_ / "gocache").string()},
-                   {"GOFLAGS", ""},
-                   {"CGO_ENABLED", "0"}};
-    CmdResult r = run({"go", "build", "-o", driver_.string(),
-                       (sourceDir() / "test/e2e/libcni/main.go").string()},
-                      options);
-    ASSERT_TRUE(r.ok()) << "go build of the libcni driver (offline, GOPATH mode): "
-                        << r.describe();
+    if (!driverDir_) {
+      driverDir_ = std::make_unique<TempDir>("pe2elibcnidrv");
+      const fs::path out = driverDir_->path() / "petrel-libcni-driver";
+      RunOptions options;
+      options.timeout = 300s;
+      options.env = {{"GO111MODULE", "off"},
+                     {"GOPATH", (driverDir_->path() / "gopath").string() + ":/usr/share/gocode"},
+                     {"GOCACHE", (driverDir_->path() / "gocache").string()},
+                     {"GOFLAGS", ""},
+                     {"CGO_ENABLED", "0"}};
+      buildResult_ = run({"go", "build", "-o", out.string(),
+                          (sourceDir() / "test/e2e/libcni/main.go").string()},
+                         options);
+      if (buildResult_.ok()) driverPath_ = out;
+    }
+    ASSERT_FALSE(driverPath_.empty()) << "go build of the libcni driver (offline, GOPATH mode): "
+                                      << buildResult_.describe();
+    driver_ = driverPath_;
   }
+
+  static void TearDownTestSuite() { driverDir_.reset(); }
 
   // A directory with only the IPv4 iptables tools (see the note at the top of this file).
   void makeSbinShim() {
@@ -108,6 +116,10 @@ class LibcniTest : public ::testing::Test {
         .dump();
   }
 
+  static inline std::unique_ptr<TempDir> driverDir_;
+  static inline fs::path driverPath_;
+  static inline CmdResult buildResult_;
+
   TempDir tmp_{"pe2elibcni"};
   fs::path driver_;
   fs::path shim_;
@@ -115,12 +127,12 @@ class LibcniTest : public ::testing::Test {
 
 // The driver itself against the reference bridge + host-local + portmap plugins: proves the
 // client side of this tier independently of Petrel.
-TEST_F(LibcniTest, DriverWorksWithReferenceBridgePlugin) {
+TEST_P(LibcniTest, DriverWorksWithReferenceBridgePlugin) {
   Netns node("pe2en");
   Netns pod("pe2ep");
   const std::string bridge = "pe2ebr" + std::to_string(getpid() % 100000);
   nlohmann::json conflist = {
-      {"cniVersion", "1.0.0"},
+      {"cniVersion", GetParam()},
       {"name", "pe2e-bridge"},
       {"plugins",
        {{{"type", "bridge"},
@@ -152,7 +164,7 @@ TEST_F(LibcniTest, DriverWorksWithReferenceBridgePlugin) {
   EXPECT_EQ(nat.out.find("CNI-DN-"), std::string::npos) << nat.out;
 }
 
-TEST_F(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
+TEST_P(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
   ASSERT_TRUE(requireBasics());
   Netns node("pe2en");
   AgentProcess agent(node);
@@ -163,7 +175,7 @@ TEST_F(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
   petrel.erase("cniVersion");
   petrel.erase("name");
   nlohmann::json conflist = {
-      {"cniVersion", "1.0.0"},
+      {"cniVersion", GetParam()},
       {"name", "petrel"},
       {"plugins",
        {petrel, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
@@ -228,6 +240,14 @@ TEST_F(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
   CmdResult del2 = driver(node, "del", file, plugins, pod.path(), id, pm);
   EXPECT_TRUE(del2.ok()) << "second DEL: " << del2.describe();
 }
+
+// Every result version both libcni (Debian's, up to 1.0.0) and petrel-cni speak.
+INSTANTIATE_TEST_SUITE_P(CniVersions, LibcniTest, ::testing::Values("0.4.0", "1.0.0"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = "v" + param.param;
+                           std::replace(name.begin(), name.end(), '.', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace petrel::e2e

@@ -223,6 +223,69 @@ TEST_F(PodNetworkTest, AddressesAreNeverReused) {
   EXPECT_TRUE(seen.insert(pod.ip()).second) << "address " << pod.ip() << " reused after restart";
 }
 
+// The CNI 1.1 verbs against the real agent: STATUS, GC with valid attachments, and the error
+// codes a runtime sees while the agent is down (50 for STATUS, 11 "try again later" for ADD).
+TEST_F(PodNetworkTest, CniStatusGcAndAgentDown) {
+  CniPod& keep = addPod();
+  CniPod& stale = addPod();
+  ASSERT_TRUE(keep.added() && stale.added());
+  const std::string staleHost = stale.hostIfname();
+  const std::string staleIp = stale.ip();
+
+  nlohmann::json config = petrelCniConfig(*agent_, "1.1.0");
+  CniCall status;
+  status.command = "STATUS";
+  status.config = config;
+  CmdResult st = runCni(*node_, *agent_, status);
+  EXPECT_TRUE(st.ok()) << "STATUS with the agent up: " << st.describe();
+
+  CniCall gc;
+  gc.command = "GC";
+  gc.config = config;
+  gc.config["cni.dev/valid-attachments"] = {
+      {{"containerID", keep.containerId()}, {"ifname", "eth0"}}};
+  CmdResult g = runCni(*node_, *agent_, gc);
+  ASSERT_TRUE(g.ok()) << "GC: " << g.describe();
+  std::string error;
+  nlohmann::json eps = agent_->endpoints(&error);
+  ASSERT_FALSE(eps.is_null()) << error;
+  EXPECT_TRUE(mentions(eps, keep.ip())) << "GC released a valid attachment: " << eps.dump(2);
+  EXPECT_FALSE(mentions(eps, staleIp)) << "GC kept a stale attachment: " << eps.dump(2);
+  EXPECT_FALSE(mentions(eps, stale.containerId())) << eps.dump(2);
+  auto links = node_->links();
+  EXPECT_EQ(std::count(links.begin(), links.end(), staleHost), 0)
+      << "GC left the stale host veth " << staleHost;
+  EXPECT_TRUE(ping(keep.netns(), kGateway)) << "GC broke the valid pod";
+
+  // Agent down: STATUS says "plugin not available" (50), ADD says "try again later" (11) and
+  // leaves nothing behind on the node.
+  ASSERT_TRUE(agent_->stop());
+  CmdResult down = runCni(*node_, *agent_, status);
+  EXPECT_FALSE(down.ok());
+  auto downJson = nlohmann::json::parse(down.out, nullptr, false);
+  EXPECT_TRUE(downJson.is_object() && downJson.value("code", 0) == 50) << down.describe();
+
+  CniPod late(*node_, *agent_);
+  CmdResult add = late.call("ADD");
+  EXPECT_FALSE(add.ok());
+  auto addJson = nlohmann::json::parse(add.out, nullptr, false);
+  EXPECT_TRUE(addJson.is_object() && addJson.value("code", 0) == 11) << add.describe();
+  auto after = node_->links();
+  EXPECT_EQ(std::count_if(after.begin(), after.end(),
+                          [](const std::string& l) { return l.rfind("lxc", 0) == 0; }),
+            1)
+      << "a failed ADD left a host veth behind";
+  EXPECT_FALSE(late.netns().exec({"ip", "link", "show", "dev", "eth0"}).ok())
+      << "a failed ADD left eth0 in the pod";
+
+  // Back up: the same pod can be added, with an address never used before.
+  ASSERT_TRUE(agent_->start());
+  ASSERT_TRUE(late.add());
+  EXPECT_NE(late.ip(), staleIp) << "address released by GC was handed out again";
+  EXPECT_NE(late.ip(), keep.ip());
+  EXPECT_TRUE(ping(late.netns(), keep.ip()));
+}
+
 TEST_F(PodNetworkTest, TrafficSurvivesAgentKillAndRestartReadopts) {
   CniPod& client = addPod();
   CniPod& server = addPod();
