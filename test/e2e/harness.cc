@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -610,5 +611,41 @@ std::string CniPod::hostIfname() const {
   }
   return "";
 }
+
+// ---------------------------------------------------------------- stale-resource sweep
+
+namespace {
+
+// Removes what an earlier run left behind when it was killed before its destructors ran
+// (e.g. a ctest timeout): namespaces, pin dirs and temp dirs named <prefix>-<pid>-<n> whose
+// pid is no longer alive. Live runs (other pids) are left alone.
+class StaleResourceSweep : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (geteuid() != 0) return;
+    static const std::regex kName(R"(^pe2e[a-z]*-(\d+)-\d+.*$)");
+    auto dead = [](const std::string& name) {
+      std::smatch m;
+      if (!std::regex_match(name, m, kName)) return false;
+      const std::string pid = m[1].str();
+      return pid != std::to_string(getpid()) && !fs::exists("/proc/" + pid);
+    };
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
+      const std::string name = e.path().filename().string();
+      if (dead(name)) run({"ip", "netns", "del", name});
+    }
+    for (const char* dir : {"/sys/fs/bpf", "/tmp"}) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (dead(e.path().filename().string())) fs::remove_all(e.path(), ec);
+      }
+    }
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const g_sweep =
+    ::testing::AddGlobalTestEnvironment(new StaleResourceSweep);
+
+}  // namespace
 
 }  // namespace petrel::e2e
