@@ -1,0 +1,218 @@
+// Certificate, key and token generation with OpenSSL 3, and the kubeconfig writer.
+#include "tools/sandbox/apiserver/credentials.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace petrel::apiserver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+Status sslError(const std::string& what) { return Status(Code::kInternal, what + ": OpenSSL failure"); }
+
+Result<std::string> readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return Status(Code::kNotFound, "read " + p.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string bioString(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+bool addExt(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (!ext) return false;
+  bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuerKey,
+                         bool isCa, long serial) {
+  X509Ptr cert(X509_new());
+  if (!cert) return sslError("X509_new");
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 24 * 3600);
+  X509_set_pubkey(cert.get(), key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("petrel-sandbox"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                             -1, -1, 0);
+  X509* iss = issuer ? issuer : cert.get();
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(iss));
+  bool ok = true;
+  if (isCa) {
+    ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:TRUE");
+    ok = ok && addExt(cert.get(), iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+    ok = ok && addExt(cert.get(), iss, NID_subject_key_identifier, "hash");
+  } else {
+    ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
+    ok = ok && addExt(cert.get(), iss, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+    ok = ok && addExt(cert.get(), iss, NID_ext_key_usage, "serverAuth");
+    ok = ok && addExt(cert.get(), iss, NID_subject_alt_name,
+                      "IP:127.0.0.1,DNS:localhost,DNS:petrel-apiserver");
+    ok = ok && addExt(cert.get(), iss, NID_authority_key_identifier, "keyid:always");
+  }
+  if (!ok) return sslError("add certificate extensions");
+  if (X509_sign(cert.get(), issuerKey ? issuerKey : key, EVP_sha256()) == 0) {
+    return sslError("X509_sign");
+  }
+  return cert;
+}
+
+Result<std::string> certPem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return sslError("PEM_write_bio_X509");
+  return bioString(bio.get());
+}
+
+Result<std::string> keyPem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return sslError("PEM_write_bio_PrivateKey");
+  }
+  return bioString(bio.get());
+}
+
+std::string base64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Status createCertificates(const Credentials& c) {
+  PkeyPtr caKey(EVP_EC_gen("P-256"));
+  PkeyPtr srvKey(EVP_EC_gen("P-256"));
+  if (!caKey || !srvKey) return sslError("EVP_EC_gen");
+  long serial = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof(serial));
+  serial = (serial & 0x7fffffff) | 1;
+  auto ca = makeCert(caKey.get(), "petrel-sandbox-ca", nullptr, nullptr, true, serial);
+  if (!ca) return ca.status();
+  auto srv = makeCert(srvKey.get(), "petrel-apiserver", ca->get(), caKey.get(), false, serial + 1);
+  if (!srv) return srv.status();
+  auto caPem = certPem(ca->get());
+  auto srvPem = certPem(srv->get());
+  auto srvKeyPem = keyPem(srvKey.get());
+  auto caKeyPem = keyPem(caKey.get());
+  if (!caPem || !srvPem || !srvKeyPem || !caKeyPem) return sslError("PEM encoding");
+  for (const auto& [path, content] :
+       {std::pair{c.caCert, *caPem}, std::pair{c.serverCert, *srvPem},
+        std::pair{c.serverKey, *srvKeyPem},
+        std::pair{c.caCert.parent_path() / "ca.key", *caKeyPem}}) {
+    if (Status s = writeFileAtomic(path, content); !s) return s;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status writeFileAtomic(const fs::path& path, const std::string& content) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return errnoStatus(errno, "open " + tmp.string());
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return errnoStatus(err, "write " + tmp.string());
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus(errno, "rename " + path.string());
+  return Status::ok();
+}
+
+Result<Credentials> loadOrCreateCredentials(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status(Code::kInternal, "create " + dir.string() + ": " + ec.message());
+  Credentials c;
+  c.caCert = dir / "ca.crt";
+  c.serverCert = dir / "server.crt";
+  c.serverKey = dir / "server.key";
+  if (!fs::exists(c.caCert) || !fs::exists(c.serverCert) || !fs::exists(c.serverKey)) {
+    if (Status s = createCertificates(c); !s) return s;
+  }
+  auto ca = readFile(c.caCert);
+  if (!ca) return ca.status();
+  c.caPem = *ca;
+  fs::path tokenPath = dir / "token";
+  if (auto t = readFile(tokenPath); t && !t->empty()) {
+    c.token = *t;
+    while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+  } else {
+    unsigned char raw[24];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return sslError("RAND_bytes");
+    static const char* hex = "0123456789abcdef";
+    for (unsigned char b : raw) {
+      c.token += hex[b >> 4];
+      c.token += hex[b & 15];
+    }
+    if (Status s = writeFileAtomic(tokenPath, c.token + "\n"); !s) return s;
+  }
+  return c;
+}
+
+Status writeKubeconfig(const fs::path& path, const Credentials& creds, int port) {
+  std::string server = "https://127.0.0.1:" + std::to_string(port);
+  std::string y;
+  y += "apiVersion: v1\nkind: Config\n";
+  y += "clusters:\n- name: petrel-sandbox\n  cluster:\n    server: " + server + "\n";
+  y += "    certificate-authority-data: " + base64(creds.caPem) + "\n";
+  y += "users:\n- name: petrel-sandbox\n  user:\n    token: " + creds.token + "\n";
+  y += "contexts:\n- name: petrel-sandbox\n  context:\n    cluster: petrel-sandbox\n"
+       "    user: petrel-sandbox\n    namespace: default\n";
+  y += "current-context: petrel-sandbox\npreferences: {}\n";
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+  }
+  return writeFileAtomic(path, y);
+}
+
+}  // namespace petrel::apiserver

@@ -1,0 +1,610 @@
+// Handler: authentication, discovery and the verbs.
+#include "tools/sandbox/apiserver/handler.h"
+
+#include <chrono>
+
+#include "tools/sandbox/apiserver/openapi.h"
+#include "tools/sandbox/apiserver/patch.h"
+
+namespace petrel::apiserver {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxBodyBytes = 8 * 1024 * 1024;
+
+std::string str(const json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
+  return obj[key].get<std::string>();
+}
+
+std::string metaStr(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains("metadata") ? str(obj["metadata"], key) : "";
+}
+
+Response jsonResponse(int code, const json& body) {
+  Response r;
+  r.status = code;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+std::string hexEncode(const std::string& s) {
+  static const char* h = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += h[c >> 4];
+    out += h[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> hexDecode(const std::string& s) {
+  if (s.size() % 2) return std::nullopt;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += 2) {
+    int a = val(s[i]), b = val(s[i + 1]);
+    if (a < 0 || b < 0) return std::nullopt;
+    out += static_cast<char>(a * 16 + b);
+  }
+  return out;
+}
+
+std::optional<uint64_t> parseUint(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+Result<json> parseBody(const std::string& body) {
+  if (body.size() > kMaxBodyBytes) {
+    return Status(Code::kInvalidArgument, "the request body is larger than 8 MiB");
+  }
+  if (body.empty()) return Status(Code::kInvalidArgument, "the request body is empty");
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    // Find where it broke for a precise message.
+    try {
+      json discarded = json::parse(body);
+      (void)discarded;
+    } catch (const json::parse_error& e) {
+      return Status(Code::kInvalidArgument,
+                    "error decoding request body: invalid JSON at byte " +
+                        std::to_string(e.byte) + ": " + e.what());
+    } catch (...) {
+    }
+    return Status(Code::kInvalidArgument, "error decoding request body: invalid JSON");
+  }
+  return j;
+}
+
+Result<WatchFilter> filterFor(const Request& req, const ResourceType& type,
+                              const ResourcePath& rp) {
+  WatchFilter filter;
+  filter.key = type.storageKey();
+  filter.ns = rp.ns;
+  auto ls = LabelSelector::parse(req.param("labelSelector"));
+  if (!ls) return ls.status();
+  auto fs = FieldSelector::parse(req.param("fieldSelector"), type.allowedFields());
+  if (!fs) return fs.status();
+  filter.labels = std::move(*ls);
+  filter.fields = std::move(*fs);
+  return filter;
+}
+
+const std::vector<std::string> kDefaultNamespaces = {"default", "kube-system", "kube-public",
+                                                     "kube-node-lease"};
+
+}  // namespace
+
+std::string Request::header(const std::string& lowerName) const {
+  auto it = headers.find(lowerName);
+  return it == headers.end() ? "" : it->second;
+}
+
+std::string Request::param(const std::string& name) const {
+  auto it = query.find(name);
+  return it == query.end() ? "" : it->second;
+}
+
+Handler::Handler(ObjectStore& store, Registry& registry, HandlerOptions options)
+    : store_(store),
+      registry_(registry),
+      options_(std::move(options)),
+      admission_(store, options_.serviceCidr) {}
+
+void Handler::bootstrap() {
+  for (const auto& crd : store_.all("customresourcedefinitions.apiextensions.k8s.io")) {
+    (void)registry_.installCrd(crd);
+  }
+  auto nsType = registry_.find("", "v1", "namespaces");
+  for (const auto& ns : kDefaultNamespaces) {
+    if (store_.get("namespaces", "", ns)) continue;
+    json obj = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
+    if (!admission_.prepareCreate(*nsType, "", obj)) (void)store_.create("namespaces", obj);
+  }
+}
+
+Response Handler::errorResponse(const ApiError& e) const { return jsonResponse(e.code, e.toStatus()); }
+
+ApiError Handler::storeError(const Status& s, const ResourceType& type,
+                             const std::string& name) const {
+  switch (s.code()) {
+    case Code::kNotFound:
+      return notFound(type.plural, type.group, name);
+    case Code::kAlreadyExists:
+      return alreadyExists(type.plural, type.group, name);
+    case Code::kFailedPrecondition:
+      return conflict(type.plural, type.group, name, s.message());
+    case Code::kUnavailable:
+      return expired(s.message());
+    case Code::kInvalidArgument:
+      return badRequest(s.message());
+    default:
+      return ApiError{500, "InternalError", s.message(), type.plural, name, type.group};
+  }
+}
+
+Response Handler::objectResponse(int code, const ResourceType& type, json obj) const {
+  if (obj.is_object()) {
+    obj["apiVersion"] = type.apiVersion();
+    obj["kind"] = type.kind;
+  }
+  return jsonResponse(code, obj);
+}
+
+Response Handler::handle(const Request& req) {
+  try {
+    if (!options_.token.empty()) {
+      bool open = req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz";
+      if (!open && req.header("authorization") != "Bearer " + options_.token) {
+        return errorResponse(ApiError{401, "Unauthorized", "Unauthorized", "", "", ""});
+      }
+    }
+    return dispatch(req);
+  } catch (const std::exception& e) {
+    return errorResponse(ApiError{500, "InternalError",
+                                  std::string("an error on the server: ") + e.what(), "", "", ""});
+  } catch (...) {
+    return errorResponse(ApiError{500, "InternalError", "an unknown error on the server", "", "",
+                                  ""});
+  }
+}
+
+Response Handler::dispatch(const Request& req) {
+  auto segs = splitPath(req.path);
+  if (!segs) return errorResponse(badRequest("invalid path"));
+  auto rp = parseResourcePath(req.path);
+  if (!rp) return discovery(req, *segs);
+
+  auto type = registry_.find(rp->group, rp->version, rp->resource);
+  if (!type) {
+    return errorResponse(ApiError{404, "NotFound",
+                                  "the server could not find the requested resource", "", "", ""});
+  }
+  if (!rp->ns.empty() && !type->namespaced) {
+    return errorResponse(ApiError{404, "NotFound",
+                                  "the server could not find the requested resource", "", "", ""});
+  }
+  if (!rp->subresource.empty() && !(rp->subresource == "status" && type->hasStatus)) {
+    return errorResponse(ApiError{404, "NotFound",
+                                  "the server could not find the requested resource", "", "", ""});
+  }
+  const std::string& m = req.method;
+  if (rp->name.empty()) {
+    if (m == "GET") {
+      std::string w = req.param("watch");
+      if (w == "1" || w == "true") return watch(req, *type, *rp);
+      return list(req, *type, *rp);
+    }
+    if (m == "POST") {
+      if (type->namespaced && rp->ns.empty()) {
+        return errorResponse(ApiError{405, "MethodNotAllowed",
+                                      "create of a namespaced resource needs a namespace in the URL",
+                                      "", "", ""});
+      }
+      return create(req, *type, *rp);
+    }
+    if (m == "DELETE") return removeCollection(req, *type, *rp);
+  } else {
+    if (type->namespaced && rp->ns.empty()) {
+      return errorResponse(ApiError{404, "NotFound",
+                                    "the server could not find the requested resource", "", "",
+                                    ""});
+    }
+    if (m == "GET") return get(req, *type, *rp);
+    if (m == "PUT") return update(req, *type, *rp);
+    if (m == "PATCH") return patch(req, *type, *rp);
+    if (m == "DELETE" && rp->subresource.empty()) return remove(req, *type, *rp);
+  }
+  return errorResponse(ApiError{405, "MethodNotAllowed",
+                                "the server does not allow this method on the requested resource",
+                                "", "", ""});
+}
+
+Response Handler::discovery(const Request& req, const std::vector<std::string>& segs) {
+  auto notFoundResp = [&] {
+    return errorResponse(ApiError{404, "NotFound",
+                                  "the server could not find the requested resource", "", "", ""});
+  };
+  if (req.method != "GET") {
+    return errorResponse(ApiError{405, "MethodNotAllowed",
+                                  "the server does not allow this method on the requested resource",
+                                  "", "", ""});
+  }
+  if (segs.size() == 1 && (segs[0] == "healthz" || segs[0] == "livez" || segs[0] == "readyz")) {
+    Response r;
+    r.contentType = "text/plain";
+    r.body = "ok";
+    return r;
+  }
+  if (segs.size() == 1 && segs[0] == "version") {
+    return jsonResponse(200, {{"major", "1"},
+                              {"minor", "32"},
+                              {"gitVersion", "v1.32.0-petrel"},
+                              {"gitCommit", "petrel-sandbox"},
+                              {"gitTreeState", "clean"},
+                              {"buildDate", "2026-01-01T00:00:00Z"},
+                              {"goVersion", "none"},
+                              {"compiler", "gc"},
+                              {"platform", "linux/amd64"}});
+  }
+  if (segs.size() >= 2 && segs[0] == "openapi" && segs[1] == "v3") {
+    if (segs.size() == 2) return jsonResponse(200, openapiRoot(registry_));
+    std::optional<json> doc;
+    if (segs.size() == 4 && segs[2] == "api") doc = openapiGroupVersion(registry_, "", segs[3]);
+    if (segs.size() == 5 && segs[2] == "apis") doc = openapiGroupVersion(registry_, segs[3], segs[4]);
+    return doc ? jsonResponse(200, *doc) : notFoundResp();
+  }
+  if (segs.size() == 1 && segs[0] == "api") return jsonResponse(200, registry_.apiVersions());
+  if (segs.size() == 2 && segs[0] == "api") {
+    auto l = registry_.resourceList("", segs[1]);
+    return l ? jsonResponse(200, *l) : notFoundResp();
+  }
+  if (segs.size() == 1 && segs[0] == "apis") return jsonResponse(200, registry_.apiGroupList());
+  if (segs.size() == 2 && segs[0] == "apis") {
+    auto g = registry_.apiGroup(segs[1]);
+    return g ? jsonResponse(200, *g) : notFoundResp();
+  }
+  if (segs.size() == 3 && segs[0] == "apis") {
+    auto l = registry_.resourceList(segs[1], segs[2]);
+    return l ? jsonResponse(200, *l) : notFoundResp();
+  }
+  return notFoundResp();
+}
+
+Response Handler::list(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  auto parsed = filterFor(req, type, rp);
+  if (!parsed) return errorResponse(badRequest(parsed.status().message()));
+  WatchFilter filter = std::move(*parsed);
+
+  size_t limit = 0;
+  if (std::string l = req.param("limit"); !l.empty()) {
+    auto v = parseUint(l);
+    if (!v) return errorResponse(badRequest("limit: Invalid value: \"" + l + "\": must be a non-negative integer"));
+    limit = static_cast<size_t>(*v);
+  }
+  std::string startAfter;
+  std::optional<uint64_t> listRv;
+  if (std::string c = req.param("continue"); !c.empty()) {
+    auto raw = hexDecode(c);
+    json tok = raw ? json::parse(*raw, nullptr, false) : json();
+    if (!tok.is_object() || !tok.contains("rv") || !tok["rv"].is_number_unsigned() ||
+        !tok.contains("start") || !tok["start"].is_string()) {
+      return errorResponse(badRequest("continue key is not valid"));
+    }
+    listRv = tok["rv"].get<uint64_t>();
+    startAfter = tok["start"].get<std::string>();
+  }
+  auto res = store_.list(filter, limit, startAfter);
+  uint64_t rv = listRv.value_or(res.rv);
+  json meta = {{"resourceVersion", std::to_string(rv)}};
+  if (!res.lastKey.empty()) {
+    meta["continue"] = hexEncode(json{{"rv", rv}, {"start", res.lastKey}}.dump());
+    meta["remainingItemCount"] = res.remaining;
+  }
+  for (auto& o : res.items) {
+    o["apiVersion"] = type.apiVersion();
+    o["kind"] = type.kind;
+  }
+  if (wantsTable(req.header("accept"))) {
+    return jsonResponse(200, toTable(type, res.items, meta,
+                                     includeObjectFromQuery(req.param("includeObject")),
+                                     std::chrono::system_clock::now()));
+  }
+  return jsonResponse(200, {{"kind", type.kind + "List"},
+                            {"apiVersion", type.apiVersion()},
+                            {"metadata", meta},
+                            {"items", res.items}});
+}
+
+Response Handler::watch(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  auto parsed = filterFor(req, type, rp);
+  if (!parsed) return errorResponse(badRequest(parsed.status().message()));
+  WatchFilter filter = std::move(*parsed);
+
+  std::optional<uint64_t> from;
+  if (std::string rv = req.param("resourceVersion"); !rv.empty() && rv != "0") {
+    from = parseUint(rv);
+    if (!from) {
+      return errorResponse(badRequest("resourceVersion: Invalid value: \"" + rv +
+                                      "\": must be an unsigned integer"));
+    }
+  }
+  WatchStream ws;
+  ws.type = type;
+  std::string bm = req.param("allowWatchBookmarks");
+  ws.bookmarks = bm == "1" || bm == "true";
+  if (std::string t = req.param("timeoutSeconds"); !t.empty()) {
+    auto v = parseUint(t);
+    if (!v) return errorResponse(badRequest("timeoutSeconds: Invalid value: \"" + t + "\""));
+    ws.timeout = std::chrono::seconds(std::min<uint64_t>(*v, 24 * 3600));
+  }
+  ws.table = wantsTable(req.header("accept"));
+  ws.include = includeObjectFromQuery(req.param("includeObject"));
+  auto w = store_.watch(std::move(filter), from);
+  if (!w) {
+    ws.initialError = storeError(w.status(), type, "").toStatus();
+  } else {
+    ws.watcher = *w;
+  }
+  Response r;
+  r.watch = std::move(ws);
+  return r;
+}
+
+std::string Handler::encodeEvent(const WatchStream& stream, const WatchEvent& event) const {
+  json obj = event.object;
+  if (obj.is_object()) {
+    obj["apiVersion"] = stream.type.apiVersion();
+    obj["kind"] = stream.type.kind;
+  }
+  if (stream.table) {
+    obj = toTable(stream.type, {obj}, {{"resourceVersion", std::to_string(event.rv)}},
+                  stream.include, std::chrono::system_clock::now());
+  }
+  return json{{"type", event.type}, {"object", obj}}.dump(-1, ' ', false,
+                                                          json::error_handler_t::replace) +
+         "\n";
+}
+
+std::string Handler::encodeBookmark(const WatchStream& stream, uint64_t rv) const {
+  return json{{"type", "BOOKMARK"},
+              {"object",
+               {{"kind", stream.type.kind},
+                {"apiVersion", stream.type.apiVersion()},
+                {"metadata", {{"resourceVersion", std::to_string(rv)}}}}}}
+             .dump() +
+         "\n";
+}
+
+Response Handler::get(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  auto obj = store_.get(type.storageKey(), rp.ns, rp.name);
+  if (!obj) return errorResponse(notFound(type.plural, type.group, rp.name));
+  if (wantsTable(req.header("accept"))) {
+    (*obj)["apiVersion"] = type.apiVersion();
+    (*obj)["kind"] = type.kind;
+    return jsonResponse(200, toTable(type, {*obj}, {{"resourceVersion", metaStr(*obj, "resourceVersion")}},
+                                     includeObjectFromQuery(req.param("includeObject")),
+                                     std::chrono::system_clock::now()));
+  }
+  return objectResponse(200, type, std::move(*obj));
+}
+
+Response Handler::create(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  auto body = parseBody(req.body);
+  if (!body) return errorResponse(badRequest(body.status().message()));
+  json obj = std::move(*body);
+  if (auto e = admission_.checkShape(type, obj)) return errorResponse(*e);
+  if (type.namespaced && !store_.get("namespaces", "", rp.ns)) {
+    return errorResponse(notFound("namespaces", "", rp.ns));
+  }
+  auto lock = admission_.lockAllocations();
+  if (auto e = admission_.prepareCreate(type, rp.ns, obj)) return errorResponse(*e);
+  if (type.group == "apiextensions.k8s.io") {
+    auto types = Registry::typesFromCrd(obj);
+    for (const auto& t : types ? *types : std::vector<ResourceType>{}) {
+      auto existing = registry_.find(t.group, t.version, t.plural);
+      if (existing && !existing->fromCrd) {
+        return errorResponse(invalid(type.kind, type.group, metaStr(obj, "name"),
+                                     "spec.group: " + t.group + " already serves " + t.plural));
+      }
+    }
+  }
+  auto created = store_.create(type.storageKey(), std::move(obj));
+  if (!created) return errorResponse(storeError(created.status(), type, metaStr(*body, "name")));
+  if (type.group == "apiextensions.k8s.io") (void)registry_.installCrd(*created);
+  return objectResponse(201, type, std::move(*created));
+}
+
+Response Handler::commitUpdate(
+    const ResourceType& type, const ResourcePath& rp,
+    const std::function<Result<json>(const json&, std::optional<ApiError>&)>& build) {
+  std::optional<ApiError> err;
+  auto lock = admission_.lockAllocations();
+  auto updated = store_.update(type.storageKey(), rp.ns, rp.name, [&](const json& current) {
+    return build(current, err);
+  });
+  if (!updated) {
+    return errorResponse(err ? *err : storeError(updated.status(), type, rp.name));
+  }
+  if (type.group == "apiextensions.k8s.io") (void)registry_.installCrd(*updated);
+  return objectResponse(200, type, std::move(*updated));
+}
+
+namespace {
+constexpr const char* kModified =
+    "the object has been modified; please apply your changes to the latest version and try again";
+}
+
+Response Handler::update(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  auto body = parseBody(req.body);
+  if (!body) return errorResponse(badRequest(body.status().message()));
+  json desired = std::move(*body);
+  if (auto e = admission_.checkShape(type, desired)) return errorResponse(*e);
+  std::string bodyName = metaStr(desired, "name");
+  if (bodyName != rp.name) {
+    return errorResponse(badRequest("the name of the object (" + bodyName +
+                                    ") does not match the name on the URL (" + rp.name + ")"));
+  }
+  std::string bodyNs = metaStr(desired, "namespace");
+  if (type.namespaced && !bodyNs.empty() && bodyNs != rp.ns) {
+    return errorResponse(badRequest("the namespace of the provided object does not match the "
+                                    "namespace sent on the request"));
+  }
+  bool statusOnly = rp.subresource == "status";
+  return commitUpdate(type, rp, [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
+    std::string want = metaStr(desired, "resourceVersion");
+    if (!want.empty() && want != metaStr(current, "resourceVersion")) {
+      err = conflict(type.plural, type.group, rp.name, kModified);
+      return Status(Code::kFailedPrecondition, kModified);
+    }
+    std::string uid = metaStr(desired, "uid");
+    if (!uid.empty() && uid != metaStr(current, "uid")) {
+      err = conflict(type.plural, type.group, rp.name,
+                     "Precondition failed: UID in precondition: " + uid +
+                         ", UID in object meta: " + metaStr(current, "uid"));
+      return Status(Code::kFailedPrecondition, "uid");
+    }
+    json next = desired;
+    if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
+      err = *e;
+      return Status(Code::kInvalidArgument, e->message);
+    }
+    return next;
+  });
+}
+
+Response Handler::patch(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  std::string ct = req.header("content-type");
+  if (ct.rfind("application/apply-patch", 0) == 0) {
+    return errorResponse(ApiError{415, "UnsupportedMediaType",
+                                  "server-side apply is not supported by the sandbox API server; "
+                                  "use client-side kubectl apply",
+                                  "", "", ""});
+  }
+  auto ptype = patchTypeFromContentType(ct);
+  if (!ptype) {
+    return errorResponse(ApiError{415, "UnsupportedMediaType", ptype.status().message(), "", "", ""});
+  }
+  auto body = parseBody(req.body);
+  if (!body) return errorResponse(badRequest(body.status().message()));
+  json patchDoc = std::move(*body);
+  bool statusOnly = rp.subresource == "status";
+  return commitUpdate(type, rp, [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
+    json base = current;
+    base["apiVersion"] = type.apiVersion();
+    base["kind"] = type.kind;
+    auto patched = applyPatch(base, patchDoc, *ptype);
+    if (!patched) {
+      err = ApiError{422, "Invalid", patched.status().message(), type.plural, rp.name, type.group};
+      return patched.status();
+    }
+    json next = std::move(*patched);
+    if (auto e = admission_.checkShape(type, next)) {
+      err = *e;
+      return Status(Code::kInvalidArgument, e->message);
+    }
+    if (metaStr(next, "name") != rp.name) {
+      err = badRequest("metadata.name: the patch may not change the name");
+      return Status(Code::kInvalidArgument, err->message);
+    }
+    std::string want = metaStr(next, "resourceVersion");
+    if (!want.empty() && want != metaStr(current, "resourceVersion")) {
+      err = conflict(type.plural, type.group, rp.name, kModified);
+      return Status(Code::kFailedPrecondition, kModified);
+    }
+    if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
+      err = *e;
+      return Status(Code::kInvalidArgument, e->message);
+    }
+    return next;
+  });
+}
+
+Response Handler::remove(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  json opts;
+  if (!req.body.empty()) {
+    auto b = parseBody(req.body);
+    if (!b) return errorResponse(badRequest(b.status().message()));
+    opts = std::move(*b);
+    if (!opts.is_object()) return errorResponse(badRequest("DeleteOptions must be a JSON object"));
+  }
+  const bool isNamespace = type.group.empty() && type.plural == "namespaces";
+  if (isNamespace && (rp.name == "default" || rp.name == "kube-system" ||
+                      rp.name == "kube-public")) {
+    return errorResponse(ApiError{403, "Forbidden",
+                                  "namespaces \"" + rp.name +
+                                      "\" is forbidden: this namespace may not be deleted",
+                                  "namespaces", rp.name, ""});
+  }
+  std::optional<ApiError> err;
+  auto precheck = [&](const json& current) -> Status {
+    json pre = opts.is_object() && opts.contains("preconditions") ? opts["preconditions"] : json();
+    std::string uid = str(pre, "uid"), rv = str(pre, "resourceVersion");
+    if (!uid.empty() && uid != metaStr(current, "uid")) {
+      err = conflict(type.plural, type.group, rp.name,
+                     "Precondition failed: UID in precondition: " + uid +
+                         ", UID in object meta: " + metaStr(current, "uid"));
+      return Status(Code::kFailedPrecondition, "uid");
+    }
+    if (!rv.empty() && rv != metaStr(current, "resourceVersion")) {
+      err = conflict(type.plural, type.group, rp.name, kModified);
+      return Status(Code::kFailedPrecondition, "rv");
+    }
+    return Status::ok();
+  };
+  if (isNamespace) {
+    auto current = store_.get("namespaces", "", rp.name);
+    if (!current) return errorResponse(notFound(type.plural, type.group, rp.name));
+    if (Status s = precheck(*current); !s) return errorResponse(*err);
+    store_.removeNamespaceContents(rp.name);
+  }
+  auto removed = store_.remove(type.storageKey(), rp.ns, rp.name, precheck);
+  if (!removed) return errorResponse(err ? *err : storeError(removed.status(), type, rp.name));
+  if (type.group == "apiextensions.k8s.io") {
+    store_.removeAll(rp.name);
+    registry_.removeCrd(rp.name);
+  }
+  if (isNamespace) (*removed)["status"] = {{"phase", "Terminating"}};
+  return objectResponse(200, type, std::move(*removed));
+}
+
+Response Handler::removeCollection(const Request& req, const ResourceType& type,
+                                   const ResourcePath& rp) {
+  if (type.group.empty() && type.plural == "namespaces") {
+    return errorResponse(ApiError{405, "MethodNotAllowed",
+                                  "deletecollection of namespaces is not supported", "", "", ""});
+  }
+  auto parsed = filterFor(req, type, rp);
+  if (!parsed) return errorResponse(badRequest(parsed.status().message()));
+  WatchFilter filter = std::move(*parsed);
+  auto res = store_.list(filter, 0, "");
+  json items = json::array();
+  for (const auto& o : res.items) {
+    auto removed = store_.remove(type.storageKey(), metaStr(o, "namespace"), metaStr(o, "name"));
+    if (removed) {
+      if (type.group == "apiextensions.k8s.io") {
+        store_.removeAll(metaStr(o, "name"));
+        registry_.removeCrd(metaStr(o, "name"));
+      }
+      items.push_back(std::move(*removed));
+    }
+  }
+  return jsonResponse(200, {{"kind", type.kind + "List"},
+                            {"apiVersion", type.apiVersion()},
+                            {"metadata", {{"resourceVersion", std::to_string(store_.currentRv())}}},
+                            {"items", items}});
+}
+
+}  // namespace petrel::apiserver
