@@ -1,15 +1,31 @@
 // petrel-cni: the CNI 1.1.0 plugin binary. Reads CNI_* from the environment and the network
 // config from stdin, prints the result or the spec's error object, and exits with its code.
-#include <cstdio>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
-#include <iterator>
 #include <string>
 
 #include "cni-plugin/plugin.h"
 
+namespace {
+std::string readStdin() {
+  std::string input;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n > 0) {
+      input.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      return input;
+    }
+  }
+}
+}  // namespace
+
 int main() {
-  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  std::string input = readStdin();
   auto network = petrel::cni::makeLinuxPodNetwork();
   petrel::cni::Plugin plugin(*network);
   petrel::cni::Outcome out = plugin.run([](const char* key) { return std::getenv(key); }, input);

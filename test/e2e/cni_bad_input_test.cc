@@ -204,7 +204,9 @@ class CniBadInputTest : public ::testing::Test {
     EXPECT_TRUE(s["endpoints"].empty()) << s.dump();
     EXPECT_TRUE(s["allocations"].empty()) << s.dump();
     int allocs = s["calls"].value("AllocateIp", 0);
-    if (allocs > 0) EXPECT_FALSE(s["released"].empty()) << "IP not released: " << s.dump();
+    if (allocs > 0) {
+      EXPECT_FALSE(s["released"].empty()) << "IP not released: " << s.dump();
+    }
   }
 
   std::string name_;

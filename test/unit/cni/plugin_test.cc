@@ -7,7 +7,7 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
+#include <sstream>
 #include <map>
 #include <thread>
 #include <set>
@@ -271,7 +271,9 @@ TEST_F(CniPluginTest, LogsToConfiguredLogFile) {
   c["logFile"] = log;
   ASSERT_EQ(run("ADD", c).exit_code, 0);
   std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
   ::unlink(log.c_str());
   EXPECT_NE(text.find("ADD container=ctr1 ifname=eth0"), std::string::npos) << text;
   EXPECT_NE(text.find("10.244.0.2"), std::string::npos) << text;
