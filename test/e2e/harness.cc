@@ -510,6 +510,21 @@ nlohmann::json AgentProcess::endpoints(std::string* error) const {
   return j;
 }
 
+nlohmann::json AgentProcess::bpfEndpoints(std::string* error) const {
+  RunOptions options;
+  options.timeout = 10s;
+  CmdResult r = run({(binDir() / "petrel").string(), "bpf", "endpoint", "list", "-o", "json",
+                     "--bpf-root", bpfRoot_},
+                    options);
+  auto j = r.ok() ? nlohmann::json::parse(r.out, nullptr, false) : nlohmann::json();
+  if (!r.ok() || j.is_discarded()) {
+    if (error) *error = "petrel bpf endpoint list -o json: " + r.describe();
+    return nullptr;
+  }
+  if (j.is_null()) j = nlohmann::json::array();
+  return j;
+}
+
 // ---------------------------------------------------------------- CNI
 
 nlohmann::json petrelCniConfig(const AgentProcess& agent, const std::string& cniVersion) {

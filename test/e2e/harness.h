@@ -174,6 +174,9 @@ class AgentProcess {
   // `petrel endpoint list -o json`, parsed; on error the returned value is null and
   // `error` (if given) holds why.
   nlohmann::json endpoints(std::string* error = nullptr) const;
+  // `petrel bpf endpoint list -o json --bpf-root <root>`: the pinned endpoint map, read
+  // without the agent (works while it is down). Null on error, with `error` set.
+  nlohmann::json bpfEndpoints(std::string* error = nullptr) const;
 
  private:
   const Netns& node_;

@@ -182,6 +182,11 @@ TEST_F(PodNetworkTest, EndpointListShowsPodsAndDelRemovesEverything) {
   EXPECT_TRUE(mentions(eps, a.hostIfname())) << eps.dump(2);
   ASSERT_TRUE(eps.is_array()) << eps.dump(2);
   EXPECT_EQ(eps.size(), 2u) << eps.dump(2);
+  // The datapath's pinned endpoint map holds both pods too.
+  nlohmann::json pinned = agent_->bpfEndpoints(&error);
+  ASSERT_FALSE(pinned.is_null()) << error;
+  EXPECT_TRUE(mentions(pinned, a.ip())) << pinned.dump(2);
+  EXPECT_TRUE(mentions(pinned, b.ip())) << pinned.dump(2);
 
   const std::string host = a.hostIfname();
   const std::string ip = a.ip();
@@ -197,6 +202,10 @@ TEST_F(PodNetworkTest, EndpointListShowsPodsAndDelRemovesEverything) {
   EXPECT_FALSE(mentions(eps, ip)) << eps.dump(2);
   EXPECT_FALSE(mentions(eps, a.containerId())) << eps.dump(2);
   EXPECT_TRUE(mentions(eps, b.ip())) << eps.dump(2);
+  pinned = agent_->bpfEndpoints(&error);
+  ASSERT_FALSE(pinned.is_null()) << error;
+  EXPECT_FALSE(mentions(pinned, ip)) << "endpoint map entry left after DEL: " << pinned.dump(2);
+  EXPECT_TRUE(mentions(pinned, b.ip())) << pinned.dump(2);
   EXPECT_FALSE(b.netns().exec({"ping", "-c", "1", "-W", "1", ip}).ok())
       << "deleted pod address still answers";
   CmdResult route = node_->exec({"ip", "-4", "route", "show", ip});
@@ -313,8 +322,12 @@ TEST_F(PodNetworkTest, TrafficSurvivesAgentKillAndRestartReadopts) {
   std::this_thread::sleep_for(4s);
   ASSERT_TRUE(agent_->kill9());
   std::this_thread::sleep_for(5s);
-  // With the agent dead, the datapath still forwards.
+  // With the agent dead, the datapath still forwards and the pinned maps are readable.
   EXPECT_TRUE(ping(client.netns(), server.ip()));
+  std::string pinError;
+  nlohmann::json pinned = agent_->bpfEndpoints(&pinError);
+  ASSERT_FALSE(pinned.is_null()) << pinError;
+  EXPECT_TRUE(mentions(pinned, client.ip()) && mentions(pinned, server.ip())) << pinned.dump(2);
   ASSERT_TRUE(agent_->start());
 
   auto status = stream.wait(40s);
