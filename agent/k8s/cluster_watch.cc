@@ -1,0 +1,75 @@
+// ClusterWatch: wiring of the agent's informers.
+#include "agent/k8s/cluster_watch.h"
+
+namespace petrel::k8s {
+
+Result<std::pair<long, std::string>> RestTransport::get(const std::string& path) {
+  auto resp = client_.get(path, std::chrono::seconds(30));
+  if (!resp) return resp.status();
+  return std::make_pair(resp->status, std::move(resp->body));
+}
+
+Status RestTransport::watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
+                            const std::atomic<bool>& stop) {
+  return client_.watch(path, on_line, stall_timeout_, stop);
+}
+
+namespace {
+ListWatchOptions at(std::string path, std::string field_selector = "") {
+  ListWatchOptions o;
+  o.path = std::move(path);
+  o.field_selector = std::move(field_selector);
+  return o;
+}
+}  // namespace
+
+ClusterWatch::ClusterWatch(ClusterConfig config, std::string node_name, ClusterHandlers h,
+                           std::chrono::seconds stall_timeout)
+    : client_(std::move(config)), transport_(client_, stall_timeout) {
+  nodes_ = std::make_unique<Informer<Node>>(transport_, at("/api/v1/nodes"), "Node", decodeNode, h.nodes);
+  pods_ = std::make_unique<Informer<Pod>>(transport_, at("/api/v1/pods", "spec.nodeName=" + node_name), "Pod",
+                                          decodePod, h.pods);
+  namespaces_ = std::make_unique<Informer<Namespace>>(transport_, at("/api/v1/namespaces"), "Namespace",
+                                                      decodeNamespace, h.namespaces);
+  services_ = std::make_unique<Informer<Service>>(transport_, at("/api/v1/services"), "Service", decodeService,
+                                                  h.services);
+  slices_ = std::make_unique<Informer<EndpointSlice>>(transport_, at("/apis/discovery.k8s.io/v1/endpointslices"),
+                                                      "EndpointSlice", decodeEndpointSlice, h.endpoint_slices);
+  policies_ = std::make_unique<Informer<NetworkPolicy>>(
+      transport_, at("/apis/networking.k8s.io/v1/networkpolicies"), "NetworkPolicy", decodeNetworkPolicy,
+      h.network_policies);
+}
+
+ClusterWatch::~ClusterWatch() { stop(); }
+
+void ClusterWatch::start() {
+  nodes_->start();
+  pods_->start();
+  namespaces_->start();
+  services_->start();
+  slices_->start();
+  policies_->start();
+}
+
+void ClusterWatch::stop() {
+  nodes_->stop();
+  pods_->stop();
+  namespaces_->stop();
+  services_->stop();
+  slices_->stop();
+  policies_->stop();
+}
+
+std::vector<InformerStatus> ClusterWatch::status() const {
+  return {nodes_->status(), pods_->status(), namespaces_->status(),
+          services_->status(), slices_->status(), policies_->status()};
+}
+
+bool ClusterWatch::synced() const {
+  for (const auto& s : status()) {
+    if (!s.synced) return false;
+  }
+  return true;
+}
+
+}  // namespace petrel::k8s

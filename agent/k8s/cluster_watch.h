@@ -1,0 +1,66 @@
+// ClusterWatch: the agent's informers — Nodes, Pods on this node (field selector
+// spec.nodeName), Namespaces, Services, EndpointSlices, NetworkPolicies — over one apiserver
+// connection. Handlers passed in by agent/main turn events into desired state.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/k8s/informer.h"
+#include "agent/k8s/rest_client.h"
+
+namespace petrel::k8s {
+
+// ApiTransport over libcurl.
+class RestTransport : public ApiTransport {
+ public:
+  RestTransport(const RestClient& client, std::chrono::seconds stall_timeout)
+      : client_(client), stall_timeout_(stall_timeout) {}
+  Result<std::pair<long, std::string>> get(const std::string& path) override;
+  Status watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
+               const std::atomic<bool>& stop) override;
+
+ private:
+  const RestClient& client_;
+  std::chrono::seconds stall_timeout_;
+};
+
+struct ClusterHandlers {
+  InformerCache<Node>::Handlers nodes;
+  InformerCache<Pod>::Handlers pods;
+  InformerCache<Namespace>::Handlers namespaces;
+  InformerCache<Service>::Handlers services;
+  InformerCache<EndpointSlice>::Handlers endpoint_slices;
+  InformerCache<NetworkPolicy>::Handlers network_policies;
+};
+
+class ClusterWatch {
+ public:
+  ClusterWatch(ClusterConfig config, std::string node_name, ClusterHandlers handlers,
+               std::chrono::seconds stall_timeout = std::chrono::seconds(90));
+  ~ClusterWatch();
+
+  void start();
+  void stop();
+  bool synced() const;
+  std::vector<InformerStatus> status() const;
+  const std::string& server() const { return client_.server(); }
+
+  const InformerCache<Node>& nodes() const { return nodes_->cache(); }
+  const InformerCache<Pod>& pods() const { return pods_->cache(); }
+  const InformerCache<Service>& services() const { return services_->cache(); }
+  const InformerCache<EndpointSlice>& endpointSlices() const { return slices_->cache(); }
+
+ private:
+  RestClient client_;
+  RestTransport transport_;
+  std::unique_ptr<Informer<Node>> nodes_;
+  std::unique_ptr<Informer<Pod>> pods_;
+  std::unique_ptr<Informer<Namespace>> namespaces_;
+  std::unique_ptr<Informer<Service>> services_;
+  std::unique_ptr<Informer<EndpointSlice>> slices_;
+  std::unique_ptr<Informer<NetworkPolicy>> policies_;
+};
+
+}  // namespace petrel::k8s

@@ -1,0 +1,116 @@
+// Typed views of the Kubernetes objects the agent watches, decoded from the API's JSON with
+// validation. A decoder never throws: a bad object (wrong types, invalid IPs, ports out of range,
+// unknown enum values) yields INVALID_ARGUMENT naming the object and the field, and the caller
+// logs and skips it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/ip.h"
+#include "common/status.h"
+
+namespace petrel::k8s {
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_;  // empty for cluster-scoped objects
+  std::string uid;
+  std::string resource_version;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  // "namespace/name" or "name": the cache key.
+  std::string key() const { return namespace_.empty() ? name : namespace_ + "/" + name; }
+};
+
+struct Node {
+  ObjectMeta meta;
+  std::vector<std::string> pod_cidrs;  // spec.podCIDRs (or spec.podCIDR)
+  std::vector<Ipv4Addr> internal_ips;
+  bool ready = false;
+};
+
+struct Pod {
+  ObjectMeta meta;
+  std::string node_name;
+  std::string service_account;
+  bool host_network = false;
+  std::string phase;
+  std::vector<Ipv4Addr> pod_ips;
+  struct ContainerPort {
+    std::string name;
+    uint16_t port = 0;
+    std::string protocol;  // TCP, UDP, SCTP
+  };
+  std::vector<ContainerPort> ports;
+};
+
+struct Namespace {
+  ObjectMeta meta;
+};
+
+struct ServicePort {
+  std::string name;
+  std::string protocol;  // TCP, UDP, SCTP
+  uint16_t port = 0;
+  uint16_t target_port = 0;         // numeric targetPort, 0 when named
+  std::string target_port_name;     // named targetPort, resolved per endpoint
+  uint16_t node_port = 0;
+};
+
+struct Service {
+  ObjectMeta meta;
+  std::string type;  // ClusterIP, NodePort, LoadBalancer, ExternalName
+  bool headless = false;
+  std::vector<Ipv4Addr> cluster_ips;
+  std::vector<Ipv4Addr> external_ips;
+  std::vector<Ipv4Addr> load_balancer_ips;  // status.loadBalancer.ingress[].ip
+  std::vector<ServicePort> ports;
+  std::map<std::string, std::string> selector;
+  bool session_affinity_client_ip = false;
+  uint32_t session_affinity_timeout = 10800;
+  bool external_traffic_local = false;
+  bool internal_traffic_local = false;
+};
+
+struct EndpointSlice {
+  ObjectMeta meta;
+  std::string service_name;  // label kubernetes.io/service-name
+  std::string address_type;  // IPv4, IPv6, FQDN
+  struct Endpoint {
+    std::vector<Ipv4Addr> addresses;
+    bool ready = true;
+    bool serving = true;
+    bool terminating = false;
+    std::string node_name;
+    std::string pod_name;  // targetRef when it is a Pod
+  };
+  std::vector<Endpoint> endpoints;
+  struct Port {
+    std::string name;
+    std::string protocol;
+    uint16_t port = 0;
+  };
+  std::vector<Port> ports;
+};
+
+struct NetworkPolicy {
+  ObjectMeta meta;
+  nlohmann::json spec;  // compiled by the policy engine (a later issue); shape-checked here
+};
+
+Result<ObjectMeta> decodeMeta(const nlohmann::json& obj, bool namespaced);
+Result<Node> decodeNode(const nlohmann::json& obj);
+Result<Pod> decodePod(const nlohmann::json& obj);
+Result<Namespace> decodeNamespace(const nlohmann::json& obj);
+Result<Service> decodeService(const nlohmann::json& obj);
+Result<EndpointSlice> decodeEndpointSlice(const nlohmann::json& obj);
+Result<NetworkPolicy> decodeNetworkPolicy(const nlohmann::json& obj);
+
+}  // namespace petrel::k8s

@@ -1,0 +1,150 @@
+// Unit tests for the Kubernetes object decoders: objects as kubectl serialises them decode, and
+// each kind of bad object is rejected with a message naming the object and the field.
+#include "agent/k8s/objects.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace petrel::k8s {
+namespace {
+
+using nlohmann::json;
+
+json fixture(const std::string& name) {
+  std::ifstream in(std::string(PETREL_FIXTURES_DIR) + "/k8s-recorded/" + name);
+  EXPECT_TRUE(in) << "missing fixture " << name;
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return json::parse(buf.str());
+}
+
+TEST(K8sObjectsTest, DecodesAServiceAsKubectlWritesIt) {
+  auto svc = decodeService(fixture("service-nodeport.json"));
+  ASSERT_TRUE(svc) << svc.status().toString();
+  EXPECT_EQ(svc->meta.key(), "default/web");
+  EXPECT_EQ(svc->type, "NodePort");
+  ASSERT_EQ(svc->cluster_ips.size(), 1u);
+  EXPECT_EQ(svc->cluster_ips[0].toString(), "10.96.0.10");
+  ASSERT_EQ(svc->ports.size(), 1u);
+  EXPECT_EQ(svc->ports[0].port, 80);
+  EXPECT_EQ(svc->ports[0].target_port, 8080);
+  EXPECT_EQ(svc->ports[0].node_port, 30080);
+  EXPECT_EQ(svc->selector.at("app"), "web");
+}
+
+TEST(K8sObjectsTest, DecodesAPod) {
+  auto pod = decodePod(fixture("pod.json"));
+  ASSERT_TRUE(pod) << pod.status().toString();
+  EXPECT_EQ(pod->node_name, "node-1");
+  EXPECT_EQ(pod->service_account, "web");
+  ASSERT_EQ(pod->pod_ips.size(), 1u);
+  EXPECT_EQ(pod->pod_ips[0].toString(), "10.244.1.5");
+  ASSERT_EQ(pod->ports.size(), 1u);
+  EXPECT_EQ(pod->ports[0].name, "http");
+}
+
+TEST(K8sObjectsTest, NamedTargetPortAndHeadless) {
+  auto s = fixture("service-nodeport.json");
+  s["spec"]["ports"][0]["targetPort"] = "http";
+  s["spec"]["clusterIP"] = "None";
+  s["spec"]["clusterIPs"] = json::array({"None"});
+  auto svc = decodeService(s);
+  ASSERT_TRUE(svc) << svc.status().toString();
+  EXPECT_TRUE(svc->headless);
+  EXPECT_EQ(svc->ports[0].target_port_name, "http");
+  EXPECT_EQ(svc->ports[0].target_port, 0);
+}
+
+TEST(K8sObjectsTest, RejectsBadServicesNamingObjectAndField) {
+  struct Case {
+    std::function<void(json&)> mutate;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](json& s) { s["spec"]["clusterIPs"] = json::array({"10.96.0.300"}); }, "spec.clusterIPs"},
+      {[](json& s) { s["spec"]["ports"][0]["port"] = 70000; }, "port"},
+      {[](json& s) { s["spec"]["ports"][0]["port"] = "eighty"; }, "port"},
+      {[](json& s) { s["spec"]["ports"][0]["protocol"] = "ICMP"; }, "protocol"},
+      {[](json& s) { s["spec"]["type"] = "Magic"; }, "spec.type"},
+      {[](json& s) { s["spec"]["selector"] = json::array(); }, "spec.selector"},
+      {[](json& s) { s["metadata"].erase("name"); }, "metadata.name"},
+      {[](json& s) { s["spec"]["externalIPs"] = json::array({"example.com"}); }, "spec.externalIPs"},
+      {[](json& s) { s["spec"] = 5; }, "spec"},
+  };
+  for (const auto& c : cases) {
+    auto s = fixture("service-nodeport.json");
+    c.mutate(s);
+    auto svc = decodeService(s);
+    ASSERT_FALSE(svc) << s.dump();
+    EXPECT_EQ(svc.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(svc.status().message().find(c.field), std::string::npos) << svc.status().message();
+  }
+}
+
+TEST(K8sObjectsTest, EndpointSliceConditionsDefaultsAndValidation) {
+  json es = {{"kind", "EndpointSlice"},
+             {"apiVersion", "discovery.k8s.io/v1"},
+             {"metadata", {{"name", "web-abc"}, {"namespace", "default"},
+                           {"labels", {{"kubernetes.io/service-name", "web"}}}}},
+             {"addressType", "IPv4"},
+             {"endpoints", json::array({{{"addresses", {"10.244.1.5"}}, {"nodeName", "node-1"},
+                                         {"targetRef", {{"kind", "Pod"}, {"name", "web-0"}}}},
+                                        {{"addresses", {"10.244.2.9"}},
+                                         {"conditions", {{"ready", false}, {"serving", true}, {"terminating", true}}}}})},
+             {"ports", json::array({{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}})}};
+  auto slice = decodeEndpointSlice(es);
+  ASSERT_TRUE(slice) << slice.status().toString();
+  EXPECT_EQ(slice->service_name, "web");
+  ASSERT_EQ(slice->endpoints.size(), 2u);
+  EXPECT_TRUE(slice->endpoints[0].ready);
+  EXPECT_EQ(slice->endpoints[0].pod_name, "web-0");
+  EXPECT_FALSE(slice->endpoints[1].ready);
+  EXPECT_TRUE(slice->endpoints[1].serving);
+  EXPECT_TRUE(slice->endpoints[1].terminating);
+
+  es["endpoints"][0]["addresses"][0] = "10.244.1";
+  EXPECT_FALSE(decodeEndpointSlice(es));
+  es["endpoints"][0]["addresses"][0] = "10.244.1.5";
+  es["addressType"] = "IPX";
+  EXPECT_FALSE(decodeEndpointSlice(es));
+}
+
+TEST(K8sObjectsTest, NodeCidrsAddressesAndReadiness) {
+  json node = {{"kind", "Node"},
+               {"metadata", {{"name", "node-1"}}},
+               {"spec", {{"podCIDR", "10.244.1.0/24"}}},
+               {"status", {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "192.168.0.11"}},
+                                                      {{"type", "Hostname"}, {"address", "node-1"}}})},
+                           {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+  auto n = decodeNode(node);
+  ASSERT_TRUE(n) << n.status().toString();
+  EXPECT_EQ(n->pod_cidrs, std::vector<std::string>{"10.244.1.0/24"});
+  ASSERT_EQ(n->internal_ips.size(), 1u);
+  EXPECT_EQ(n->internal_ips[0].toString(), "192.168.0.11");
+  EXPECT_TRUE(n->ready);
+  node["spec"]["podCIDR"] = "10.244.1.0/33";
+  EXPECT_FALSE(decodeNode(node));
+}
+
+TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
+  std::vector<std::string> inputs = {"null", "1", "\"x\"", "[]", "{}", "{\"metadata\":1}",
+                                     "{\"metadata\":{\"name\":5}}", "{\"metadata\":{\"name\":\"a\",\"labels\":[1]}}",
+                                     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ports\":[null,1]}}",
+                                     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}"};
+  for (const auto& text : inputs) {
+    json j = json::parse(text);
+    EXPECT_NO_THROW({
+      (void)decodeService(j);
+      (void)decodePod(j);
+      (void)decodeNode(j);
+      (void)decodeNamespace(j);
+      (void)decodeEndpointSlice(j);
+      (void)decodeNetworkPolicy(j);
+    }) << text;
+  }
+}
+
+}  // namespace
+}  // namespace petrel::k8s
