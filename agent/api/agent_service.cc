@@ -69,6 +69,7 @@ grpc::Status AgentService::Status(grpc::ServerContext*, const v1::StatusRequest*
   out->set_ips_allocated(static_cast<uint32_t>(s.ips_allocated));
   out->set_ips_total(static_cast<uint32_t>(s.ips_total));
   out->set_bpf_root(info_.bpf_root);
+  if (info_.kubernetes_status) info_.kubernetes_status(out->mutable_kubernetes());
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,7 @@
 // messages and core::EndpointManager. Status codes map to real gRPC codes.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "agent.grpc.pb.h"
@@ -14,6 +15,8 @@ grpc::Status toGrpc(const Status& status);
 struct AgentInfo {
   std::string node_name;
   std::string bpf_root;
+  // Fills the Kubernetes part of Status; unset in standalone mode.
+  std::function<void(v1::KubernetesStatus*)> kubernetes_status;
 };
 
 class AgentService final : public v1::Agent::Service {

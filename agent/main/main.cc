@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -18,6 +19,7 @@
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/tc_attach.h"
+#include "agent/k8s/cluster_watch.h"
 #include "common/version.h"
 
 namespace {
@@ -31,6 +33,7 @@ struct Options {
   uint32_t mtu = 1500;
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
+  std::string kubeconfig;
 };
 
 int fail(const std::string& what) {
@@ -50,6 +53,25 @@ petrel::Status prepareSocketPath(const std::string& path) {
   return petrel::Status::ok();
 }
 
+void fillKubernetesStatus(const petrel::k8s::ClusterWatch& cluster, petrel::api::v1::KubernetesStatus* out) {
+  out->set_enabled(true);
+  out->set_server(cluster.server());
+  bool synced = true;
+  for (const auto& s : cluster.status()) {
+    auto* c = out->add_caches();
+    c->set_kind(s.kind);
+    c->set_synced(s.synced);
+    c->set_objects(static_cast<uint32_t>(s.objects));
+    c->set_rejected(s.rejected);
+    c->set_errors(s.stats.errors);
+    c->set_last_error(s.stats.last_error);
+    c->set_resource_version(s.stats.resource_version);
+    c->set_relists(s.stats.relists_after_gone);
+    synced = synced && s.synced;
+  }
+  out->set_synced(synced);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket", opt.socket, "Unix socket of the local API")->capture_default_str();
   app.add_option("--mtu", opt.mtu, "MTU of pod interfaces")->check(CLI::Range(576, 65535))->capture_default_str();
   app.add_option("--full-pass-interval", opt.full_pass_seconds, "Seconds between datapath repair passes")->capture_default_str();
+  app.add_option("--kubeconfig", opt.kubeconfig,
+                 "kubeconfig of the cluster; without it the agent uses in-cluster config when "
+                 "KUBERNETES_SERVICE_HOST is set, else runs standalone");
   app.add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.set_version_flag("--version", std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
   CLI11_PARSE(app, argc, argv);
@@ -108,8 +133,21 @@ int main(int argc, char** argv) {
   if (auto st = endpoints.restore(); !st) return fail(st.toString());
   if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
 
+  std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
+  if (!opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST")) {
+    auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster() : petrel::k8s::loadKubeconfig(opt.kubeconfig);
+    if (!config) return fail(config.status().toString());
+    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, petrel::k8s::ClusterHandlers{});
+    cluster->start();
+    spdlog::info("watching the Kubernetes API at {}", cluster->server());
+  }
+
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
-  petrel::api::AgentService service(endpoints, {opt.node_name, opt.bpf_root});
+  petrel::api::AgentInfo info{opt.node_name, opt.bpf_root, nullptr};
+  if (cluster) {
+    info.kubernetes_status = [&cluster](petrel::api::v1::KubernetesStatus* out) { fillKubernetesStatus(*cluster, out); };
+  }
+  petrel::api::AgentService service(endpoints, info);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
@@ -131,6 +169,7 @@ int main(int argc, char** argv) {
     if (auto st = endpoints.fullPass(); !st) spdlog::warn("full pass: {}", st.toString());
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (cluster) cluster->stop();
   std::filesystem::remove(opt.socket, ec);
   return 0;
 }

@@ -55,10 +55,20 @@ int cmdStatus(const Globals& g) {
   auto st = connect(g)->Status(deadline().get(), {}, &resp);
   if (!st.ok()) return rpcFailed(g, st);
   if (g.output == "json") {
+    json caches = json::array();
+    for (const auto& c : resp.kubernetes().caches()) {
+      caches.push_back({{"kind", c.kind()}, {"synced", c.synced()}, {"objects", c.objects()},
+                        {"rejected", c.rejected()}, {"errors", c.errors()}, {"lastError", c.last_error()},
+                        {"resourceVersion", c.resource_version()}, {"relists", c.relists()}});
+    }
     std::cout << json{{"ready", resp.ready()}, {"message", resp.message()}, {"version", resp.version()},
                       {"nodeName", resp.node_name()}, {"podCIDR", resp.pod_cidr()},
                       {"endpoints", resp.endpoints()}, {"ipsAllocated", resp.ips_allocated()},
-                      {"ipsTotal", resp.ips_total()}, {"bpfRoot", resp.bpf_root()}}
+                      {"ipsTotal", resp.ips_total()}, {"bpfRoot", resp.bpf_root()},
+                      {"kubernetes", {{"enabled", resp.kubernetes().enabled()},
+                                      {"server", resp.kubernetes().server()},
+                                      {"synced", resp.kubernetes().synced()},
+                                      {"caches", caches}}}}
                      .dump(2)
               << "\n";
     return 0;
@@ -70,6 +80,21 @@ int cmdStatus(const Globals& g) {
             << "IPAM:       " << resp.ips_allocated() << "/" << resp.ips_total() << " allocated\n"
             << "Endpoints:  " << resp.endpoints() << "\n"
             << "BPF maps:   " << resp.bpf_root() << "\n";
+  const auto& k = resp.kubernetes();
+  if (!k.enabled()) {
+    std::cout << "Kubernetes: disabled (standalone: no --kubeconfig and not in a cluster)\n";
+    return 0;
+  }
+  int synced = 0;
+  for (const auto& c : k.caches()) synced += c.synced() ? 1 : 0;
+  std::cout << "Kubernetes: " << (k.synced() ? "Ok" : "Syncing") << "  " << synced << "/" << k.caches_size()
+            << " caches synced, server " << k.server() << "\n";
+  petrel::cli::Table t({"  CACHE", "SYNCED", "OBJECTS", "REJECTED", "ERRORS", "LAST ERROR"});
+  for (const auto& c : k.caches()) {
+    t.addRow({"  " + c.kind(), c.synced() ? "yes" : "no", std::to_string(c.objects()), std::to_string(c.rejected()),
+              std::to_string(c.errors()), c.last_error().substr(0, 60)});
+  }
+  t.print(std::cout);
   return 0;
 }
 
