@@ -421,8 +421,9 @@ Response Handler::create(const Request& req, const ResourceType& type, const Res
       }
     }
   }
+  std::string name = metaStr(obj, "name");
   auto created = store_.create(type.storageKey(), std::move(obj));
-  if (!created) return errorResponse(storeError(created.status(), type, metaStr(*body, "name")));
+  if (!created) return errorResponse(storeError(created.status(), type, name));
   if (type.group == "apiextensions.k8s.io") (void)registry_.installCrd(*created);
   return objectResponse(201, type, std::move(*created));
 }

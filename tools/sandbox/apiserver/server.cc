@@ -67,7 +67,8 @@ Server::Server(Handler& handler, ServerOptions options)
                                                           : std::chrono::steady_clock::time_point::max();
     state->lastBookmark = now;
     out.set_chunked_content_provider(
-        "application/json",
+        // A content type with parameters keeps httplib from gzip-buffering the stream.
+        "application/json;stream=watch",
         [this, state](size_t, httplib::DataSink& sink) -> bool {
           WatchStream& ws = state->stream;
           if (ws.initialError) {
