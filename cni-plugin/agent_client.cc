@@ -47,7 +47,8 @@ std::unique_ptr<grpc::ClientContext> AgentClient::context() const {
 }
 
 CniError AgentClient::toCniError(const grpc::Status& status, const char* rpc) const {
-  const std::string hint = "; is the agent running? (systemctl status petrel-agent / petrel status)";
+  const std::string hint =
+      "; is the agent running? (systemctl status petrel-agent / petrel status)";
   last_unreachable_ = false;
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE: {

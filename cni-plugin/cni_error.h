@@ -38,7 +38,7 @@ namespace petrel::cni {
 template <typename T>
 class CniResult {
  public:
-  CniResult(T value) : value_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
+  CniResult(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   CniResult(CniError error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return value_.has_value(); }
   const CniError& error() const { return *error_; }

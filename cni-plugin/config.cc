@@ -167,10 +167,9 @@ CniResult<CniEnv> readCniEnv(GetEnv getenv_fn) {
     return std::string(v == nullptr ? "" : v);
   };
   auto missing = [](const char* key, const std::string& command) {
-    return CniError{kErrInvalidEnv,
-                    fmt::format("{} is not set; the container runtime must set it for {}", key,
-                                command),
-                    ""};
+    return CniError{
+        kErrInvalidEnv,
+        fmt::format("{} is not set; the container runtime must set it for {}", key, command), ""};
   };
   CniEnv env;
   env.command = get("CNI_COMMAND");
@@ -191,8 +190,8 @@ CniResult<CniEnv> readCniEnv(GetEnv getenv_fn) {
   if (per_attachment) {
     if (env.container_id.empty()) return missing("CNI_CONTAINERID", cmd);
     if (env.ifname.empty()) return missing("CNI_IFNAME", cmd);
-    if (env.ifname.size() > 15 || env.ifname.find('/') != std::string::npos ||
-        env.ifname == "." || env.ifname == "..") {
+    if (env.ifname.size() > 15 || env.ifname.find('/') != std::string::npos || env.ifname == "." ||
+        env.ifname == "..") {
       return CniError{kErrInvalidEnv,
                       fmt::format("CNI_IFNAME \"{}\" is not a valid interface name (at most 15 "
                                   "characters, no '/')",

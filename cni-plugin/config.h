@@ -53,9 +53,9 @@ struct NetConf {
 CniResult<NetConf> parseNetConf(std::string_view text);
 
 struct CniArgs {
-  std::string pod_namespace;  // K8S_POD_NAMESPACE
-  std::string pod_name;       // K8S_POD_NAME
-  std::string pod_uid;        // K8S_POD_UID
+  std::string pod_namespace;                 // K8S_POD_NAMESPACE
+  std::string pod_name;                      // K8S_POD_NAME
+  std::string pod_uid;                       // K8S_POD_UID
   std::map<std::string, std::string> other;  // everything else, IgnoreUnknown included
 };
 

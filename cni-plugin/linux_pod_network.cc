@@ -34,8 +34,8 @@ class LinuxPodNetwork : public PodNetwork {
     if (!host.isOk()) return host.status();
     // A stale host veth of this attachment (an earlier ADD that died half way) goes first.
     PETREL_RETURN_IF_ERROR(host->deleteLink(req.host_ifname));
-    PETREL_RETURN_IF_ERROR(host->addVeth(
-        {req.host_ifname, req.temp_peer_name, netns_.fd(), req.mtu}));
+    PETREL_RETURN_IF_ERROR(
+        host->addVeth({req.host_ifname, req.temp_peer_name, netns_.fd(), req.mtu}));
     auto host_link = host->getLink(req.host_ifname);
     if (!host_link.isOk()) return host_link.status();
     PodNetworkInfo info;
@@ -63,7 +63,8 @@ class LinuxPodNetwork : public PodNetwork {
     info.pod_mac = *pod_mac;
 
     PETREL_RETURN_IF_ERROR(host->replaceRoute({req.ip, 32}, info.host_ifindex, std::nullopt));
-    PETREL_RETURN_IF_ERROR(host->replacePermanentNeighbour(info.host_ifindex, req.ip, info.pod_mac));
+    PETREL_RETURN_IF_ERROR(
+        host->replacePermanentNeighbour(info.host_ifindex, req.ip, info.pod_mac));
     return info;
   }
 
@@ -116,6 +117,8 @@ class LinuxPodNetwork : public PodNetwork {
 
 }  // namespace
 
-std::unique_ptr<PodNetwork> makeLinuxPodNetwork() { return std::make_unique<LinuxPodNetwork>(); }
+std::unique_ptr<PodNetwork> makeLinuxPodNetwork() {
+  return std::make_unique<LinuxPodNetwork>();
+}
 
 }  // namespace petrel::cni

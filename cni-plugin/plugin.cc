@@ -55,7 +55,9 @@ CniError ifnameTakenError(const std::string& ifname, const std::string& netns) {
           ""};
 }
 
-Attachment attachmentOf(const CniEnv& env) { return {env.container_id, env.ifname}; }
+Attachment attachmentOf(const CniEnv& env) {
+  return {env.container_id, env.ifname};
+}
 
 void fillRef(const Attachment& a, apiv1::AttachmentRef* ref) {
   ref->set_container_id(a.container_id);
@@ -136,9 +138,9 @@ Outcome Plugin::add(const CniEnv& env, const NetConf& conf) {
   }
   auto exists = network_.podInterfaceExists(env.ifname);
   if (!exists.isOk()) {
-    return fail({kErrInternal, "cannot list interfaces in " + env.netns,
-                 exists.status().toString()},
-                version);
+    return fail(
+        {kErrInternal, "cannot list interfaces in " + env.netns, exists.status().toString()},
+        version);
   }
   if (*exists) return fail(ifnameTakenError(env.ifname, env.netns), version);
 
@@ -186,9 +188,9 @@ Outcome Plugin::add(const CniEnv& env, const NetConf& conf) {
     if (info.status().code() == Code::kAlreadyExists) {
       return fail(ifnameTakenError(env.ifname, env.netns), version);
     }
-    return fail({kErrInternal, "cannot set up the pod's veth " + host_ifname,
-                 info.status().toString()},
-                version);
+    return fail(
+        {kErrInternal, "cannot set up the pod's veth " + host_ifname, info.status().toString()},
+        version);
   }
 
   apiv1::CreateEndpointRequest ep_req;
@@ -235,14 +237,14 @@ Outcome Plugin::del(const CniEnv& env, const NetConf& conf) {
   AgentClient agent(conf.agent_socket, rpc_deadline_);
   auto deleted = agent.deleteEndpoint(attachment);
   if (!deleted.ok()) {
-    log_->warn("DEL {}/{}: {} (the agent's GC releases the endpoint later)",
-               env.container_id, env.ifname, deleted.error().msg);
+    log_->warn("DEL {}/{}: {} (the agent's GC releases the endpoint later)", env.container_id,
+               env.ifname, deleted.error().msg);
   }
   const std::string host_ifname = hostVethName(env.container_id, env.ifname);
   if (Status s = network_.deleteHostVeth(host_ifname); !s.isOk()) {
-    return fail({kErrInternal, "cannot delete host veth " + host_ifname + "; retry DEL",
-                 s.toString()},
-                conf.cni_version);
+    return fail(
+        {kErrInternal, "cannot delete host veth " + host_ifname + "; retry DEL", s.toString()},
+        conf.cni_version);
   }
   if (!env.netns.empty() && network_.openNetns(env.netns).isOk()) {
     if (Status s = network_.deletePodInterface(env.ifname); !s.isOk()) {
@@ -311,11 +313,11 @@ Outcome Plugin::status(const NetConf& conf) {
     return fail({kErrPluginNotAvailable, st.error().msg, st.error().details}, conf.cni_version);
   }
   if (!st->ready()) {
-    return fail({kErrPluginNotAvailable,
-                 fmt::format("petrel-agent is not ready: {}; wait for it or check its log",
-                             st->message()),
-                 ""},
-                conf.cni_version);
+    return fail(
+        {kErrPluginNotAvailable,
+         fmt::format("petrel-agent is not ready: {}; wait for it or check its log", st->message()),
+         ""},
+        conf.cni_version);
   }
   return {0, ""};
 }

@@ -10,16 +10,13 @@ using nlohmann::json;
 json addResultJson(const AddResult& r, const std::string& version) {
   bool legacy = !versionAtLeast(version, "1.0.0");  // 0.3.0, 0.3.1, 0.4.0
   json host = {{"name", r.host_ifname}, {"mac", formatMac(r.host_mac.data())}};
-  json pod = {{"name", r.pod_ifname},
-              {"mac", formatMac(r.pod_mac.data())},
-              {"sandbox", r.sandbox}};
+  json pod = {{"name", r.pod_ifname}, {"mac", formatMac(r.pod_mac.data())}, {"sandbox", r.sandbox}};
   if (versionAtLeast(version, "1.1.0") && r.mtu != 0) {
     host["mtu"] = r.mtu;
     pod["mtu"] = r.mtu;
   }
-  json ip = {{"address", r.ip.toString() + "/32"},
-             {"gateway", r.gateway.toString()},
-             {"interface", 1}};
+  json ip = {
+      {"address", r.ip.toString() + "/32"}, {"gateway", r.gateway.toString()}, {"interface", 1}};
   if (legacy) ip["version"] = "4";
   return json{{"cniVersion", version},
               {"interfaces", json::array({host, pod})},

@@ -24,12 +24,24 @@
 namespace petrel {
 namespace {
 
-struct LinkPut { void operator()(rtnl_link* l) const { rtnl_link_put(l); } };
-struct AddrPut { void operator()(nl_addr* a) const { nl_addr_put(a); } };
-struct RtAddrPut { void operator()(rtnl_addr* a) const { rtnl_addr_put(a); } };
-struct RoutePut { void operator()(rtnl_route* r) const { rtnl_route_put(r); } };
-struct NeighPut { void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); } };
-struct CacheFree { void operator()(nl_cache* c) const { nl_cache_free(c); } };
+struct LinkPut {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct AddrPut {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct RtAddrPut {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct RoutePut {
+  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
+};
+struct NeighPut {
+  void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); }
+};
+struct CacheFree {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
 
 using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
 using NlAddrPtr = std::unique_ptr<nl_addr, AddrPut>;
@@ -74,13 +86,31 @@ Status netlinkStatus(int nl_err, const std::string& what) {
   int e = nl_err < 0 ? -nl_err : nl_err;
   Code code = Code::kInternal;
   switch (e) {
-    case NLE_EXIST: code = Code::kAlreadyExists; break;
-    case NLE_OBJ_NOTFOUND: case NLE_NODEV: code = Code::kNotFound; break;
-    case NLE_PERM: case NLE_NOACCESS: code = Code::kPermissionDenied; break;
-    case NLE_INVAL: case NLE_RANGE: code = Code::kInvalidArgument; break;
-    case NLE_BUSY: case NLE_AGAIN: case NLE_INTR: code = Code::kUnavailable; break;
-    case NLE_NOMEM: code = Code::kResourceExhausted; break;
-    default: break;
+    case NLE_EXIST:
+      code = Code::kAlreadyExists;
+      break;
+    case NLE_OBJ_NOTFOUND:
+    case NLE_NODEV:
+      code = Code::kNotFound;
+      break;
+    case NLE_PERM:
+    case NLE_NOACCESS:
+      code = Code::kPermissionDenied;
+      break;
+    case NLE_INVAL:
+    case NLE_RANGE:
+      code = Code::kInvalidArgument;
+      break;
+    case NLE_BUSY:
+    case NLE_AGAIN:
+    case NLE_INTR:
+      code = Code::kUnavailable;
+      break;
+    case NLE_NOMEM:
+      code = Code::kResourceExhausted;
+      break;
+    default:
+      break;
   }
   return Status(code, what + ": " + nl_geterror(e));
 }
@@ -197,8 +227,8 @@ Status NetlinkSocket::addAddress(int ifindex, Ipv4Addr addr, uint8_t prefix_len)
   int err = rtnl_addr_add(sock_, a.get(), 0);
   if (err == -NLE_EXIST) return Status::ok();
   if (err < 0) {
-    return netlinkStatus(err, fmt::format("add address {}/{} on ifindex {}", addr.toString(),
-                                          prefix_len, ifindex));
+    return netlinkStatus(
+        err, fmt::format("add address {}/{} on ifindex {}", addr.toString(), prefix_len, ifindex));
   }
   return Status::ok();
 }
@@ -257,8 +287,8 @@ Status NetlinkSocket::replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const 
   rtnl_neigh_set_state(neigh.get(), NUD_PERMANENT);
   int err = rtnl_neigh_add(sock_, neigh.get(), NLM_F_CREATE | NLM_F_REPLACE);
   if (err < 0) {
-    return netlinkStatus(err, fmt::format("add neighbour {} lladdr {} on ifindex {}",
-                                          ip.toString(), formatMac(mac.data()), ifindex));
+    return netlinkStatus(err, fmt::format("add neighbour {} lladdr {} on ifindex {}", ip.toString(),
+                                          formatMac(mac.data()), ifindex));
   }
   return Status::ok();
 }

@@ -37,7 +37,7 @@ struct VethSpec {
   std::string name;       // created in the socket's namespace
   std::string peer_name;  // created in peer_netns_fd (or here when -1)
   int peer_netns_fd = -1;
-  uint32_t mtu = 0;       // 0 = kernel default
+  uint32_t mtu = 0;  // 0 = kernel default
 };
 
 // Converts a negative libnl error code into a Status: "what: message".

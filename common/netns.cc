@@ -33,7 +33,9 @@ Result<NetnsHandle> NetnsHandle::open(const std::string& path) {
   return h;
 }
 
-Result<NetnsHandle> NetnsHandle::current() { return open("/proc/thread-self/ns/net"); }
+Result<NetnsHandle> NetnsHandle::current() {
+  return open("/proc/thread-self/ns/net");
+}
 
 Status NetnsHandle::stillAt(const std::string& path) const {
   struct stat st {};

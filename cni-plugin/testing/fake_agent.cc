@@ -18,7 +18,9 @@ FakeAgent::FakeAgent(Options options) : options_(std::move(options)) {
   cidr_ = cidr.value_or(*Ipv4Cidr::parse("10.244.0.0/24"));
 }
 
-FakeAgent::~FakeAgent() { stop(); }
+FakeAgent::~FakeAgent() {
+  stop();
+}
 
 ::petrel::Status FakeAgent::start(const std::string& socket_path) {
   ::unlink(socket_path.c_str());
@@ -112,10 +114,7 @@ nlohmann::json FakeAgent::stateJson() const {
                    {"podMac", ep.pod_mac()},
                    {"netns", ep.netns()}});
   }
-  return {{"allocations", allocs},
-          {"endpoints", eps},
-          {"released", released_},
-          {"calls", calls_}};
+  return {{"allocations", allocs}, {"endpoints", eps}, {"released", released_}, {"calls", calls_}};
 }
 
 bool FakeAgent::releaseLocked(const Key& key) {

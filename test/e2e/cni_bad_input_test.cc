@@ -85,7 +85,9 @@ Exec execWith(const std::vector<std::string>& argv, const std::map<std::string, 
   return result;
 }
 
-int shell(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+int shell(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
 
 std::set<std::string> lxcLinks() {
   std::set<std::string> out;

@@ -55,11 +55,11 @@ TEST(CniConfig, BadConfigsAreCode7) {
   EXPECT_EQ(configCode(""), 7);
   EXPECT_EQ(configCode("{not json"), 7);
   EXPECT_EQ(configCode("[1,2]"), 7);
-  EXPECT_EQ(configCode(R"({"name":"n","type":"t"})"), 7);                         // no version
-  EXPECT_EQ(configCode(R"({"cniVersion":1,"name":"n","type":"t"})"), 7);          // wrong type
-  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","type":"t"})"), 7);               // no name
-  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"","type":"t"})"), 7);     // empty name
-  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n"})"), 7);               // no type
+  EXPECT_EQ(configCode(R"({"name":"n","type":"t"})"), 7);                      // no version
+  EXPECT_EQ(configCode(R"({"cniVersion":1,"name":"n","type":"t"})"), 7);       // wrong type
+  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","type":"t"})"), 7);            // no name
+  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"","type":"t"})"), 7);  // empty name
+  EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n"})"), 7);            // no type
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":true})"), 7);
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":"t","mtu":"1500"})"), 7);
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":"t","mtu":1500.5})"), 7);
@@ -69,9 +69,9 @@ TEST(CniConfig, BadConfigsAreCode7) {
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":"t","agentSocket":5})"), 7);
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":"t","logFile":{}})"), 7);
   EXPECT_EQ(configCode(R"({"cniVersion":"1.0.0","name":"n","type":"t","prevResult":"x"})"), 7);
-  EXPECT_EQ(configCode(
-                R"({"cniVersion":"1.1.0","name":"n","type":"t","cni.dev/valid-attachments":{}})"),
-            7);
+  EXPECT_EQ(
+      configCode(R"({"cniVersion":"1.1.0","name":"n","type":"t","cni.dev/valid-attachments":{}})"),
+      7);
   EXPECT_EQ(configCode(
                 R"({"cniVersion":"1.1.0","name":"n","type":"t",
                     "cni.dev/valid-attachments":[{"containerID":"a"}]})"),
@@ -107,8 +107,9 @@ TEST(CniVersion, Negotiation) {
 }
 
 TEST(CniArgs, ParsesKubernetesKeys) {
-  auto r = parseCniArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;"
-                        "K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=1234-5");
+  auto r = parseCniArgs(
+      "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;"
+      "K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=1234-5");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->pod_namespace, "default");
   EXPECT_EQ(r->pod_name, "web-0");
@@ -143,7 +144,9 @@ class CniEnvTest : public ::testing::Test {
                                            {"CNI_IFNAME", "eth0"}};
 };
 
-TEST_F(CniEnvTest, CompleteEnvIsAccepted) { EXPECT_EQ(code(), 0); }
+TEST_F(CniEnvTest, CompleteEnvIsAccepted) {
+  EXPECT_EQ(code(), 0);
+}
 
 TEST_F(CniEnvTest, MissingVariablesAreCode4) {
   for (const char* key : {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS"}) {
@@ -203,7 +206,8 @@ TEST(CniHostVethName, DeterministicAndWellFormed) {
 
 TEST(CniHostVethName, NoCollisionsOverManyContainers) {
   std::set<std::string> names;
-  for (int i = 0; i < 20000; ++i) names.insert(hostVethName("container-" + std::to_string(i), "eth0"));
+  for (int i = 0; i < 20000; ++i)
+    names.insert(hostVethName("container-" + std::to_string(i), "eth0"));
   EXPECT_EQ(names.size(), 20000u);
 }
 

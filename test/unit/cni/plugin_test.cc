@@ -7,11 +7,11 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <map>
-#include <thread>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "cni-plugin/config.h"
 #include "cni-plugin/plugin.h"
@@ -80,8 +80,8 @@ class CniPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static int counter = 0;
-    socket_ = "/tmp/pcni-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-              ".sock";
+    socket_ =
+        "/tmp/pcni-unit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock";
     ASSERT_TRUE(agent_.start(socket_).isOk());
     env_ = {{"CNI_COMMAND", "ADD"},
             {"CNI_CONTAINERID", "ctr1"},
@@ -233,9 +233,8 @@ TEST_F(CniPluginTest, AddRenameCollisionIsCode4AndRollsBack) {
 }
 
 TEST_F(CniPluginTest, AddCreateEndpointFailureRollsBack) {
-  agent_.setCreateEndpointHook([](const auto&) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "bpf attach failed");
-  });
+  agent_.setCreateEndpointHook(
+      [](const auto&) { return grpc::Status(grpc::StatusCode::INTERNAL, "bpf attach failed"); });
   Outcome o = run("ADD", conf());
   EXPECT_NE(o.exit_code, 0);
   EXPECT_NE(o.output.find("bpf attach failed"), std::string::npos);

@@ -25,15 +25,14 @@ TEST(CniResult, Version110) {
   json j = addResultJson(sample(), "1.1.0");
   EXPECT_EQ(j["cniVersion"], "1.1.0");
   ASSERT_EQ(j["interfaces"].size(), 2u);
-  EXPECT_EQ(j["interfaces"][0], (json{{"name", "lxc0123456789ab"},
-                                       {"mac", "02:00:00:00:00:01"},
-                                       {"mtu", 1450}}));
+  EXPECT_EQ(j["interfaces"][0],
+            (json{{"name", "lxc0123456789ab"}, {"mac", "02:00:00:00:00:01"}, {"mtu", 1450}}));
   EXPECT_EQ(j["interfaces"][1], (json{{"name", "eth0"},
-                                       {"mac", "02:00:00:00:00:02"},
-                                       {"sandbox", "/var/run/netns/p"},
-                                       {"mtu", 1450}}));
-  EXPECT_EQ(j["ips"], json::parse(
-                          R"([{"address":"10.244.0.7/32","gateway":"10.244.0.1","interface":1}])"));
+                                      {"mac", "02:00:00:00:00:02"},
+                                      {"sandbox", "/var/run/netns/p"},
+                                      {"mtu", 1450}}));
+  EXPECT_EQ(j["ips"],
+            json::parse(R"([{"address":"10.244.0.7/32","gateway":"10.244.0.1","interface":1}])"));
   EXPECT_EQ(j["routes"], json::parse(R"([{"dst":"0.0.0.0/0","gw":"10.244.0.1"}])"));
 }
 
@@ -58,8 +57,9 @@ TEST(CniResult, Version040HasIpVersion) {
 
 TEST(CniResult, ErrorJson) {
   json j = errorJson({7, "bad config", "line 1"}, "1.0.0");
-  EXPECT_EQ(j, (json{{"cniVersion", "1.0.0"}, {"code", 7}, {"msg", "bad config"},
-                     {"details", "line 1"}}));
+  EXPECT_EQ(
+      j,
+      (json{{"cniVersion", "1.0.0"}, {"code", 7}, {"msg", "bad config"}, {"details", "line 1"}}));
   json k = errorJson({11, "later", ""}, "1.1.0");
   EXPECT_FALSE(k.contains("details"));
   EXPECT_EQ(k["code"], 11);
@@ -68,8 +68,7 @@ TEST(CniResult, ErrorJson) {
 TEST(CniResult, VersionJson) {
   json j = versionJson("1.1.0");
   EXPECT_EQ(j["cniVersion"], "1.1.0");
-  EXPECT_EQ(j["supportedVersions"],
-            json::parse(R"(["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"])"));
+  EXPECT_EQ(j["supportedVersions"], json::parse(R"(["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"])"));
 }
 
 TEST(CniPrevResult, RoundTripsAddResult) {
@@ -84,15 +83,15 @@ TEST(CniPrevResult, RoundTripsAddResult) {
 
 TEST(CniPrevResult, MalformedIsCode7) {
   EXPECT_EQ(parsePrevResult(json::object()).error().code, 7);
-  EXPECT_EQ(parsePrevResult(json::parse(R"({"ips":[{"address":"nope"}],"interfaces":[]})"))
-                .error()
-                .code,
-            7);
-  EXPECT_EQ(parsePrevResult(json::parse(
-                R"({"ips":[{"address":"10.0.0.1/32"}],"interfaces":[{"name":"eth0"}]})"))
-                .error()
-                .code,
-            7);
+  EXPECT_EQ(
+      parsePrevResult(json::parse(R"({"ips":[{"address":"nope"}],"interfaces":[]})")).error().code,
+      7);
+  EXPECT_EQ(
+      parsePrevResult(
+          json::parse(R"({"ips":[{"address":"10.0.0.1/32"}],"interfaces":[{"name":"eth0"}]})"))
+          .error()
+          .code,
+      7);
 }
 
 }  // namespace
