@@ -61,6 +61,9 @@ Registry::Registry() {
               "customresourcedefinition", "CustomResourceDefinition", false, true,
               {"crd", "crds"}),
   };
+  for (auto& t : types_) {
+    if (t.group.empty() && (t.plural == "pods" || t.plural == "services")) t.categories = {"all"};
+  }
 }
 
 std::optional<ResourceType> Registry::find(const std::string& group, const std::string& version,

@@ -44,7 +44,8 @@ Server::Server(Handler& handler, ServerOptions options)
   size_t threads = options_.threads;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(16 * 1024 * 1024);
-  http_->set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds a worker thread: keep that short.
+  http_->set_keep_alive_timeout(5);
   http_->set_read_timeout(60);
   http_->set_write_timeout(10);
 
