@@ -45,7 +45,8 @@ class Kubectl : public ::testing::Test {
     for (int i = 0; i < 150; ++i) {
       std::string text = server_->log();
       std::smatch m;
-      if (std::regex_search(text, m, std::regex("petrel-apiserver ready on https://127\\.0\\.0\\.1:(\\d+)"))) {
+      if (std::regex_search(
+              text, m, std::regex("petrel-apiserver ready on https://127\\.0\\.0\\.1:(\\d+)"))) {
         port_ = std::stoi(m[1]);
         return ::testing::AssertionSuccess();
       }
@@ -117,22 +118,27 @@ TEST_F(Kubectl, GetOnAFreshClusterAndDiscovery) {
 TEST_F(Kubectl, CreateAndApplyEveryKindThenGet) {
   createFixtures();
   std::string applied = ok({"apply", "-f", fixture("trafficpolicy.yaml")});
-  EXPECT_NE(applied.find("trafficpolicy.petrel.io/web-split created"), std::string::npos) << applied;
+  EXPECT_NE(applied.find("trafficpolicy.petrel.io/web-split created"), std::string::npos)
+      << applied;
 
   std::string wide = ok({"get", "pods", "-A", "-o", "wide"});
-  EXPECT_TRUE(std::regex_search(wide, std::regex("shop\\s+web-0\\s+0/1\\s+Pending\\s+0\\s+\\S+\\s+<none>\\s+node-a")))
+  EXPECT_TRUE(std::regex_search(
+      wide, std::regex("shop\\s+web-0\\s+0/1\\s+Pending\\s+0\\s+\\S+\\s+<none>\\s+node-a")))
       << wide;
   std::string svc = ok({"get", "svc", "-n", "shop"});
-  EXPECT_TRUE(std::regex_search(svc, std::regex("web\\s+ClusterIP\\s+10\\.96\\.\\d+\\.\\d+\\s+<none>\\s+80/TCP")))
+  EXPECT_TRUE(std::regex_search(
+      svc, std::regex("web\\s+ClusterIP\\s+10\\.96\\.\\d+\\.\\d+\\s+<none>\\s+80/TCP")))
       << svc;
   EXPECT_NE(ok({"get", "netpol", "-n", "shop"}).find("web-allow-frontend"), std::string::npos);
   EXPECT_NE(ok({"get", "endpointslices", "-n", "shop"}).find("10.244.0.5"), std::string::npos);
   EXPECT_NE(ok({"get", "tp", "-n", "shop"}).find("web-split"), std::string::npos);
   EXPECT_NE(ok({"get", "nodes", "-o", "wide"}).find("192.168.50.2"), std::string::npos);
-  EXPECT_NE(ok({"get", "pods", "-A", "-l", "app=web,tier in (frontend)"}).find("web-0"), std::string::npos);
+  EXPECT_NE(ok({"get", "pods", "-A", "-l", "app=web,tier in (frontend)"}).find("web-0"),
+            std::string::npos);
   EXPECT_EQ(ok({"get", "pods", "-A", "-l", "app!=web", "-o", "name"}), "");
   EXPECT_NE(ok({"get", "pods", "-A", "--field-selector", "spec.nodeName=node-a", "-o", "name"})
-                .find("pod/web-0"), std::string::npos);
+                .find("pod/web-0"),
+            std::string::npos);
 
   json pod = getJson({"get", "pod", "web-0", "-n", "shop"});
   EXPECT_EQ(pod["kind"], "Pod");
@@ -141,7 +147,8 @@ TEST_F(Kubectl, CreateAndApplyEveryKindThenGet) {
   EXPECT_EQ(pod["spec"]["nodeName"], "node-a");
   EXPECT_EQ(pod["status"]["phase"], "Pending");
   EXPECT_EQ(pod["metadata"]["uid"].get<std::string>().size(), 36u);
-  EXPECT_TRUE(std::regex_match(pod["metadata"]["resourceVersion"].get<std::string>(), std::regex("\\d+")));
+  EXPECT_TRUE(
+      std::regex_match(pod["metadata"]["resourceVersion"].get<std::string>(), std::regex("\\d+")));
   json tp = getJson({"get", "trafficpolicy", "web-split", "-n", "shop"});
   EXPECT_EQ(tp["spec"]["split"][1]["weight"], 10);
 
@@ -170,7 +177,8 @@ TEST_F(Kubectl, ApplyChangedServiceAndNetworkPolicy) {
   EXPECT_FALSE(svc["metadata"]["labels"].contains("version"));
 
   EXPECT_NE(ok({"apply", "-f", fixture("networkpolicy.yaml")}).find("created"), std::string::npos);
-  EXPECT_NE(ok({"apply", "-f", fixture("networkpolicy.yaml")}).find("unchanged"), std::string::npos);
+  EXPECT_NE(ok({"apply", "-f", fixture("networkpolicy.yaml")}).find("unchanged"),
+            std::string::npos);
   std::ifstream in(fixture("networkpolicy.yaml"));
   std::string np((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   np.replace(np.find("port: 8080"), 10, "port: 9443");
@@ -188,7 +196,8 @@ TEST_F(Kubectl, ReplaceAndDelete) {
   pod.replace(pod.find("tier: frontend"), 14, "tier: backend");
   auto changed = writeFile("pod-changed.yaml", pod);
   EXPECT_NE(ok({"replace", "-f", changed.string()}).find("pod/web-0 replaced"), std::string::npos);
-  EXPECT_EQ(ok({"get", "pod", "web-0", "-n", "shop", "-o", "jsonpath={.metadata.labels.tier}"}), "backend");
+  EXPECT_EQ(ok({"get", "pod", "web-0", "-n", "shop", "-o", "jsonpath={.metadata.labels.tier}"}),
+            "backend");
 
   std::string del = ok({"delete", "-f", fixture("pod.yaml")});
   EXPECT_NE(del.find("pod \"web-0\" deleted"), std::string::npos) << del;
@@ -237,7 +246,8 @@ TEST_F(Kubectl, StaleReplaceIsAConflict) {
   EXPECT_EQ(r.exitCode, 1) << r.describe();
   EXPECT_NE(r.err.find("Conflict"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the object has been modified"), std::string::npos) << r.err;
-  EXPECT_EQ(ok({"get", "pod", "web-0", "-n", "shop", "-o", "jsonpath={.metadata.labels.touched}"}), "yes");
+  EXPECT_EQ(ok({"get", "pod", "web-0", "-n", "shop", "-o", "jsonpath={.metadata.labels.touched}"}),
+            "yes");
 }
 
 TEST_F(Kubectl, WrongTokenIsUnauthorized) {

@@ -14,7 +14,8 @@ using nlohmann::json;
 
 class ApiserverHandler : public ::testing::Test {
  protected:
-  ApiserverHandler() : store_(50), handler_(store_, registry_, HandlerOptions{"secret", "10.96.0.0/16"}) {
+  ApiserverHandler()
+      : store_(50), handler_(store_, registry_, HandlerOptions{"secret", "10.96.0.0/16"}) {
     handler_.bootstrap();
   }
 
@@ -33,7 +34,8 @@ class ApiserverHandler : public ::testing::Test {
   json callJson(const std::string& method, const std::string& path, const json& body = json(),
                 std::map<std::string, std::string> query = {}, int* code = nullptr,
                 const std::string& contentType = "application/json") {
-    Response r = call(method, path, body.is_null() ? "" : body.dump(), std::move(query), contentType);
+    Response r =
+        call(method, path, body.is_null() ? "" : body.dump(), std::move(query), contentType);
     if (code) *code = r.status;
     return json::parse(r.body, nullptr, false);
   }
@@ -81,8 +83,8 @@ TEST_F(ApiserverHandler, DiscoveryListsResourcesWithShortNames) {
   json groups = callJson("GET", "/apis");
   std::set<std::string> names;
   for (const auto& g : groups["groups"]) names.insert(g["name"]);
-  for (const char* g : {"discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io",
-                        "apiextensions.k8s.io"}) {
+  for (const char* g :
+       {"discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io", "apiextensions.k8s.io"}) {
     EXPECT_TRUE(names.count(g)) << g;
   }
   json np = callJson("GET", "/apis/networking.k8s.io/v1");
@@ -98,10 +100,9 @@ TEST_F(ApiserverHandler, CreateFillsMetadataAndRejectsDuplicates) {
   EXPECT_FALSE(p["metadata"]["creationTimestamp"].get<std::string>().empty());
   EXPECT_EQ(p["status"]["phase"], "Pending");
   int code = 0;
-  json again = callJson("POST", "/api/v1/namespaces/default/pods",
-                        {{"metadata", {{"name", "web"}}},
-                         {"spec", {{"containers", {{{"name", "c"}}}}}}},
-                        {}, &code);
+  json again = callJson(
+      "POST", "/api/v1/namespaces/default/pods",
+      {{"metadata", {{"name", "web"}}}, {"spec", {{"containers", {{{"name", "c"}}}}}}}, {}, &code);
   EXPECT_EQ(code, 409);
   EXPECT_EQ(again["reason"], "AlreadyExists");
   EXPECT_EQ(again["message"], "pods \"web\" already exists");
@@ -118,7 +119,8 @@ TEST_F(ApiserverHandler, ValidationErrorsArePreciseStatusObjects) {
                     {}, &code);
   EXPECT_EQ(code, 422);
   EXPECT_EQ(s["reason"], "Invalid");
-  EXPECT_NE(s["message"].get<std::string>().find("name or generateName is required"), std::string::npos);
+  EXPECT_NE(s["message"].get<std::string>().find("name or generateName is required"),
+            std::string::npos);
   s = callJson("POST", "/api/v1/namespaces/default/pods",
                {{"kind", "Service"}, {"metadata", {{"name", "x"}}}}, {}, &code);
   EXPECT_EQ(code, 400);
@@ -126,16 +128,19 @@ TEST_F(ApiserverHandler, ValidationErrorsArePreciseStatusObjects) {
   s = callJson("POST", "/api/v1/namespaces/default/pods",
                {{"apiVersion", "apps/v1"}, {"metadata", {{"name", "x"}}}}, {}, &code);
   EXPECT_EQ(code, 400);
-  s = callJson("POST", "/api/v1/namespaces/default/pods", {{"metadata", {{"name", "x"}}}}, {}, &code);
+  s = callJson("POST", "/api/v1/namespaces/default/pods", {{"metadata", {{"name", "x"}}}}, {},
+               &code);
   EXPECT_EQ(code, 422);
   EXPECT_EQ(s["message"], "Pod \"x\" is invalid: spec.containers: Required value");
-  s = callJson("POST", "/api/v1/namespaces/default/configmaps", {{"metadata", {{"name", "Bad_Name"}}}},
-               {}, &code);
+  s = callJson("POST", "/api/v1/namespaces/default/configmaps",
+               {{"metadata", {{"name", "Bad_Name"}}}}, {}, &code);
   EXPECT_EQ(code, 422);
   Response r = call("POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\": {");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(json::parse(r.body)["message"].get<std::string>().find("invalid JSON"), std::string::npos);
-  s = callJson("POST", "/api/v1/namespaces/nope/configmaps", {{"metadata", {{"name", "a"}}}}, {}, &code);
+  EXPECT_NE(json::parse(r.body)["message"].get<std::string>().find("invalid JSON"),
+            std::string::npos);
+  s = callJson("POST", "/api/v1/namespaces/nope/configmaps", {{"metadata", {{"name", "a"}}}}, {},
+               &code);
   EXPECT_EQ(code, 404);
   EXPECT_EQ(s["message"], "namespaces \"nope\" not found");
   s = callJson("POST", "/api/v1/namespaces/default/configmaps",
@@ -156,7 +161,8 @@ TEST_F(ApiserverHandler, StaleUpdateIsConflict) {
   json s = callJson("PUT", "/api/v1/namespaces/default/pods/web", stale, {}, &code);
   EXPECT_EQ(code, 409);
   EXPECT_EQ(s["reason"], "Conflict");
-  EXPECT_NE(s["message"].get<std::string>().find("the object has been modified"), std::string::npos);
+  EXPECT_NE(s["message"].get<std::string>().find("the object has been modified"),
+            std::string::npos);
   // A PUT to the main resource keeps the stored status; /status changes only the status.
   json withStatus = updated;
   withStatus["status"] = {{"phase", "Running"}, {"podIP", "10.244.0.9"}};
@@ -170,11 +176,13 @@ TEST_F(ApiserverHandler, StaleUpdateIsConflict) {
 
 TEST_F(ApiserverHandler, MergeAndStrategicPatches) {
   int code = 0;
-  json svc = callJson("POST", "/api/v1/namespaces/default/services",
-                      {{"metadata", {{"name", "web"}}},
-                       {"spec", {{"selector", {{"app", "web"}}},
-                                 {"ports", {{{"name", "http"}, {"port", 80}}, {{"name", "m"}, {"port", 9090}}}}}}},
-                      {}, &code);
+  json svc =
+      callJson("POST", "/api/v1/namespaces/default/services",
+               {{"metadata", {{"name", "web"}}},
+                {"spec",
+                 {{"selector", {{"app", "web"}}},
+                  {"ports", {{{"name", "http"}, {"port", 80}}, {{"name", "m"}, {"port", 9090}}}}}}},
+               {}, &code);
   ASSERT_EQ(code, 201) << svc.dump();
   EXPECT_EQ(svc["spec"]["clusterIP"], "10.96.0.10");
   EXPECT_EQ(svc["spec"]["ports"][0]["targetPort"], 80);
@@ -186,8 +194,10 @@ TEST_F(ApiserverHandler, MergeAndStrategicPatches) {
   // kubectl apply's shape: change one port by merge key, delete another, keep the order.
   json smp = {{"spec",
                {{"$setElementOrder/ports", {{{"port", 8080}}}},
-                {"ports", {{{"port", 8080}, {"name", "http"}}, {{"$patch", "delete"}, {"port", 80}},
-                           {{"$patch", "delete"}, {"port", 9090}}}}}}};
+                {"ports",
+                 {{{"port", 8080}, {"name", "http"}},
+                  {{"$patch", "delete"}, {"port", 80}},
+                  {{"$patch", "delete"}, {"port", 9090}}}}}}};
   json patched = callJson("PATCH", "/api/v1/namespaces/default/services/web", smp, {}, &code,
                           "application/strategic-merge-patch+json");
   ASSERT_EQ(code, 200) << patched.dump();
@@ -200,7 +210,9 @@ TEST_F(ApiserverHandler, MergeAndStrategicPatches) {
   EXPECT_EQ(code, 200);
   EXPECT_EQ(jp["metadata"]["labels"]["c"], "d");
   EXPECT_EQ(call("PATCH", "/api/v1/namespaces/default/services/web", "{}", {},
-                 "application/apply-patch+yaml").status, 415);
+                 "application/apply-patch+yaml")
+                .status,
+            415);
   json stale = callJson("PATCH", "/api/v1/namespaces/default/services/web",
                         {{"metadata", {{"resourceVersion", "1"}}}}, {}, &code,
                         "application/merge-patch+json");
@@ -253,8 +265,10 @@ TEST_F(ApiserverHandler, WatchFromExpiredResourceVersionGives410Event) {
   EXPECT_EQ((*r.watch->initialError)["code"], 410);
   EXPECT_EQ((*r.watch->initialError)["reason"], "Expired");
   Response ok = call("GET", "/api/v1/pods", "",
-                     {{"watch", "true"}, {"resourceVersion", std::to_string(store_.currentRv())},
-                      {"allowWatchBookmarks", "true"}, {"timeoutSeconds", "5"}});
+                     {{"watch", "true"},
+                      {"resourceVersion", std::to_string(store_.currentRv())},
+                      {"allowWatchBookmarks", "true"},
+                      {"timeoutSeconds", "5"}});
   ASSERT_TRUE(ok.watch);
   ASSERT_TRUE(ok.watch->watcher);
   EXPECT_TRUE(ok.watch->bookmarks);
@@ -272,25 +286,29 @@ TEST_F(ApiserverHandler, WatchFromExpiredResourceVersionGives410Event) {
 }
 
 TEST_F(ApiserverHandler, CrdServesItsGroupUntilDeleted) {
-  json crd = {{"apiVersion", "apiextensions.k8s.io/v1"},
-              {"kind", "CustomResourceDefinition"},
-              {"metadata", {{"name", "identities.petrel.io"}}},
-              {"spec",
-               {{"group", "petrel.io"},
-                {"scope", "Cluster"},
-                {"names", {{"plural", "identities"}, {"singular", "identity"}, {"kind", "Identity"}}},
-                {"versions", {{{"name", "v1alpha1"}, {"served", true}, {"storage", true}}}}}}};
+  json crd = {
+      {"apiVersion", "apiextensions.k8s.io/v1"},
+      {"kind", "CustomResourceDefinition"},
+      {"metadata", {{"name", "identities.petrel.io"}}},
+      {"spec",
+       {{"group", "petrel.io"},
+        {"scope", "Cluster"},
+        {"names", {{"plural", "identities"}, {"singular", "identity"}, {"kind", "Identity"}}},
+        {"versions", {{{"name", "v1alpha1"}, {"served", true}, {"storage", true}}}}}}};
   int code = 0;
   callJson("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, {}, &code);
   ASSERT_EQ(code, 201);
   EXPECT_EQ(call("GET", "/apis/petrel.io/v1alpha1").status, 200);
-  json obj = {{"apiVersion", "petrel.io/v1alpha1"}, {"kind", "Identity"},
-              {"metadata", {{"name", "id-1001"}}}, {"spec", {{"labels", {{"app", "web"}}}}}};
+  json obj = {{"apiVersion", "petrel.io/v1alpha1"},
+              {"kind", "Identity"},
+              {"metadata", {{"name", "id-1001"}}},
+              {"spec", {{"labels", {{"app", "web"}}}}}};
   callJson("POST", "/apis/petrel.io/v1alpha1/identities", obj, {}, &code);
   EXPECT_EQ(code, 201);
   callJson("POST", "/apis/petrel.io/v1alpha1/identities", obj, {}, &code);
   EXPECT_EQ(code, 409);
-  EXPECT_EQ(callJson("GET", "/apis/petrel.io/v1alpha1/identities/id-1001")["spec"]["labels"]["app"], "web");
+  EXPECT_EQ(callJson("GET", "/apis/petrel.io/v1alpha1/identities/id-1001")["spec"]["labels"]["app"],
+            "web");
   json badCrd = crd;
   badCrd["metadata"]["name"] = "wrong.petrel.io";
   callJson("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", badCrd, {}, &code);
@@ -323,26 +341,48 @@ TEST_F(ApiserverHandler, DeletingANamespaceDeletesItsContents) {
 TEST_F(ApiserverHandler, SurvivesRandomAndTruncatedInput) {
   std::mt19937 rng(12345);
   const std::vector<std::string> paths = {
-      "/api/v1/namespaces/default/pods", "/api/v1/namespaces/default/pods/x",
-      "/api/v1/namespaces/default/pods/x/status", "/api/v1/pods", "/api/v1/namespaces",
-      "/api/v1/namespaces/default", "/api/v1/namespaces/default/status", "/api/v1/nodes/n",
+      "/api/v1/namespaces/default/pods",
+      "/api/v1/namespaces/default/pods/x",
+      "/api/v1/namespaces/default/pods/x/status",
+      "/api/v1/pods",
+      "/api/v1/namespaces",
+      "/api/v1/namespaces/default",
+      "/api/v1/namespaces/default/status",
+      "/api/v1/nodes/n",
       "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
-      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "/apis/petrel.io/v1alpha1/x",
-      "/api/v1/namespaces/default/services/web/../..", "//api//v1", "/apis", "/api/v2",
-      "/apis/a/b/c/d/e/f/g", "/api/v1/namespaces//pods", "/\x01\x02", "/openapi/v3/api/v1",
-      "/api/v1/namespaces/default/pods/x/exec", ""};
-  const std::vector<std::string> methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "BREW"};
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+      "/apis/petrel.io/v1alpha1/x",
+      "/api/v1/namespaces/default/services/web/../..",
+      "//api//v1",
+      "/apis",
+      "/api/v2",
+      "/apis/a/b/c/d/e/f/g",
+      "/api/v1/namespaces//pods",
+      "/\x01\x02",
+      "/openapi/v3/api/v1",
+      "/api/v1/namespaces/default/pods/x/exec",
+      ""};
+  const std::vector<std::string> methods = {"GET",    "POST", "PUT", "PATCH",
+                                            "DELETE", "HEAD", "BREW"};
   const std::vector<std::string> seeds = {
       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"x","labels":{"a":"b"}},"spec":{"containers":[{"name":"c"}]}})",
       R"({"metadata":{"name":"x","generateName":7,"annotations":[1,2]}})",
       R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"xs.petrel.io"},"spec":{"group":"petrel.io","scope":"Namespaced","names":{"plural":"xs","kind":"X"},"versions":[{"name":"v1alpha1","served":true,"storage":true}]}})",
       R"([{"op":"remove","path":"/metadata"},{"op":"add","path":"/spec/x/y","value":1}])",
       R"({"spec":{"$setElementOrder/ports":[{"port":1}],"ports":[{"$patch":"delete"}]},"$retainKeys":5})",
-      R"({"metadata":null,"spec":null,"status":{"phase":null}})", "null", "[]", "1e999", "\"str\"",
-      "{\"a\":" + std::string(200, '['), "\xff\xfe\xfd"};
-  const std::vector<std::string> contentTypes = {"application/json", "application/merge-patch+json",
+      R"({"metadata":null,"spec":null,"status":{"phase":null}})",
+      "null",
+      "[]",
+      "1e999",
+      "\"str\"",
+      "{\"a\":" + std::string(200, '['),
+      "\xff\xfe\xfd"};
+  const std::vector<std::string> contentTypes = {"application/json",
+                                                 "application/merge-patch+json",
                                                  "application/strategic-merge-patch+json",
-                                                 "application/json-patch+json", "text/plain", ""};
+                                                 "application/json-patch+json",
+                                                 "text/plain",
+                                                 ""};
   createPod("default", "x");
   for (int i = 0; i < 3000; ++i) {
     std::string body = seeds[rng() % seeds.size()];
@@ -375,11 +415,15 @@ TEST_F(ApiserverHandler, SurvivesRandomAndTruncatedInput) {
 }
 
 TEST(ApiserverPatch, StrategicMergeDirectives) {
-  json orig = {{"spec", {{"containers", {{{"name", "a"}, {"image", "1"}}, {{"name", "b"}, {"image", "2"}}}},
-                         {"finalizers", {"x", "y"}}, {"keep", 1}, {"drop", 2}}}};
-  json patch = {{"spec", {{"containers", {{{"name", "b"}, {"image", "3"}}}},
-                          {"$deleteFromPrimitiveList/finalizers", {"x"}},
-                          {"$retainKeys", {"containers", "finalizers", "keep"}}}}};
+  json orig = {{"spec",
+                {{"containers", {{{"name", "a"}, {"image", "1"}}, {{"name", "b"}, {"image", "2"}}}},
+                 {"finalizers", {"x", "y"}},
+                 {"keep", 1},
+                 {"drop", 2}}}};
+  json patch = {{"spec",
+                 {{"containers", {{{"name", "b"}, {"image", "3"}}}},
+                  {"$deleteFromPrimitiveList/finalizers", {"x"}},
+                  {"$retainKeys", {"containers", "finalizers", "keep"}}}}};
   auto r = applyPatch(orig, patch, PatchType::kStrategicMerge);
   ASSERT_TRUE(r.isOk()) << r.status().message();
   EXPECT_EQ((*r)["spec"]["containers"].size(), 2u);

@@ -46,9 +46,9 @@ TEST(ApiserverSelector, SetOperatorsAndExistence) {
 }
 
 TEST(ApiserverSelector, BadSelectorsAreErrors) {
-  for (const char* bad : {"app in (web", "app in web)", "app=we b", "=web", "app in ()",
-                          "app between (a,b)", "a/b/c=x", "!", "app=web,,tier=x", "app=(x)",
-                          "bad key=1", "app in ((x))"}) {
+  for (const char* bad :
+       {"app in (web", "app in web)", "app=we b", "=web", "app in ()", "app between (a,b)",
+        "a/b/c=x", "!", "app=web,,tier=x", "app=(x)", "bad key=1", "app in ((x))"}) {
     auto p = LabelSelector::parse(bad);
     EXPECT_FALSE(p.isOk()) << bad;
     if (!p.isOk()) EXPECT_EQ(p.status().code(), Code::kInvalidArgument);

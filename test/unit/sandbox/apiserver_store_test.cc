@@ -15,7 +15,9 @@ json pod(const std::string& ns, const std::string& name, json labels = json::obj
           {"metadata", {{"namespace", ns}, {"name", name}, {"labels", labels}}}};
 }
 
-uint64_t rvOf(const json& o) { return std::stoull(o["metadata"]["resourceVersion"].get<std::string>()); }
+uint64_t rvOf(const json& o) {
+  return std::stoull(o["metadata"]["resourceVersion"].get<std::string>());
+}
 
 WatchFilter podsIn(const std::string& ns) {
   WatchFilter f;
@@ -54,7 +56,8 @@ TEST(ApiserverStore, MutatorCanRefuseAStaleUpdate) {
   ObjectStore store;
   auto a = store.create("pods", pod("ns1", "a"));
   std::string staleRv = (*a)["metadata"]["resourceVersion"];
-  ASSERT_TRUE(store.update("pods", "ns1", "a", [](const json& c) -> Result<json> { return c; }).isOk());
+  ASSERT_TRUE(
+      store.update("pods", "ns1", "a", [](const json& c) -> Result<json> { return c; }).isOk());
   auto stale = store.update("pods", "ns1", "a", [&](const json& c) -> Result<json> {
     if (c["metadata"]["resourceVersion"] != staleRv) {
       return Status(Code::kFailedPrecondition, "the object has been modified");
@@ -63,7 +66,8 @@ TEST(ApiserverStore, MutatorCanRefuseAStaleUpdate) {
   });
   ASSERT_FALSE(stale.isOk());
   EXPECT_EQ(stale.status().code(), Code::kFailedPrecondition);
-  auto missing = store.update("pods", "ns1", "nope", [](const json& c) -> Result<json> { return c; });
+  auto missing =
+      store.update("pods", "ns1", "nope", [](const json& c) -> Result<json> { return c; });
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
 }
 
@@ -72,7 +76,7 @@ TEST(ApiserverStore, WatchReplaysFromResourceVersionThenGoesLive) {
   auto a = store.create("pods", pod("ns1", "a"));
   uint64_t from = rvOf(*a);
   ASSERT_TRUE(store.create("pods", pod("ns1", "b")).isOk());
-  ASSERT_TRUE(store.create("pods", pod("ns2", "c")).isOk());  // other namespace: filtered
+  ASSERT_TRUE(store.create("pods", pod("ns2", "c")).isOk());      // other namespace: filtered
   ASSERT_TRUE(store.create("services", pod("ns1", "s")).isOk());  // other type: filtered
   auto w = store.watch(podsIn("ns1"), from);
   ASSERT_TRUE(w.isOk());
@@ -104,7 +108,8 @@ TEST(ApiserverStore, WatchWithoutResourceVersionStartsWithAddedEvents) {
 
 TEST(ApiserverStore, ExpiredResourceVersionIsRefused) {
   ObjectStore store(3);
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(store.create("pods", pod("ns1", "p" + std::to_string(i))).isOk());
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(store.create("pods", pod("ns1", "p" + std::to_string(i))).isOk());
   auto old = store.watch(podsIn("ns1"), 1);
   ASSERT_FALSE(old.isOk());
   EXPECT_EQ(old.status().code(), Code::kUnavailable);
@@ -141,7 +146,8 @@ TEST(ApiserverStore, LabelFilteredWatchTurnsModificationsIntoAddAndDelete) {
 
 TEST(ApiserverStore, ListPaginatesInKeyOrderWithStableResourceVersion) {
   ObjectStore store;
-  for (const char* n : {"d", "a", "c", "b", "e"}) ASSERT_TRUE(store.create("pods", pod("ns1", n)).isOk());
+  for (const char* n : {"d", "a", "c", "b", "e"})
+    ASSERT_TRUE(store.create("pods", pod("ns1", n)).isOk());
   auto page1 = store.list(podsIn("ns1"), 2, "");
   ASSERT_EQ(page1.items.size(), 2u);
   EXPECT_EQ(page1.items[0]["metadata"]["name"], "a");

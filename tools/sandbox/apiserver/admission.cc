@@ -67,7 +67,10 @@ std::string dnsSubdomainError(const std::string& name) {
       "'.', and must start and end with an alphanumeric character";
   if (name.size() > 253) return "must be no more than 253 characters";
   if (name.empty()) return rule;
-  auto alnum = [](char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)); };
+  auto alnum = [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c));
+  };
   if (!alnum(name.front()) || !alnum(name.back())) return rule;
   for (char c : name) {
     if (!alnum(c) && c != '-' && c != '.') return rule;
@@ -123,7 +126,8 @@ std::optional<ApiError> Admission::checkShape(const ResourceType& type, json& bo
   for (const char* f : {"labels", "annotations"}) {
     if (m.contains(f) && m[f].is_null()) m.erase(f);
     if (m.contains(f) && !isStringMap(m[f])) {
-      return badRequest(std::string("metadata.") + f + " must be a map of string keys to string values");
+      return badRequest(std::string("metadata.") + f +
+                        " must be a map of string keys to string values");
     }
   }
   return std::nullopt;
@@ -182,9 +186,9 @@ std::optional<ApiError> Admission::defaultService(const ResourceType& type, json
   if (!spec.contains("sessionAffinity")) spec["sessionAffinity"] = "None";
   std::string stype = str(spec, "type");
   if (stype == "ExternalName") return std::nullopt;
-  const json* curSpec =
-      current && current->contains("spec") && (*current)["spec"].is_object() ? &(*current)["spec"]
-                                                                              : nullptr;
+  const json* curSpec = current && current->contains("spec") && (*current)["spec"].is_object()
+                            ? &(*current)["spec"]
+                            : nullptr;
   if (str(spec, "clusterIP").empty() && curSpec && !str(*curSpec, "clusterIP").empty()) {
     spec["clusterIP"] = (*curSpec)["clusterIP"];
   }
@@ -256,8 +260,8 @@ std::optional<ApiError> Admission::defaultService(const ResourceType& type, json
   return std::nullopt;
 }
 
-std::optional<ApiError> Admission::prepareCreate(const ResourceType& type,
-                                                 const std::string& urlNs, json& obj) {
+std::optional<ApiError> Admission::prepareCreate(const ResourceType& type, const std::string& urlNs,
+                                                 json& obj) {
   json& m = obj["metadata"];
   std::string name = str(m, "name");
   std::string gen = str(m, "generateName");
@@ -275,8 +279,9 @@ std::optional<ApiError> Admission::prepareCreate(const ResourceType& type,
   if (type.namespaced) {
     std::string bodyNs = str(m, "namespace");
     if (!bodyNs.empty() && bodyNs != urlNs) {
-      return badRequest("the namespace of the provided object does not match the namespace sent "
-                        "on the request");
+      return badRequest(
+          "the namespace of the provided object does not match the namespace sent "
+          "on the request");
     }
     m["namespace"] = urlNs;
   } else {
@@ -312,15 +317,19 @@ std::optional<ApiError> Admission::prepareCreate(const ResourceType& type,
     for (const auto& v : spec["versions"]) {
       if (v.value("storage", false)) stored.push_back(v.value("name", ""));
     }
-    obj["status"] = {
-        {"acceptedNames", spec.value("names", json::object())},
-        {"storedVersions", stored},
-        {"conditions",
-         {{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"},
-           {"lastTransitionTime", nowTimestamp()}, {"message", "no conflicts found"}},
-          {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"},
-           {"lastTransitionTime", nowTimestamp()},
-           {"message", "the initial names have been accepted"}}}}};
+    obj["status"] = {{"acceptedNames", spec.value("names", json::object())},
+                     {"storedVersions", stored},
+                     {"conditions",
+                      {{{"type", "NamesAccepted"},
+                        {"status", "True"},
+                        {"reason", "NoConflicts"},
+                        {"lastTransitionTime", nowTimestamp()},
+                        {"message", "no conflicts found"}},
+                       {{"type", "Established"},
+                        {"status", "True"},
+                        {"reason", "InitialNamesAccepted"},
+                        {"lastTransitionTime", nowTimestamp()},
+                        {"message", "the initial names have been accepted"}}}}};
   }
   return std::nullopt;
 }

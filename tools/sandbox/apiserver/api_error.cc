@@ -6,7 +6,7 @@ namespace petrel::apiserver {
 using nlohmann::json;
 
 json ApiError::toStatus() const {
-  json s = {{"kind", "Status"},  {"apiVersion", "v1"}, {"metadata", json::object()},
+  json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
             {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", code}};
   if (!name.empty() || !kind.empty()) {
@@ -28,38 +28,43 @@ ApiError badRequest(std::string message) {
 }
 
 ApiError notFound(const std::string& resource, const std::string& group, const std::string& name) {
-  return ApiError{404, "NotFound", qualified(resource, group) + " \"" + name + "\" not found",
-                  resource, name, group};
+  return ApiError{404,      "NotFound", qualified(resource, group) + " \"" + name + "\" not found",
+                  resource, name,       group};
 }
 
 ApiError alreadyExists(const std::string& resource, const std::string& group,
                        const std::string& name) {
-  return ApiError{409, "AlreadyExists",
-                  qualified(resource, group) + " \"" + name + "\" already exists", resource, name,
+  return ApiError{409,
+                  "AlreadyExists",
+                  qualified(resource, group) + " \"" + name + "\" already exists",
+                  resource,
+                  name,
                   group};
 }
 
 ApiError conflict(const std::string& resource, const std::string& group, const std::string& name,
                   const std::string& why) {
-  return ApiError{409, "Conflict",
+  return ApiError{409,
+                  "Conflict",
                   "Operation cannot be fulfilled on " + qualified(resource, group) + " \"" + name +
                       "\": " + why,
-                  resource, name, group};
+                  resource,
+                  name,
+                  group};
 }
 
 ApiError invalid(const std::string& kind, const std::string& group, const std::string& name,
                  const std::string& causes) {
-  return ApiError{422, "Invalid",
-                  qualified(kind, group) + " \"" + name + "\" is invalid: " + causes, kind, name,
-                  group};
+  return ApiError{
+      422,  "Invalid", qualified(kind, group) + " \"" + name + "\" is invalid: " + causes,
+      kind, name,      group};
 }
 
 ApiError expired(std::string message) {
   return ApiError{410, "Expired", std::move(message), "", "", ""};
 }
 
-json successStatus(const std::string& resource, const std::string& group,
-                   const std::string& name) {
+json successStatus(const std::string& resource, const std::string& group, const std::string& name) {
   return {{"kind", "Status"},
           {"apiVersion", "v1"},
           {"metadata", json::object()},

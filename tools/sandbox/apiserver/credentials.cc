@@ -32,7 +32,9 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 
-Status sslError(const std::string& what) { return Status(Code::kInternal, what + ": OpenSSL failure"); }
+Status sslError(const std::string& what) {
+  return Status(Code::kInternal, what + ": OpenSSL failure");
+}
 
 Result<std::string> readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -78,7 +80,8 @@ Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* 
   bool ok = true;
   if (isCa) {
     ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:TRUE");
-    ok = ok && addExt(cert.get(), iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+    ok = ok &&
+         addExt(cert.get(), iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
     ok = ok && addExt(cert.get(), iss, NID_subject_key_identifier, "hash");
   } else {
     ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
@@ -103,7 +106,8 @@ Result<std::string> certPem(X509* cert) {
 
 Result<std::string> keyPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return sslError("PEM_write_bio_PrivateKey");
   }
   return bioString(bio.get());
@@ -134,10 +138,9 @@ Status createCertificates(const Credentials& c) {
   auto srvKeyPem = keyPem(srvKey.get());
   auto caKeyPem = keyPem(caKey.get());
   if (!caPem || !srvPem || !srvKeyPem || !caKeyPem) return sslError("PEM encoding");
-  for (const auto& [path, content] :
-       {std::pair{c.caCert, *caPem}, std::pair{c.serverCert, *srvPem},
-        std::pair{c.serverKey, *srvKeyPem},
-        std::pair{c.caCert.parent_path() / "ca.key", *caKeyPem}}) {
+  for (const auto& [path, content] : {std::pair{c.caCert, *caPem}, std::pair{c.serverCert, *srvPem},
+                                      std::pair{c.serverKey, *srvKeyPem},
+                                      std::pair{c.caCert.parent_path() / "ca.key", *caKeyPem}}) {
     if (Status s = writeFileAtomic(path, content); !s) return s;
   }
   return Status::ok();
@@ -163,7 +166,8 @@ Status writeFileAtomic(const fs::path& path, const std::string& content) {
   }
   ::fsync(fd);
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errnoStatus(errno, "rename " + path.string());
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return errnoStatus(errno, "rename " + path.string());
   return Status::ok();
 }
 
@@ -184,7 +188,8 @@ Result<Credentials> loadOrCreateCredentials(const fs::path& dir) {
   fs::path tokenPath = dir / "token";
   if (auto t = readFile(tokenPath); t && !t->empty()) {
     c.token = *t;
-    while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+    while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r'))
+      c.token.pop_back();
   } else {
     unsigned char raw[24];
     if (RAND_bytes(raw, sizeof(raw)) != 1) return sslError("RAND_bytes");

@@ -78,9 +78,8 @@ Result<json> parseBody(const std::string& body) {
       json discarded = json::parse(body);
       (void)discarded;
     } catch (const json::parse_error& e) {
-      return Status(Code::kInvalidArgument,
-                    "error decoding request body: invalid JSON at byte " +
-                        std::to_string(e.byte) + ": " + e.what());
+      return Status(Code::kInvalidArgument, "error decoding request body: invalid JSON at byte " +
+                                                std::to_string(e.byte) + ": " + e.what());
     } catch (...) {
     }
     return Status(Code::kInvalidArgument, "error decoding request body: invalid JSON");
@@ -135,7 +134,9 @@ void Handler::bootstrap() {
   }
 }
 
-Response Handler::errorResponse(const ApiError& e) const { return jsonResponse(e.code, e.toStatus()); }
+Response Handler::errorResponse(const ApiError& e) const {
+  return jsonResponse(e.code, e.toStatus());
+}
 
 ApiError Handler::storeError(const Status& s, const ResourceType& type,
                              const std::string& name) const {
@@ -176,8 +177,8 @@ Response Handler::handle(const Request& req) {
     return errorResponse(ApiError{500, "InternalError",
                                   std::string("an error on the server: ") + e.what(), "", "", ""});
   } catch (...) {
-    return errorResponse(ApiError{500, "InternalError", "an unknown error on the server", "", "",
-                                  ""});
+    return errorResponse(
+        ApiError{500, "InternalError", "an unknown error on the server", "", "", ""});
   }
 }
 
@@ -189,16 +190,16 @@ Response Handler::dispatch(const Request& req) {
 
   auto type = registry_.find(rp->group, rp->version, rp->resource);
   if (!type) {
-    return errorResponse(ApiError{404, "NotFound",
-                                  "the server could not find the requested resource", "", "", ""});
+    return errorResponse(
+        ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   }
   if (!rp->ns.empty() && !type->namespaced) {
-    return errorResponse(ApiError{404, "NotFound",
-                                  "the server could not find the requested resource", "", "", ""});
+    return errorResponse(
+        ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   }
   if (!rp->subresource.empty() && !(rp->subresource == "status" && type->hasStatus)) {
-    return errorResponse(ApiError{404, "NotFound",
-                                  "the server could not find the requested resource", "", "", ""});
+    return errorResponse(
+        ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   }
   const std::string& m = req.method;
   if (rp->name.empty()) {
@@ -209,18 +210,17 @@ Response Handler::dispatch(const Request& req) {
     }
     if (m == "POST") {
       if (type->namespaced && rp->ns.empty()) {
-        return errorResponse(ApiError{405, "MethodNotAllowed",
-                                      "create of a namespaced resource needs a namespace in the URL",
-                                      "", "", ""});
+        return errorResponse(
+            ApiError{405, "MethodNotAllowed",
+                     "create of a namespaced resource needs a namespace in the URL", "", "", ""});
       }
       return create(req, *type, *rp);
     }
     if (m == "DELETE") return removeCollection(req, *type, *rp);
   } else {
     if (type->namespaced && rp->ns.empty()) {
-      return errorResponse(ApiError{404, "NotFound",
-                                    "the server could not find the requested resource", "", "",
-                                    ""});
+      return errorResponse(ApiError{
+          404, "NotFound", "the server could not find the requested resource", "", "", ""});
     }
     if (m == "GET") return get(req, *type, *rp);
     if (m == "PUT") return update(req, *type, *rp);
@@ -234,8 +234,8 @@ Response Handler::dispatch(const Request& req) {
 
 Response Handler::discovery(const Request& req, const std::vector<std::string>& segs) {
   auto notFoundResp = [&] {
-    return errorResponse(ApiError{404, "NotFound",
-                                  "the server could not find the requested resource", "", "", ""});
+    return errorResponse(
+        ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   };
   if (req.method != "GET") {
     return errorResponse(ApiError{405, "MethodNotAllowed",
@@ -263,7 +263,8 @@ Response Handler::discovery(const Request& req, const std::vector<std::string>& 
     if (segs.size() == 2) return jsonResponse(200, openapiRoot(registry_));
     std::optional<json> doc;
     if (segs.size() == 4 && segs[2] == "api") doc = openapiGroupVersion(registry_, "", segs[3]);
-    if (segs.size() == 5 && segs[2] == "apis") doc = openapiGroupVersion(registry_, segs[3], segs[4]);
+    if (segs.size() == 5 && segs[2] == "apis")
+      doc = openapiGroupVersion(registry_, segs[3], segs[4]);
     return doc ? jsonResponse(200, *doc) : notFoundResp();
   }
   if (segs.size() == 1 && segs[0] == "api") return jsonResponse(200, registry_.apiVersions());
@@ -291,7 +292,9 @@ Response Handler::list(const Request& req, const ResourceType& type, const Resou
   size_t limit = 0;
   if (std::string l = req.param("limit"); !l.empty()) {
     auto v = parseUint(l);
-    if (!v) return errorResponse(badRequest("limit: Invalid value: \"" + l + "\": must be a non-negative integer"));
+    if (!v)
+      return errorResponse(
+          badRequest("limit: Invalid value: \"" + l + "\": must be a non-negative integer"));
     limit = static_cast<size_t>(*v);
   }
   std::string startAfter;
@@ -318,9 +321,9 @@ Response Handler::list(const Request& req, const ResourceType& type, const Resou
     o["kind"] = type.kind;
   }
   if (wantsTable(req.header("accept"))) {
-    return jsonResponse(200, toTable(type, res.items, meta,
-                                     includeObjectFromQuery(req.param("includeObject")),
-                                     std::chrono::system_clock::now()));
+    return jsonResponse(
+        200, toTable(type, res.items, meta, includeObjectFromQuery(req.param("includeObject")),
+                     std::chrono::system_clock::now()));
   }
   return jsonResponse(200, {{"kind", type.kind + "List"},
                             {"apiVersion", type.apiVersion()},
@@ -394,9 +397,10 @@ Response Handler::get(const Request& req, const ResourceType& type, const Resour
   if (wantsTable(req.header("accept"))) {
     (*obj)["apiVersion"] = type.apiVersion();
     (*obj)["kind"] = type.kind;
-    return jsonResponse(200, toTable(type, {*obj}, {{"resourceVersion", metaStr(*obj, "resourceVersion")}},
-                                     includeObjectFromQuery(req.param("includeObject")),
-                                     std::chrono::system_clock::now()));
+    return jsonResponse(
+        200, toTable(type, {*obj}, {{"resourceVersion", metaStr(*obj, "resourceVersion")}},
+                     includeObjectFromQuery(req.param("includeObject")),
+                     std::chrono::system_clock::now()));
   }
   return objectResponse(200, type, std::move(*obj));
 }
@@ -433,9 +437,8 @@ Response Handler::commitUpdate(
     const std::function<Result<json>(const json&, std::optional<ApiError>&)>& build) {
   std::optional<ApiError> err;
   auto lock = admission_.lockAllocations();
-  auto updated = store_.update(type.storageKey(), rp.ns, rp.name, [&](const json& current) {
-    return build(current, err);
-  });
+  auto updated = store_.update(type.storageKey(), rp.ns, rp.name,
+                               [&](const json& current) { return build(current, err); });
   if (!updated) {
     return errorResponse(err ? *err : storeError(updated.status(), type, rp.name));
   }
@@ -460,30 +463,32 @@ Response Handler::update(const Request& req, const ResourceType& type, const Res
   }
   std::string bodyNs = metaStr(desired, "namespace");
   if (type.namespaced && !bodyNs.empty() && bodyNs != rp.ns) {
-    return errorResponse(badRequest("the namespace of the provided object does not match the "
-                                    "namespace sent on the request"));
+    return errorResponse(
+        badRequest("the namespace of the provided object does not match the "
+                   "namespace sent on the request"));
   }
   bool statusOnly = rp.subresource == "status";
-  return commitUpdate(type, rp, [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
-    std::string want = metaStr(desired, "resourceVersion");
-    if (!want.empty() && want != metaStr(current, "resourceVersion")) {
-      err = conflict(type.plural, type.group, rp.name, kModified);
-      return Status(Code::kFailedPrecondition, kModified);
-    }
-    std::string uid = metaStr(desired, "uid");
-    if (!uid.empty() && uid != metaStr(current, "uid")) {
-      err = conflict(type.plural, type.group, rp.name,
-                     "Precondition failed: UID in precondition: " + uid +
-                         ", UID in object meta: " + metaStr(current, "uid"));
-      return Status(Code::kFailedPrecondition, "uid");
-    }
-    json next = desired;
-    if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
-      err = *e;
-      return Status(Code::kInvalidArgument, e->message);
-    }
-    return next;
-  });
+  return commitUpdate(type, rp,
+                      [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
+                        std::string want = metaStr(desired, "resourceVersion");
+                        if (!want.empty() && want != metaStr(current, "resourceVersion")) {
+                          err = conflict(type.plural, type.group, rp.name, kModified);
+                          return Status(Code::kFailedPrecondition, kModified);
+                        }
+                        std::string uid = metaStr(desired, "uid");
+                        if (!uid.empty() && uid != metaStr(current, "uid")) {
+                          err = conflict(type.plural, type.group, rp.name,
+                                         "Precondition failed: UID in precondition: " + uid +
+                                             ", UID in object meta: " + metaStr(current, "uid"));
+                          return Status(Code::kFailedPrecondition, "uid");
+                        }
+                        json next = desired;
+                        if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
+                          err = *e;
+                          return Status(Code::kInvalidArgument, e->message);
+                        }
+                        return next;
+                      });
 }
 
 Response Handler::patch(const Request& req, const ResourceType& type, const ResourcePath& rp) {
@@ -496,41 +501,44 @@ Response Handler::patch(const Request& req, const ResourceType& type, const Reso
   }
   auto ptype = patchTypeFromContentType(ct);
   if (!ptype) {
-    return errorResponse(ApiError{415, "UnsupportedMediaType", ptype.status().message(), "", "", ""});
+    return errorResponse(
+        ApiError{415, "UnsupportedMediaType", ptype.status().message(), "", "", ""});
   }
   auto body = parseBody(req.body);
   if (!body) return errorResponse(badRequest(body.status().message()));
   json patchDoc = std::move(*body);
   bool statusOnly = rp.subresource == "status";
-  return commitUpdate(type, rp, [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
-    json base = current;
-    base["apiVersion"] = type.apiVersion();
-    base["kind"] = type.kind;
-    auto patched = applyPatch(base, patchDoc, *ptype);
-    if (!patched) {
-      err = ApiError{422, "Invalid", patched.status().message(), type.plural, rp.name, type.group};
-      return patched.status();
-    }
-    json next = std::move(*patched);
-    if (auto e = admission_.checkShape(type, next)) {
-      err = *e;
-      return Status(Code::kInvalidArgument, e->message);
-    }
-    if (metaStr(next, "name") != rp.name) {
-      err = badRequest("metadata.name: the patch may not change the name");
-      return Status(Code::kInvalidArgument, err->message);
-    }
-    std::string want = metaStr(next, "resourceVersion");
-    if (!want.empty() && want != metaStr(current, "resourceVersion")) {
-      err = conflict(type.plural, type.group, rp.name, kModified);
-      return Status(Code::kFailedPrecondition, kModified);
-    }
-    if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
-      err = *e;
-      return Status(Code::kInvalidArgument, e->message);
-    }
-    return next;
-  });
+  return commitUpdate(type, rp,
+                      [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
+                        json base = current;
+                        base["apiVersion"] = type.apiVersion();
+                        base["kind"] = type.kind;
+                        auto patched = applyPatch(base, patchDoc, *ptype);
+                        if (!patched) {
+                          err = ApiError{422,         "Invalid", patched.status().message(),
+                                         type.plural, rp.name,   type.group};
+                          return patched.status();
+                        }
+                        json next = std::move(*patched);
+                        if (auto e = admission_.checkShape(type, next)) {
+                          err = *e;
+                          return Status(Code::kInvalidArgument, e->message);
+                        }
+                        if (metaStr(next, "name") != rp.name) {
+                          err = badRequest("metadata.name: the patch may not change the name");
+                          return Status(Code::kInvalidArgument, err->message);
+                        }
+                        std::string want = metaStr(next, "resourceVersion");
+                        if (!want.empty() && want != metaStr(current, "resourceVersion")) {
+                          err = conflict(type.plural, type.group, rp.name, kModified);
+                          return Status(Code::kFailedPrecondition, kModified);
+                        }
+                        if (auto e = admission_.prepareUpdate(type, current, next, statusOnly)) {
+                          err = *e;
+                          return Status(Code::kInvalidArgument, e->message);
+                        }
+                        return next;
+                      });
 }
 
 Response Handler::remove(const Request& req, const ResourceType& type, const ResourcePath& rp) {
@@ -542,12 +550,12 @@ Response Handler::remove(const Request& req, const ResourceType& type, const Res
     if (!opts.is_object()) return errorResponse(badRequest("DeleteOptions must be a JSON object"));
   }
   const bool isNamespace = type.group.empty() && type.plural == "namespaces";
-  if (isNamespace && (rp.name == "default" || rp.name == "kube-system" ||
-                      rp.name == "kube-public")) {
-    return errorResponse(ApiError{403, "Forbidden",
-                                  "namespaces \"" + rp.name +
-                                      "\" is forbidden: this namespace may not be deleted",
-                                  "namespaces", rp.name, ""});
+  if (isNamespace &&
+      (rp.name == "default" || rp.name == "kube-system" || rp.name == "kube-public")) {
+    return errorResponse(
+        ApiError{403, "Forbidden",
+                 "namespaces \"" + rp.name + "\" is forbidden: this namespace may not be deleted",
+                 "namespaces", rp.name, ""});
   }
   std::optional<ApiError> err;
   auto precheck = [&](const json& current) -> Status {

@@ -47,9 +47,10 @@ class Handler {
   Response remove(const Request& req, const ResourceType& type, const ResourcePath& rp);
   Response removeCollection(const Request& req, const ResourceType& type, const ResourcePath& rp);
   // Shared tail of update and patch: `desired` replaces the stored object in one atomic step.
-  Response commitUpdate(const ResourceType& type, const ResourcePath& rp,
-                        const std::function<Result<nlohmann::json>(const nlohmann::json&,
-                                                                   std::optional<ApiError>&)>& build);
+  Response commitUpdate(
+      const ResourceType& type, const ResourcePath& rp,
+      const std::function<Result<nlohmann::json>(const nlohmann::json&, std::optional<ApiError>&)>&
+          build);
 
   Response objectResponse(int code, const ResourceType& type, nlohmann::json obj) const;
   Response errorResponse(const ApiError& e) const;

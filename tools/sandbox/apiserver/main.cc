@@ -9,8 +9,8 @@
 #include <memory>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "tools/sandbox/apiserver/credentials.h"
 #include "tools/sandbox/apiserver/handler.h"

@@ -21,7 +21,8 @@ json operation(const ResourceType& t, const std::string& action, bool writes) {
              {"responses", {{"200", {{"description", "OK"}}}}}};
   json params = json::array();
   if (writes) {
-    params.push_back({{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}});
+    params.push_back(
+        {{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}});
     params.push_back({{"name", "dryRun"}, {"in", "query"}, {"schema", {{"type", "string"}}}});
   }
   op["parameters"] = params;

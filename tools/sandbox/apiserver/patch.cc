@@ -13,11 +13,12 @@ Result<PatchType> patchTypeFromContentType(const std::string& contentType) {
   if (ct == "application/merge-patch+json") return PatchType::kMerge;
   if (ct == "application/strategic-merge-patch+json") return PatchType::kStrategicMerge;
   if (ct == "application/json-patch+json") return PatchType::kJsonPatch;
-  return Status(Code::kInvalidArgument, "the body of the request was in an unknown format - "
-                                        "accepted media types include: "
-                                        "application/json-patch+json, "
-                                        "application/merge-patch+json, "
-                                        "application/strategic-merge-patch+json");
+  return Status(Code::kInvalidArgument,
+                "the body of the request was in an unknown format - "
+                "accepted media types include: "
+                "application/json-patch+json, "
+                "application/merge-patch+json, "
+                "application/strategic-merge-patch+json");
 }
 
 namespace {
@@ -27,9 +28,15 @@ constexpr int kMaxDepth = 64;
 // The merge key of list `field` whose elements look like `sample`, or "" (atomic list).
 std::string knownMergeKey(const std::string& field, const json& sample) {
   static const std::map<std::string, std::string> kKeys = {
-      {"containers", "name"},      {"initContainers", "name"}, {"ephemeralContainers", "name"},
-      {"env", "name"},             {"volumes", "name"},        {"imagePullSecrets", "name"},
-      {"volumeMounts", "mountPath"}, {"conditions", "type"},   {"ownerReferences", "uid"},
+      {"containers", "name"},
+      {"initContainers", "name"},
+      {"ephemeralContainers", "name"},
+      {"env", "name"},
+      {"volumes", "name"},
+      {"imagePullSecrets", "name"},
+      {"volumeMounts", "mountPath"},
+      {"conditions", "type"},
+      {"ownerReferences", "uid"},
       {"hostAliases", "ip"},
   };
   if (field == "ports") {
@@ -126,14 +133,14 @@ Result<json> smp(const json& original, const json& patch, int depth) {
       continue;
     }
     if (v.is_array() && !v.empty() && v[0].is_object()) {
-      json order = patch.contains("$setElementOrder/" + k) ? patch["$setElementOrder/" + k] : json();
+      json order =
+          patch.contains("$setElementOrder/" + k) ? patch["$setElementOrder/" + k] : json();
       std::string key;
       if (order.is_array() && !order.empty() && order[0].is_object() && order[0].size() == 1) {
         key = order[0].begin().key();
       } else {
-        const json& sample = result.contains(k) && result[k].is_array() && !result[k].empty()
-                                 ? result[k][0]
-                                 : v[0];
+        const json& sample =
+            result.contains(k) && result[k].is_array() && !result[k].empty() ? result[k][0] : v[0];
         key = knownMergeKey(k, sample);
       }
       if (!key.empty()) {
@@ -183,7 +190,8 @@ Result<json> applyPatch(const json& original, const json& patch, PatchType type)
         return original.patch(patch);
     }
   } catch (const json::exception& e) {
-    return Status(Code::kInvalidArgument, std::string("the patch could not be applied: ") + e.what());
+    return Status(Code::kInvalidArgument,
+                  std::string("the patch could not be applied: ") + e.what());
   }
   return Status(Code::kInvalidArgument, "unknown patch type");
 }

@@ -31,7 +31,8 @@ Status Persistence::load() {
   std::stringstream ss;
   ss << in.rdbuf();
   auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded()) return Status(Code::kInvalidArgument, "parse " + file_.string() + ": invalid JSON");
+  if (j.is_discarded())
+    return Status(Code::kInvalidArgument, "parse " + file_.string() + ": invalid JSON");
   return store_.restore(j).withContext("load " + file_.string());
 }
 

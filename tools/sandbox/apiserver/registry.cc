@@ -31,7 +31,7 @@ ResourceType builtin(std::string group, std::string version, std::string plural,
   return t;
 }
 
-const std::vector<std::string> kVerbs = {"create", "delete", "get", "list",
+const std::vector<std::string> kVerbs = {"create", "delete", "get",  "list",
                                          "patch",  "update", "watch"};
 
 }  // namespace
@@ -48,18 +48,16 @@ Registry::Registry() {
               {"spec.clusterIP", "spec.type"}),
       builtin("", "v1", "endpoints", "endpoints", "Endpoints", true, false, {"ep"}),
       builtin("", "v1", "configmaps", "configmap", "ConfigMap", true, false, {"cm"}),
-      builtin("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, false,
-              {"sa"}),
+      builtin("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, false, {"sa"}),
       builtin("", "v1", "secrets", "secret", "Secret", true, false, {}, {"type"}),
       builtin("", "v1", "events", "event", "Event", true, false, {"ev"}),
       builtin("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true,
               false, {}),
-      builtin("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy",
-              true, false, {"netpol"}),
+      builtin("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
+              false, {"netpol"}),
       builtin("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, false, {}),
-      builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions",
-              "customresourcedefinition", "CustomResourceDefinition", false, true,
-              {"crd", "crds"}),
+      builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
+              "CustomResourceDefinition", false, true, {"crd", "crds"}),
   };
   for (auto& t : types_) {
     if (t.group.empty() && (t.plural == "pods" || t.plural == "services")) t.categories = {"all"};
@@ -112,8 +110,8 @@ Result<std::vector<ResourceType>> Registry::typesFromCrd(const json& crd) {
   std::string group = str(spec, "group");
   if (group.empty()) return Status(Code::kInvalidArgument, "spec.group: Required value");
   if (group.find('.') == std::string::npos) {
-    return Status(Code::kInvalidArgument,
-                  "spec.group: Invalid value: \"" + group + "\": should be a domain with at least one dot");
+    return Status(Code::kInvalidArgument, "spec.group: Invalid value: \"" + group +
+                                              "\": should be a domain with at least one dot");
   }
   const json names = spec.contains("names") ? spec["names"] : json::object();
   std::string plural = str(names, "plural"), kind = str(names, "kind");
@@ -126,17 +124,19 @@ Result<std::vector<ResourceType>> Registry::typesFromCrd(const json& crd) {
   }
   std::string scope = str(spec, "scope");
   if (scope != "Namespaced" && scope != "Cluster") {
-    return Status(Code::kInvalidArgument,
-                  "spec.scope: Unsupported value: \"" + scope +
-                      "\": supported values: \"Cluster\", \"Namespaced\"");
+    return Status(Code::kInvalidArgument, "spec.scope: Unsupported value: \"" + scope +
+                                              "\": supported values: \"Cluster\", \"Namespaced\"");
   }
   if (!spec.contains("versions") || !spec["versions"].is_array() || spec["versions"].empty()) {
-    return Status(Code::kInvalidArgument, "spec.versions: Invalid value: must have exactly one version marked as storage version");
+    return Status(
+        Code::kInvalidArgument,
+        "spec.versions: Invalid value: must have exactly one version marked as storage version");
   }
   std::vector<ResourceType> out;
   for (const auto& v : spec["versions"]) {
     std::string vname = str(v, "name");
-    if (vname.empty()) return Status(Code::kInvalidArgument, "spec.versions[].name: Required value");
+    if (vname.empty())
+      return Status(Code::kInvalidArgument, "spec.versions[].name: Required value");
     if (v.contains("served") && v["served"].is_boolean() && !v["served"].get<bool>()) continue;
     ResourceType t;
     t.group = group;
@@ -170,7 +170,8 @@ Status Registry::installCrd(const json& crd) {
   for (const auto& t : *types) {
     for (const auto& e : types_) {
       if (!e.fromCrd && e.group == t.group && e.plural == t.plural) {
-        return Status(Code::kAlreadyExists, "spec.group: " + t.group + " serves built-in " + t.plural);
+        return Status(Code::kAlreadyExists,
+                      "spec.group: " + t.group + " serves built-in " + t.plural);
       }
     }
   }
@@ -244,8 +245,11 @@ std::optional<json> Registry::resourceList(const std::string& group,
   for (const auto& t : types_) {
     if (t.group != group || t.version != version) continue;
     any = true;
-    json r = {{"name", t.plural},      {"singularName", t.singular}, {"namespaced", t.namespaced},
-              {"kind", t.kind},        {"verbs", kVerbs}};
+    json r = {{"name", t.plural},
+              {"singularName", t.singular},
+              {"namespaced", t.namespaced},
+              {"kind", t.kind},
+              {"verbs", kVerbs}};
     if (!t.shortNames.empty()) r["shortNames"] = t.shortNames;
     if (!t.categories.empty()) r["categories"] = t.categories;
     resources.push_back(r);

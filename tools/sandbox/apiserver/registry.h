@@ -19,7 +19,7 @@ struct ResourceType {
   std::string version;  // "v1"
   std::string plural;   // "pods"
   std::string singular;
-  std::string kind;     // "Pod"
+  std::string kind;  // "Pod"
   bool namespaced = true;
   bool hasStatus = false;  // a /status subresource exists (main PUT keeps the stored status)
   std::vector<std::string> shortNames;
@@ -28,7 +28,8 @@ struct ResourceType {
   bool fromCrd = false;
 
   std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
-  // The storage key shared by all versions of a resource: "pods", "networkpolicies.networking.k8s.io".
+  // The storage key shared by all versions of a resource: "pods",
+  // "networkpolicies.networking.k8s.io".
   std::string storageKey() const { return group.empty() ? plural : plural + "." + group; }
   std::vector<std::string> allowedFields() const;
 };
@@ -55,8 +56,8 @@ class Registry {
   void removeCrd(const std::string& crdName);
 
   // Discovery documents.
-  nlohmann::json apiVersions() const;                        // /api
-  nlohmann::json apiGroupList() const;                       // /apis
+  nlohmann::json apiVersions() const;                                      // /api
+  nlohmann::json apiGroupList() const;                                     // /apis
   std::optional<nlohmann::json> apiGroup(const std::string& group) const;  // /apis/<g>
   std::optional<nlohmann::json> resourceList(const std::string& group,
                                              const std::string& version) const;

@@ -17,8 +17,8 @@
 namespace petrel::apiserver {
 
 struct Request {
-  std::string method;  // GET, POST, PUT, PATCH, DELETE
-  std::string path;    // without the query string
+  std::string method;                          // GET, POST, PUT, PATCH, DELETE
+  std::string path;                            // without the query string
   std::map<std::string, std::string> query;    // decoded; first value of each key
   std::map<std::string, std::string> headers;  // keys lower-case
   std::string body;

@@ -44,8 +44,7 @@ std::optional<ResourcePath> parseResourcePath(const std::string& path) {
     return std::nullopt;
   }
   std::vector<std::string> rest(s.begin() + static_cast<long>(i), s.end());
-  if (rest.size() >= 3 && rest[0] == "namespaces" && rest[2] != "status" &&
-      rest[2] != "finalize") {
+  if (rest.size() >= 3 && rest[0] == "namespaces" && rest[2] != "status" && rest[2] != "finalize") {
     rp.ns = rest[1];
     rest.erase(rest.begin(), rest.begin() + 2);
   }

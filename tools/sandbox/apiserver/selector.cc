@@ -61,8 +61,7 @@ Result<std::vector<std::string>> splitTopLevel(const std::string& text) {
 }
 
 Status bad(const std::string& text, const std::string& why) {
-  return Status(Code::kInvalidArgument,
-                "unable to parse requirement: \"" + text + "\": " + why);
+  return Status(Code::kInvalidArgument, "unable to parse requirement: \"" + text + "\": " + why);
 }
 
 Result<LabelRequirement> parseRequirement(const std::string& raw) {
@@ -96,8 +95,8 @@ Result<LabelRequirement> parseRequirement(const std::string& raw) {
     size_t start = 0;
     while (true) {
       size_t comma = inner.find(',', start);
-      std::string v = trim(inner.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start));
+      std::string v =
+          trim(inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (!validValue(v)) return bad(raw, "invalid label value \"" + v + "\"");
       r.values.push_back(v);
       if (comma == std::string::npos) break;
@@ -178,8 +177,8 @@ Result<FieldSelector> FieldSelector::parse(const std::string& text,
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    std::string part = trim(text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                          : comma - start));
+    std::string part =
+        trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     FieldRequirement r;
     size_t ne = part.find("!=");
     size_t eq = part.find('=');
@@ -211,8 +210,8 @@ std::string fieldValue(const json& object, const std::string& dottedPath) {
   size_t start = 0;
   while (true) {
     size_t dot = dottedPath.find('.', start);
-    std::string seg = dottedPath.substr(start, dot == std::string::npos ? std::string::npos
-                                                                        : dot - start);
+    std::string seg =
+        dottedPath.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!cur->is_object() || !cur->contains(seg)) return "";
     cur = &(*cur)[seg];
     if (dot == std::string::npos) break;

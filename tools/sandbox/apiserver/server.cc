@@ -36,8 +36,8 @@ struct WatchState {
 Server::Server(Handler& handler, ServerOptions options)
     : handler_(handler), options_(std::move(options)) {
   if (!options_.certFile.empty()) {
-    http_ = std::make_unique<httplib::SSLServer>(options_.certFile.c_str(),
-                                                 options_.keyFile.c_str());
+    http_ =
+        std::make_unique<httplib::SSLServer>(options_.certFile.c_str(), options_.keyFile.c_str());
   } else {
     http_ = std::make_unique<httplib::Server>();
   }
@@ -53,7 +53,8 @@ Server::Server(Handler& handler, ServerOptions options)
     Request req = toRequest(in);
     Response resp = handler_.handle(req);
     if (options_.logRequests) {
-      spdlog::info("{} {} -> {}{}", in.method, in.target, resp.status, resp.watch ? " (watch)" : "");
+      spdlog::info("{} {} -> {}{}", in.method, in.target, resp.status,
+                   resp.watch ? " (watch)" : "");
     }
     out.status = resp.status;
     out.set_header("Cache-Control", "no-cache, private");
@@ -64,8 +65,9 @@ Server::Server(Handler& handler, ServerOptions options)
     auto state = std::make_shared<WatchState>();
     state->stream = std::move(*resp.watch);
     auto now = std::chrono::steady_clock::now();
-    state->deadline = state->stream.timeout.count() > 0 ? now + state->stream.timeout
-                                                          : std::chrono::steady_clock::time_point::max();
+    state->deadline = state->stream.timeout.count() > 0
+                          ? now + state->stream.timeout
+                          : std::chrono::steady_clock::time_point::max();
     state->lastBookmark = now;
     out.set_chunked_content_provider(
         // A content type with parameters keeps httplib from gzip-buffering the stream.
@@ -92,7 +94,8 @@ Server::Server(Handler& handler, ServerOptions options)
             ev = ws.watcher->next(std::chrono::milliseconds(0));
           }
           auto now2 = std::chrono::steady_clock::now();
-          if (batch.empty() && ws.bookmarks && now2 - state->lastBookmark >= options_.bookmarkInterval) {
+          if (batch.empty() && ws.bookmarks &&
+              now2 - state->lastBookmark >= options_.bookmarkInterval) {
             if (uint64_t rv = ws.watcher->bookmarkRv(); rv != 0) {
               batch = handler_.encodeBookmark(ws, rv);
               state->lastBookmark = now2;
@@ -116,16 +119,17 @@ Server::Server(Handler& handler, ServerOptions options)
   http_->Delete(".*", serve);
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<int> Server::bind() {
   if (!http_->is_valid()) {
     return Status(Code::kInternal, "the HTTPS server could not load its certificate or key");
   }
-  int port = options_.port == 0 ? http_->bind_to_any_port(options_.host.c_str())
-                                : (http_->bind_to_port(options_.host.c_str(), options_.port)
-                                       ? options_.port
-                                       : -1);
+  int port = options_.port == 0
+                 ? http_->bind_to_any_port(options_.host.c_str())
+                 : (http_->bind_to_port(options_.host.c_str(), options_.port) ? options_.port : -1);
   if (port <= 0) {
     return Status(Code::kUnavailable,
                   "bind " + options_.host + ":" + std::to_string(options_.port) + " failed");
@@ -133,7 +137,9 @@ Result<int> Server::bind() {
   return port;
 }
 
-void Server::serve() { http_->listen_after_bind(); }
+void Server::serve() {
+  http_->listen_after_bind();
+}
 
 void Server::stop() {
   stopping_ = true;

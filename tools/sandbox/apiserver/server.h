@@ -19,10 +19,10 @@ namespace petrel::apiserver {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                 // 0 = pick a free port
-  std::string certFile;         // empty = plain HTTP (tests only)
+  int port = 0;          // 0 = pick a free port
+  std::string certFile;  // empty = plain HTTP (tests only)
   std::string keyFile;
-  size_t threads = 128;         // enough for many concurrent watches
+  size_t threads = 128;  // enough for many concurrent watches
   std::chrono::seconds bookmarkInterval{15};
   bool logRequests = false;
 };

@@ -23,7 +23,9 @@ void setRv(json& object, uint64_t rv) {
 }
 }  // namespace
 
-std::string objectKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+std::string objectKey(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
 
 bool WatchFilter::matches(const json& object) const {
   if (!ns.empty() && metaString(object, "namespace") != ns) return false;
@@ -79,9 +81,12 @@ void Watcher::offer(const std::string& key, const std::string& type, const json&
   if (type == "ADDED") {
     if (nowMatches) outType = "ADDED";
   } else if (type == "MODIFIED") {
-    if (nowMatches && oldMatches) outType = "MODIFIED";
-    else if (nowMatches) outType = "ADDED";
-    else if (oldMatches) outType = "DELETED";
+    if (nowMatches && oldMatches)
+      outType = "MODIFIED";
+    else if (nowMatches)
+      outType = "ADDED";
+    else if (oldMatches)
+      outType = "DELETED";
   } else if (type == "DELETED") {
     if (oldMatches) outType = "DELETED";
   }
@@ -99,7 +104,9 @@ void Watcher::offer(const std::string& key, const std::string& type, const json&
 
 ObjectStore::ObjectStore(size_t eventWindow) : eventWindow_(std::max<size_t>(eventWindow, 1)) {}
 
-ObjectStore::~ObjectStore() { shutdown(); }
+ObjectStore::~ObjectStore() {
+  shutdown();
+}
 
 uint64_t ObjectStore::currentRv() {
   std::lock_guard lock(mu_);
@@ -269,9 +276,8 @@ Result<std::shared_ptr<Watcher>> ObjectStore::watch(WatchFilter filter,
   std::lock_guard lock(mu_);
   if (shutdown_) return Status(Code::kUnavailable, "the server is shutting down");
   if (fromRv && *fromRv < compactedRv_) {
-    return Status(Code::kUnavailable,
-                  "too old resource version: " + std::to_string(*fromRv) + " (" +
-                      std::to_string(compactedRv_ + 1) + ")");
+    return Status(Code::kUnavailable, "too old resource version: " + std::to_string(*fromRv) +
+                                          " (" + std::to_string(compactedRv_ + 1) + ")");
   }
   auto w = std::shared_ptr<Watcher>(new Watcher(std::move(filter)));
   if (!fromRv) {

@@ -81,7 +81,7 @@ class ObjectStore {
   struct ListResult {
     std::vector<nlohmann::json> items;
     uint64_t rv = 0;
-    std::string lastKey;  // set when more matching items follow (for the continue token)
+    std::string lastKey;   // set when more matching items follow (for the continue token)
     size_t remaining = 0;  // matching items after this page
   };
   // Objects of `key` in `ns` ("" = all), sorted by namespace/name, after `startAfter` (a key

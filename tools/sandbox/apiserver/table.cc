@@ -50,7 +50,9 @@ std::string age(const json& obj, std::chrono::system_clock::time_point now) {
   return humanAge(std::chrono::duration_cast<std::chrono::seconds>(now - created));
 }
 
-std::string orNone(const std::string& s) { return s.empty() ? "<none>" : s; }
+std::string orNone(const std::string& s) {
+  return s.empty() ? "<none>" : s;
+}
 
 std::string selectorText(const json& sel) {
   if (!sel.is_object()) return "";
@@ -77,8 +79,8 @@ std::string podSelectorText(const json& sel) {
 
 std::vector<Column> columnsFor(const ResourceType& t) {
   if (t.group.empty() && t.plural == "pods") {
-    return {{"Name", "string", 0},  {"Ready", "string", 0}, {"Status", "string", 0},
-            {"Restarts", "string", 0}, {"Age", "string", 0}, {"IP", "string", 1},
+    return {{"Name", "string", 0},     {"Ready", "string", 0}, {"Status", "string", 0},
+            {"Restarts", "string", 0}, {"Age", "string", 0},   {"IP", "string", 1},
             {"Node", "string", 1}};
   }
   if (t.group.empty() && t.plural == "services") {
@@ -97,8 +99,11 @@ std::vector<Column> columnsFor(const ResourceType& t) {
     return {{"Name", "string", 0}, {"Pod-Selector", "string", 0}, {"Age", "string", 0}};
   }
   if (t.group == "discovery.k8s.io" && t.plural == "endpointslices") {
-    return {{"Name", "string", 0}, {"AddressType", "string", 0}, {"Ports", "string", 0},
-            {"Endpoints", "string", 0}, {"Age", "string", 0}};
+    return {{"Name", "string", 0},
+            {"AddressType", "string", 0},
+            {"Ports", "string", 0},
+            {"Endpoints", "string", 0},
+            {"Age", "string", 0}};
   }
   return {{"Name", "string", 0}, {"Age", "string", 0}};
 }
@@ -139,7 +144,8 @@ json serviceCells(const json& o, std::chrono::system_clock::time_point now) {
     }
   }
   std::string ext = "<none>";
-  if (o.contains("spec") && o["spec"].contains("externalIPs") && o["spec"]["externalIPs"].is_array()) {
+  if (o.contains("spec") && o["spec"].contains("externalIPs") &&
+      o["spec"]["externalIPs"].is_array()) {
     std::string e;
     for (const auto& ip : o["spec"]["externalIPs"]) {
       if (!ip.is_string()) continue;
@@ -184,8 +190,12 @@ json nodeCells(const json& o, std::chrono::system_clock::time_point now) {
       if (k.rfind(prefix, 0) == 0) roles += (roles.empty() ? "" : ",") + k.substr(prefix.size());
     }
   }
-  return {fieldValue(o, "metadata.name"), status, orNone(roles), age(o, now),
-          orNone(fieldValue(o, "status.nodeInfo.kubeletVersion")), orNone(internalIp)};
+  return {fieldValue(o, "metadata.name"),
+          status,
+          orNone(roles),
+          age(o, now),
+          orNone(fieldValue(o, "status.nodeInfo.kubeletVersion")),
+          orNone(internalIp)};
 }
 
 json endpointSliceCells(const json& o, std::chrono::system_clock::time_point now) {
@@ -201,8 +211,8 @@ json endpointSliceCells(const json& o, std::chrono::system_clock::time_point now
       }
     }
   }
-  return {fieldValue(o, "metadata.name"), fieldValue(o, "addressType"), orNone(ports),
-          orNone(eps), age(o, now)};
+  return {fieldValue(o, "metadata.name"), fieldValue(o, "addressType"), orNone(ports), orNone(eps),
+          age(o, now)};
 }
 
 json cellsFor(const ResourceType& t, const json& o, std::chrono::system_clock::time_point now) {
@@ -230,8 +240,11 @@ json toTable(const ResourceType& type, const std::vector<json>& objects, const j
              IncludeObject include, std::chrono::system_clock::time_point now) {
   json cols = json::array();
   for (const auto& c : columnsFor(type)) {
-    cols.push_back({{"name", c.name}, {"type", c.type}, {"format", c.name == std::string("Name") ? "name" : ""},
-                    {"description", ""}, {"priority", c.priority}});
+    cols.push_back({{"name", c.name},
+                    {"type", c.type},
+                    {"format", c.name == std::string("Name") ? "name" : ""},
+                    {"description", ""},
+                    {"priority", c.priority}});
   }
   json rows = json::array();
   for (const auto& o : objects) {
