@@ -253,6 +253,13 @@ TEST_F(ApiserverHandler, ListSelectorsAndPagination) {
   EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "d"}));
   callJson("GET", "/api/v1/pods", json(), {{"continue", "zz"}}, &code);
   EXPECT_EQ(code, 400);
+  // A continue token from before the retained window (50 changes here) has expired.
+  std::string token =
+      callJson("GET", "/api/v1/pods", json(), {{"limit", "1"}})["metadata"]["continue"];
+  for (int i = 0; i < 60; ++i) createPod("kube-system", "filler" + std::to_string(i));
+  json gone = callJson("GET", "/api/v1/pods", json(), {{"limit", "1"}, {"continue", token}}, &code);
+  EXPECT_EQ(code, 410);
+  EXPECT_EQ(gone["reason"], "Expired");
   callJson("GET", "/api/v1/pods", json(), {{"limit", "-1"}}, &code);
   EXPECT_EQ(code, 400);
 }

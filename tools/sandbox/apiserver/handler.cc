@@ -308,6 +308,12 @@ Response Handler::list(const Request& req, const ResourceType& type, const Resou
     }
     listRv = tok["rv"].get<uint64_t>();
     startAfter = tok["start"].get<std::string>();
+    if (*listRv < store_.compactedRv()) {
+      return errorResponse(
+          expired("The provided continue parameter is too old to display a "
+                  "consistent list result. You can start a new list without the "
+                  "continue parameter."));
+    }
   }
   auto res = store_.list(filter, limit, startAfter);
   uint64_t rv = listRv.value_or(res.rv);

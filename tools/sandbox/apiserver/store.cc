@@ -113,6 +113,11 @@ uint64_t ObjectStore::currentRv() {
   return rv_;
 }
 
+uint64_t ObjectStore::compactedRv() {
+  std::lock_guard lock(mu_);
+  return compactedRv_;
+}
+
 std::optional<json> ObjectStore::get(const std::string& key, const std::string& ns,
                                      const std::string& name) {
   std::lock_guard lock(mu_);

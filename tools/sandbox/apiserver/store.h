@@ -74,6 +74,8 @@ class ObjectStore {
   ~ObjectStore();
 
   uint64_t currentRv();
+  // Changes with a resourceVersion above this are retained; older starting points are expired.
+  uint64_t compactedRv();
 
   std::optional<nlohmann::json> get(const std::string& key, const std::string& ns,
                                     const std::string& name);
