@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -122,12 +121,8 @@ Status JsonFileStateStore::save(const AgentState& state) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return errnoStatus(errno, "fsync " + tmp);
   fd.reset();
   if (::rename(tmp.c_str(), path_.c_str()) != 0) return errnoStatus(errno, "rename " + tmp);
-  std::string dir = std::filesystem::path(path_).parent_path().string();
-  UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd) ::fsync(dfd.get());
   return Status::ok();
 }
 

@@ -1,6 +1,8 @@
 // StateStore: durable agent state (IPAM cursor, endpoint records) so a restarted agent, also
-// after kill -9, knows every address it handed out. JsonFileStateStore writes atomically
-// (temp file, fsync, rename, fsync of the directory).
+// after kill -9, knows every address it handed out. JsonFileStateStore writes atomically (temp
+// file, rename). It does not fsync: the page cache outlives a killed process, and a node that
+// loses power also loses its pods (the default state dir is on tmpfs), while an fsync on the
+// CNI ADD path costs milliseconds per pod.
 #pragma once
 
 #include <cstdint>
