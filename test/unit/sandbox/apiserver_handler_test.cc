@@ -391,6 +391,14 @@ TEST_F(ApiserverHandler, SurvivesRandomAndTruncatedInput) {
                                                  "text/plain",
                                                  ""};
   createPod("default", "x");
+  // Deep nesting is refused before any recursive JSON code sees it.
+  std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_EQ(call("POST", "/api/v1/namespaces/default/configmaps", deep).status, 400);
+  std::string deepPatch = "{\"metadata\":" + std::string(100000, '{');
+  EXPECT_EQ(call("PATCH", "/api/v1/namespaces/default/pods/x", deepPatch, {},
+                 "application/merge-patch+json")
+                .status,
+            400);
   for (int i = 0; i < 3000; ++i) {
     std::string body = seeds[rng() % seeds.size()];
     switch (rng() % 4) {

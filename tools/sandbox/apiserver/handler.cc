@@ -13,6 +13,7 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kMaxBodyBytes = 8 * 1024 * 1024;
+constexpr size_t kMaxNesting = 100;
 
 std::string str(const json& obj, const char* key) {
   if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
@@ -66,11 +67,41 @@ std::optional<uint64_t> parseUint(const std::string& s) {
   return v;
 }
 
+// Deepest [ / { nesting outside strings; the JSON helpers recurse, so deep bodies are refused.
+size_t nestingDepth(const std::string& text) {
+  size_t depth = 0, maxDepth = 0;
+  bool inString = false, escaped = false;
+  for (char c : text) {
+    if (inString) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        inString = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      maxDepth = std::max(maxDepth, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return maxDepth;
+}
+
 Result<json> parseBody(const std::string& body) {
   if (body.size() > kMaxBodyBytes) {
     return Status(Code::kInvalidArgument, "the request body is larger than 8 MiB");
   }
   if (body.empty()) return Status(Code::kInvalidArgument, "the request body is empty");
+  if (nestingDepth(body) > kMaxNesting) {
+    return Status(Code::kInvalidArgument, "the request body is nested deeper than " +
+                                              std::to_string(kMaxNesting) + " levels");
+  }
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) {
     // Find where it broke for a precise message.
