@@ -34,8 +34,12 @@ std::optional<Ipv4Addr> Ipv4Addr::parse(std::string_view text) {
   return Ipv4Addr{value};
 }
 
-Ipv4Addr Ipv4Addr::fromNetwork(uint32_t be) { return Ipv4Addr{ntohl(be)}; }
-uint32_t Ipv4Addr::toNetwork() const { return htonl(value); }
+Ipv4Addr Ipv4Addr::fromNetwork(uint32_t be) {
+  return Ipv4Addr{ntohl(be)};
+}
+uint32_t Ipv4Addr::toNetwork() const {
+  return htonl(value);
+}
 
 std::string Ipv4Addr::toString() const {
   return fmt::format("{}.{}.{}.{}", value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff,
@@ -64,7 +68,9 @@ uint32_t Ipv4Cidr::mask() const {
   return prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - prefix_len);
 }
 
-bool Ipv4Cidr::contains(Ipv4Addr addr) const { return (addr.value & mask()) == base.value; }
+bool Ipv4Cidr::contains(Ipv4Addr addr) const {
+  return (addr.value & mask()) == base.value;
+}
 
 std::string Ipv4Cidr::toString() const {
   return fmt::format("{}/{}", base.toString(), prefix_len);

@@ -28,7 +28,9 @@ struct Ipv4Cidr {
   uint32_t mask() const;  // host byte order
   bool contains(Ipv4Addr addr) const;
   uint64_t size() const { return uint64_t{1} << (32 - prefix_len); }
-  Ipv4Addr at(uint64_t offset) const { return Ipv4Addr{static_cast<uint32_t>(base.value + offset)}; }
+  Ipv4Addr at(uint64_t offset) const {
+    return Ipv4Addr{static_cast<uint32_t>(base.value + offset)};
+  }
   std::string toString() const;
   auto operator<=>(const Ipv4Cidr&) const = default;
 };

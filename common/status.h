@@ -60,7 +60,7 @@ Status errnoStatus(int err, const std::string& what);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool isOk() const { return std::holds_alternative<T>(v_); }
@@ -84,8 +84,8 @@ class [[nodiscard]] Result {
 }  // namespace petrel
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define PETREL_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::petrel::Status petrel_status_ = (expr); \
+#define PETREL_RETURN_IF_ERROR(expr)                   \
+  do {                                                 \
+    ::petrel::Status petrel_status_ = (expr);          \
     if (!petrel_status_.isOk()) return petrel_status_; \
   } while (0)

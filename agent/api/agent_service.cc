@@ -8,22 +8,41 @@ namespace petrel::api {
 grpc::Status toGrpc(const Status& st) {
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
   switch (st.code()) {
-    case Code::kOk: return grpc::Status::OK;
-    case Code::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case Code::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
-    case Code::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
-    case Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case Code::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case Code::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    case Code::kInternal: code = grpc::StatusCode::INTERNAL; break;
+    case Code::kOk:
+      return grpc::Status::OK;
+    case Code::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case Code::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case Code::kAlreadyExists:
+      code = grpc::StatusCode::ALREADY_EXISTS;
+      break;
+    case Code::kResourceExhausted:
+      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+      break;
+    case Code::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    case Code::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case Code::kPermissionDenied:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
+    case Code::kInternal:
+      code = grpc::StatusCode::INTERNAL;
+      break;
   }
   return {code, st.message()};
 }
 
 namespace {
 
-core::AttachmentKey toKey(const v1::AttachmentRef& ref) { return {ref.container_id(), ref.ifname()}; }
+core::AttachmentKey toKey(const v1::AttachmentRef& ref) {
+  return {ref.container_id(), ref.ifname()};
+}
 
 void fillPod(const v1::PodRef& pod, core::Endpoint& ep) {
   ep.pod_namespace = pod.namespace_();
@@ -93,8 +112,10 @@ grpc::Status AgentService::CreateEndpoint(grpc::ServerContext*, const v1::Create
                                           v1::CreateEndpointResponse* out) {
   if (auto st = requireAttachment(in->attachment()); !st.ok()) return st;
   auto ip = Ipv4Addr::parse(in->ip());
-  if (!ip) return {grpc::StatusCode::INVALID_ARGUMENT, "ip '" + in->ip() + "' is not an IPv4 address"};
-  if (in->host_ifname().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "host_ifname is required"};
+  if (!ip)
+    return {grpc::StatusCode::INVALID_ARGUMENT, "ip '" + in->ip() + "' is not an IPv4 address"};
+  if (in->host_ifname().empty())
+    return {grpc::StatusCode::INVALID_ARGUMENT, "host_ifname is required"};
   core::Endpoint req;
   req.key = toKey(in->attachment());
   fillPod(in->pod(), req);

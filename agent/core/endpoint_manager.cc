@@ -35,8 +35,7 @@ Status EndpointManager::restore() {
     next_id_ = std::max(next_id_, ep.id + 1);
     endpoints_[ep.key] = std::move(ep);
   }
-  spdlog::info("restored {} endpoints, {} addresses in use", endpoints_.size(),
-               ipam_.allocated());
+  spdlog::info("restored {} endpoints, {} addresses in use", endpoints_.size(), ipam_.allocated());
   return Status::ok();
 }
 
@@ -79,13 +78,12 @@ Result<Endpoint> EndpointManager::createEndpoint(const Endpoint& request) {
   auto it = endpoints_.find(request.key);
   if (it == endpoints_.end()) {
     return makeError(Code::kFailedPrecondition,
-                     "no address allocated for {}: call AllocateIp first",
-                     request.key.toString());
+                     "no address allocated for {}: call AllocateIp first", request.key.toString());
   }
   Endpoint& ep = it->second;
   if (request.ip != ep.ip) {
-    return makeError(Code::kInvalidArgument, "endpoint {} holds {}, not {}",
-                     request.key.toString(), ep.ip.toString(), request.ip.toString());
+    return makeError(Code::kInvalidArgument, "endpoint {} holds {}, not {}", request.key.toString(),
+                     ep.ip.toString(), request.ip.toString());
   }
   Endpoint next = ep;
   next.host_ifname = request.host_ifname;
@@ -102,8 +100,8 @@ Result<Endpoint> EndpointManager::createEndpoint(const Endpoint& request) {
   next.state = EndpointState::kReady;
   ep = next;
   PETREL_RETURN_IF_ERROR(persistLocked());
-  spdlog::info("endpoint {} ready: {} on {} (ifindex {})", ep.id, ep.ip.toString(),
-               ep.host_ifname, ep.host_ifindex);
+  spdlog::info("endpoint {} ready: {} on {} (ifindex {})", ep.id, ep.ip.toString(), ep.host_ifname,
+               ep.host_ifindex);
   return ep;
 }
 
@@ -142,7 +140,8 @@ std::vector<Endpoint> EndpointManager::list() const {
   std::lock_guard lock(mu_);
   std::vector<Endpoint> out;
   for (const auto& [key, ep] : endpoints_) out.push_back(ep);
-  std::sort(out.begin(), out.end(), [](const Endpoint& a, const Endpoint& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(),
+            [](const Endpoint& a, const Endpoint& b) { return a.id < b.id; });
   return out;
 }
 

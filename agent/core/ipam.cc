@@ -7,7 +7,7 @@ Ipam::Ipam(Ipv4Cidr cidr) : cidr_(cidr), cursor_(2) {}
 
 bool Ipam::usable(uint64_t offset) const {
   if (cidr_.size() <= 2) return offset < cidr_.size() && offset != 1;  // /31, /32: no network
-  return offset >= 2 && offset < cidr_.size() - 1;                      // skip net, gw, bcast
+  return offset >= 2 && offset < cidr_.size() - 1;                     // skip net, gw, bcast
 }
 
 uint64_t Ipam::capacity() const {
@@ -46,8 +46,7 @@ Status Ipam::reserve(const std::string& owner, Ipv4Addr addr) {
                      addr.toString(), cidr_.toString());
   }
   if (auto it = by_addr_.find(addr.value); it != by_addr_.end() && it->second != owner) {
-    return makeError(Code::kAlreadyExists, "{} is already held by {}", addr.toString(),
-                     it->second);
+    return makeError(Code::kAlreadyExists, "{} is already held by {}", addr.toString(), it->second);
   }
   release(owner);
   by_owner_[owner] = addr;

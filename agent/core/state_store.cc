@@ -18,9 +18,12 @@ using nlohmann::json;
 
 const char* endpointStateName(EndpointState state) {
   switch (state) {
-    case EndpointState::kIpAllocated: return "ip-allocated";
-    case EndpointState::kReady: return "ready";
-    case EndpointState::kNotReady: return "not-ready";
+    case EndpointState::kIpAllocated:
+      return "ip-allocated";
+    case EndpointState::kReady:
+      return "ready";
+    case EndpointState::kNotReady:
+      return "not-ready";
   }
   return "unknown";
 }

@@ -23,8 +23,8 @@ Status ensureBpffs(const std::string& pin_root) {
     std::error_code ec;
     std::filesystem::create_directories(kBpffsMount, ec);
     if (::mount("bpffs", kBpffsMount, "bpf", 0, "mode=0700") != 0) {
-      return errnoStatus(errno, std::string("mount bpffs at ") + kBpffsMount +
-                                    " (the agent must run as root)");
+      return errnoStatus(
+          errno, std::string("mount bpffs at ") + kBpffsMount + " (the agent must run as root)");
     }
     spdlog::info("mounted bpffs at {}", kBpffsMount);
   }
@@ -32,9 +32,9 @@ Status ensureBpffs(const std::string& pin_root) {
   std::filesystem::create_directories(pin_root, ec);
   if (ec) return Status(Code::kInternal, "create pin root " + pin_root + ": " + ec.message());
   if (!isBpffs(pin_root)) {
-    return Status(Code::kFailedPrecondition,
-                  "pin root " + pin_root + " is not on a BPF filesystem; choose a path under " +
-                      kBpffsMount);
+    return Status(
+        Code::kFailedPrecondition,
+        "pin root " + pin_root + " is not on a BPF filesystem; choose a path under " + kBpffsMount);
   }
   return Status::ok();
 }

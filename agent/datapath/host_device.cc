@@ -1,11 +1,11 @@
 // petrel_host/petrel_net veth pair and forwarding sysctl, through libnl-route.
 #include "agent/datapath/host_device.h"
 
+#include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
-#include <net/if.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -14,10 +14,18 @@
 namespace petrel::datapath {
 
 namespace {
-struct SockDeleter { void operator()(nl_sock* s) const { nl_socket_free(s); } };
-struct LinkDeleter { void operator()(rtnl_link* l) const { rtnl_link_put(l); } };
-struct AddrDeleter { void operator()(rtnl_addr* a) const { rtnl_addr_put(a); } };
-struct NlAddrDeleter { void operator()(nl_addr* a) const { nl_addr_put(a); } };
+struct SockDeleter {
+  void operator()(nl_sock* s) const { nl_socket_free(s); }
+};
+struct LinkDeleter {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct AddrDeleter {
+  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
+};
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
 
 Status nlError(int err, const std::string& what) {
   return Status(err == -NLE_EXIST ? Code::kAlreadyExists : Code::kInternal,
@@ -34,7 +42,8 @@ Status enableForwarding() {
 Status ensureHostDevice(Ipv4Addr gateway) {
   std::unique_ptr<nl_sock, SockDeleter> sock(nl_socket_alloc());
   if (!sock) return Status(Code::kResourceExhausted, "allocate netlink socket");
-  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) return nlError(err, "netlink connect");
+  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0)
+    return nlError(err, "netlink connect");
 
   // A veth pair, as dummy devices need a module this kernel may not have.
   std::unique_ptr<rtnl_link, LinkDeleter> link(rtnl_link_veth_alloc());

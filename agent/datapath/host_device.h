@@ -13,7 +13,8 @@ namespace petrel::datapath {
 inline constexpr const char* kHostDevice = "petrel_host";
 inline constexpr const char* kHostPeerDevice = "petrel_net";
 
-// Idempotent: creates the petrel_host/petrel_net pair if missing, brings both up, adds gateway/32 to it.
+// Idempotent: creates the petrel_host/petrel_net pair if missing, brings both up, adds gateway/32
+// to it.
 Status ensureHostDevice(Ipv4Addr gateway);
 // Writes "1" to net.ipv4.ip_forward of the agent's network namespace.
 Status enableForwarding();

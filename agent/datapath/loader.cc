@@ -47,14 +47,20 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   return dp;
 }
 
-LoadedDatapath::~LoadedDatapath() { lxc__destroy(lxc_); }
+LoadedDatapath::~LoadedDatapath() {
+  lxc__destroy(lxc_);
+}
 
 int LoadedDatapath::lxcProgramFd() const {
   return bpf_program__fd(lxc_->progs.petrel_lxc_from_container);
 }
 
-const struct btf* LoadedDatapath::lxcBtf() const { return bpf_object__btf(lxc_->obj); }
+const struct btf* LoadedDatapath::lxcBtf() const {
+  return bpf_object__btf(lxc_->obj);
+}
 
-int LoadedDatapath::metricsFd() const { return bpf_map__fd(lxc_->maps.petrel_metrics); }
+int LoadedDatapath::metricsFd() const {
+  return bpf_map__fd(lxc_->maps.petrel_metrics);
+}
 
 }  // namespace petrel::datapath

@@ -21,9 +21,10 @@ Status attachTc(uint32_t ifindex, int prog_fd, TcDirection direction) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
               .attach_point = toPoint(direction));
   int err = bpf_tc_hook_create(&hook);
-  if (err && err != -EEXIST) return errnoStatus(-err, "create clsact on ifindex " + std::to_string(ifindex));
-  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
-              .handle = kHandle, .priority = kPriority);
+  if (err && err != -EEXIST)
+    return errnoStatus(-err, "create clsact on ifindex " + std::to_string(ifindex));
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kHandle,
+              .priority = kPriority);
   err = bpf_tc_attach(&hook, &opts);
   if (err) return errnoStatus(-err, "attach tc program to ifindex " + std::to_string(ifindex));
   return Status::ok();

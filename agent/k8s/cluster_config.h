@@ -10,9 +10,9 @@
 namespace petrel::k8s {
 
 struct ClusterConfig {
-  std::string server;        // "https://10.96.0.1:443"
-  std::string ca_pem;        // CA bundle contents (PEM); empty = system trust store
-  std::string token;         // bearer token
+  std::string server;  // "https://10.96.0.1:443"
+  std::string ca_pem;  // CA bundle contents (PEM); empty = system trust store
+  std::string token;   // bearer token
   std::string client_cert_pem;
   std::string client_key_pem;
   bool insecure_skip_verify = false;

@@ -9,7 +9,8 @@ Result<std::pair<long, std::string>> RestTransport::get(const std::string& path)
   return std::make_pair(resp->status, std::move(resp->body));
 }
 
-Status RestTransport::watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
+Status RestTransport::watch(const std::string& path,
+                            const std::function<bool(std::string_view)>& on_line,
                             const std::atomic<bool>& stop) {
   return client_.watch(path, on_line, stall_timeout_, stop);
 }
@@ -26,21 +27,25 @@ ListWatchOptions at(std::string path, std::string field_selector = "") {
 ClusterWatch::ClusterWatch(ClusterConfig config, std::string node_name, ClusterHandlers h,
                            std::chrono::seconds stall_timeout)
     : client_(std::move(config)), transport_(client_, stall_timeout) {
-  nodes_ = std::make_unique<Informer<Node>>(transport_, at("/api/v1/nodes"), "Node", decodeNode, h.nodes);
-  pods_ = std::make_unique<Informer<Pod>>(transport_, at("/api/v1/pods", "spec.nodeName=" + node_name), "Pod",
-                                          decodePod, h.pods);
-  namespaces_ = std::make_unique<Informer<Namespace>>(transport_, at("/api/v1/namespaces"), "Namespace",
-                                                      decodeNamespace, h.namespaces);
-  services_ = std::make_unique<Informer<Service>>(transport_, at("/api/v1/services"), "Service", decodeService,
-                                                  h.services);
-  slices_ = std::make_unique<Informer<EndpointSlice>>(transport_, at("/apis/discovery.k8s.io/v1/endpointslices"),
-                                                      "EndpointSlice", decodeEndpointSlice, h.endpoint_slices);
+  nodes_ = std::make_unique<Informer<Node>>(transport_, at("/api/v1/nodes"), "Node", decodeNode,
+                                            h.nodes);
+  pods_ = std::make_unique<Informer<Pod>>(
+      transport_, at("/api/v1/pods", "spec.nodeName=" + node_name), "Pod", decodePod, h.pods);
+  namespaces_ = std::make_unique<Informer<Namespace>>(transport_, at("/api/v1/namespaces"),
+                                                      "Namespace", decodeNamespace, h.namespaces);
+  services_ = std::make_unique<Informer<Service>>(transport_, at("/api/v1/services"), "Service",
+                                                  decodeService, h.services);
+  slices_ = std::make_unique<Informer<EndpointSlice>>(
+      transport_, at("/apis/discovery.k8s.io/v1/endpointslices"), "EndpointSlice",
+      decodeEndpointSlice, h.endpoint_slices);
   policies_ = std::make_unique<Informer<NetworkPolicy>>(
-      transport_, at("/apis/networking.k8s.io/v1/networkpolicies"), "NetworkPolicy", decodeNetworkPolicy,
-      h.network_policies);
+      transport_, at("/apis/networking.k8s.io/v1/networkpolicies"), "NetworkPolicy",
+      decodeNetworkPolicy, h.network_policies);
 }
 
-ClusterWatch::~ClusterWatch() { stop(); }
+ClusterWatch::~ClusterWatch() {
+  stop();
+}
 
 void ClusterWatch::start() {
   nodes_->start();
@@ -61,7 +66,7 @@ void ClusterWatch::stop() {
 }
 
 std::vector<InformerStatus> ClusterWatch::status() const {
-  return {nodes_->status(), pods_->status(), namespaces_->status(),
+  return {nodes_->status(),    pods_->status(),   namespaces_->status(),
           services_->status(), slices_->status(), policies_->status()};
 }
 

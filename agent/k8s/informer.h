@@ -49,7 +49,8 @@ class InformerCache : public ListWatchSink {
         }
         const std::string key = obj->meta.key();
         auto old = objects_.find(key);
-        if (old == objects_.end() || old->second.meta.resource_version != obj->meta.resource_version) {
+        if (old == objects_.end() ||
+            old->second.meta.resource_version != obj->meta.resource_version) {
           upserts.push_back(*obj);
         }
         next.emplace(key, std::move(*obj));
@@ -158,7 +159,8 @@ template <typename T>
 class Informer {
  public:
   Informer(ApiTransport& transport, ListWatchOptions options, std::string kind,
-           typename InformerCache<T>::Decode decode, typename InformerCache<T>::Handlers handlers = {})
+           typename InformerCache<T>::Decode decode,
+           typename InformerCache<T>::Handlers handlers = {})
       : cache_(std::move(kind), std::move(decode), std::move(handlers)),
         watcher_(transport, cache_, std::move(options)) {}
   ~Informer() { stop(); }

@@ -13,8 +13,8 @@ using nlohmann::json;
 std::string ListWatcher::query(bool watch, const std::string& rv, const std::string& cont) const {
   std::string q = options_.path + "?";
   if (watch) {
-    q += "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(options_.watch_timeout_seconds) +
-         "&resourceVersion=" + urlEncode(rv);
+    q += "watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
+         std::to_string(options_.watch_timeout_seconds) + "&resourceVersion=" + urlEncode(rv);
   } else {
     q += "limit=" + std::to_string(options_.page_size);
     if (!cont.empty()) q += "&continue=" + urlEncode(cont);
@@ -42,7 +42,8 @@ Result<std::string> ListWatcher::listAll() {
       // The continue token expired mid-list: start over.
       items.clear();
       cont.clear();
-      return makeError(Code::kUnavailable, "list {}: continue token expired, relisting", options_.path);
+      return makeError(Code::kUnavailable, "list {}: continue token expired, relisting",
+                       options_.path);
     }
     if (code != 200) {
       return makeError(code == 401 || code == 403 ? Code::kPermissionDenied : Code::kUnavailable,
@@ -50,11 +51,17 @@ Result<std::string> ListWatcher::listAll() {
     }
     json doc = json::parse(body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
-      return makeError(Code::kInvalidArgument, "list {}: the answer is not a JSON object", options_.path);
+      return makeError(Code::kInvalidArgument, "list {}: the answer is not a JSON object",
+                       options_.path);
     }
-    const json& meta = doc.contains("metadata") && doc["metadata"].is_object() ? doc["metadata"] : json::object();
-    rv = meta.contains("resourceVersion") && meta["resourceVersion"].is_string() ? meta["resourceVersion"].get<std::string>() : "";
-    cont = meta.contains("continue") && meta["continue"].is_string() ? meta["continue"].get<std::string>() : "";
+    const json& meta =
+        doc.contains("metadata") && doc["metadata"].is_object() ? doc["metadata"] : json::object();
+    rv = meta.contains("resourceVersion") && meta["resourceVersion"].is_string()
+             ? meta["resourceVersion"].get<std::string>()
+             : "";
+    cont = meta.contains("continue") && meta["continue"].is_string()
+               ? meta["continue"].get<std::string>()
+               : "";
     if (doc.contains("items") && doc["items"].is_array()) {
       for (auto& item : doc["items"]) items.push_back(std::move(item));
     }
@@ -78,20 +85,25 @@ Status ListWatcher::watchOnce(std::string& rv, bool* gone, const std::atomic<boo
     std::string type = ev["type"].get<std::string>();
     const json& obj = ev.contains("object") ? ev["object"] : json();
     if (type == "ERROR") {
-      int code = obj.is_object() && obj.contains("code") && obj["code"].is_number_integer() ? obj["code"].get<int>() : 0;
+      int code = obj.is_object() && obj.contains("code") && obj["code"].is_number_integer()
+                     ? obj["code"].get<int>()
+                     : 0;
       if (code == 410) {
         *gone = true;
       } else {
-        event_error = makeError(Code::kUnavailable, "watch {}: error event: {}", options_.path, obj.dump().substr(0, 300));
+        event_error = makeError(Code::kUnavailable, "watch {}: error event: {}", options_.path,
+                                obj.dump().substr(0, 300));
       }
       return false;
     }
     if (!obj.is_object()) {
-      event_error = makeError(Code::kInvalidArgument, "watch {}: event without an object", options_.path);
+      event_error =
+          makeError(Code::kInvalidArgument, "watch {}: event without an object", options_.path);
       return false;
     }
     std::string obj_rv;
-    if (obj.contains("metadata") && obj["metadata"].is_object() && obj["metadata"].contains("resourceVersion") &&
+    if (obj.contains("metadata") && obj["metadata"].is_object() &&
+        obj["metadata"].contains("resourceVersion") &&
         obj["metadata"]["resourceVersion"].is_string()) {
       obj_rv = obj["metadata"]["resourceVersion"].get<std::string>();
     }
@@ -126,7 +138,9 @@ void ListWatcher::sleepFor(std::chrono::milliseconds d, const std::atomic<bool>&
   cv_.wait_for(lock, d, [&] { return stop.load(); });
 }
 
-void ListWatcher::wake() { cv_.notify_all(); }
+void ListWatcher::wake() {
+  cv_.notify_all();
+}
 
 void ListWatcher::run(const std::atomic<bool>& stop) {
   Backoff backoff(options_.backoff_base, options_.backoff_cap);

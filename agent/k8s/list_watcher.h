@@ -24,7 +24,8 @@ class ApiTransport {
  public:
   virtual ~ApiTransport() = default;
   virtual Result<std::pair<long, std::string>> get(const std::string& path) = 0;
-  virtual Status watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
+  virtual Status watch(const std::string& path,
+                       const std::function<bool(std::string_view)>& on_line,
                        const std::atomic<bool>& stop) = 0;
 };
 

@@ -24,7 +24,8 @@ class Reader {
     size_t start = 0;
     while (start <= path.size()) {
       size_t dot = path.find('.', start);
-      std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      std::string part =
+          path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       if (!cur->is_object()) return error(path, "expected an object");
       auto it = cur->find(part);
       if (it == cur->end() || it->is_null()) return static_cast<const json*>(nullptr);
@@ -35,7 +36,8 @@ class Reader {
     return cur;
   }
 
-  Result<std::string> str(const json& from, const std::string& path, const std::string& def = "") const {
+  Result<std::string> str(const json& from, const std::string& path,
+                          const std::string& def = "") const {
     auto v = object(from, path);
     if (!v) return v.status();
     if (!*v) return def;
@@ -69,7 +71,8 @@ class Reader {
     return out;
   }
 
-  Result<std::map<std::string, std::string>> stringMap(const json& from, const std::string& path) const {
+  Result<std::map<std::string, std::string>> stringMap(const json& from,
+                                                       const std::string& path) const {
     auto v = object(from, path);
     if (!v) return v.status();
     std::map<std::string, std::string> out;
@@ -99,7 +102,8 @@ class Reader {
   Result<std::string> protocol(const json& from, const std::string& path) const {
     auto p = str(from, path, "TCP");
     if (!p) return p;
-    if (*p != "TCP" && *p != "UDP" && *p != "SCTP") return error(path, "unknown protocol '" + *p + "'");
+    if (*p != "TCP" && *p != "UDP" && *p != "SCTP")
+      return error(path, "unknown protocol '" + *p + "'");
     return p;
   }
 
@@ -108,19 +112,21 @@ class Reader {
   std::string what_;
 };
 
-#define PETREL_ASSIGN(lhs, expr)        \
-  do {                                  \
-    auto petrel_v_ = (expr);            \
+#define PETREL_ASSIGN(lhs, expr)               \
+  do {                                         \
+    auto petrel_v_ = (expr);                   \
     if (!petrel_v_) return petrel_v_.status(); \
-    lhs = std::move(*petrel_v_);        \
+    lhs = std::move(*petrel_v_);               \
   } while (0)
 
 Result<ObjectMeta> metaFor(const json& obj, bool namespaced, Reader& r, const char* kind) {
-  if (!obj.is_object()) return Status(Code::kInvalidArgument, std::string(kind) + ": not a JSON object");
+  if (!obj.is_object())
+    return Status(Code::kInvalidArgument, std::string(kind) + ": not a JSON object");
   ObjectMeta m;
   PETREL_ASSIGN(m.name, r.str(obj, "metadata.name"));
   PETREL_ASSIGN(m.namespace_, r.str(obj, "metadata.namespace"));
-  r.setWhat(std::string(kind) + " " + (m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name));
+  r.setWhat(std::string(kind) + " " +
+            (m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name));
   if (m.name.empty()) return r.error("metadata.name", "missing");
   if (namespaced && m.namespace_.empty()) return r.error("metadata.namespace", "missing");
   PETREL_ASSIGN(m.uid, r.str(obj, "metadata.uid"));
@@ -237,7 +243,8 @@ Result<Service> decodeService(const json& obj) {
   Service s;
   PETREL_ASSIGN(s.meta, metaFor(obj, true, r, "Service"));
   PETREL_ASSIGN(s.type, r.str(obj, "spec.type", "ClusterIP"));
-  if (s.type != "ClusterIP" && s.type != "NodePort" && s.type != "LoadBalancer" && s.type != "ExternalName") {
+  if (s.type != "ClusterIP" && s.type != "NodePort" && s.type != "LoadBalancer" &&
+      s.type != "ExternalName") {
     return r.error("spec.type", "unknown Service type '" + s.type + "'");
   }
   std::vector<std::string> cluster_ips;
@@ -300,18 +307,23 @@ Result<Service> decodeService(const json& obj) {
   PETREL_ASSIGN(s.selector, r.stringMap(obj, "spec.selector"));
   std::string affinity;
   PETREL_ASSIGN(affinity, r.str(obj, "spec.sessionAffinity", "None"));
-  if (affinity != "None" && affinity != "ClientIP") return r.error("spec.sessionAffinity", "unknown value '" + affinity + "'");
+  if (affinity != "None" && affinity != "ClientIP")
+    return r.error("spec.sessionAffinity", "unknown value '" + affinity + "'");
   s.session_affinity_client_ip = affinity == "ClientIP";
   int64_t timeout = 0;
-  PETREL_ASSIGN(timeout, r.integer(obj, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", 10800));
-  if (timeout < 1 || timeout > 86400) return r.error("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "must be 1-86400");
+  PETREL_ASSIGN(timeout,
+                r.integer(obj, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", 10800));
+  if (timeout < 1 || timeout > 86400)
+    return r.error("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "must be 1-86400");
   s.session_affinity_timeout = static_cast<uint32_t>(timeout);
   std::string policy;
   PETREL_ASSIGN(policy, r.str(obj, "spec.externalTrafficPolicy", "Cluster"));
-  if (policy != "Cluster" && policy != "Local") return r.error("spec.externalTrafficPolicy", "unknown value '" + policy + "'");
+  if (policy != "Cluster" && policy != "Local")
+    return r.error("spec.externalTrafficPolicy", "unknown value '" + policy + "'");
   s.external_traffic_local = policy == "Local";
   PETREL_ASSIGN(policy, r.str(obj, "spec.internalTrafficPolicy", "Cluster"));
-  if (policy != "Cluster" && policy != "Local") return r.error("spec.internalTrafficPolicy", "unknown value '" + policy + "'");
+  if (policy != "Cluster" && policy != "Local")
+    return r.error("spec.internalTrafficPolicy", "unknown value '" + policy + "'");
   s.internal_traffic_local = policy == "Local";
   return s;
 }
@@ -372,7 +384,8 @@ Result<NetworkPolicy> decodeNetworkPolicy(const json& obj) {
   std::vector<const json*> types;
   PETREL_ASSIGN(types, r.array(*spec, "policyTypes"));
   for (const json* t : types) {
-    if (!t->is_string() || (t->get<std::string>() != "Ingress" && t->get<std::string>() != "Egress")) {
+    if (!t->is_string() ||
+        (t->get<std::string>() != "Ingress" && t->get<std::string>() != "Egress")) {
       return r.error("spec.policyTypes", "expected Ingress or Egress");
     }
   }

@@ -59,8 +59,8 @@ struct ServicePort {
   std::string name;
   std::string protocol;  // TCP, UDP, SCTP
   uint16_t port = 0;
-  uint16_t target_port = 0;         // numeric targetPort, 0 when named
-  std::string target_port_name;     // named targetPort, resolved per endpoint
+  uint16_t target_port = 0;      // numeric targetPort, 0 when named
+  std::string target_port_name;  // named targetPort, resolved per endpoint
   uint16_t node_port = 0;
 };
 

@@ -42,8 +42,10 @@ HeaderList configure(CURL* c, const ClusterConfig& cfg, const std::string& path)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!cfg.client_cert_pem.empty()) {
-    curl_blob cert{const_cast<char*>(cfg.client_cert_pem.data()), cfg.client_cert_pem.size(), CURL_BLOB_COPY};
-    curl_blob key{const_cast<char*>(cfg.client_key_pem.data()), cfg.client_key_pem.size(), CURL_BLOB_COPY};
+    curl_blob cert{const_cast<char*>(cfg.client_cert_pem.data()), cfg.client_cert_pem.size(),
+                   CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(cfg.client_key_pem.data()), cfg.client_key_pem.size(),
+                  CURL_BLOB_COPY};
     curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
     curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
     curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
@@ -51,7 +53,8 @@ HeaderList configure(CURL* c, const ClusterConfig& cfg, const std::string& path)
   }
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
   headers = curl_slist_append(headers, "User-Agent: petrel-agent");
-  if (!cfg.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + cfg.token).c_str());
+  if (!cfg.token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + cfg.token).c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   return HeaderList(headers);
 }
@@ -107,7 +110,9 @@ int progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-RestClient::RestClient(ClusterConfig config) : config_(std::move(config)) { globalInit(); }
+RestClient::RestClient(ClusterConfig config) : config_(std::move(config)) {
+  globalInit();
+}
 RestClient::~RestClient() = default;
 
 Result<HttpResponse> RestClient::get(const std::string& path, std::chrono::seconds timeout) const {
@@ -120,13 +125,15 @@ Result<HttpResponse> RestClient::get(const std::string& path, std::chrono::secon
   curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &resp.body);
   CURLcode rc = curl_easy_perform(c.get());
   if (rc != CURLE_OK) {
-    return makeError(Code::kUnavailable, "GET {}{}: {}", config_.server, path, curl_easy_strerror(rc));
+    return makeError(Code::kUnavailable, "GET {}{}: {}", config_.server, path,
+                     curl_easy_strerror(rc));
   }
   curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &resp.status);
   return resp;
 }
 
-Status RestClient::watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
+Status RestClient::watch(const std::string& path,
+                         const std::function<bool(std::string_view)>& on_line,
                          std::chrono::seconds stall_timeout, const std::atomic<bool>& stop) const {
   CurlHandle c(curl_easy_init());
   if (!c) return Status(Code::kResourceExhausted, "curl_easy_init failed");
@@ -145,12 +152,15 @@ Status RestClient::watch(const std::string& path, const std::function<bool(std::
   long code = 0;
   curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return makeError(Code::kUnavailable, "watch {}: no data for {}s, restarting it", path, stall_timeout.count());
+    return makeError(Code::kUnavailable, "watch {}: no data for {}s, restarting it", path,
+                     stall_timeout.count());
   }
-  if (rc != CURLE_OK) return makeError(Code::kUnavailable, "watch {}{}: {}", config_.server, path, curl_easy_strerror(rc));
+  if (rc != CURLE_OK)
+    return makeError(Code::kUnavailable, "watch {}{}: {}", config_.server, path,
+                     curl_easy_strerror(rc));
   if (code != 200) {
-    return makeError(code == 410 ? Code::kFailedPrecondition : Code::kUnavailable, "watch {}: HTTP {}: {}", path,
-                     code, st.error_body.substr(0, 300));
+    return makeError(code == 410 ? Code::kFailedPrecondition : Code::kUnavailable,
+                     "watch {}: HTTP {}: {}", path, code, st.error_body.substr(0, 300));
   }
   return Status::ok();
 }

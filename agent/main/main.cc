@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "agent/api/agent_service.h"
 #include "agent/core/endpoint_manager.h"
@@ -53,7 +53,8 @@ petrel::Status prepareSocketPath(const std::string& path) {
   return petrel::Status::ok();
 }
 
-void fillKubernetesStatus(const petrel::k8s::ClusterWatch& cluster, petrel::api::v1::KubernetesStatus* out) {
+void fillKubernetesStatus(const petrel::k8s::ClusterWatch& cluster,
+                          petrel::api::v1::KubernetesStatus* out) {
   out->set_enabled(true);
   out->set_server(cluster.server());
   bool synced = true;
@@ -82,26 +83,37 @@ int main(int argc, char** argv) {
 
   CLI::App app{"petrel-agent: Petrel's per-node eBPF datapath agent"};
   app.add_option("--node-name", opt.node_name, "Name of this node")->capture_default_str();
-  app.add_option("--pod-cidr", opt.pod_cidr, "This node's pod CIDR, e.g. 10.244.0.0/24")->required();
-  app.add_option("--bpf-root", opt.bpf_root, "bpffs directory for pinned maps")->capture_default_str();
-  app.add_option("--state-dir", opt.state_dir, "Directory for durable agent state")->capture_default_str();
+  app.add_option("--pod-cidr", opt.pod_cidr, "This node's pod CIDR, e.g. 10.244.0.0/24")
+      ->required();
+  app.add_option("--bpf-root", opt.bpf_root, "bpffs directory for pinned maps")
+      ->capture_default_str();
+  app.add_option("--state-dir", opt.state_dir, "Directory for durable agent state")
+      ->capture_default_str();
   app.add_option("--socket", opt.socket, "Unix socket of the local API")->capture_default_str();
-  app.add_option("--mtu", opt.mtu, "MTU of pod interfaces")->check(CLI::Range(576, 65535))->capture_default_str();
-  app.add_option("--full-pass-interval", opt.full_pass_seconds, "Seconds between datapath repair passes")->capture_default_str();
+  app.add_option("--mtu", opt.mtu, "MTU of pod interfaces")
+      ->check(CLI::Range(576, 65535))
+      ->capture_default_str();
+  app.add_option("--full-pass-interval", opt.full_pass_seconds,
+                 "Seconds between datapath repair passes")
+      ->capture_default_str();
   app.add_option("--kubeconfig", opt.kubeconfig,
                  "kubeconfig of the cluster; without it the agent uses in-cluster config when "
                  "KUBERNETES_SERVICE_HOST is set, else runs standalone");
-  app.add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")->capture_default_str();
-  app.set_version_flag("--version", std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
+  app.add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  app.set_version_flag("--version",
+                       std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(opt.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  if (geteuid() != 0) return fail("petrel-agent must run as root (it loads BPF programs and configures interfaces)");
+  if (geteuid() != 0)
+    return fail("petrel-agent must run as root (it loads BPF programs and configures interfaces)");
 
   auto cidr = petrel::Ipv4Cidr::parse(opt.pod_cidr);
   if (!cidr || cidr->prefix_len > 30) {
-    return fail("--pod-cidr '" + opt.pod_cidr + "' is not an IPv4 network of /30 or larger, e.g. 10.244.0.0/24");
+    return fail("--pod-cidr '" + opt.pod_cidr +
+                "' is not an IPv4 network of /30 or larger, e.g. 10.244.0.0/24");
   }
 
   // Block the stop signals in every thread; the main thread waits for them.
@@ -125,7 +137,8 @@ int main(int argc, char** argv) {
   petrel::datapath::BpfEndpointDatapath endpoint_dp(
       dp.endpoints(),
       [prog_fd](uint32_t ifindex) {
-        return petrel::datapath::attachTc(ifindex, prog_fd, petrel::datapath::TcDirection::kIngress);
+        return petrel::datapath::attachTc(ifindex, prog_fd,
+                                          petrel::datapath::TcDirection::kIngress);
       },
       petrel::datapath::resolveIfindexByName);
   petrel::core::JsonFileStateStore store(opt.state_dir + "/state.json");
@@ -135,9 +148,11 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
   if (!opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST")) {
-    auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster() : petrel::k8s::loadKubeconfig(opt.kubeconfig);
+    auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster()
+                                         : petrel::k8s::loadKubeconfig(opt.kubeconfig);
     if (!config) return fail(config.status().toString());
-    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, petrel::k8s::ClusterHandlers{});
+    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name,
+                                                          petrel::k8s::ClusterHandlers{});
     cluster->start();
     spdlog::info("watching the Kubernetes API at {}", cluster->server());
   }
@@ -145,14 +160,17 @@ int main(int argc, char** argv) {
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
   petrel::api::AgentInfo info{opt.node_name, opt.bpf_root, nullptr};
   if (cluster) {
-    info.kubernetes_status = [&cluster](petrel::api::v1::KubernetesStatus* out) { fillKubernetesStatus(*cluster, out); };
+    info.kubernetes_status = [&cluster](petrel::api::v1::KubernetesStatus* out) {
+      fillKubernetesStatus(*cluster, out);
+    };
   }
   petrel::api::AgentService service(endpoints, info);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) return fail("cannot serve the API on unix:" + opt.socket + " (is another agent running?)");
+  if (!server)
+    return fail("cannot serve the API on unix:" + opt.socket + " (is another agent running?)");
   ::chmod(opt.socket.c_str(), 0600);
 
   spdlog::info("petrel-agent ready: node {}, pod CIDR {}, API unix:{}, maps {}", opt.node_name,

@@ -109,8 +109,7 @@ int client(const std::string& host, uint16_t port, double seconds, size_t size, 
     auto t0 = Clock::now();
     if (t0 >= end) break;
     if (!writeFull(fd, buf.data(), size) || !readFull(fd, buf.data(), size)) {
-      std::fprintf(stderr, "petrel-bench-rr: connection lost after %zu samples\n",
-                   samples.size());
+      std::fprintf(stderr, "petrel-bench-rr: connection lost after %zu samples\n", samples.size());
       return 1;
     }
     auto t1 = Clock::now();

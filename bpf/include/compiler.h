@@ -1,10 +1,10 @@
 /* Compiler and helper basics for every Petrel BPF program. */
 #pragma once
 
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))

@@ -3,15 +3,15 @@
  * Values < 128 are successes, >= 128 are drops. Shared by BPF C and C++. */
 #pragma once
 
-#define PETREL_REASONS(X)                                             \
-  X(FORWARDED, 0, "forwarded")                                        \
-  X(TO_STACK, 1, "to-stack")                                          \
-  X(ARP_REPLY, 2, "arp-reply")                                        \
-  X(DROP_INVALID, 130, "invalid-packet")                              \
-  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")                       \
-  X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")                   \
-  X(DROP_UNSUPPORTED_L3, 133, "unsupported-l3-protocol")              \
-  X(DROP_REDIRECT_FAILED, 134, "redirect-failed")                     \
+#define PETREL_REASONS(X)                                \
+  X(FORWARDED, 0, "forwarded")                           \
+  X(TO_STACK, 1, "to-stack")                             \
+  X(ARP_REPLY, 2, "arp-reply")                           \
+  X(DROP_INVALID, 130, "invalid-packet")                 \
+  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
+  X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \
+  X(DROP_UNSUPPORTED_L3, 133, "unsupported-l3-protocol") \
+  X(DROP_REDIRECT_FAILED, 134, "redirect-failed")        \
   X(DROP_ARP_INVALID, 135, "invalid-arp")
 
 enum petrel_reason {

@@ -23,7 +23,7 @@ namespace petrel::bpftest {
 namespace {
 
 constexpr uint32_t kLoopbackIfindex = 1;  // test runs see the packet arriving on lo
-constexpr uint32_t kPeerIfindex = 4242;    // a host veth that needs no existence for test runs
+constexpr uint32_t kPeerIfindex = 4242;   // a host veth that needs no existence for test runs
 
 struct TestEndpoint {
   std::string ip;
@@ -76,8 +76,8 @@ class LxcProgramTest : public ::testing::Test {
     r.out.resize(frame.size() + 256);
     __sk_buff ctx{};
     ctx.ifindex = kLoopbackIfindex;
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_out = r.out.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
                 .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx,
                 .ctx_size_in = sizeof(ctx));
     int err = bpf_prog_test_run_opts(dp_->lxcProgramFd(), &opts);
@@ -122,16 +122,23 @@ TEST_F(LxcProgramTest, PodToLocalPodIsRedirectedToPeerWithRoutedHeaders) {
 }
 
 TEST_F(LxcProgramTest, PodToItselfIsRedirectedBack) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                   .ipv4(kPodA.ip, kPodA.ip).icmpEcho(1, 1).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodA.ip)
+                   .icmpEcho(1, 1)
+                   .build();
   auto r = run(frame);
   EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
   EXPECT_EQ(PacketView{r.out}.ethDst(), mac(kPodA.pod_mac));
 }
 
 TEST_F(LxcProgramTest, PodToNodeGoesToTheStackUnchanged) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                   .ipv4(kPodA.ip, "192.168.50.1").udp(5353, 53).payload("q").build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, "192.168.50.1")
+                   .udp(5353, 53)
+                   .payload("q")
+                   .build();
   uint64_t before = counter(PETREL_TO_STACK, METRIC_DIR_EGRESS);
   auto r = run(frame);
   EXPECT_EQ(r.verdict, TC_ACT_OK);
@@ -140,29 +147,41 @@ TEST_F(LxcProgramTest, PodToNodeGoesToTheStackUnchanged) {
 }
 
 TEST_F(LxcProgramTest, ExpiringTtlIsLeftToTheStackForIcmpTimeExceeded) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                   .ipv4(kPodA.ip, kPodB.ip, 1).tcp(1, 2).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodB.ip, 1)
+                   .tcp(1, 2)
+                   .build();
   auto r = run(frame);
   EXPECT_EQ(r.verdict, TC_ACT_OK);
   EXPECT_EQ(PacketView{r.out}.ttl(), 1);
 }
 
 TEST_F(LxcProgramTest, SpoofedSourceIsDroppedAndCounted) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                   .ipv4(kPodB.ip /* not this interface's pod */, kPodA.ip).tcp(1, 2).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodB.ip /* not this interface's pod */, kPodA.ip)
+                   .tcp(1, 2)
+                   .build();
   uint64_t before = counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS);
   EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
   EXPECT_EQ(counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS), before + 1);
 
-  auto unknown = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                     .ipv4("10.200.0.99", kPodB.ip).tcp(1, 2).build();
+  auto unknown = PacketBuilder()
+                     .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                     .ipv4("10.200.0.99", kPodB.ip)
+                     .tcp(1, 2)
+                     .build();
   EXPECT_EQ(run(unknown).verdict, TC_ACT_SHOT);
   EXPECT_EQ(counter(PETREL_DROP_SPOOFED_SOURCE, METRIC_DIR_EGRESS), before + 2);
 }
 
 TEST_F(LxcProgramTest, TruncatedAndMalformedIpv4IsDropped) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-                   .ipv4(kPodA.ip, kPodB.ip).tcp(1, 2).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                   .ipv4(kPodA.ip, kPodB.ip)
+                   .tcp(1, 2)
+                   .build();
   uint64_t before = counter(PETREL_DROP_INVALID, METRIC_DIR_EGRESS);
   // The kernel's test run refuses frames shorter than an IPv4 header; cut right after it and
   // claim options that are not there.
@@ -180,16 +199,20 @@ TEST_F(LxcProgramTest, TruncatedAndMalformedIpv4IsDropped) {
 }
 
 TEST_F(LxcProgramTest, UnknownEthertypeIsDropped) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac(kPodA.host_mac), 0x88b5)
-                   .payload(std::string(46, 'x')).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac), 0x88b5)
+                   .payload(std::string(46, 'x'))
+                   .build();
   uint64_t before = counter(PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS);
   EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
   EXPECT_EQ(counter(PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS), before + 1);
 }
 
 TEST_F(LxcProgramTest, ArpForTheGatewayIsAnsweredWithTheHostVethMac) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
-                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, "10.200.0.1").build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, "10.200.0.1")
+                   .build();
   uint64_t before = counter(PETREL_ARP_REPLY, METRIC_DIR_EGRESS);
   auto r = run(frame);
   EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
@@ -205,16 +228,20 @@ TEST_F(LxcProgramTest, ArpForTheGatewayIsAnsweredWithTheHostVethMac) {
 }
 
 TEST_F(LxcProgramTest, GratuitousArpIsNotAnswered) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
-                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, kPodA.ip).build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), kPodA.ip, kPodA.ip)
+                   .build();
   auto r = run(frame);
   EXPECT_EQ(r.verdict, TC_ACT_OK);
   EXPECT_EQ(r.out, frame);
 }
 
 TEST_F(LxcProgramTest, ArpFromAnUnknownSenderIsDropped) {
-  auto frame = PacketBuilder().eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
-                   .arpRequest(mac(kPodA.pod_mac), "10.200.0.77", "10.200.0.1").build();
+  auto frame = PacketBuilder()
+                   .eth(mac(kPodA.pod_mac), mac("ff:ff:ff:ff:ff:ff"))
+                   .arpRequest(mac(kPodA.pod_mac), "10.200.0.77", "10.200.0.1")
+                   .build();
   EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
 }
 
@@ -223,7 +250,8 @@ TEST_F(LxcProgramTest, ArpFromAnUnknownSenderIsDropped) {
 TEST_F(LxcProgramTest, SharedLayoutsMatchTheObjectBtf) {
   const btf* b = dp_->lxcBtf();
   ASSERT_NE(b, nullptr);
-  auto check = [&](const char* name, size_t size, std::vector<std::pair<const char*, size_t>> fields) {
+  auto check = [&](const char* name, size_t size,
+                   std::vector<std::pair<const char*, size_t>> fields) {
     int id = btf__find_by_name_kind(b, name, BTF_KIND_STRUCT);
     ASSERT_GT(id, 0) << name << " is missing from the object's BTF";
     EXPECT_EQ(static_cast<size_t>(btf__resolve_size(b, id)), size) << name;
@@ -243,9 +271,12 @@ TEST_F(LxcProgramTest, SharedLayoutsMatchTheObjectBtf) {
   check("endpoint_key", sizeof(endpoint_key),
         {{"family", offsetof(endpoint_key, family)}, {"pad", offsetof(endpoint_key, pad)}});
   check("endpoint_info", sizeof(endpoint_info),
-        {{"ifindex", offsetof(endpoint_info, ifindex)}, {"endpoint_id", offsetof(endpoint_info, endpoint_id)},
-         {"identity", offsetof(endpoint_info, identity)}, {"flags", offsetof(endpoint_info, flags)},
-         {"pod_mac", offsetof(endpoint_info, pod_mac)}, {"host_mac", offsetof(endpoint_info, host_mac)}});
+        {{"ifindex", offsetof(endpoint_info, ifindex)},
+         {"endpoint_id", offsetof(endpoint_info, endpoint_id)},
+         {"identity", offsetof(endpoint_info, identity)},
+         {"flags", offsetof(endpoint_info, flags)},
+         {"pod_mac", offsetof(endpoint_info, pod_mac)},
+         {"host_mac", offsetof(endpoint_info, host_mac)}});
   check("metric_value", sizeof(metric_value),
         {{"packets", offsetof(metric_value, packets)}, {"bytes", offsetof(metric_value, bytes)}});
 }
@@ -254,7 +285,8 @@ TEST_F(LxcProgramTest, SharedLayoutsMatchTheObjectBtf) {
 TEST_F(LxcProgramTest, ReloadReusesPinnedMaps) {
   auto second = datapath::LoadedDatapath::load(pin_root_);
   ASSERT_TRUE(second) << second.status().toString();
-  auto v = second.value()->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodB.ip)));
+  auto v =
+      second.value()->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodB.ip)));
   ASSERT_TRUE(v) << v.status().toString();
   EXPECT_EQ(v->ifindex, kPeerIfindex);
 }

@@ -20,13 +20,25 @@ uint32_t ip(const std::string& text) {
   }
   return a->value;
 }
-void put16(std::vector<uint8_t>& b, uint16_t v) { b.push_back(v >> 8); b.push_back(v & 0xff); }
-void put32(std::vector<uint8_t>& b, uint32_t v) { put16(b, v >> 16); put16(b, v & 0xffff); }
-void set16(std::vector<uint8_t>& b, size_t at, uint16_t v) { b[at] = v >> 8; b[at + 1] = v & 0xff; }
-uint16_t get16(const std::vector<uint8_t>& b, size_t at) { return uint16_t(b.at(at) << 8 | b.at(at + 1)); }
+void put16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(v >> 8);
+  b.push_back(v & 0xff);
+}
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  put16(b, v >> 16);
+  put16(b, v & 0xffff);
+}
+void set16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
+  b[at] = v >> 8;
+  b[at + 1] = v & 0xff;
+}
+uint16_t get16(const std::vector<uint8_t>& b, size_t at) {
+  return uint16_t(b.at(at) << 8 | b.at(at + 1));
+}
 std::string ipAt(const std::vector<uint8_t>& b, size_t at) {
-  return Ipv4Addr{uint32_t(b.at(at)) << 24 | uint32_t(b.at(at + 1)) << 16 | uint32_t(b.at(at + 2)) << 8 |
-                  b.at(at + 3)}.toString();
+  return Ipv4Addr{uint32_t(b.at(at)) << 24 | uint32_t(b.at(at + 1)) << 16 |
+                  uint32_t(b.at(at + 2)) << 8 | b.at(at + 3)}
+      .toString();
 }
 Mac macAt(const std::vector<uint8_t>& b, size_t at) {
   Mac m{};
@@ -68,15 +80,22 @@ PacketBuilder& PacketBuilder::ipv4(const std::string& src, const std::string& ds
   return *this;
 }
 PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags) {
-  l4_ = L4::kTcp; sport_ = sport; dport_ = dport; tcp_flags_ = flags;
+  l4_ = L4::kTcp;
+  sport_ = sport;
+  dport_ = dport;
+  tcp_flags_ = flags;
   return *this;
 }
 PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
-  l4_ = L4::kUdp; sport_ = sport; dport_ = dport;
+  l4_ = L4::kUdp;
+  sport_ = sport;
+  dport_ = dport;
   return *this;
 }
 PacketBuilder& PacketBuilder::icmpEcho(uint16_t id, uint16_t seq) {
-  l4_ = L4::kIcmp; sport_ = id; dport_ = seq;
+  l4_ = L4::kIcmp;
+  sport_ = id;
+  dport_ = seq;
   return *this;
 }
 PacketBuilder& PacketBuilder::arpRequest(const Mac& sender_mac, const std::string& sender_ip,
@@ -116,16 +135,30 @@ std::vector<uint8_t> PacketBuilder::build() const {
   switch (l4_) {
     case L4::kTcp:
       proto = 6;
-      put16(l4, sport_); put16(l4, dport_); put32(l4, 1); put32(l4, 0);
-      l4.push_back(5 << 4); l4.push_back(tcp_flags_); put16(l4, 65535); put16(l4, 0); put16(l4, 0);
+      put16(l4, sport_);
+      put16(l4, dport_);
+      put32(l4, 1);
+      put32(l4, 0);
+      l4.push_back(5 << 4);
+      l4.push_back(tcp_flags_);
+      put16(l4, 65535);
+      put16(l4, 0);
+      put16(l4, 0);
       break;
     case L4::kUdp:
       proto = 17;
-      put16(l4, sport_); put16(l4, dport_); put16(l4, uint16_t(8 + payload_.size())); put16(l4, 0);
+      put16(l4, sport_);
+      put16(l4, dport_);
+      put16(l4, uint16_t(8 + payload_.size()));
+      put16(l4, 0);
       break;
     case L4::kIcmp:
       proto = 1;
-      l4.push_back(8); l4.push_back(0); put16(l4, 0); put16(l4, sport_); put16(l4, dport_);
+      l4.push_back(8);
+      l4.push_back(0);
+      put16(l4, 0);
+      put16(l4, sport_);
+      put16(l4, dport_);
       break;
     case L4::kNone:
       proto = 253;  // experimental
@@ -134,36 +167,63 @@ std::vector<uint8_t> PacketBuilder::build() const {
   l4.insert(l4.end(), payload_.begin(), payload_.end());
   if (l4_ == L4::kIcmp) set16(l4, 2, inetChecksum(l4.data(), l4.size()));
   if (l4_ == L4::kTcp || l4_ == L4::kUdp) {
-    uint32_t pseudo = (ip_src_ >> 16) + (ip_src_ & 0xffff) + (ip_dst_ >> 16) + (ip_dst_ & 0xffff) + proto +
-                      uint32_t(l4.size());
+    uint32_t pseudo = (ip_src_ >> 16) + (ip_src_ & 0xffff) + (ip_dst_ >> 16) + (ip_dst_ & 0xffff) +
+                      proto + uint32_t(l4.size());
     set16(l4, l4_ == L4::kTcp ? 16 : 6, inetChecksum(l4.data(), l4.size(), pseudo));
   }
   std::vector<uint8_t> iph;
-  iph.push_back(0x45); iph.push_back(0);
+  iph.push_back(0x45);
+  iph.push_back(0);
   put16(iph, uint16_t(20 + l4.size()));
-  put16(iph, 0x1234); put16(iph, 0x4000);  // id, DF
-  iph.push_back(ttl_); iph.push_back(proto); put16(iph, 0);
-  put32(iph, ip_src_); put32(iph, ip_dst_);
+  put16(iph, 0x1234);
+  put16(iph, 0x4000);  // id, DF
+  iph.push_back(ttl_);
+  iph.push_back(proto);
+  put16(iph, 0);
+  put32(iph, ip_src_);
+  put32(iph, ip_dst_);
   set16(iph, 10, inetChecksum(iph.data(), iph.size()));
   b.insert(b.end(), iph.begin(), iph.end());
   b.insert(b.end(), l4.begin(), l4.end());
   return b;
 }
 
-Mac PacketView::ethDst() const { return macAt(bytes, 0); }
-Mac PacketView::ethSrc() const { return macAt(bytes, 6); }
-uint16_t PacketView::ethertype() const { return get16(bytes, 12); }
-std::string PacketView::ipSrc() const { return ipAt(bytes, kEth + 12); }
-std::string PacketView::ipDst() const { return ipAt(bytes, kEth + 16); }
-uint8_t PacketView::ttl() const { return bytes.at(kEth + 8); }
+Mac PacketView::ethDst() const {
+  return macAt(bytes, 0);
+}
+Mac PacketView::ethSrc() const {
+  return macAt(bytes, 6);
+}
+uint16_t PacketView::ethertype() const {
+  return get16(bytes, 12);
+}
+std::string PacketView::ipSrc() const {
+  return ipAt(bytes, kEth + 12);
+}
+std::string PacketView::ipDst() const {
+  return ipAt(bytes, kEth + 16);
+}
+uint8_t PacketView::ttl() const {
+  return bytes.at(kEth + 8);
+}
 bool PacketView::ipChecksumValid() const {
   size_t ihl = (bytes.at(kEth) & 0x0f) * 4u;
   return bytes.size() >= kEth + ihl && inetChecksum(bytes.data() + kEth, ihl) == 0;
 }
-uint16_t PacketView::arpOp() const { return get16(bytes, kEth + 6); }
-Mac PacketView::arpSenderMac() const { return macAt(bytes, kEth + 8); }
-std::string PacketView::arpSenderIp() const { return ipAt(bytes, kEth + 14); }
-Mac PacketView::arpTargetMac() const { return macAt(bytes, kEth + 18); }
-std::string PacketView::arpTargetIp() const { return ipAt(bytes, kEth + 24); }
+uint16_t PacketView::arpOp() const {
+  return get16(bytes, kEth + 6);
+}
+Mac PacketView::arpSenderMac() const {
+  return macAt(bytes, kEth + 8);
+}
+std::string PacketView::arpSenderIp() const {
+  return ipAt(bytes, kEth + 14);
+}
+Mac PacketView::arpTargetMac() const {
+  return macAt(bytes, kEth + 18);
+}
+std::string PacketView::arpTargetIp() const {
+  return ipAt(bytes, kEth + 24);
+}
 
 }  // namespace petrel::bpftest

@@ -28,7 +28,9 @@ namespace {
 
 std::atomic<int> g_counter{0};
 
-int nextCounter() { return g_counter.fetch_add(1) + 1; }
+int nextCounter() {
+  return g_counter.fetch_add(1) + 1;
+}
 
 int decodeStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -127,8 +129,8 @@ std::string tail(const std::string& text, size_t max = 4000) {
       }
     }
   }
-  return ::testing::AssertionFailure() << "required tool '" << tool
-                                       << "' is not installed; run scripts/install-deps.sh";
+  return ::testing::AssertionFailure()
+         << "required tool '" << tool << "' is not installed; run scripts/install-deps.sh";
 }
 
 ::testing::AssertionResult requireFile(const fs::path& path, const std::string& hint) {
@@ -154,7 +156,9 @@ fs::path binDir() {
   return PETREL_BIN_DIR;
 }
 
-fs::path sourceDir() { return PETREL_SOURCE_DIR; }
+fs::path sourceDir() {
+  return PETREL_SOURCE_DIR;
+}
 
 std::string uniqueName(const std::string& prefix) {
   return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(nextCounter());
@@ -173,7 +177,9 @@ bool waitUntil(const std::function<bool()>& probe, Millis timeout, Millis interv
   }
 }
 
-std::string stripPrefix(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
+std::string stripPrefix(const std::string& cidr) {
+  return cidr.substr(0, cidr.find('/'));
+}
 
 // ---------------------------------------------------------------- running commands
 
@@ -291,7 +297,9 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, fs::path log
   if (fd >= 0) close(fd);
 }
 
-BackgroundProcess::~BackgroundProcess() { terminate(3s); }
+BackgroundProcess::~BackgroundProcess() {
+  terminate(3s);
+}
 
 bool BackgroundProcess::running() {
   if (pid_ <= 0 || status_) return false;
@@ -329,7 +337,9 @@ void BackgroundProcess::terminate(Millis grace) {
   kill(-pid_, SIGKILL);
 }
 
-std::string BackgroundProcess::log() const { return readFile(log_); }
+std::string BackgroundProcess::log() const {
+  return readFile(log_);
+}
 
 // ---------------------------------------------------------------- TempDir, Netns
 
@@ -415,25 +425,24 @@ AgentProcess::~AgentProcess() {
   fs::remove(logPath_, ec);
 }
 
-std::string AgentProcess::log() const { return tail(readFile(logPath_), 6000); }
+std::string AgentProcess::log() const {
+  return tail(readFile(logPath_), 6000);
+}
 
-bool AgentProcess::running() { return proc_ && proc_->running(); }
+bool AgentProcess::running() {
+  return proc_ && proc_->running();
+}
 
 ::testing::AssertionResult AgentProcess::start() {
   if (running()) return ::testing::AssertionFailure() << "agent already running";
   std::error_code ec;
   fs::create_directories(stateDir_, ec);
   ++starts_;
-  {
-    std::ofstream(logPath_, std::ios::app) << "=== e2e harness: start #" << starts_ << " ===\n";
-  }
-  std::vector<std::string> argv = node_.wrap({(binDir() / "petrel-agent").string(),
-                                              "--node-name", nodeName_,
-                                              "--pod-cidr", options_.podCidr,
-                                              "--bpf-root", bpfRoot_,
-                                              "--state-dir", stateDir_,
-                                              "--socket", socket_,
-                                              "--mtu", std::to_string(options_.mtu)});
+  { std::ofstream(logPath_, std::ios::app) << "=== e2e harness: start #" << starts_ << " ===\n"; }
+  std::vector<std::string> argv =
+      node_.wrap({(binDir() / "petrel-agent").string(), "--node-name", nodeName_, "--pod-cidr",
+                  options_.podCidr, "--bpf-root", bpfRoot_, "--state-dir", stateDir_, "--socket",
+                  socket_, "--mtu", std::to_string(options_.mtu)});
   proc_ = std::make_unique<BackgroundProcess>(argv, logPath_);
   bool ready = waitUntil(
       [this] {
@@ -450,7 +459,8 @@ bool AgentProcess::running() { return proc_ && proc_->running(); }
     CmdResult last = cli({"status"});
     return ::testing::AssertionFailure()
            << "petrel-agent not ready after " << options_.readyTimeout.count()
-           << " ms; last `petrel status`: " << last.describe() << "\nagent log:\n" << log();
+           << " ms; last `petrel status`: " << last.describe() << "\nagent log:\n"
+           << log();
   }
   return ::testing::AssertionSuccess();
 }
@@ -463,8 +473,9 @@ bool AgentProcess::running() { return proc_ && proc_->running(); }
                                          << log();
   }
   if (*status != 0) {
-    return ::testing::AssertionFailure() << "agent exited with status " << *status
-                                         << " after SIGTERM; log:\n" << log();
+    return ::testing::AssertionFailure()
+           << "agent exited with status " << *status << " after SIGTERM; log:\n"
+           << log();
   }
   return ::testing::AssertionSuccess();
 }
@@ -540,12 +551,9 @@ CmdResult runCni(const Netns& node, const AgentProcess& agent, const CniCall& ca
   RunOptions options;
   options.timeout = 30s;
   options.input = config.dump();
-  options.env = {{"CNI_COMMAND", call.command},
-                 {"CNI_CONTAINERID", call.containerId},
-                 {"CNI_NETNS", call.netnsPath},
-                 {"CNI_IFNAME", call.ifname},
-                 {"CNI_ARGS", call.args},
-                 {"CNI_PATH", binDir().string() + ":/usr/lib/cni"}};
+  options.env = {{"CNI_COMMAND", call.command}, {"CNI_CONTAINERID", call.containerId},
+                 {"CNI_NETNS", call.netnsPath}, {"CNI_IFNAME", call.ifname},
+                 {"CNI_ARGS", call.args},       {"CNI_PATH", binDir().string() + ":/usr/lib/cni"}};
   return node.exec({(binDir() / "petrel-cni").string()}, options);
 }
 
@@ -587,8 +595,9 @@ CmdResult CniPod::call(const std::string& command) const {
 ::testing::AssertionResult CniPod::add() {
   CmdResult r = call("ADD");
   if (!r.ok()) {
-    return ::testing::AssertionFailure() << "petrel-cni ADD for " << netns_.name() << ": "
-                                         << r.describe() << "\nagent log:\n" << agent_.log();
+    return ::testing::AssertionFailure()
+           << "petrel-cni ADD for " << netns_.name() << ": " << r.describe() << "\nagent log:\n"
+           << agent_.log();
   }
   result_ = nlohmann::json::parse(r.out, nullptr, false);
   if (result_.is_discarded()) {
@@ -602,8 +611,8 @@ CmdResult CniPod::call(const std::string& command) const {
   CmdResult r = call("DEL");
   added_ = false;
   if (!r.ok()) {
-    return ::testing::AssertionFailure() << "petrel-cni DEL for " << netns_.name() << ": "
-                                         << r.describe();
+    return ::testing::AssertionFailure()
+           << "petrel-cni DEL for " << netns_.name() << ": " << r.describe();
   }
   return ::testing::AssertionSuccess();
 }

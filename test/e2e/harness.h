@@ -57,9 +57,9 @@ struct CmdResult {
 
 struct RunOptions {
   Millis timeout = 30s;
-  std::string input;                             // fed to stdin
-  std::map<std::string, std::string> env;        // added to (or replacing in) the environment
-  bool clearEnv = false;                         // start from an empty environment (PATH kept)
+  std::string input;                       // fed to stdin
+  std::map<std::string, std::string> env;  // added to (or replacing in) the environment
+  bool clearEnv = false;                   // start from an empty environment (PATH kept)
 };
 
 // Runs argv[0] (PATH lookup) in its own process group; on timeout the whole group is killed.
@@ -200,8 +200,8 @@ struct CniCall {
   std::string containerId;  // CNI_CONTAINERID
   std::string netnsPath;    // CNI_NETNS
   std::string ifname = "eth0";
-  nlohmann::json config;    // stdin; petrelCniConfig(agent) when null
-  std::string args;         // CNI_ARGS
+  nlohmann::json config;  // stdin; petrelCniConfig(agent) when null
+  std::string args;       // CNI_ARGS
 };
 
 // Runs petrel-cni inside `node` (nsenter) with CNI_* env and the config on stdin.

@@ -45,13 +45,13 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
                      {"GOCACHE", (driverDir_->path() / "gocache").string()},
                      {"GOFLAGS", ""},
                      {"CGO_ENABLED", "0"}};
-      buildResult_ = run({"go", "build", "-o", out.string(),
-                          (sourceDir() / "test/e2e/libcni/main.go").string()},
-                         options);
+      buildResult_ = run(
+          {"go", "build", "-o", out.string(), (sourceDir() / "test/e2e/libcni/main.go").string()},
+          options);
       if (buildResult_.ok()) driverPath_ = out;
     }
-    ASSERT_FALSE(driverPath_.empty()) << "go build of the libcni driver (offline, GOPATH mode): "
-                                      << buildResult_.describe();
+    ASSERT_FALSE(driverPath_.empty())
+        << "go build of the libcni driver (offline, GOPATH mode): " << buildResult_.describe();
     driver_ = driverPath_;
   }
 
@@ -61,10 +61,10 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
   void makeSbinShim() {
     shim_ = tmp_ / "sbin";
     fs::create_directories(shim_);
-    for (const char* tool : {"iptables", "iptables-save", "iptables-restore", "iptables-legacy",
-                             "iptables-legacy-save", "iptables-legacy-restore", "iptables-nft",
-                             "iptables-nft-save", "iptables-nft-restore", "xtables-nft-multi",
-                             "xtables-legacy-multi"}) {
+    for (const char* tool :
+         {"iptables", "iptables-save", "iptables-restore", "iptables-legacy",
+          "iptables-legacy-save", "iptables-legacy-restore", "iptables-nft", "iptables-nft-save",
+          "iptables-nft-restore", "xtables-nft-multi", "xtables-legacy-multi"}) {
       fs::path target = fs::path("/usr/sbin") / tool;
       if (fs::exists(target)) fs::create_symlink(target, shim_ / tool);
     }
@@ -72,14 +72,14 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
 
   // Runs the driver inside `node`; `pluginDirs` is colon-separated.
   CmdResult driver(const Netns& node, const std::string& command, const fs::path& conflist,
-                   const std::string& pluginDirs, const std::string& netns,
-                   const std::string& id, const std::string& portMappings) {
+                   const std::string& pluginDirs, const std::string& netns, const std::string& id,
+                   const std::string& portMappings) {
     RunOptions options;
     options.timeout = 60s;
     options.env = {{"PATH", shim_.string() + ":/usr/local/bin:/usr/bin:/bin"}};
-    return node.exec({driver_.string(), "-conflist", conflist.string(), "-plugin-dir",
-                      pluginDirs, "-cache-dir", (tmp_ / "cache").string(), "-netns", netns,
-                      "-id", id, "-port-mappings", portMappings, command},
+    return node.exec({driver_.string(), "-conflist", conflist.string(), "-plugin-dir", pluginDirs,
+                      "-cache-dir", (tmp_ / "cache").string(), "-netns", netns, "-id", id,
+                      "-port-mappings", portMappings, command},
                      options);
   }
 
@@ -100,8 +100,8 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(tmp_ / "www");
     std::ofstream(tmp_ / "www/index.html") << page << "\n";
     auto p = std::make_unique<BackgroundProcess>(
-        pod.wrap({"busybox", "httpd", "-f", "-p", std::to_string(port), "-h",
-                  (tmp_ / "www").string()}),
+        pod.wrap(
+            {"busybox", "httpd", "-f", "-p", std::to_string(port), "-h", (tmp_ / "www").string()}),
         tmp_ / "httpd.log");
     EXPECT_TRUE(waitUntil(
         [&] { return pod.sh("ss -Htln | grep -q ':" + std::to_string(port) + " '").ok(); }, 5s))
@@ -110,9 +110,8 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
   }
 
   static std::string portMappings(uint16_t hostPort, uint16_t containerPort) {
-    return nlohmann::json::array({{{"hostPort", hostPort},
-                                   {"containerPort", containerPort},
-                                   {"protocol", "tcp"}}})
+    return nlohmann::json::array(
+               {{{"hostPort", hostPort}, {"containerPort", containerPort}, {"protocol", "tcp"}}})
         .dump();
   }
 
@@ -131,18 +130,17 @@ TEST_P(LibcniTest, DriverWorksWithReferenceBridgePlugin) {
   Netns node("pe2en");
   Netns pod("pe2ep");
   const std::string bridge = "pe2ebr" + std::to_string(getpid() % 100000);
-  nlohmann::json conflist = {
-      {"cniVersion", GetParam()},
-      {"name", "pe2e-bridge"},
-      {"plugins",
-       {{{"type", "bridge"},
-         {"bridge", bridge},
-         {"isGateway", true},
-         {"ipam",
-          {{"type", "host-local"},
-           {"ranges", {{{{"subnet", "10.97.0.0/24"}}}}},
-           {"dataDir", (tmp_ / "ipam").string()}}}},
-        {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+  nlohmann::json conflist = {{"cniVersion", GetParam()},
+                             {"name", "pe2e-bridge"},
+                             {"plugins",
+                              {{{"type", "bridge"},
+                                {"bridge", bridge},
+                                {"isGateway", true},
+                                {"ipam",
+                                 {{"type", "host-local"},
+                                  {"ranges", {{{{"subnet", "10.97.0.0/24"}}}}},
+                                  {"dataDir", (tmp_ / "ipam").string()}}}},
+                               {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
   const auto file = tmp_ / "bridge.conflist";
   std::ofstream(file) << conflist.dump();
   const uint16_t hostPort = uniquePort();
@@ -151,8 +149,8 @@ TEST_P(LibcniTest, DriverWorksWithReferenceBridgePlugin) {
   CmdResult add = driver(node, "add", file, "/usr/lib/cni", pod.path(), "pe2e-bridge-c1", pm);
   ASSERT_TRUE(add.ok()) << add.describe();
   auto server = serve(pod, 8080, "bridge-page");
-  CmdResult curl = node.exec({"curl", "-sS", "--max-time", "5",
-                              "http://10.97.0.1:" + std::to_string(hostPort) + "/"});
+  CmdResult curl = node.exec(
+      {"curl", "-sS", "--max-time", "5", "http://10.97.0.1:" + std::to_string(hostPort) + "/"});
   EXPECT_NE(curl.out.find("bridge-page"), std::string::npos) << curl.describe();
   CmdResult check = driver(node, "check", file, "/usr/lib/cni", pod.path(), "pe2e-bridge-c1", pm);
   EXPECT_TRUE(check.ok()) << check.describe();
@@ -177,8 +175,7 @@ TEST_P(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
   nlohmann::json conflist = {
       {"cniVersion", GetParam()},
       {"name", "petrel"},
-      {"plugins",
-       {petrel, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+      {"plugins", {petrel, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
   const auto file = tmp_ / "petrel.conflist";
   std::ofstream(file) << conflist.dump();
   const std::string plugins = binDir().string() + ":/usr/lib/cni";
@@ -198,8 +195,8 @@ TEST_P(LibcniTest, PetrelConflistAddCheckDelWithHostPort) {
   {
     // hostPort on the node's address reaches the server in the pod (portmap DNAT + Petrel).
     auto server = serve(pod, 8080, "petrel-libcni-page");
-    CmdResult curl = node.exec({"curl", "-sS", "--max-time", "5",
-                                "http://10.244.0.1:" + std::to_string(hostPort) + "/"});
+    CmdResult curl = node.exec(
+        {"curl", "-sS", "--max-time", "5", "http://10.244.0.1:" + std::to_string(hostPort) + "/"});
     EXPECT_TRUE(curl.ok()) << curl.describe();
     EXPECT_NE(curl.out.find("petrel-libcni-page"), std::string::npos) << curl.out;
     // And the pod address directly.

@@ -47,13 +47,11 @@ class PodNetworkTest : public ::testing::Test {
   // A socat TCP echo server in `pod` on `port`; returns once it accepts connections.
   void startEcho(const CniPod& pod, uint16_t port) {
     servers_.push_back(std::make_unique<BackgroundProcess>(
-        pod.netns().wrap({"socat", "TCP-LISTEN:" + std::to_string(port) + ",reuseaddr,fork",
-                          "EXEC:cat"}),
+        pod.netns().wrap(
+            {"socat", "TCP-LISTEN:" + std::to_string(port) + ",reuseaddr,fork", "EXEC:cat"}),
         "/dev/null"));
     bool listening = waitUntil(
-        [&] {
-          return pod.netns().sh("ss -Htln | grep -q ':" + std::to_string(port) + " '").ok();
-        },
+        [&] { return pod.netns().sh("ss -Htln | grep -q ':" + std::to_string(port) + " '").ok(); },
         5s);
     ASSERT_TRUE(listening) << "echo server did not start in " << pod.netns().name();
   }
@@ -64,13 +62,12 @@ class PodNetworkTest : public ::testing::Test {
     RunOptions options;
     options.input = token + "\n";
     options.timeout = 10s;
-    CmdResult r = from.exec({"socat", "-T3", "-", "TCP:" + ip + ":" + std::to_string(port) +
-                                                      ",connect-timeout=3"},
-                            options);
+    CmdResult r = from.exec(
+        {"socat", "-T3", "-", "TCP:" + ip + ":" + std::to_string(port) + ",connect-timeout=3"},
+        options);
     if (!r.ok() || r.out.find(token) == std::string::npos) {
-      return ::testing::AssertionFailure()
-             << "TCP echo " << from.name() << " -> " << ip << ":" << port << " failed: "
-             << r.describe();
+      return ::testing::AssertionFailure() << "TCP echo " << from.name() << " -> " << ip << ":"
+                                           << port << " failed: " << r.describe();
     }
     return ::testing::AssertionSuccess();
   }
@@ -78,8 +75,8 @@ class PodNetworkTest : public ::testing::Test {
   ::testing::AssertionResult ping(const Netns& from, const std::string& ip) {
     CmdResult r = from.exec({"ping", "-c", "2", "-i", "0.2", "-W", "2", ip});
     if (!r.ok()) {
-      return ::testing::AssertionFailure() << "ping " << from.name() << " -> " << ip << ": "
-                                           << r.describe();
+      return ::testing::AssertionFailure()
+             << "ping " << from.name() << " -> " << ip << ": " << r.describe();
     }
     return ::testing::AssertionSuccess();
   }
@@ -116,8 +113,8 @@ TEST_F(PodNetworkTest, AddWiresPodInterfaceAddressAndRoute) {
 
   // The agent attached its tc program to the host veth.
   CmdResult tc = node_->exec({"tc", "filter", "show", "dev", host, "ingress"});
-  EXPECT_NE(tc.out.find("bpf"), std::string::npos) << "no BPF filter on " << host << ": "
-                                                   << tc.describe();
+  EXPECT_NE(tc.out.find("bpf"), std::string::npos)
+      << "no BPF filter on " << host << ": " << tc.describe();
 
   // CHECK against the live state passes.
   CmdResult check = pod.call("CHECK");
@@ -130,8 +127,7 @@ TEST_F(PodNetworkTest, PodToPodPingAndTcp) {
   CniPod& c = addPod();
   ASSERT_TRUE(a.added() && b.added() && c.added());
   std::set<std::string> ips = {a.ip(), b.ip(), c.ip()};
-  ASSERT_EQ(ips.size(), 3u) << "pods share addresses: " << a.ip() << " " << b.ip() << " "
-                            << c.ip();
+  ASSERT_EQ(ips.size(), 3u) << "pods share addresses: " << a.ip() << " " << b.ip() << " " << c.ip();
 
   EXPECT_TRUE(ping(a.netns(), b.ip()));
   EXPECT_TRUE(ping(b.netns(), c.ip()));
@@ -159,8 +155,8 @@ TEST_F(PodNetworkTest, PodToNodeAndNodeToPod) {
   // And a server on the node, reached from the pod at the gateway address.
   uint16_t nodePort = uniquePort();
   BackgroundProcess nodeServer(
-      node_->wrap({"socat", "TCP-LISTEN:" + std::to_string(nodePort) + ",reuseaddr,fork",
-                   "EXEC:cat"}),
+      node_->wrap(
+          {"socat", "TCP-LISTEN:" + std::to_string(nodePort) + ",reuseaddr,fork", "EXEC:cat"}),
       "/dev/null");
   ASSERT_TRUE(waitUntil(
       [&] { return node_->sh("ss -Htln | grep -q ':" + std::to_string(nodePort) + " '").ok(); },

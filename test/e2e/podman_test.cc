@@ -23,7 +23,9 @@ namespace {
 class PodmanEnv {
  public:
   PodmanEnv(const Netns& node, const AgentProcess& agent)
-      : node_(node), network_(uniqueName("pe2enet")), image_("localhost/" + uniqueName("pe2eimg") + ":e2e") {
+      : node_(node),
+        network_(uniqueName("pe2enet")),
+        image_("localhost/" + uniqueName("pe2eimg") + ":e2e") {
     const auto netDir = dir_ / "net";
     std::filesystem::create_directories(netDir);
     std::ofstream(dir_ / "containers.conf")
@@ -35,17 +37,21 @@ class PodmanEnv {
            "events_logger = \"file\"\n"
            "[network]\n"
            "network_backend = \"cni\"\n"
-           "cni_plugin_dirs = [\"" << binDir().string() << "\", \"/usr/lib/cni\"]\n"
-           "network_config_dir = \"" << netDir.string() << "\"\n"
-           "default_network = \"" << network_ << "\"\n";
+           "cni_plugin_dirs = [\""
+        << binDir().string()
+        << "\", \"/usr/lib/cni\"]\n"
+           "network_config_dir = \""
+        << netDir.string()
+        << "\"\n"
+           "default_network = \""
+        << network_ << "\"\n";
     nlohmann::json petrel = petrelCniConfig(agent);
     petrel.erase("cniVersion");
     petrel.erase("name");
     nlohmann::json conflist = {
         {"cniVersion", "1.0.0"},
         {"name", network_},
-        {"plugins",
-         {petrel, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+        {"plugins", {petrel, {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
     std::ofstream(netDir / (network_ + ".conflist")) << conflist.dump(2);
   }
 
@@ -110,8 +116,7 @@ class PodmanEnv {
 
   // Runs a container to completion (removed afterwards by podman itself).
   CmdResult runOnce(const std::string& name, const std::vector<std::string>& cmd) {
-    std::vector<std::string> args = {"run", "--rm", "--name", name, "--network", network_,
-                                     image_};
+    std::vector<std::string> args = {"run", "--rm", "--name", name, "--network", network_, image_};
     args.insert(args.end(), cmd.begin(), cmd.end());
     return podman(args);
   }
@@ -155,8 +160,8 @@ TEST(PodmanTest, ContainersOnPetrelNetworkPingAndServeHttp) {
     ASSERT_TRUE(srv.ok()) << "podman run (server): " << srv.describe() << "\nagent log:\n"
                           << agent.log();
     const std::string serverIp = env.ipOf(server);
-    ASSERT_EQ(serverIp.rfind("10.244.0.", 0), 0u) << "server IP '" << serverIp
-                                                  << "' not from the Petrel pod CIDR";
+    ASSERT_EQ(serverIp.rfind("10.244.0.", 0), 0u)
+        << "server IP '" << serverIp << "' not from the Petrel pod CIDR";
 
     // The agent knows the container as an endpoint.
     std::string error;
@@ -165,11 +170,10 @@ TEST(PodmanTest, ContainersOnPetrelNetworkPingAndServeHttp) {
     EXPECT_NE(eps.dump().find("\"" + serverIp + "\""), std::string::npos) << eps.dump(2);
 
     // A second container pings the first and fetches its page (busybox wget: no -T).
-    CmdResult cli = env.runOnce(
-        uniqueName("pe2e-cli"),
-        {"sh", "-c",
-         "ip -4 -o addr show eth0 && ping -c 2 -W 2 " + serverIp +
-             " && wget -q -O - http://" + serverIp + "/index.html"});
+    CmdResult cli = env.runOnce(uniqueName("pe2e-cli"),
+                                {"sh", "-c",
+                                 "ip -4 -o addr show eth0 && ping -c 2 -W 2 " + serverIp +
+                                     " && wget -q -O - http://" + serverIp + "/index.html"});
     EXPECT_TRUE(cli.ok()) << "client container: " << cli.describe() << "\nagent log:\n"
                           << agent.log();
     EXPECT_NE(cli.out.find(page), std::string::npos) << cli.out;

@@ -40,7 +40,8 @@ std::unique_ptr<grpc::ClientContext> deadline() {
 }
 
 int rpcFailed(const Globals& g, const grpc::Status& st) {
-  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     std::cerr << "Error: cannot reach petrel-agent at " << g.socket << ": " << st.error_message()
               << "\nIs the agent running on this node? Pinned maps can still be read with "
                  "`petrel bpf endpoint list`.\n";
@@ -57,23 +58,35 @@ int cmdStatus(const Globals& g) {
   if (g.output == "json") {
     json caches = json::array();
     for (const auto& c : resp.kubernetes().caches()) {
-      caches.push_back({{"kind", c.kind()}, {"synced", c.synced()}, {"objects", c.objects()},
-                        {"rejected", c.rejected()}, {"errors", c.errors()}, {"lastError", c.last_error()},
-                        {"resourceVersion", c.resource_version()}, {"relists", c.relists()}});
+      caches.push_back({{"kind", c.kind()},
+                        {"synced", c.synced()},
+                        {"objects", c.objects()},
+                        {"rejected", c.rejected()},
+                        {"errors", c.errors()},
+                        {"lastError", c.last_error()},
+                        {"resourceVersion", c.resource_version()},
+                        {"relists", c.relists()}});
     }
-    std::cout << json{{"ready", resp.ready()}, {"message", resp.message()}, {"version", resp.version()},
-                      {"nodeName", resp.node_name()}, {"podCIDR", resp.pod_cidr()},
-                      {"endpoints", resp.endpoints()}, {"ipsAllocated", resp.ips_allocated()},
-                      {"ipsTotal", resp.ips_total()}, {"bpfRoot", resp.bpf_root()},
-                      {"kubernetes", {{"enabled", resp.kubernetes().enabled()},
-                                      {"server", resp.kubernetes().server()},
-                                      {"synced", resp.kubernetes().synced()},
-                                      {"caches", caches}}}}
+    std::cout << json{{"ready", resp.ready()},
+                      {"message", resp.message()},
+                      {"version", resp.version()},
+                      {"nodeName", resp.node_name()},
+                      {"podCIDR", resp.pod_cidr()},
+                      {"endpoints", resp.endpoints()},
+                      {"ipsAllocated", resp.ips_allocated()},
+                      {"ipsTotal", resp.ips_total()},
+                      {"bpfRoot", resp.bpf_root()},
+                      {"kubernetes",
+                       {{"enabled", resp.kubernetes().enabled()},
+                        {"server", resp.kubernetes().server()},
+                        {"synced", resp.kubernetes().synced()},
+                        {"caches", caches}}}}
                      .dump(2)
               << "\n";
     return 0;
   }
-  std::cout << "Agent:      " << (resp.ready() ? "Ok" : "Not ready") << "  " << resp.message() << "\n"
+  std::cout << "Agent:      " << (resp.ready() ? "Ok" : "Not ready") << "  " << resp.message()
+            << "\n"
             << "Version:    " << resp.version() << "\n"
             << "Node:       " << resp.node_name() << "\n"
             << "Pod CIDR:   " << resp.pod_cidr() << "\n"
@@ -87,12 +100,13 @@ int cmdStatus(const Globals& g) {
   }
   int synced = 0;
   for (const auto& c : k.caches()) synced += c.synced() ? 1 : 0;
-  std::cout << "Kubernetes: " << (k.synced() ? "Ok" : "Syncing") << "  " << synced << "/" << k.caches_size()
-            << " caches synced, server " << k.server() << "\n";
+  std::cout << "Kubernetes: " << (k.synced() ? "Ok" : "Syncing") << "  " << synced << "/"
+            << k.caches_size() << " caches synced, server " << k.server() << "\n";
   petrel::cli::Table t({"  CACHE", "SYNCED", "OBJECTS", "REJECTED", "ERRORS", "LAST ERROR"});
   for (const auto& c : k.caches()) {
-    t.addRow({"  " + c.kind(), c.synced() ? "yes" : "no", std::to_string(c.objects()), std::to_string(c.rejected()),
-              std::to_string(c.errors()), c.last_error().substr(0, 60)});
+    t.addRow({"  " + c.kind(), c.synced() ? "yes" : "no", std::to_string(c.objects()),
+              std::to_string(c.rejected()), std::to_string(c.errors()),
+              c.last_error().substr(0, 60)});
   }
   t.print(std::cout);
   return 0;
@@ -105,11 +119,18 @@ int cmdEndpointList(const Globals& g) {
   if (g.output == "json") {
     json out = json::array();
     for (const auto& ep : resp.endpoints()) {
-      out.push_back({{"id", ep.id()}, {"containerID", ep.attachment().container_id()},
-                     {"ifname", ep.attachment().ifname()}, {"namespace", ep.pod().namespace_()},
-                     {"pod", ep.pod().name()}, {"podUID", ep.pod().uid()}, {"ipv4", ep.ip()},
-                     {"hostInterface", ep.host_ifname()}, {"hostIfindex", ep.host_ifindex()},
-                     {"hostMAC", ep.host_mac()}, {"podMAC", ep.pod_mac()}, {"netns", ep.netns()},
+      out.push_back({{"id", ep.id()},
+                     {"containerID", ep.attachment().container_id()},
+                     {"ifname", ep.attachment().ifname()},
+                     {"namespace", ep.pod().namespace_()},
+                     {"pod", ep.pod().name()},
+                     {"podUID", ep.pod().uid()},
+                     {"ipv4", ep.ip()},
+                     {"hostInterface", ep.host_ifname()},
+                     {"hostIfindex", ep.host_ifindex()},
+                     {"hostMAC", ep.host_mac()},
+                     {"podMAC", ep.pod_mac()},
+                     {"netns", ep.netns()},
                      {"state", ep.state()}});
     }
     std::cout << out.dump(2) << "\n";
@@ -117,8 +138,8 @@ int cmdEndpointList(const Globals& g) {
   }
   petrel::cli::Table t({"ENDPOINT", "NAMESPACE", "POD", "IPV4", "INTERFACE", "STATE", "CONTAINER"});
   for (const auto& ep : resp.endpoints()) {
-    t.addRow({std::to_string(ep.id()), ep.pod().namespace_(), ep.pod().name(), ep.ip(), ep.host_ifname(),
-              ep.state(), ep.attachment().container_id().substr(0, 12)});
+    t.addRow({std::to_string(ep.id()), ep.pod().namespace_(), ep.pod().name(), ep.ip(),
+              ep.host_ifname(), ep.state(), ep.attachment().container_id().substr(0, 12)});
   }
   t.print(std::cout);
   return 0;
@@ -128,8 +149,9 @@ int cmdBpfEndpointList(const Globals& g) {
   auto map = petrel::datapath::BpfMap<endpoint_key, endpoint_info>::openPinned(
       g.bpf_root + "/" PETREL_MAP_ENDPOINTS);
   if (!map) {
-    std::cerr << "Error: " << map.status().message()
-              << "\nIs --bpf-root right? The agent pins its maps there (default /sys/fs/bpf/petrel).\n";
+    std::cerr
+        << "Error: " << map.status().message()
+        << "\nIs --bpf-root right? The agent pins its maps there (default /sys/fs/bpf/petrel).\n";
     return 1;
   }
   auto keys = map->keys();
@@ -143,11 +165,15 @@ int cmdBpfEndpointList(const Globals& g) {
     auto v = map->lookup(key);
     if (!v) continue;  // deleted while we iterated
     std::string ip = petrel::Ipv4Addr::fromNetwork(key.ip4).toString();
-    out.push_back({{"ip", ip}, {"endpointID", v->endpoint_id}, {"ifindex", v->ifindex},
-                   {"podMAC", petrel::formatMac(v->pod_mac)}, {"hostMAC", petrel::formatMac(v->host_mac)},
+    out.push_back({{"ip", ip},
+                   {"endpointID", v->endpoint_id},
+                   {"ifindex", v->ifindex},
+                   {"podMAC", petrel::formatMac(v->pod_mac)},
+                   {"hostMAC", petrel::formatMac(v->host_mac)},
                    {"identity", v->identity}});
-    t.addRow({ip, std::to_string(v->endpoint_id), std::to_string(v->ifindex), petrel::formatMac(v->pod_mac),
-              petrel::formatMac(v->host_mac), std::to_string(v->identity)});
+    t.addRow({ip, std::to_string(v->endpoint_id), std::to_string(v->ifindex),
+              petrel::formatMac(v->pod_mac), petrel::formatMac(v->host_mac),
+              std::to_string(v->identity)});
   }
   if (g.output == "json") {
     std::cout << out.dump(2) << "\n";
@@ -181,7 +207,8 @@ int cmdBpfMetricsList(const Globals& g) {
     const char* name = reasonName(reason);
     if (!name) continue;
     for (uint32_t dir = 0; dir < METRIC_DIR_MAX; ++dir) {
-      auto values = petrel::datapath::lookupPerCpu<metric_value>(fd.get(), reason * METRIC_DIR_MAX + dir, path);
+      auto values = petrel::datapath::lookupPerCpu<metric_value>(
+          fd.get(), reason * METRIC_DIR_MAX + dir, path);
       if (!values) {
         std::cerr << "Error: " << values.status().message() << "\n";
         return 1;
@@ -193,8 +220,11 @@ int cmdBpfMetricsList(const Globals& g) {
       }
       if (packets == 0) continue;
       const char* direction = dir == METRIC_DIR_EGRESS ? "egress" : "ingress";
-      out.push_back({{"reason", name}, {"drop", PETREL_IS_DROP(reason)}, {"direction", direction},
-                     {"packets", packets}, {"bytes", bytes}});
+      out.push_back({{"reason", name},
+                     {"drop", PETREL_IS_DROP(reason)},
+                     {"direction", direction},
+                     {"packets", packets},
+                     {"bytes", bytes}});
       t.addRow({name, direction, std::to_string(packets), std::to_string(bytes)});
     }
   }
@@ -214,7 +244,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand, as in kubectl
   app.add_option("--socket", g.socket, "Agent API socket")->capture_default_str();
-  app.add_option("--bpf-root", g.bpf_root, "bpffs directory of the pinned maps")->capture_default_str();
+  app.add_option("--bpf-root", g.bpf_root, "bpffs directory of the pinned maps")
+      ->capture_default_str();
   auto add_output = [&](CLI::App* cmd) {
     cmd->add_option("-o,--output", g.output, "Output format: table|json")
         ->check(CLI::IsMember({"table", "json"}))
@@ -228,7 +259,8 @@ int main(int argc, char** argv) {
   endpoint->require_subcommand(1);
   auto* endpoint_list = endpoint->add_subcommand("list", "List endpoints");
   add_output(endpoint_list);
-  auto* bpf = app.add_subcommand("bpf", "Read pinned BPF maps directly (works while the agent is down)");
+  auto* bpf =
+      app.add_subcommand("bpf", "Read pinned BPF maps directly (works while the agent is down)");
   bpf->require_subcommand(1);
   auto* bpf_endpoint = bpf->add_subcommand("endpoint", "The endpoint map");
   bpf_endpoint->require_subcommand(1);

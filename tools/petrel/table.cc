@@ -8,7 +8,8 @@ namespace petrel::cli {
 void Table::print(std::ostream& out) const {
   std::vector<size_t> width(headers_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
   };
   measure(headers_);
   for (const auto& r : rows_) measure(r);

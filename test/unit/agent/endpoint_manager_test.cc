@@ -15,7 +15,8 @@ namespace {
 class FakeDatapath : public EndpointDatapath {
  public:
   Status apply(const Endpoint& ep) override {
-    if (missing_ifaces.count(ep.host_ifname)) return Status(Code::kNotFound, "no " + ep.host_ifname);
+    if (missing_ifaces.count(ep.host_ifname))
+      return Status(Code::kNotFound, "no " + ep.host_ifname);
     entries[ep.ip.value] = ep.host_ifname;
     ++applies;
     return Status::ok();
@@ -187,7 +188,8 @@ TEST_F(EndpointManagerTest, GarbageCollectReleasesWhatIsNotValid) {
 }
 
 TEST(JsonStateStoreTest, RoundTripsThroughAFile) {
-  auto path = std::filesystem::temp_directory_path() / ("petrel-state-" + std::to_string(getpid()) + ".json");
+  auto path = std::filesystem::temp_directory_path() /
+              ("petrel-state-" + std::to_string(getpid()) + ".json");
   JsonFileStateStore store(path.string());
   EXPECT_EQ(store.load().status().code(), Code::kNotFound);
   AgentState state;
@@ -208,9 +210,10 @@ TEST(JsonStateStoreTest, RoundTripsThroughAFile) {
 }
 
 TEST(JsonStateStoreTest, RejectsCorruptDocuments) {
-  for (const char* bad : {"", "[]", "{\"version\":2}", "{\"version\":1}",
-                          "{\"version\":1,\"podCidr\":\"x\",\"ipamCursor\":1,\"nextEndpointId\":1,"
-                          "\"endpoints\":[{\"id\":1,\"containerId\":\"a\",\"ifname\":\"e\",\"ip\":\"bad\"}]}"}) {
+  for (const char* bad :
+       {"", "[]", "{\"version\":2}", "{\"version\":1}",
+        "{\"version\":1,\"podCidr\":\"x\",\"ipamCursor\":1,\"nextEndpointId\":1,"
+        "\"endpoints\":[{\"id\":1,\"containerId\":\"a\",\"ifname\":\"e\",\"ip\":\"bad\"}]}"}) {
     EXPECT_FALSE(decodeAgentState(bad)) << bad;
   }
 }

@@ -8,7 +8,9 @@
 namespace petrel::core {
 namespace {
 
-Ipam makeIpam(const char* cidr) { return Ipam(*Ipv4Cidr::parse(cidr)); }
+Ipam makeIpam(const char* cidr) {
+  return Ipam(*Ipv4Cidr::parse(cidr));
+}
 
 TEST(IpamTest, SkipsNetworkGatewayAndBroadcast) {
   auto ipam = makeIpam("10.244.0.0/29");  // .0 net, .1 gw, .7 bcast -> .2-.6

@@ -70,7 +70,8 @@ TEST(K8sObjectsTest, RejectsBadServicesNamingObjectAndField) {
       {[](json& s) { s["spec"]["type"] = "Magic"; }, "spec.type"},
       {[](json& s) { s["spec"]["selector"] = json::array(); }, "spec.selector"},
       {[](json& s) { s["metadata"].erase("name"); }, "metadata.name"},
-      {[](json& s) { s["spec"]["externalIPs"] = json::array({"example.com"}); }, "spec.externalIPs"},
+      {[](json& s) { s["spec"]["externalIPs"] = json::array({"example.com"}); },
+       "spec.externalIPs"},
       {[](json& s) { s["spec"] = 5; }, "spec"},
   };
   for (const auto& c : cases) {
@@ -86,13 +87,18 @@ TEST(K8sObjectsTest, RejectsBadServicesNamingObjectAndField) {
 TEST(K8sObjectsTest, EndpointSliceConditionsDefaultsAndValidation) {
   json es = {{"kind", "EndpointSlice"},
              {"apiVersion", "discovery.k8s.io/v1"},
-             {"metadata", {{"name", "web-abc"}, {"namespace", "default"},
-                           {"labels", {{"kubernetes.io/service-name", "web"}}}}},
+             {"metadata",
+              {{"name", "web-abc"},
+               {"namespace", "default"},
+               {"labels", {{"kubernetes.io/service-name", "web"}}}}},
              {"addressType", "IPv4"},
-             {"endpoints", json::array({{{"addresses", {"10.244.1.5"}}, {"nodeName", "node-1"},
-                                         {"targetRef", {{"kind", "Pod"}, {"name", "web-0"}}}},
-                                        {{"addresses", {"10.244.2.9"}},
-                                         {"conditions", {{"ready", false}, {"serving", true}, {"terminating", true}}}}})},
+             {"endpoints",
+              json::array({{{"addresses", {"10.244.1.5"}},
+                            {"nodeName", "node-1"},
+                            {"targetRef", {{"kind", "Pod"}, {"name", "web-0"}}}},
+                           {{"addresses", {"10.244.2.9"}},
+                            {"conditions",
+                             {{"ready", false}, {"serving", true}, {"terminating", true}}}}})},
              {"ports", json::array({{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}})}};
   auto slice = decodeEndpointSlice(es);
   ASSERT_TRUE(slice) << slice.status().toString();
@@ -115,9 +121,10 @@ TEST(K8sObjectsTest, NodeCidrsAddressesAndReadiness) {
   json node = {{"kind", "Node"},
                {"metadata", {{"name", "node-1"}}},
                {"spec", {{"podCIDR", "10.244.1.0/24"}}},
-               {"status", {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "192.168.0.11"}},
-                                                      {{"type", "Hostname"}, {"address", "node-1"}}})},
-                           {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+               {"status",
+                {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "192.168.0.11"}},
+                                            {{"type", "Hostname"}, {"address", "node-1"}}})},
+                 {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
   auto n = decodeNode(node);
   ASSERT_TRUE(n) << n.status().toString();
   EXPECT_EQ(n->pod_cidrs, std::vector<std::string>{"10.244.1.0/24"});
@@ -129,10 +136,17 @@ TEST(K8sObjectsTest, NodeCidrsAddressesAndReadiness) {
 }
 
 TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
-  std::vector<std::string> inputs = {"null", "1", "\"x\"", "[]", "{}", "{\"metadata\":1}",
-                                     "{\"metadata\":{\"name\":5}}", "{\"metadata\":{\"name\":\"a\",\"labels\":[1]}}",
-                                     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ports\":[null,1]}}",
-                                     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}"};
+  std::vector<std::string> inputs = {
+      "null",
+      "1",
+      "\"x\"",
+      "[]",
+      "{}",
+      "{\"metadata\":1}",
+      "{\"metadata\":{\"name\":5}}",
+      "{\"metadata\":{\"name\":\"a\",\"labels\":[1]}}",
+      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ports\":[null,1]}}",
+      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}"};
   for (const auto& text : inputs) {
     json j = json::parse(text);
     EXPECT_NO_THROW({

@@ -27,7 +27,9 @@ json list(std::vector<json> items, const std::string& rv, const std::string& con
   return {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", meta}, {"items", items}};
 }
 
-std::string event(const std::string& type, const json& obj) { return json{{"type", type}, {"object", obj}}.dump(); }
+std::string event(const std::string& type, const json& obj) {
+  return json{{"type", type}, {"object", obj}}.dump();
+}
 
 // Replays scripted answers and records the paths asked for.
 class ScriptedTransport : public ApiTransport {
@@ -59,8 +61,9 @@ class ScriptedTransport : public ApiTransport {
 struct Recorder {
   std::vector<std::string> upserts, deletes;
   InformerCache<Pod>::Handlers handlers() {
-    return {[this](const Pod& p) { upserts.push_back(p.meta.name + "@" + p.meta.resource_version); },
-            [this](const Pod& p) { deletes.push_back(p.meta.name); }};
+    return {
+        [this](const Pod& p) { upserts.push_back(p.meta.name + "@" + p.meta.resource_version); },
+        [this](const Pod& p) { deletes.push_back(p.meta.name); }};
   }
 };
 
@@ -96,9 +99,10 @@ TEST(ListWatcherTest, WatchAppliesEventsAndFollowsBookmarks) {
   ListWatcher w(t, cache, opts());
   t.lists.push_back({200, list({pod("a", "5")}, "10").dump()});
   ASSERT_TRUE(w.listAll());
-  t.streams.push_back({event("ADDED", pod("b", "11")), event("MODIFIED", pod("a", "12", "10.244.0.6")),
-                       event("BOOKMARK", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", "15"}}}}),
-                       event("DELETED", pod("b", "16"))});
+  t.streams.push_back(
+      {event("ADDED", pod("b", "11")), event("MODIFIED", pod("a", "12", "10.244.0.6")),
+       event("BOOKMARK", {{"kind", "Pod"}, {"metadata", {{"resourceVersion", "15"}}}}),
+       event("DELETED", pod("b", "16"))});
   std::string rv = "10";
   bool gone = false;
   std::atomic<bool> stop{false};
@@ -106,7 +110,9 @@ TEST(ListWatcherTest, WatchAppliesEventsAndFollowsBookmarks) {
   EXPECT_FALSE(gone);
   EXPECT_EQ(rv, "16");
   EXPECT_EQ(t.watch_paths[0],
-            "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=10&fieldSelector=spec.nodeName%3Dn1");
+            "/api/v1/"
+            "pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=10&"
+            "fieldSelector=spec.nodeName%3Dn1");
   EXPECT_EQ(rec.upserts, (std::vector<std::string>{"a@5", "b@11", "a@12"}));
   EXPECT_EQ(rec.deletes, std::vector<std::string>{"b"});
   EXPECT_EQ(cache.get("default/a")->pod_ips[0].toString(), "10.244.0.6");
@@ -136,7 +142,8 @@ TEST(ListWatcherTest, RelistSweepsObjectsDeletedWhileAwayWithoutTouchingUnchange
   t.lists.push_back({200, list({pod("a", "5"), pod("c", "20")}, "21").dump()});
   ASSERT_TRUE(w.listAll());
   EXPECT_EQ(rec.deletes, std::vector<std::string>{"b"});
-  EXPECT_EQ(rec.upserts, std::vector<std::string>{"c@20"}) << "an unchanged object must not be re-applied";
+  EXPECT_EQ(rec.upserts, std::vector<std::string>{"c@20"})
+      << "an unchanged object must not be re-applied";
 }
 
 TEST(ListWatcherTest, BadObjectsAreSkippedAndTheLastGoodVersionKept) {
@@ -186,7 +193,8 @@ TEST(ListWatcherTest, RunRetriesUntilTheServerAnswersThenStopsOnRequest) {
   t.lists.push_back({200, list({pod("a", "5")}, "10").dump()});
   std::atomic<bool> stop{false};
   std::thread runner([&] { w.run(stop); });
-  for (int i = 0; i < 200 && !cache.synced(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 200 && !cache.synced(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   w.wake();
   runner.join();
