@@ -5,8 +5,8 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
-#include "compiler.h"
 #include "arp.h"
+#include "compiler.h"
 #include "endpoints.h"
 #include "ipv4.h"
 #include "metrics.h"
