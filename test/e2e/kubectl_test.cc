@@ -284,4 +284,41 @@ TEST_F(Kubectl, RestartKeepsObjectsAndResourceVersion) {
 }
 
 }  // namespace
+// Sandbox nodes live in their own network namespaces and reach the API server over the underlay:
+// it must listen where asked and name that address in its certificate, and only there.
+TEST(KubectlBindAddress, ServesOnTheBindAddressWithItInTheCertificate) {
+  ASSERT_TRUE(requireTool("curl"));
+  ASSERT_TRUE(
+      requireFile(binDir() / "petrel-apiserver", "build it with: ninja -C build petrel-apiserver"));
+  TempDir dir("pe2e-apibind");
+  BackgroundProcess server(
+      {(binDir() / "petrel-apiserver").string(), "--data-dir", (dir / "data").string(), "--port",
+       "0", "--bind-address", "0.0.0.0", "--tls-san", "127.0.0.2"},
+      dir / "apiserver.log");
+  int port = 0;
+  for (int i = 0; i < 150 && port == 0; ++i) {
+    std::smatch m;
+    std::string text = server.log();
+    if (std::regex_search(text, m, std::regex("ready on https://127\\.0\\.0\\.1:(\\d+)"))) {
+      port = std::stoi(m[1]);
+    } else {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_NE(port, 0) << "petrel-apiserver did not get ready; log:\n" << server.log();
+  std::ifstream token_file(dir / "data" / "token");
+  std::string token;
+  std::getline(token_file, token);
+  auto curl = [&](const std::string& ip) {
+    return run({"curl", "-sS", "--max-time", "5", "--cacert", (dir / "data" / "ca.crt").string(),
+                "-H", "Authorization: Bearer " + token,
+                "https://" + ip + ":" + std::to_string(port) + "/version"});
+  };
+  CmdResult san = curl("127.0.0.2");
+  EXPECT_TRUE(san.ok()) << san.describe();
+  EXPECT_NE(san.out.find("gitVersion"), std::string::npos) << san.out;
+  CmdResult other = curl("127.0.0.3");  // reachable (0.0.0.0) but not in the certificate
+  EXPECT_EQ(other.exitCode, 60) << "curl must reject the certificate: " << other.describe();
+}
+
 }  // namespace petrel::e2e

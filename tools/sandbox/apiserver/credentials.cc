@@ -62,7 +62,7 @@ bool addExt(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuerKey,
-                         bool isCa, long serial) {
+                         bool isCa, long serial, const std::string& sans = "") {
   X509Ptr cert(X509_new());
   if (!cert) return sslError("X509_new");
   X509_set_version(cert.get(), 2);
@@ -87,8 +87,7 @@ Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* 
     ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
     ok = ok && addExt(cert.get(), iss, NID_key_usage, "critical,digitalSignature,keyEncipherment");
     ok = ok && addExt(cert.get(), iss, NID_ext_key_usage, "serverAuth");
-    ok = ok && addExt(cert.get(), iss, NID_subject_alt_name,
-                      "IP:127.0.0.1,DNS:localhost,DNS:petrel-apiserver");
+    ok = ok && addExt(cert.get(), iss, NID_subject_alt_name, sans.c_str());
     ok = ok && addExt(cert.get(), iss, NID_authority_key_identifier, "keyid:always");
   }
   if (!ok) return sslError("add certificate extensions");
@@ -122,7 +121,16 @@ std::string base64(const std::string& in) {
   return out;
 }
 
-Status createCertificates(const Credentials& c) {
+// The serving certificate's subjectAltName: loopback and localhost, plus `extra` IPs.
+std::string sanList(const std::vector<std::string>& extra) {
+  std::string sans = "IP:127.0.0.1,DNS:localhost,DNS:petrel-apiserver";
+  for (const auto& ip : extra) {
+    if (ip != "127.0.0.1") sans += ",IP:" + ip;
+  }
+  return sans;
+}
+
+Status createCertificates(const Credentials& c, const std::string& sans) {
   PkeyPtr caKey(EVP_EC_gen("P-256"));
   PkeyPtr srvKey(EVP_EC_gen("P-256"));
   if (!caKey || !srvKey) return sslError("EVP_EC_gen");
@@ -131,7 +139,8 @@ Status createCertificates(const Credentials& c) {
   serial = (serial & 0x7fffffff) | 1;
   auto ca = makeCert(caKey.get(), "petrel-sandbox-ca", nullptr, nullptr, true, serial);
   if (!ca) return ca.status();
-  auto srv = makeCert(srvKey.get(), "petrel-apiserver", ca->get(), caKey.get(), false, serial + 1);
+  auto srv =
+      makeCert(srvKey.get(), "petrel-apiserver", ca->get(), caKey.get(), false, serial + 1, sans);
   if (!srv) return srv.status();
   auto caPem = certPem(ca->get());
   auto srvPem = certPem(srv->get());
@@ -171,7 +180,8 @@ Status writeFileAtomic(const fs::path& path, const std::string& content) {
   return Status::ok();
 }
 
-Result<Credentials> loadOrCreateCredentials(const fs::path& dir) {
+Result<Credentials> loadOrCreateCredentials(const fs::path& dir,
+                                            const std::vector<std::string>& extra_sans) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status(Code::kInternal, "create " + dir.string() + ": " + ec.message());
@@ -179,8 +189,15 @@ Result<Credentials> loadOrCreateCredentials(const fs::path& dir) {
   c.caCert = dir / "ca.crt";
   c.serverCert = dir / "server.crt";
   c.serverKey = dir / "server.key";
-  if (!fs::exists(c.caCert) || !fs::exists(c.serverCert) || !fs::exists(c.serverKey)) {
-    if (Status s = createCertificates(c); !s) return s;
+  // The SANs the certificates were made for are kept beside them; asking for others (another
+  // --bind-address or --tls-san) makes new certificates, and the kubeconfig is rewritten anyway.
+  const std::string sans = sanList(extra_sans);
+  const fs::path sansPath = dir / "server.sans";
+  auto recorded = readFile(sansPath);
+  if (!fs::exists(c.caCert) || !fs::exists(c.serverCert) || !fs::exists(c.serverKey) || !recorded ||
+      *recorded != sans + "\n") {
+    if (Status s = createCertificates(c, sans); !s) return s;
+    if (Status s = writeFileAtomic(sansPath, sans + "\n"); !s) return s;
   }
   auto ca = readFile(c.caCert);
   if (!ca) return ca.status();
@@ -203,8 +220,9 @@ Result<Credentials> loadOrCreateCredentials(const fs::path& dir) {
   return c;
 }
 
-Status writeKubeconfig(const fs::path& path, const Credentials& creds, int port) {
-  std::string server = "https://127.0.0.1:" + std::to_string(port);
+Status writeKubeconfig(const fs::path& path, const Credentials& creds, const std::string& host,
+                       int port) {
+  std::string server = "https://" + host + ":" + std::to_string(port);
   std::string y;
   y += "apiVersion: v1\nkind: Config\n";
   y += "clusters:\n- name: petrel-sandbox\n  cluster:\n    server: " + server + "\n";

@@ -1,9 +1,11 @@
 // Credentials: the sandbox API server's self-signed CA, its serving certificate (SAN
-// 127.0.0.1 and localhost), a bearer token, and the kubeconfig that ties them together.
+// 127.0.0.1, localhost and any extra IPs), a bearer token, and the kubeconfig that ties them
+// together.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -18,12 +20,15 @@ struct Credentials {
 };
 
 // Loads ca.crt, server.crt, server.key and token from `dir`, creating whichever are missing
-// (the certificates together). Files are written 0600.
-Result<Credentials> loadOrCreateCredentials(const std::filesystem::path& dir);
+// (the certificates together, also when `extra_sans` differ from those they were made for).
+// Files are written 0600.
+Result<Credentials> loadOrCreateCredentials(const std::filesystem::path& dir,
+                                            const std::vector<std::string>& extra_sans = {});
 
-// Writes a kubeconfig for https://127.0.0.1:<port> (cluster/context/user "petrel-sandbox",
+// Writes a kubeconfig for https://<host>:<port> (cluster/context/user "petrel-sandbox",
 // certificate-authority-data, bearer token) atomically to `path`.
-Status writeKubeconfig(const std::filesystem::path& path, const Credentials& creds, int port);
+Status writeKubeconfig(const std::filesystem::path& path, const Credentials& creds,
+                       const std::string& host, int port);
 
 // Writes `content` to `path` through a temp file and rename; mode 0600.
 Status writeFileAtomic(const std::filesystem::path& path, const std::string& content);

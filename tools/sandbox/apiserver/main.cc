@@ -1,4 +1,4 @@
-// petrel-apiserver: the sandbox cluster's Kubernetes-API-compatible server on 127.0.0.1.
+// petrel-apiserver: the sandbox cluster's Kubernetes-API-compatible server (127.0.0.1 by default).
 //   petrel-apiserver --data-dir DIR [--port N] [--kubeconfig-out PATH] [--event-window N]
 // Logs "petrel-apiserver ready on https://127.0.0.1:PORT" once it serves; SIGTERM/SIGINT end
 // every watch and exit 0.
@@ -33,7 +33,17 @@ int main(int argc, char** argv) {
   bool noPersist = false;
   bool verbose = false;
   app.add_option("--data-dir", dataDir, "certificates, token and the object snapshot")->required();
-  app.add_option("--port", port, "TCP port on 127.0.0.1; 0 picks a free one")
+  std::string bindAddress = "127.0.0.1";
+  std::vector<std::string> tlsSans;
+  app.add_option("--bind-address", bindAddress,
+                 "IPv4 address to listen on (0.0.0.0 for all, e.g. so that sandbox nodes in "
+                 "their own network namespaces reach it over the underlay)")
+      ->check(CLI::ValidIPV4)
+      ->capture_default_str();
+  app.add_option("--tls-san", tlsSans,
+                 "extra IPv4 address for the serving certificate (repeatable)")
+      ->check(CLI::ValidIPV4);
+  app.add_option("--port", port, "TCP port on --bind-address; 0 picks a free one")
       ->check(CLI::Range(0, 65535));
   app.add_option("--kubeconfig-out", kubeconfigOut,
                  "where to write the kubeconfig (default <data-dir>/kubeconfig)");
@@ -58,7 +68,11 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   std::filesystem::path dir(dataDir);
-  auto creds = loadOrCreateCredentials(dir);
+  // The kubeconfig names the bound address, or loopback when bound to all of them.
+  const std::string kubeHost = bindAddress == "0.0.0.0" ? "127.0.0.1" : bindAddress;
+  std::vector<std::string> sans = tlsSans;
+  sans.push_back(kubeHost);
+  auto creds = loadOrCreateCredentials(dir, sans);
   if (!creds) {
     std::cerr << "petrel-apiserver: credentials: " << creds.status().toString() << "\n";
     return 1;
@@ -78,6 +92,7 @@ int main(int argc, char** argv) {
   if (persistence) persistence->start();
 
   ServerOptions so;
+  so.host = bindAddress;
   so.port = port;
   so.certFile = creds->serverCert.string();
   so.keyFile = creds->serverKey.string();
@@ -92,7 +107,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::path kubeconfig =
       kubeconfigOut.empty() ? dir / "kubeconfig" : std::filesystem::path(kubeconfigOut);
-  if (auto s = writeKubeconfig(kubeconfig, *creds, *bound); !s) {
+  if (auto s = writeKubeconfig(kubeconfig, *creds, kubeHost, *bound); !s) {
     std::cerr << "petrel-apiserver: kubeconfig: " << s.toString() << "\n";
     return 1;
   }
@@ -104,9 +119,9 @@ int main(int argc, char** argv) {
     store.shutdown();
     server.stop();
   });
-  spdlog::info("petrel-apiserver ready on https://127.0.0.1:{} (kubeconfig {})", *bound,
+  spdlog::info("petrel-apiserver ready on https://{}:{} (kubeconfig {})", kubeHost, *bound,
                kubeconfig.string());
-  std::cout << "petrel-apiserver ready on https://127.0.0.1:" << *bound << std::endl;
+  std::cout << "petrel-apiserver ready on https://" << kubeHost << ":" << *bound << std::endl;
   server.serve();
   // serve() returns only after stop(); the signal thread has finished its work.
   signals.join();
