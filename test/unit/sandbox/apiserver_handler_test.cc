@@ -113,6 +113,18 @@ TEST_F(ApiserverHandler, CreateFillsMetadataAndRejectsDuplicates) {
   EXPECT_EQ(gen["metadata"]["name"].get<std::string>().size(), 9u);
 }
 
+TEST_F(ApiserverHandler, ProtobufBodiesGet415NotAJsonParseError) {
+  Response r = call("POST", "/api/v1/namespaces", std::string("k8s\0\n\x0f", 6), {},
+                    "application/vnd.kubernetes.protobuf");
+  EXPECT_EQ(r.status, 415);
+  json status = json::parse(r.body, nullptr, false);
+  EXPECT_EQ(status["reason"], "UnsupportedMediaType");
+  EXPECT_NE(status["message"].get<std::string>().find("kubectl create -f"), std::string::npos);
+  Response put =
+      call("PUT", "/api/v1/namespaces/default", "k8s", {}, "application/vnd.kubernetes.protobuf");
+  EXPECT_EQ(put.status, 415);
+}
+
 TEST_F(ApiserverHandler, ValidationErrorsArePreciseStatusObjects) {
   int code = 0;
   json s = callJson("POST", "/api/v1/namespaces/default/configmaps", {{"metadata", json::object()}},

@@ -2,6 +2,7 @@
 #include "tools/sandbox/apiserver/handler.h"
 
 #include <chrono>
+#include <optional>
 
 #include "tools/sandbox/apiserver/openapi.h"
 #include "tools/sandbox/apiserver/patch.h"
@@ -116,6 +117,22 @@ Result<json> parseBody(const std::string& body) {
     return Status(Code::kInvalidArgument, "error decoding request body: invalid JSON");
   }
   return j;
+}
+
+// Bodies must be JSON; kubectl's typed "create namespace/service/..." commands send protobuf,
+// which a real apiserver accepts and this one answers with a precise 415.
+std::optional<ApiError> unsupportedBodyType(const Request& req) {
+  std::string ct = req.header("content-type");
+  if (ct.empty() || ct.rfind("application/json", 0) == 0 || ct.rfind("*/*", 0) == 0) {
+    return std::nullopt;
+  }
+  return ApiError{415,
+                  "UnsupportedMediaType",
+                  "the sandbox API server reads JSON request bodies only, not '" + ct +
+                      "'; use kubectl create -f / apply -f with a manifest",
+                  "",
+                  "",
+                  ""};
 }
 
 Result<WatchFilter> filterFor(const Request& req, const ResourceType& type,
@@ -443,6 +460,7 @@ Response Handler::get(const Request& req, const ResourceType& type, const Resour
 }
 
 Response Handler::create(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  if (auto e = unsupportedBodyType(req)) return errorResponse(*e);
   auto body = parseBody(req.body);
   if (!body) return errorResponse(badRequest(body.status().message()));
   json obj = std::move(*body);
@@ -489,6 +507,7 @@ constexpr const char* kModified =
 }
 
 Response Handler::update(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  if (auto e = unsupportedBodyType(req)) return errorResponse(*e);
   auto body = parseBody(req.body);
   if (!body) return errorResponse(badRequest(body.status().message()));
   json desired = std::move(*body);
