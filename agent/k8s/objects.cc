@@ -10,7 +10,7 @@ namespace {
 // Field access that reports the path of the offending field.
 class Reader {
  public:
-  Reader(const json& root, std::string what) : root_(root), what_(std::move(what)) {}
+  explicit Reader(std::string what) : what_(std::move(what)) {}
 
   Status error(const std::string& path, const std::string& problem) const {
     return makeError(Code::kInvalidArgument, "{}: {}: {}", what_, path, problem);
@@ -71,6 +71,19 @@ class Reader {
     return out;
   }
 
+  // A list of strings at `path` (empty when absent); errors name `label` (default: path).
+  Result<std::vector<std::string>> stringList(const json& from, const std::string& path,
+                                              const std::string& label = "") const {
+    auto items = array(from, path);
+    if (!items) return items.status();
+    std::vector<std::string> out;
+    for (const json* item : *items) {
+      if (!item->is_string()) return error(label.empty() ? path : label, "expected strings");
+      out.push_back(item->get<std::string>());
+    }
+    return out;
+  }
+
   Result<std::map<std::string, std::string>> stringMap(const json& from,
                                                        const std::string& path) const {
     auto v = object(from, path);
@@ -108,7 +121,6 @@ class Reader {
   }
 
  private:
-  const json& root_;
   std::string what_;
 };
 
@@ -142,20 +154,15 @@ Result<ObjectMeta> metaFor(const json& obj, bool namespaced, Reader& r, const ch
 }  // namespace
 
 Result<ObjectMeta> decodeMeta(const json& obj, bool namespaced) {
-  Reader r(obj, "object");
+  Reader r("object");
   return metaFor(obj, namespaced, r, "object");
 }
 
 Result<Node> decodeNode(const json& obj) {
-  Reader r(obj, "Node");
+  Reader r("Node");
   Node n;
   PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "Node"));
-  std::vector<const json*> cidrs;
-  PETREL_ASSIGN(cidrs, r.array(obj, "spec.podCIDRs"));
-  for (const json* c : cidrs) {
-    if (!c->is_string()) return r.error("spec.podCIDRs", "expected strings");
-    n.pod_cidrs.push_back(c->get<std::string>());
-  }
+  PETREL_ASSIGN(n.pod_cidrs, r.stringList(obj, "spec.podCIDRs"));
   if (n.pod_cidrs.empty()) {
     std::string single;
     PETREL_ASSIGN(single, r.str(obj, "spec.podCIDR"));
@@ -189,7 +196,7 @@ Result<Node> decodeNode(const json& obj) {
 }
 
 Result<Pod> decodePod(const json& obj) {
-  Reader r(obj, "Pod");
+  Reader r("Pod");
   Pod p;
   PETREL_ASSIGN(p.meta, metaFor(obj, true, r, "Pod"));
   PETREL_ASSIGN(p.node_name, r.str(obj, "spec.nodeName"));
@@ -232,14 +239,14 @@ Result<Pod> decodePod(const json& obj) {
 }
 
 Result<Namespace> decodeNamespace(const json& obj) {
-  Reader r(obj, "Namespace");
+  Reader r("Namespace");
   Namespace n;
   PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "Namespace"));
   return n;
 }
 
 Result<Service> decodeService(const json& obj) {
-  Reader r(obj, "Service");
+  Reader r("Service");
   Service s;
   PETREL_ASSIGN(s.meta, metaFor(obj, true, r, "Service"));
   PETREL_ASSIGN(s.type, r.str(obj, "spec.type", "ClusterIP"));
@@ -248,12 +255,7 @@ Result<Service> decodeService(const json& obj) {
     return r.error("spec.type", "unknown Service type '" + s.type + "'");
   }
   std::vector<std::string> cluster_ips;
-  std::vector<const json*> ips;
-  PETREL_ASSIGN(ips, r.array(obj, "spec.clusterIPs"));
-  for (const json* ip : ips) {
-    if (!ip->is_string()) return r.error("spec.clusterIPs", "expected strings");
-    cluster_ips.push_back(ip->get<std::string>());
-  }
+  PETREL_ASSIGN(cluster_ips, r.stringList(obj, "spec.clusterIPs"));
   if (cluster_ips.empty()) {
     std::string single;
     PETREL_ASSIGN(single, r.str(obj, "spec.clusterIP"));
@@ -269,13 +271,14 @@ Result<Service> decodeService(const json& obj) {
     PETREL_ASSIGN(addr, r.ipv4(ip, "spec.clusterIPs"));
     s.cluster_ips.push_back(addr);
   }
-  PETREL_ASSIGN(ips, r.array(obj, "spec.externalIPs"));
-  for (const json* ip : ips) {
-    if (!ip->is_string()) return r.error("spec.externalIPs", "expected strings");
+  std::vector<std::string> external_ips;
+  PETREL_ASSIGN(external_ips, r.stringList(obj, "spec.externalIPs"));
+  for (const auto& ip : external_ips) {
     Ipv4Addr addr;
-    PETREL_ASSIGN(addr, r.ipv4(ip->get<std::string>(), "spec.externalIPs"));
+    PETREL_ASSIGN(addr, r.ipv4(ip, "spec.externalIPs"));
     s.external_ips.push_back(addr);
   }
+  std::vector<const json*> ips;
   PETREL_ASSIGN(ips, r.array(obj, "status.loadBalancer.ingress"));
   for (const json* ing : ips) {
     std::string text;
@@ -329,7 +332,7 @@ Result<Service> decodeService(const json& obj) {
 }
 
 Result<EndpointSlice> decodeEndpointSlice(const json& obj) {
-  Reader r(obj, "EndpointSlice");
+  Reader r("EndpointSlice");
   EndpointSlice es;
   PETREL_ASSIGN(es.meta, metaFor(obj, true, r, "EndpointSlice"));
   auto svc = es.meta.labels.find("kubernetes.io/service-name");
@@ -342,13 +345,12 @@ Result<EndpointSlice> decodeEndpointSlice(const json& obj) {
   PETREL_ASSIGN(eps, r.array(obj, "endpoints"));
   for (const json* e : eps) {
     EndpointSlice::Endpoint ep;
-    std::vector<const json*> addrs;
-    PETREL_ASSIGN(addrs, r.array(*e, "addresses"));
-    for (const json* a : addrs) {
-      if (!a->is_string()) return r.error("endpoints.addresses", "expected strings");
+    std::vector<std::string> addrs;
+    PETREL_ASSIGN(addrs, r.stringList(*e, "addresses", "endpoints.addresses"));
+    for (const auto& a : addrs) {
       if (es.address_type != "IPv4") continue;
       Ipv4Addr ip;
-      PETREL_ASSIGN(ip, r.ipv4(a->get<std::string>(), "endpoints.addresses"));
+      PETREL_ASSIGN(ip, r.ipv4(a, "endpoints.addresses"));
       ep.addresses.push_back(ip);
     }
     PETREL_ASSIGN(ep.ready, r.boolean(*e, "conditions.ready", true));
@@ -373,7 +375,7 @@ Result<EndpointSlice> decodeEndpointSlice(const json& obj) {
 }
 
 Result<NetworkPolicy> decodeNetworkPolicy(const json& obj) {
-  Reader r(obj, "NetworkPolicy");
+  Reader r("NetworkPolicy");
   NetworkPolicy np;
   PETREL_ASSIGN(np.meta, metaFor(obj, true, r, "NetworkPolicy"));
   const json* spec = nullptr;

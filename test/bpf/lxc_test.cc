@@ -88,12 +88,13 @@ class LxcProgramTest : public ::testing::Test {
   }
 
   uint64_t counter(uint32_t reason, uint32_t dir) {
-    int cpus = libbpf_num_possible_cpus();
-    std::vector<metric_value> values(static_cast<size_t>(cpus));
-    uint32_t key = reason * METRIC_DIR_MAX + dir;
-    EXPECT_EQ(bpf_map_lookup_elem(dp_->metricsFd(), &key, values.data()), 0);
+    auto values = datapath::lookupPerCpu<metric_value>(
+        dp_->metricsFd(), reason * METRIC_DIR_MAX + dir, PETREL_MAP_METRICS);
+    EXPECT_TRUE(values) << values.status().toString();
     uint64_t packets = 0;
-    for (const auto& v : values) packets += v.packets;
+    if (values) {
+      for (const auto& v : *values) packets += v.packets;
+    }
     return packets;
   }
 
