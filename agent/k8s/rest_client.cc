@@ -116,16 +116,31 @@ RestClient::RestClient(ClusterConfig config) : config_(std::move(config)) {
 RestClient::~RestClient() = default;
 
 Result<HttpResponse> RestClient::get(const std::string& path, std::chrono::seconds timeout) const {
+  return send("GET", path, "", timeout);
+}
+
+Result<HttpResponse> RestClient::send(const std::string& method, const std::string& path,
+                                      const std::string& body, std::chrono::seconds timeout,
+                                      const std::string& content_type) const {
   CurlHandle c(curl_easy_init());
   if (!c) return Status(Code::kResourceExhausted, "curl_easy_init failed");
   auto headers = configure(c.get(), config_, path);
+  if (method != "GET") {
+    curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+    headers.reset(curl_slist_append(headers.release(), ("Content-Type: " + content_type).c_str()));
+    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+    if (!body.empty()) {
+      curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+  }
   HttpResponse resp;
   curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
   curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, appendBody);
   curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &resp.body);
   CURLcode rc = curl_easy_perform(c.get());
   if (rc != CURLE_OK) {
-    return makeError(Code::kUnavailable, "GET {}{}: {}", config_.server, path,
+    return makeError(Code::kUnavailable, "{} {}{}: {}", method, config_.server, path,
                      curl_easy_strerror(rc));
   }
   curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &resp.status);

@@ -1,6 +1,7 @@
 // RestClient: HTTPS requests to the Kubernetes apiserver through libcurl, with the cluster's CA,
 // bearer token or client certificate. get() returns the whole body; watch() streams a response
-// line by line and detects a stalled stream (no bytes for `stall_timeout`).
+// line by line and detects a stalled stream (no bytes for `stall_timeout`); send() writes
+// (POST/PUT/PATCH/DELETE) for the sandbox's controllers.
 #pragma once
 
 #include <atomic>
@@ -30,6 +31,13 @@ class RestClient {
 
   // GET `path` (with query). UNAVAILABLE when the server cannot be reached.
   Result<HttpResponse> get(const std::string& path, std::chrono::seconds timeout) const;
+
+  // `method` `path` with a JSON `body` (may be empty) of `content_type` (e.g.
+  // "application/merge-patch+json" for PATCH). UNAVAILABLE when the server cannot be reached;
+  // any HTTP answer, including errors, is returned in the response.
+  Result<HttpResponse> send(const std::string& method, const std::string& path,
+                            const std::string& body, std::chrono::seconds timeout,
+                            const std::string& content_type = "application/json") const;
 
   // Streams GET `path`; `on_line` gets each newline-terminated line and returns false to stop.
   // Returns OK when the server ended the stream or on_line stopped it; UNAVAILABLE on connection
