@@ -1,9 +1,12 @@
 // The API handler driven directly (no sockets): auth, discovery, verbs, validation errors,
-// optimistic concurrency, patches, pagination, CRDs, watch expiry, and hostile input.
+// optimistic concurrency, patches, pagination, CRDs, watch expiry, graceful pod deletion, the
+// binding subresource, status patches, and hostile input.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <random>
 
+#include "tools/sandbox/apiserver/admission.h"
 #include "tools/sandbox/apiserver/handler.h"
 #include "tools/sandbox/apiserver/patch.h"
 
@@ -353,6 +356,208 @@ TEST_F(ApiserverHandler, DeletingANamespaceDeletesItsContents) {
   json s = callJson("DELETE", "/api/v1/namespaces/default/pods/none", json(), {}, &code);
   EXPECT_EQ(code, 404);
   EXPECT_EQ(s["message"], "pods \"none\" not found");
+}
+
+// The pod's metadata.deletionTimestamp as seconds from now.
+int64_t secondsUntilDeletion(const json& pod) {
+  auto t = parseTimestamp(pod["metadata"]["deletionTimestamp"].get<std::string>());
+  EXPECT_TRUE(t.has_value()) << pod.dump();
+  return t ? static_cast<int64_t>(*t - std::time(nullptr)) : -1;
+}
+
+TEST_F(ApiserverHandler, DeletingABoundPodIsGracefulUntilGracePeriodZero) {
+  createPod("default", "web");
+  Response w = call("GET", "/api/v1/namespaces/default/pods", "",
+                    {{"watch", "1"}, {"resourceVersion", std::to_string(store_.currentRv())}});
+  ASSERT_TRUE(w.watch && w.watch->watcher);
+  int code = 0;
+  json marked = callJson("DELETE", "/api/v1/namespaces/default/pods/web", json(), {}, &code);
+  ASSERT_EQ(code, 200) << marked.dump();
+  EXPECT_EQ(marked["kind"], "Pod");
+  EXPECT_EQ(marked["metadata"]["deletionGracePeriodSeconds"], 30);
+  EXPECT_NEAR(secondsUntilDeletion(marked), 30, 2);
+  auto ev = w.watch->watcher->next(std::chrono::milliseconds(100));
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->type, "MODIFIED");
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/web").status, 200);
+
+  // A longer grace period changes nothing (not even the resourceVersion); a shorter one wins.
+  json again = callJson("DELETE", "/api/v1/namespaces/default/pods/web",
+                        {{"kind", "DeleteOptions"}, {"gracePeriodSeconds", 60}}, {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(again["metadata"]["resourceVersion"], marked["metadata"]["resourceVersion"]);
+  EXPECT_EQ(again["metadata"]["deletionGracePeriodSeconds"], 30);
+  json shorter = callJson("DELETE", "/api/v1/namespaces/default/pods/web",
+                          {{"gracePeriodSeconds", 5}}, {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(shorter["metadata"]["deletionGracePeriodSeconds"], 5);
+  EXPECT_NEAR(secondsUntilDeletion(shorter), 5, 2);
+
+  // Updates, patches and status writes keep the deletion marks (the kubelet reports meanwhile).
+  json st =
+      callJson("PATCH", "/api/v1/namespaces/default/pods/web/status",
+               {{"status", {{"phase", "Running"}}}}, {}, &code, "application/merge-patch+json");
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(st["metadata"]["deletionTimestamp"], shorter["metadata"]["deletionTimestamp"]);
+  json put = st;
+  put["metadata"].erase("deletionTimestamp");
+  put["metadata"].erase("deletionGracePeriodSeconds");
+  put["metadata"]["labels"]["x"] = "y";
+  json kept = callJson("PUT", "/api/v1/namespaces/default/pods/web", put, {}, &code);
+  EXPECT_EQ(code, 200) << kept.dump();
+  EXPECT_EQ(kept["metadata"]["deletionTimestamp"], shorter["metadata"]["deletionTimestamp"]);
+  EXPECT_EQ(kept["metadata"]["deletionGracePeriodSeconds"], 5);
+
+  // What the kubelet (and kubectl delete --grace-period=0 --force) sends removes it.
+  callJson("DELETE", "/api/v1/namespaces/default/pods/web",
+           {{"kind", "DeleteOptions"},
+            {"apiVersion", "v1"},
+            {"gracePeriodSeconds", 0},
+            {"propagationPolicy", "Background"}},
+           {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/web").status, 404);
+  std::vector<std::string> types;
+  while (auto e = w.watch->watcher->next(std::chrono::milliseconds(50))) types.push_back(e->type);
+  EXPECT_EQ(types, (std::vector<std::string>{"MODIFIED", "MODIFIED", "MODIFIED", "DELETED"}));
+  handler_.releaseWatch(w.watch->watcher);
+  callJson("DELETE", "/api/v1/namespaces/default/pods/web", {{"gracePeriodSeconds", "x"}}, {},
+           &code);
+  EXPECT_EQ(code, 400);
+}
+
+TEST_F(ApiserverHandler, PodGracePeriodComesFromSpecAndIsZeroForUnboundOrFinishedPods) {
+  int code = 0;
+  json p = {{"metadata", {{"name", "slow"}}},
+            {"spec",
+             {{"nodeName", "node-a"},
+              {"terminationGracePeriodSeconds", 7},
+              {"containers", {{{"name", "c"}}}}}}};
+  callJson("POST", "/api/v1/namespaces/default/pods", p, {}, &code);
+  ASSERT_EQ(code, 201);
+  json marked = callJson("DELETE", "/api/v1/namespaces/default/pods/slow");
+  EXPECT_EQ(marked["metadata"]["deletionGracePeriodSeconds"], 7);
+  // The query parameter works like DeleteOptions.
+  EXPECT_EQ(
+      call("DELETE", "/api/v1/namespaces/default/pods/slow", "", {{"gracePeriodSeconds", "0"}})
+          .status,
+      200);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/slow").status, 404);
+
+  createPod("default", "unbound", json::object(), "");
+  callJson("DELETE", "/api/v1/namespaces/default/pods/unbound", json(), {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/unbound").status, 404);
+
+  createPod("default", "done");
+  callJson("PATCH", "/api/v1/namespaces/default/pods/done/status",
+           {{"status", {{"phase", "Succeeded"}}}}, {}, &code, "application/merge-patch+json");
+  ASSERT_EQ(code, 200);
+  callJson("DELETE", "/api/v1/namespaces/default/pods/done", json(), {}, &code);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/done").status, 404);
+
+  // deletecollection marks bound pods the same way; other kinds go at once.
+  createPod("default", "a");
+  createPod("default", "b", json::object(), "");
+  json list = callJson("DELETE", "/api/v1/namespaces/default/pods", json(), {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(list["items"].size(), 2u);
+  EXPECT_FALSE(callJson("GET", "/api/v1/namespaces/default/pods/a")["metadata"]
+                   .value("deletionTimestamp", "")
+                   .empty());
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/b").status, 404);
+  // Namespace deletion still takes terminating pods with it.
+  callJson("POST", "/api/v1/namespaces", {{"metadata", {{"name", "gone"}}}}, {}, &code);
+  createPod("gone", "c");
+  callJson("DELETE", "/api/v1/namespaces/gone/pods/c");
+  callJson("DELETE", "/api/v1/namespaces/gone", json(), {}, &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/gone/pods/c").status, 404);
+}
+
+TEST_F(ApiserverHandler, BindingSetsTheNodeOfAnUnboundPodOnce) {
+  int code = 0;
+  callJson("POST", "/api/v1/namespaces/default/pods",
+           {{"metadata", {{"name", "web"}}}, {"spec", {{"containers", {{{"name", "c"}}}}}}}, {},
+           &code);
+  ASSERT_EQ(code, 201);
+  json binding = {{"apiVersion", "v1"},
+                  {"kind", "Binding"},
+                  {"metadata", {{"name", "web"}}},
+                  {"target", {{"kind", "Node"}, {"name", "node-b"}}}};
+  json s = callJson("POST", "/api/v1/namespaces/default/pods/web/binding", binding, {}, &code);
+  EXPECT_EQ(code, 201) << s.dump();
+  EXPECT_EQ(s["kind"], "Status");
+  EXPECT_EQ(s["status"], "Success");
+  json pod = callJson("GET", "/api/v1/namespaces/default/pods/web");
+  EXPECT_EQ(pod["spec"]["nodeName"], "node-b");
+  EXPECT_EQ(pod["status"]["conditions"][0]["type"], "PodScheduled");
+  EXPECT_EQ(pod["status"]["phase"], "Pending");
+
+  binding["target"]["name"] = "node-c";
+  s = callJson("POST", "/api/v1/namespaces/default/pods/web/binding", binding, {}, &code);
+  EXPECT_EQ(code, 409);
+  EXPECT_EQ(s["reason"], "Conflict");
+  EXPECT_NE(s["message"].get<std::string>().find("already assigned to node \"node-b\""),
+            std::string::npos)
+      << s.dump();
+  callJson("POST", "/api/v1/namespaces/default/pods/none/binding",
+           {{"target", {{"name", "node-b"}}}}, {}, &code);
+  EXPECT_EQ(code, 404);
+  callJson("POST", "/api/v1/namespaces/default/pods/web/binding",
+           {{"kind", "Binding"}, {"target", json::object()}}, {}, &code);
+  EXPECT_EQ(code, 422);
+  binding["metadata"]["name"] = "other";
+  callJson("POST", "/api/v1/namespaces/default/pods/web/binding", binding, {}, &code);
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/pods/web/binding").status, 405);
+  EXPECT_EQ(call("POST", "/api/v1/namespaces/default/services/web/binding", "{}").status, 404);
+  bool listed = false;
+  json discovery = callJson("GET", "/api/v1");
+  for (const auto& r : discovery["resources"]) listed |= r["name"] == "pods/binding";
+  EXPECT_TRUE(listed);
+
+  // The node of a bound pod is immutable through update and patch too.
+  pod["spec"]["nodeName"] = "node-c";
+  s = callJson("PUT", "/api/v1/namespaces/default/pods/web", pod, {}, &code);
+  EXPECT_EQ(code, 422);
+  EXPECT_NE(s["message"].get<std::string>().find("spec.nodeName"), std::string::npos);
+  EXPECT_NE(s["message"].get<std::string>().find("field is immutable"), std::string::npos);
+  callJson("PATCH", "/api/v1/namespaces/default/pods/web", {{"spec", {{"nodeName", "node-c"}}}}, {},
+           &code, "application/merge-patch+json");
+  EXPECT_EQ(code, 422);
+  // An unbound pod may get its node by update.
+  callJson("POST", "/api/v1/namespaces/default/pods",
+           {{"metadata", {{"name", "free"}}}, {"spec", {{"containers", {{{"name", "c"}}}}}}}, {},
+           &code);
+  json patched =
+      callJson("PATCH", "/api/v1/namespaces/default/pods/free",
+               {{"spec", {{"nodeName", "node-a"}}}}, {}, &code, "application/merge-patch+json");
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(patched["spec"]["nodeName"], "node-a");
+}
+
+TEST_F(ApiserverHandler, StatusMergePatchChangesOnlyTheStatus) {
+  json p = createPod("default", "web", {{"app", "web"}});
+  int code = 0;
+  json patch = {{"metadata", {{"labels", {{"app", "other"}}}}},
+                {"spec", {{"nodeName", "node-z"}}},
+                {"status",
+                 {{"phase", "Running"},
+                  {"podIP", "10.244.1.5"},
+                  {"podIPs", {{{"ip", "10.244.1.5"}}}},
+                  {"hostIP", "192.168.0.2"},
+                  {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  json out = callJson("PATCH", "/api/v1/namespaces/default/pods/web/status", patch, {}, &code,
+                      "application/merge-patch+json");
+  ASSERT_EQ(code, 200) << out.dump();
+  EXPECT_EQ(out["status"]["phase"], "Running");
+  EXPECT_EQ(out["status"]["podIP"], "10.244.1.5");
+  EXPECT_EQ(out["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ(out["status"]["qosClass"], "BestEffort");  // merged, not replaced
+  EXPECT_EQ(out["spec"], p["spec"]);
+  EXPECT_EQ(out["metadata"]["labels"], p["metadata"]["labels"]);
+  EXPECT_NE(out["metadata"]["resourceVersion"], p["metadata"]["resourceVersion"]);
 }
 
 // Hostile input: random bytes, truncated JSON, odd paths and methods never crash the handler

@@ -41,13 +41,28 @@ bool isStringMap(const json& v) {
 
 }  // namespace
 
-std::string nowTimestamp() {
-  std::time_t t = std::time(nullptr);
+std::string formatTimestamp(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::string nowTimestamp() {
+  return formatTimestamp(std::time(nullptr));
+}
+
+std::optional<std::time_t> parseTimestamp(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  if (*end == '.') {  // fractional seconds
+    ++end;
+    while (std::isdigit(static_cast<unsigned char>(*end))) ++end;
+  }
+  if (std::string(end) != "Z") return std::nullopt;
+  return timegm(&tm);
 }
 
 std::string newUid() {
@@ -292,6 +307,7 @@ std::optional<ApiError> Admission::prepareCreate(const ResourceType& type, const
   m["generation"] = 1;
   m.erase("resourceVersion");
   m.erase("deletionTimestamp");
+  m.erase("deletionGracePeriodSeconds");
   m.erase("selfLink");
   if (auto e = validate(type, obj)) return e;
 
@@ -348,7 +364,8 @@ std::optional<ApiError> Admission::prepareUpdate(const ResourceType& type, const
   }
   json& m = desired["metadata"];
   const json& cm = current["metadata"];
-  for (const char* f : {"uid", "creationTimestamp", "namespace", "deletionTimestamp"}) {
+  for (const char* f : {"uid", "creationTimestamp", "namespace", "deletionTimestamp",
+                        "deletionGracePeriodSeconds"}) {
     if (cm.contains(f)) {
       m[f] = cm[f];
     } else {
@@ -368,7 +385,15 @@ std::optional<ApiError> Admission::prepareUpdate(const ResourceType& type, const
   bool specChanged = desired.value("spec", json()) != current.value("spec", json());
   m["generation"] = specChanged ? gen + 1 : gen;
   if (auto e = validate(type, desired)) return e;
-  if (type.group.empty() && type.plural == "namespaces") {
+  if (type.group.empty() && type.plural == "pods") {
+    // A bound pod stays on its node; binding an unbound one by update is allowed.
+    std::string was = current.contains("spec") ? str(current["spec"], "nodeName") : "";
+    std::string now = str(desired["spec"], "nodeName");
+    if (!was.empty() && now != was) {
+      return invalid(type.kind, type.group, str(m, "name"),
+                     "spec.nodeName: Invalid value: \"" + now + "\": field is immutable");
+    }
+  } else if (type.group.empty() && type.plural == "namespaces") {
     m["labels"]["kubernetes.io/metadata.name"] = m.value("name", "");
     if (!desired.contains("spec")) desired["spec"] = current.value("spec", json::object());
   } else if (type.group.empty() && type.plural == "services") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -51,6 +52,11 @@ class Admission {
 
 // RFC 3339 UTC timestamp of now ("2026-01-02T03:04:05Z").
 std::string nowTimestamp();
+// RFC 3339 UTC timestamp of `t`.
+std::string formatTimestamp(std::time_t t);
+// The time of an RFC 3339 UTC timestamp ("...Z", fractional seconds ignored); nullopt if it is
+// not one.
+std::optional<std::time_t> parseTimestamp(const std::string& text);
 // A random RFC 4122 version-4 UUID.
 std::string newUid();
 // Empty when `name` is a valid RFC 1123 subdomain, else why not.

@@ -1,7 +1,9 @@
 // Handler: authentication, discovery and the verbs.
 #include "tools/sandbox/apiserver/handler.h"
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <optional>
 
 #include "tools/sandbox/apiserver/openapi.h"
@@ -245,7 +247,9 @@ Response Handler::dispatch(const Request& req) {
     return errorResponse(
         ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   }
-  if (!rp->subresource.empty() && !(rp->subresource == "status" && type->hasStatus)) {
+  const bool binding =
+      rp->subresource == "binding" && type->group.empty() && type->plural == "pods";
+  if (!rp->subresource.empty() && !(rp->subresource == "status" && type->hasStatus) && !binding) {
     return errorResponse(
         ApiError{404, "NotFound", "the server could not find the requested resource", "", "", ""});
   }
@@ -270,7 +274,15 @@ Response Handler::dispatch(const Request& req) {
       return errorResponse(ApiError{
           404, "NotFound", "the server could not find the requested resource", "", "", ""});
     }
-    if (m == "GET") return get(req, *type, *rp);
+    if (binding) {
+      if (m == "POST") return bind(req, *type, *rp);
+    } else if (m == "GET") {
+      return get(req, *type, *rp);
+    }
+    if (binding) {
+      return errorResponse(
+          ApiError{405, "MethodNotAllowed", "pods/binding only accepts POST (create)", "", "", ""});
+    }
     if (m == "PUT") return update(req, *type, *rp);
     if (m == "PATCH") return patch(req, *type, *rp);
     if (m == "DELETE" && rp->subresource.empty()) return remove(req, *type, *rp);
@@ -629,6 +641,13 @@ Response Handler::remove(const Request& req, const ResourceType& type, const Res
     }
     return Status::ok();
   };
+  if (type.group.empty() && type.plural == "pods") {
+    auto grace = requestedGracePeriod(req, opts);
+    if (!grace) return errorResponse(badRequest(grace.status().message()));
+    auto marked = markPodDeleting(rp.ns, rp.name, *grace, precheck);
+    if (!marked) return errorResponse(err ? *err : storeError(marked.status(), type, rp.name));
+    if (*marked) return objectResponse(200, type, std::move(**marked));
+  }
   if (isNamespace) {
     auto current = store_.get("namespaces", "", rp.name);
     if (!current) return errorResponse(notFound(type.plural, type.group, rp.name));
@@ -656,7 +675,28 @@ Response Handler::removeCollection(const Request& req, const ResourceType& type,
   WatchFilter filter = std::move(*parsed);
   auto res = store_.list(filter, 0, "");
   json items = json::array();
+  const bool pods = type.group.empty() && type.plural == "pods";
+  std::optional<int64_t> grace;
+  if (pods) {
+    json opts;
+    if (!req.body.empty()) {
+      auto b = parseBody(req.body);
+      if (!b) return errorResponse(badRequest(b.status().message()));
+      opts = std::move(*b);
+    }
+    auto g = requestedGracePeriod(req, opts);
+    if (!g) return errorResponse(badRequest(g.status().message()));
+    grace = *g;
+  }
   for (const auto& o : res.items) {
+    if (pods) {
+      auto marked = markPodDeleting(metaStr(o, "namespace"), metaStr(o, "name"), grace, {});
+      if (!marked) continue;  // gone meanwhile
+      if (*marked) {
+        items.push_back(std::move(**marked));
+        continue;
+      }
+    }
     auto removed = store_.remove(type.storageKey(), metaStr(o, "namespace"), metaStr(o, "name"));
     if (removed) {
       if (type.group == "apiextensions.k8s.io") {
@@ -670,6 +710,151 @@ Response Handler::removeCollection(const Request& req, const ResourceType& type,
                             {"apiVersion", type.apiVersion()},
                             {"metadata", {{"resourceVersion", std::to_string(store_.currentRv())}}},
                             {"items", items}});
+}
+
+Result<std::optional<int64_t>> Handler::requestedGracePeriod(const Request& req, const json& opts) {
+  if (opts.is_object() && opts.contains("gracePeriodSeconds") &&
+      !opts["gracePeriodSeconds"].is_null()) {
+    if (!opts["gracePeriodSeconds"].is_number_integer()) {
+      return Status(Code::kInvalidArgument, "DeleteOptions.gracePeriodSeconds must be an integer");
+    }
+    return std::optional<int64_t>(opts["gracePeriodSeconds"].get<int64_t>());
+  }
+  std::string q = req.param("gracePeriodSeconds");
+  if (q.empty()) return std::optional<int64_t>();
+  bool negative = q[0] == '-';
+  auto v = parseUint(negative ? q.substr(1) : q);
+  if (!v || *v > 1000000000) {
+    return Status(Code::kInvalidArgument,
+                  "gracePeriodSeconds: Invalid value: \"" + q + "\": must be an integer");
+  }
+  return std::optional<int64_t>(negative ? -static_cast<int64_t>(*v) : static_cast<int64_t>(*v));
+}
+
+namespace {
+
+// The grace period a pod gets, as the real server computes it: the request's, else
+// spec.terminationGracePeriodSeconds, else 30; 0 for pods never bound to a node or already
+// finished; negative values mean 1.
+int64_t effectiveGracePeriod(const json& pod, std::optional<int64_t> requested) {
+  const json spec = pod.value("spec", json::object());
+  if (str(spec, "nodeName").empty()) return 0;
+  std::string phase = pod.contains("status") ? str(pod["status"], "phase") : "";
+  if (phase == "Succeeded" || phase == "Failed") return 0;
+  int64_t grace = 30;
+  if (requested) {
+    grace = *requested;
+  } else if (spec.is_object() && spec.contains("terminationGracePeriodSeconds") &&
+             spec["terminationGracePeriodSeconds"].is_number_integer()) {
+    grace = spec["terminationGracePeriodSeconds"].get<int64_t>();
+  }
+  return grace < 0 ? 1 : grace;
+}
+
+}  // namespace
+
+Result<std::optional<json>> Handler::markPodDeleting(
+    const std::string& ns, const std::string& name, std::optional<int64_t> requested,
+    const std::function<Status(const json&)>& precheck) {
+  enum class Outcome { kMarked, kRemoveNow, kUnchanged };
+  Outcome outcome = Outcome::kMarked;
+  json unchanged;
+  auto marked = store_.update("pods", ns, name, [&](const json& current) -> Result<json> {
+    if (precheck) {
+      if (Status s = precheck(current); !s) return s;
+    }
+    int64_t grace = effectiveGracePeriod(current, requested);
+    if (grace == 0) {
+      outcome = Outcome::kRemoveNow;
+      return Status(Code::kFailedPrecondition, "remove now");
+    }
+    const json& meta = current["metadata"];
+    std::time_t now = std::time(nullptr);
+    std::time_t deadline = now + grace;
+    auto since = parseTimestamp(str(meta, "deletionTimestamp"));
+    if (since) {
+      // Already terminating: a repeated delete may only shorten the grace period, counted from
+      // the first request (deletionTimestamp - deletionGracePeriodSeconds).
+      int64_t had = meta.value("deletionGracePeriodSeconds", json(0)).is_number_integer()
+                        ? meta["deletionGracePeriodSeconds"].get<int64_t>()
+                        : 0;
+      std::time_t shortened = *since - had + grace;
+      if (grace >= had) {
+        outcome = Outcome::kUnchanged;
+        unchanged = current;
+        return Status(Code::kFailedPrecondition, "unchanged");
+      }
+      deadline = std::max(shortened, now);
+    }
+    json next = current;
+    next["metadata"]["deletionTimestamp"] = formatTimestamp(deadline);
+    next["metadata"]["deletionGracePeriodSeconds"] = grace;
+    return next;
+  });
+  if (outcome == Outcome::kRemoveNow) return std::optional<json>();
+  if (outcome == Outcome::kUnchanged) return std::optional<json>(std::move(unchanged));
+  if (!marked) return marked.status();
+  return std::optional<json>(std::move(*marked));
+}
+
+Response Handler::bind(const Request& req, const ResourceType& type, const ResourcePath& rp) {
+  if (auto e = unsupportedBodyType(req)) return errorResponse(*e);
+  auto body = parseBody(req.body);
+  if (!body) return errorResponse(badRequest(body.status().message()));
+  const json& b = *body;
+  if (!b.is_object()) return errorResponse(badRequest("the request body must be a Binding object"));
+  if (b.contains("kind") && b["kind"] != "Binding") {
+    return errorResponse(
+        badRequest("the kind in the data does not match the expected kind (Binding)"));
+  }
+  std::string bodyName = metaStr(b, "name");
+  if (!bodyName.empty() && bodyName != rp.name) {
+    return errorResponse(badRequest("the name of the object (" + bodyName +
+                                    ") does not match the name on the URL (" + rp.name + ")"));
+  }
+  const json target = b.value("target", json::object());
+  std::string node = str(target, "name");
+  std::string kind = str(target, "kind");
+  if (node.empty()) {
+    return errorResponse(invalid("Binding", "", rp.name, "target.name: Required value"));
+  }
+  if (!kind.empty() && kind != "Node") {
+    return errorResponse(
+        invalid("Binding", "", rp.name,
+                "target.kind: Unsupported value: \"" + kind + "\": supported values: \"Node\""));
+  }
+  std::optional<ApiError> err;
+  auto bound = store_.update("pods", rp.ns, rp.name, [&](const json& current) -> Result<json> {
+    std::string was = current.contains("spec") ? str(current["spec"], "nodeName") : "";
+    if (!metaStr(current, "deletionTimestamp").empty()) {
+      err = conflict(type.plural, type.group, rp.name,
+                     "pod " + rp.name + " is being deleted, cannot be assigned to a host");
+    } else if (!was.empty()) {
+      err = conflict(type.plural, type.group, rp.name,
+                     "pod " + rp.name + " is already assigned to node \"" + was + "\"");
+    }
+    if (err) return Status(Code::kFailedPrecondition, err->message);
+    json next = current;
+    next["spec"]["nodeName"] = node;
+    json& status = next["status"];
+    if (!status.is_object()) status = json::object();
+    if (!status.contains("conditions") || !status["conditions"].is_array()) {
+      status["conditions"] = json::array();
+    }
+    json& conds = status["conditions"];
+    conds.erase(std::remove_if(conds.begin(), conds.end(),
+                               [](const json& c) { return str(c, "type") == "PodScheduled"; }),
+                conds.end());
+    conds.push_back({{"type", "PodScheduled"},
+                     {"status", "True"},
+                     {"lastProbeTime", nullptr},
+                     {"lastTransitionTime", nowTimestamp()}});
+    return next;
+  });
+  if (!bound) return errorResponse(err ? *err : storeError(bound.status(), type, rp.name));
+  json status = successStatus(type.plural, type.group, rp.name);
+  status["code"] = 201;
+  return jsonResponse(201, status);
 }
 
 }  // namespace petrel::apiserver

@@ -46,6 +46,19 @@ class Handler {
   Response patch(const Request& req, const ResourceType& type, const ResourcePath& rp);
   Response remove(const Request& req, const ResourceType& type, const ResourcePath& rp);
   Response removeCollection(const Request& req, const ResourceType& type, const ResourcePath& rp);
+  // POST pods/{name}/binding: sets spec.nodeName of an unbound pod (201 Status Success).
+  Response bind(const Request& req, const ResourceType& type, const ResourcePath& rp);
+  // The grace period a delete asks for (DeleteOptions.gracePeriodSeconds, else the query
+  // parameter); nullopt when it names none.
+  static Result<std::optional<int64_t>> requestedGracePeriod(const Request& req,
+                                                             const nlohmann::json& opts);
+  // Graceful pod deletion: sets metadata.deletionTimestamp (now + grace) and
+  // deletionGracePeriodSeconds and returns the pod, or returns it unchanged when it is already
+  // terminating sooner; nullopt when the pod must be removed at once (grace 0, never bound,
+  // finished). Errors: kNotFound, or what `precheck` refused.
+  Result<std::optional<nlohmann::json>> markPodDeleting(
+      const std::string& ns, const std::string& name, std::optional<int64_t> requested,
+      const std::function<Status(const nlohmann::json&)>& precheck);
   // Shared tail of update and patch: `desired` replaces the stored object in one atomic step.
   Response commitUpdate(
       const ResourceType& type, const ResourcePath& rp,

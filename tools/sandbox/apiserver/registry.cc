@@ -260,6 +260,13 @@ std::optional<json> Registry::resourceList(const std::string& group,
                            {"kind", t.kind},
                            {"verbs", {"get", "patch", "update"}}});
     }
+    if (t.group.empty() && t.plural == "pods") {
+      resources.push_back({{"name", "pods/binding"},
+                           {"singularName", ""},
+                           {"namespaced", true},
+                           {"kind", "Binding"},
+                           {"verbs", {"create"}}});
+    }
   }
   if (!any) return std::nullopt;
   return json{{"kind", "APIResourceList"},
