@@ -1,0 +1,113 @@
+// Fuzz entry for the agent's Kubernetes object decoders (agent/k8s/objects.h): the bytes are
+// parsed as JSON and, when that succeeds, every decoder runs on the object and on variants whose
+// "spec", "status" and "metadata" swap values, so deep paths see foreign shapes. Used by the
+// libFuzzer target (-DPETREL_FUZZ=ON, clang) and by the corpus replay test in every unit pass.
+// Traps when a decoder breaks its contract (an escaped exception also aborts the fuzzer).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/k8s/objects.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace petrel;
+using namespace petrel::k8s;
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+// A failed decode must be INVALID_ARGUMENT with a message naming the kind.
+template <typename T>
+void checkError(const Result<T>& r, std::string_view kind) {
+  if (r) return;
+  check(r.status().code() == Code::kInvalidArgument);
+  check(r.status().message().find(kind) != std::string::npos);
+}
+
+void checkMeta(const ObjectMeta& m, bool namespaced) {
+  check(!m.name.empty());
+  check(!namespaced || !m.namespace_.empty());
+  check(!m.key().empty());
+}
+
+void decodeAll(const json& obj) {
+  auto node = decodeNode(obj);
+  checkError(node, "Node");
+  if (node) checkMeta(node->meta, false);
+
+  auto pod = decodePod(obj);
+  checkError(pod, "Pod");
+  if (pod) {
+    checkMeta(pod->meta, true);
+    for (const auto& p : pod->ports) check(p.port != 0 && !p.protocol.empty());
+  }
+
+  auto ns = decodeNamespace(obj);
+  checkError(ns, "Namespace");
+  if (ns) checkMeta(ns->meta, false);
+
+  auto svc = decodeService(obj);
+  checkError(svc, "Service");
+  if (svc) {
+    checkMeta(svc->meta, true);
+    check(svc->session_affinity_timeout >= 1 && svc->session_affinity_timeout <= 86400);
+    for (const auto& p : svc->ports) {
+      check(p.port != 0);
+      check(p.target_port != 0 || !p.target_port_name.empty());
+    }
+  }
+
+  auto slice = decodeEndpointSlice(obj);
+  checkError(slice, "EndpointSlice");
+  if (slice) {
+    checkMeta(slice->meta, true);
+    for (const auto& p : slice->ports) check(p.port != 0);
+    if (slice->address_type != "IPv4") {
+      for (const auto& e : slice->endpoints) check(e.addresses.empty());
+    }
+  }
+
+  auto policy = decodeNetworkPolicy(obj);
+  checkError(policy, "NetworkPolicy");
+  if (policy) {
+    checkMeta(policy->meta, true);
+    check(policy->spec.is_object());
+  }
+
+  auto meta = decodeMeta(obj, false);
+  checkError(meta, "object");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  json obj = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (obj.is_discarded()) return 0;
+  decodeAll(obj);
+  if (!obj.is_object()) return 0;
+
+  // Each top-level section takes each other's value (or goes missing), so decoders meet a
+  // "status" shaped like a "spec", a "metadata" that is a list, and so on.
+  static constexpr std::array<const char*, 3> kFields = {"spec", "status", "metadata"};
+  for (const char* to : kFields) {
+    for (const char* from : kFields) {
+      if (std::string_view(to) == from) continue;
+      auto src = obj.find(from);
+      json variant = obj;
+      if (src == obj.end()) {
+        variant.erase(to);
+      } else {
+        variant[to] = *src;
+      }
+      decodeAll(variant);
+    }
+  }
+  return 0;
+}
