@@ -1,0 +1,236 @@
+// EndpointSlice controller logic: selection, endpoints, port resolution, grouping and planning.
+#include "tools/sandbox/controller/endpoint_slices.h"
+
+#include <algorithm>
+#include <map>
+
+#include "tools/sandbox/controller/object_fields.h"
+
+namespace petrel::controller {
+
+using nlohmann::json;
+
+namespace {
+
+json ownerReferences(const json& service) {
+  return json::array({{{"apiVersion", "v1"},
+                       {"kind", "Service"},
+                       {"name", stringAt(service, {"metadata", "name"})},
+                       {"uid", stringAt(service, {"metadata", "uid"})},
+                       {"controller", true},
+                       {"blockOwnerDeletion", true}}});
+}
+
+// The slice's metadata and type already say what a slice of `service` must say.
+bool sliceMetaMatches(const json& slice, const json& service) {
+  const json& labels = fieldAt(slice, {"metadata", "labels"});
+  return stringAt(labels, {kServiceNameLabel}) == stringAt(service, {"metadata", "name"}) &&
+         stringAt(labels, {kManagedByLabel}) == kManagedBy &&
+         stringAt(slice, {"addressType"}) == "IPv4" &&
+         fieldAt(slice, {"metadata", "ownerReferences"}) == ownerReferences(service);
+}
+
+DesiredSlice contentOf(const json& slice) {
+  DesiredSlice d;
+  const json& ports = fieldAt(slice, {"ports"});
+  const json& endpoints = fieldAt(slice, {"endpoints"});
+  if (ports.is_array()) d.ports = ports;
+  if (endpoints.is_array()) d.endpoints = endpoints;
+  return d;
+}
+
+// Writes the desired content and our metadata into `slice` (an existing or a new object).
+void fill(json& slice, const json& service, const DesiredSlice& d) {
+  json& meta = slice["metadata"];
+  meta["labels"][kServiceNameLabel] = stringAt(service, {"metadata", "name"});
+  meta["labels"][kManagedByLabel] = kManagedBy;
+  meta["ownerReferences"] = ownerReferences(service);
+  slice["addressType"] = "IPv4";
+  slice["ports"] = d.ports;
+  slice["endpoints"] = d.endpoints;
+}
+
+}  // namespace
+
+bool selectorMatches(const json& selector, const json& labels) {
+  if (!selector.is_object()) return false;
+  for (const auto& [key, value] : selector.items()) {
+    if (!labels.is_object()) return false;
+    auto it = labels.find(key);
+    if (it == labels.end() || *it != value) return false;
+  }
+  return true;
+}
+
+bool managesService(const json& service) {
+  const json& selector = fieldAt(service, {"spec", "selector"});
+  return selector.is_object() && !selector.empty() &&
+         stringAt(service, {"spec", "type"}) != "ExternalName";
+}
+
+bool podBacksService(const json& service, const json& pod) {
+  return managesService(service) &&
+         stringAt(pod, {"metadata", "namespace"}) == stringAt(service, {"metadata", "namespace"}) &&
+         selectorMatches(fieldAt(service, {"spec", "selector"}),
+                         fieldAt(pod, {"metadata", "labels"})) &&
+         !stringAt(pod, {"status", "podIP"}).empty() && !podFinished(pod);
+}
+
+json endpointFor(const json& pod) {
+  bool serving = conditionTrue(pod, "Ready");
+  bool terminating = isTerminating(pod);
+  json ep = {
+      {"addresses", json::array({stringAt(pod, {"status", "podIP"})})},
+      {"conditions",
+       {{"ready", serving && !terminating}, {"serving", serving}, {"terminating", terminating}}}};
+  if (std::string node = stringAt(pod, {"spec", "nodeName"}); !node.empty()) ep["nodeName"] = node;
+  ep["targetRef"] = {{"kind", "Pod"},
+                     {"namespace", stringAt(pod, {"metadata", "namespace"})},
+                     {"name", stringAt(pod, {"metadata", "name"})},
+                     {"uid", stringAt(pod, {"metadata", "uid"})}};
+  return ep;
+}
+
+std::optional<json> resolvePort(const json& servicePort, const json& pod) {
+  std::string protocol = stringAt(servicePort, {"protocol"});
+  if (protocol.empty()) protocol = "TCP";
+  json out = {{"name", stringAt(servicePort, {"name"})}, {"protocol", protocol}};
+  const json& target = fieldAt(servicePort, {"targetPort"});
+  if (target.is_number_integer() && target.get<int64_t>() > 0) {
+    out["port"] = target;
+    return out;
+  }
+  if (target.is_string() && !target.get<std::string>().empty()) {
+    const json& containers = fieldAt(pod, {"spec", "containers"});
+    for (const auto& c : containers.is_array() ? containers : json::array()) {
+      const json& ports = fieldAt(c, {"ports"});
+      for (const auto& p : ports.is_array() ? ports : json::array()) {
+        std::string pp = stringAt(p, {"protocol"});
+        if (stringAt(p, {"name"}) == target.get<std::string>() &&
+            (pp.empty() ? "TCP" : pp) == protocol && fieldAt(p, {"containerPort"}).is_number()) {
+          out["port"] = p["containerPort"];
+          return out;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  const json& port = fieldAt(servicePort, {"port"});
+  if (!port.is_number_integer()) return std::nullopt;
+  out["port"] = port;
+  return out;
+}
+
+std::vector<DesiredSlice> desiredSlices(const json& service, const std::vector<json>& pods) {
+  if (!managesService(service)) return {};
+  std::vector<const json*> backing;
+  for (const auto& pod : pods) {
+    if (podBacksService(service, pod)) backing.push_back(&pod);
+  }
+  std::sort(backing.begin(), backing.end(), [](const json* a, const json* b) {
+    return stringAt(*a, {"metadata", "name"}) < stringAt(*b, {"metadata", "name"});
+  });
+  const json& servicePorts = fieldAt(service, {"spec", "ports"});
+  // Resolved port set (its JSON text) -> ports and endpoints.
+  std::map<std::string, DesiredSlice> groups;
+  for (const json* pod : backing) {
+    json ports = json::array();
+    for (const auto& sp : servicePorts.is_array() ? servicePorts : json::array()) {
+      if (auto p = resolvePort(sp, *pod)) ports.push_back(std::move(*p));
+    }
+    DesiredSlice& g = groups[ports.dump()];
+    g.ports = ports;
+    g.endpoints.push_back(endpointFor(*pod));
+  }
+  std::vector<DesiredSlice> out;
+  for (const auto& [key, g] : groups) {
+    for (size_t i = 0; i < g.endpoints.size(); i += kMaxEndpointsPerSlice) {
+      DesiredSlice chunk;
+      chunk.ports = g.ports;
+      size_t end = std::min(g.endpoints.size(), i + kMaxEndpointsPerSlice);
+      for (size_t j = i; j < end; ++j) chunk.endpoints.push_back(g.endpoints[j]);
+      out.push_back(std::move(chunk));
+    }
+  }
+  if (out.empty()) out.push_back(DesiredSlice{});
+  return out;
+}
+
+SlicePlan planSlices(const json& service, const std::vector<DesiredSlice>& desired,
+                     const std::vector<json>& existing) {
+  SlicePlan plan;
+  std::vector<const json*> reusable;
+  for (const auto& slice : existing) {
+    // addressType is immutable: a slice of another type cannot be reused.
+    if (service.is_null() || stringAt(slice, {"addressType"}) != "IPv4") {
+      plan.remove.push_back(slice);
+    } else {
+      reusable.push_back(&slice);
+    }
+  }
+  std::sort(reusable.begin(), reusable.end(), [](const json* a, const json* b) {
+    return stringAt(*a, {"metadata", "name"}) < stringAt(*b, {"metadata", "name"});
+  });
+  if (service.is_null()) return plan;
+  std::vector<const DesiredSlice*> pending;
+  // 1. Slices that are already right stay untouched.
+  for (const auto& d : desired) {
+    auto same = std::find_if(reusable.begin(), reusable.end(), [&](const json* s) {
+      return contentOf(*s) == d && sliceMetaMatches(*s, service);
+    });
+    if (same != reusable.end()) {
+      reusable.erase(same);
+    } else {
+      pending.push_back(&d);
+    }
+  }
+  // 2. Others are rewritten into leftover slices, those with the same ports first, then new.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto slot = std::find_if(reusable.begin(), reusable.end(), [&](const json* s) {
+        return pass == 1 || contentOf(*s).ports == (*it)->ports;
+      });
+      if (slot == reusable.end()) {
+        ++it;
+        continue;
+      }
+      json updated = **slot;
+      fill(updated, service, **it);
+      plan.update.push_back(std::move(updated));
+      reusable.erase(slot);
+      it = pending.erase(it);
+    }
+  }
+  for (const DesiredSlice* d : pending) {
+    json slice = {{"apiVersion", "discovery.k8s.io/v1"},
+                  {"kind", "EndpointSlice"},
+                  {"metadata",
+                   {{"generateName", stringAt(service, {"metadata", "name"}) + "-"},
+                    {"namespace", stringAt(service, {"metadata", "namespace"})}}}};
+    fill(slice, service, *d);
+    plan.create.push_back(std::move(slice));
+  }
+  // 3. Whatever is left over goes.
+  for (const json* s : reusable) plan.remove.push_back(*s);
+  return plan;
+}
+
+std::string summarizeEndpoints(const json& slice) {
+  size_t ready = 0, terminating = 0, notReady = 0;
+  const json& endpoints = fieldAt(slice, {"endpoints"});
+  for (const auto& ep : endpoints.is_array() ? endpoints : json::array()) {
+    if (fieldAt(ep, {"conditions", "ready"}) == true) {
+      ++ready;
+    } else if (fieldAt(ep, {"conditions", "terminating"}) == true) {
+      ++terminating;
+    } else {
+      ++notReady;
+    }
+  }
+  std::string out =
+      std::to_string(ready) + " ready, " + std::to_string(terminating) + " terminating";
+  if (notReady) out += ", " + std::to_string(notReady) + " not ready";
+  return out;
+}
+
+}  // namespace petrel::controller
