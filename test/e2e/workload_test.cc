@@ -50,8 +50,8 @@ class WorkloadTest : public ::testing::Test {
 
   // Starts petrel-workload on 127.0.0.1 with fresh ports (retrying when one happens to be in use
   // by someone else) and waits for its "ready" line; null on failure, with startError_ set.
-  std::unique_ptr<BackgroundProcess> start(std::vector<std::string> args,
-                                           std::map<std::string, std::string> env) {
+  std::unique_ptr<BackgroundProcess> start(const std::vector<std::string>& args,
+                                           const std::map<std::string, std::string>& env) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       httpPort_ = uniquePort();
       tcpPort_ = uniquePort();

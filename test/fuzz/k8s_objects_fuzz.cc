@@ -86,6 +86,7 @@ void decodeAll(const json& obj) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   json obj = json::parse(text, nullptr, /*allow_exceptions=*/false);

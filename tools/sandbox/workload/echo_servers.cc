@@ -16,8 +16,9 @@ namespace petrel::workload {
 
 namespace {
 
-constexpr size_t kMaxPending = 256 * 1024;  // stop reading a peer that does not read our echo
-constexpr size_t kMaxDatagram = 65507;      // largest UDP payload over IPv4
+// Echo bytes buffered per connection before we stop reading a peer that does not read.
+constexpr size_t kMaxPending = size_t{256} * 1024;
+constexpr size_t kMaxDatagram = 65507;  // largest UDP payload over IPv4
 
 struct Connection {
   UniqueFd fd;

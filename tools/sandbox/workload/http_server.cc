@@ -19,8 +19,8 @@ namespace petrel::workload {
 
 namespace {
 
-constexpr int kThreads = 64;                 // /delay requests each hold one
-constexpr int64_t kMaxDelayMs = 10 * 60000;  // longer asks are refused
+constexpr int kThreads = 64;                          // /delay requests each hold one
+constexpr int64_t kMaxDelayMs = int64_t{10} * 60000;  // longer asks are refused
 
 // The decimal number in a route's first capture, or nullopt if it does not fit an int64.
 std::optional<int64_t> captureNumber(const httplib::Request& req) {
