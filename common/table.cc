@@ -1,5 +1,5 @@
 // Table printing.
-#include "tools/petrel/table.h"
+#include "common/table.h"
 
 #include <algorithm>
 

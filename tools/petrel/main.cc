@@ -15,7 +15,7 @@
 #include "common/version.h"
 #include "maps.h"
 #include "reasons.h"
-#include "tools/petrel/table.h"
+#include "common/table.h"
 
 namespace {
 

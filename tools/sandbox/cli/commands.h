@@ -1,0 +1,24 @@
+// The petrel-sandbox subcommands.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "tools/sandbox/cli/layout.h"
+
+namespace petrel::sandbox {
+
+// Builds the underlay, the node namespaces, and starts the API server, the controller and each
+// node's agent and kubelet; waits until every node is Ready.
+Status sandboxUp(const Layout& layout);
+
+// Removes everything a sandbox in `state_dir` made, also what a crashed run left behind.
+Status sandboxDown(const std::string& state_dir, bool quiet);
+
+// Prints what runs where, the nodes and pods with their network namespaces; `json` for -o json.
+Status sandboxStatus(const std::string& state_dir, bool json);
+
+// "==> what is happening" progress lines.
+void step(const std::string& message);
+
+}  // namespace petrel::sandbox

@@ -1,0 +1,46 @@
+// petrel-sandbox: a multi-node Kubernetes-like cluster on one machine, made of network
+// namespaces, running the real Petrel agent and CNI plugin. `up`, `down`, `status`.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/sandbox/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"petrel-sandbox: a local multi-node cluster in network namespaces"};
+  app.require_subcommand(1);
+  petrel::sandbox::Layout layout;
+  app.add_option("--state-dir", layout.state_dir, "Where the sandbox keeps its state and logs")
+      ->envname("PETREL_SANDBOX_DIR")
+      ->default_val(petrel::sandbox::kDefaultStateDir);
+
+  auto* up = app.add_subcommand("up", "Start the sandbox (or say that it runs)");
+  up->add_option("--nodes", layout.nodes, "Number of nodes")
+      ->default_val(2)
+      ->check(CLI::Range(1, 20));
+  up->add_option("--api-port", layout.api_port, "API server port")->default_val(6443);
+  auto* down = app.add_subcommand("down", "Remove everything the sandbox made");
+  auto* status = app.add_subcommand("status", "Show what runs where");
+  std::string output = "table";
+  status->add_option("-o,--output", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  CLI11_PARSE(app, argc, argv);
+
+  if (geteuid() != 0 && !status->parsed()) {
+    std::cerr << "petrel-sandbox " << app.get_subcommands().front()->get_name()
+              << " needs root: it creates network namespaces, links and BPF programs. Run it with "
+                 "sudo.\n";
+    return 1;
+  }
+  petrel::Status result = petrel::Status::ok();
+  if (up->parsed()) result = petrel::sandbox::sandboxUp(layout);
+  if (down->parsed()) result = petrel::sandbox::sandboxDown(layout.state_dir, false);
+  if (status->parsed()) result = petrel::sandbox::sandboxStatus(layout.state_dir, output == "json");
+  if (!result) {
+    std::cerr << "petrel-sandbox: " << result.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

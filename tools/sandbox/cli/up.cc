@@ -1,0 +1,281 @@
+// petrel-sandbox up: underlay, nodes, API server, controller, agents, kubelets.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/k8s/cluster_config.h"
+#include "agent/k8s/rest_client.h"
+#include "tools/sandbox/cli/commands.h"
+#include "tools/sandbox/common/process.h"
+
+namespace petrel::sandbox {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Status writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) return makeError(Code::kInternal, "cannot write {}", path);
+  return Status::ok();
+}
+
+std::string tail(const std::string& path, size_t lines) {
+  std::string text = readFile(path);
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+  }
+  return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+Status ip(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runChecked(argv);
+}
+
+// The Petrel binaries sit next to petrel-sandbox; portmap comes from the distribution.
+Status checkBinaries(const std::string& bin_dir) {
+  for (const char* b : {"petrel-apiserver", "petrel-agent", "petrel-cni", "petrel-kubelet",
+                        "petrel-controller", "petrel-workload", "petrel"}) {
+    if (access((bin_dir + "/" + b).c_str(), X_OK) != 0) {
+      return makeError(Code::kNotFound, "{}/{} is missing: build it with scripts/build.sh", bin_dir,
+                       b);
+    }
+  }
+  for (const char* tool : {"ip", "nsenter"}) {
+    if (runChecked({"sh", "-c", std::string("command -v ") + tool}).isOk()) continue;
+    return makeError(Code::kNotFound, "{} is not installed: run scripts/install-deps.sh", tool);
+  }
+  return Status::ok();
+}
+
+std::string portmapDir() {
+  for (const char* dir : {"/usr/lib/cni", "/opt/cni/bin"}) {
+    if (access((std::string(dir) + "/portmap").c_str(), X_OK) == 0) return dir;
+  }
+  return "";
+}
+
+Status buildUnderlay(const Layout& l) {
+  step(fmt::format("Underlay: namespace {} with bridge {} ({}0/24), this machine at {}",
+                   kUnderlayNetns, kUnderlayBridge, l.underlay_prefix, l.hostIp()));
+  PETREL_RETURN_IF_ERROR(ip({"netns", "add", kUnderlayNetns}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "set", "lo", "up"}));
+  PETREL_RETURN_IF_ERROR(
+      ip({"-n", kUnderlayNetns, "link", "add", kUnderlayBridge, "type", "bridge"}));
+  PETREL_RETURN_IF_ERROR(ip(
+      {"-n", kUnderlayNetns, "addr", "add", l.underlayGateway() + "/24", "dev", kUnderlayBridge}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "set", kUnderlayBridge, "up"}));
+  PETREL_RETURN_IF_ERROR(ip({"link", "add", kHostLink, "type", "veth", "peer", "name",
+                             kUnderlayUplink, "netns", kUnderlayNetns}));
+  PETREL_RETURN_IF_ERROR(ip({"addr", "add", l.hostIp() + "/24", "dev", kHostLink}));
+  PETREL_RETURN_IF_ERROR(ip({"link", "set", kHostLink, "up"}));
+  return ip(
+      {"-n", kUnderlayNetns, "link", "set", kUnderlayUplink, "master", kUnderlayBridge, "up"});
+}
+
+Status buildNode(const Layout& l, int i) {
+  const std::string ns = l.nodeNetns(i), port = l.nodeName(i);
+  step(fmt::format("Node {}: namespace {}, eth0 {}, pod CIDR {}", l.nodeName(i), ns, l.nodeIp(i),
+                   l.podCidr(i)));
+  PETREL_RETURN_IF_ERROR(ip({"netns", "add", ns}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", ns, "link", "set", "lo", "up"}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "add", port, "type", "veth", "peer",
+                             "name", "eth0", "netns", ns}));
+  PETREL_RETURN_IF_ERROR(
+      ip({"-n", kUnderlayNetns, "link", "set", port, "master", kUnderlayBridge, "up"}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", ns, "addr", "add", l.nodeIp(i) + "/24", "dev", "eth0"}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", ns, "link", "set", "eth0", "up"}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", ns, "route", "add", "default", "via", l.underlayGateway()}));
+  // This machine reaches each node's pods through the node, so curl and ping work from here.
+  return ip({"route", "replace", l.podCidr(i), "via", l.nodeIp(i), "dev", kHostLink});
+}
+
+Result<Component> launch(SandboxState& state, const std::string& name, const std::string& netns,
+                         std::vector<std::string> argv) {
+  const Layout& l = state.layout;
+  Component c;
+  c.name = name;
+  c.netns = netns;
+  c.log = l.logDir() + "/" + name + ".log";
+  std::replace(c.log.begin() + static_cast<long>(l.logDir().size()) + 1, c.log.end(), '/', '-');
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.log_path = c.log;
+  if (!netns.empty()) spec.netns_path = "/run/netns/" + netns;
+  auto pid = startProcess(spec);
+  if (!pid) return pid.status();
+  c.pid = *pid;
+  c.start_time = processStartTime(*pid);
+  state.components.push_back(c);
+  PETREL_RETURN_IF_ERROR(saveState(state));
+  return c;
+}
+
+// Waits for `ready` to hold while `c` stays alive; a dead process fails with its log's tail.
+Status waitFor(const Component& c, std::chrono::seconds limit, const std::string& what,
+               const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return Status::ok();
+    if (!processAlive(c.pid, c.start_time)) {
+      return makeError(Code::kUnavailable, "{} exited before {}; the end of {}:\n{}", c.name, what,
+                       c.log, tail(c.log, 15));
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return makeError(Code::kUnavailable, "{} did not get {} within {}s; see {}", c.name, what,
+                   limit.count(), c.log);
+}
+
+bool nodeReady(const k8s::RestClient& api, const std::string& node) {
+  auto r = api.get("/api/v1/nodes/" + node, 5s);
+  if (!r || r->status != 200) return false;
+  json n = json::parse(r->body, nullptr, false);
+  if (!n.is_object()) return false;
+  for (const auto& c : n.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == "Ready" && c.value("status", "") == "True") return true;
+  }
+  return false;
+}
+
+Status writeNodeFiles(const Layout& l, int i, const std::string& node_kubeconfig) {
+  const std::string dir = l.nodeDir(i);
+  std::error_code ec;
+  fs::create_directories(dir + "/net.d", ec);
+  fs::create_directories(dir + "/agent", ec);
+  fs::create_directories(dir + "/kubelet", ec);
+  if (ec) return makeError(Code::kInternal, "cannot create {}: {}", dir, ec.message());
+  json plugins = json::array({{{"type", "petrel-cni"},
+                               {"agentSocket", l.agentSocket(i)},
+                               {"logFile", l.logDir() + "/" + l.nodeName(i) + "-cni.log"}}});
+  if (!portmapDir().empty()) {
+    plugins.push_back({{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}});
+  }
+  json conflist = {{"cniVersion", "1.0.0"}, {"name", "petrel"}, {"plugins", plugins}};
+  PETREL_RETURN_IF_ERROR(writeFile(dir + "/net.d/10-petrel.conflist", conflist.dump(2) + "\n"));
+  return writeFile(dir + "/kubeconfig", node_kubeconfig);
+}
+
+}  // namespace
+
+void step(const std::string& message) {
+  std::cout << "==> " << message << std::endl;
+}
+
+Status sandboxUp(const Layout& layout) {
+  const std::string bin = selfDir();
+  PETREL_RETURN_IF_ERROR(checkBinaries(bin));
+  if (auto old = loadState(layout.state_dir); old) {
+    for (const auto& c : old->components) {
+      if (processAlive(c.pid, c.start_time)) {
+        return makeError(Code::kAlreadyExists,
+                         "a sandbox is already up (state in {}): `petrel-sandbox status` shows it, "
+                         "`petrel-sandbox down` removes it",
+                         layout.state_dir);
+      }
+    }
+  }
+  if (fs::exists(layout.state_dir) || fs::exists(std::string("/run/netns/") + kUnderlayNetns)) {
+    step("Removing what a previous sandbox left behind");
+    PETREL_RETURN_IF_ERROR(sandboxDown(layout.state_dir, true));
+  }
+  SandboxState state;
+  state.layout = layout;
+  const Layout& l = state.layout;
+  std::error_code ec;
+  fs::create_directories(l.logDir(), ec);
+  if (ec) return makeError(Code::kInternal, "cannot create {}: {}", l.logDir(), ec.message());
+  PETREL_RETURN_IF_ERROR(saveState(state));
+
+  PETREL_RETURN_IF_ERROR(buildUnderlay(l));
+  for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(buildNode(l, i));
+
+  step(fmt::format("API server on https://127.0.0.1:{} (nodes use https://{}:{})", l.api_port,
+                   l.hostIp(), l.api_port));
+  auto api = launch(state, "apiserver", "",
+                    {bin + "/petrel-apiserver", "--data-dir", l.state_dir + "/apiserver",
+                     "--bind-address", "0.0.0.0", "--tls-san", l.hostIp(), "--port",
+                     std::to_string(l.api_port), "--kubeconfig-out", l.kubeconfig()});
+  if (!api) return api.status();
+  PETREL_RETURN_IF_ERROR(waitFor(*api, 30s, "ready", [&] {
+    return readFile(api->log).find("petrel-apiserver ready on") != std::string::npos;
+  }));
+  state.api_url = fmt::format("https://127.0.0.1:{}", l.api_port);
+  PETREL_RETURN_IF_ERROR(saveState(state));
+  std::string node_kubeconfig = readFile(l.kubeconfig());
+  const std::string local = fmt::format("https://127.0.0.1:{}", l.api_port);
+  const auto at = node_kubeconfig.find(local);
+  if (at == std::string::npos) {
+    return makeError(Code::kInternal, "{} does not name {}", l.kubeconfig(), local);
+  }
+  node_kubeconfig.replace(at, local.size(), fmt::format("https://{}:{}", l.hostIp(), l.api_port));
+
+  step("Controller (scheduler, EndpointSlices)");
+  auto controller =
+      launch(state, "controller", "", {bin + "/petrel-controller", "--kubeconfig", l.kubeconfig()});
+  if (!controller) return controller.status();
+
+  const std::string cni_path = portmapDir().empty() ? bin : bin + ":" + portmapDir();
+  std::vector<Component> kubelets;
+  for (int i = 1; i <= l.nodes; ++i) {
+    const std::string node = l.nodeName(i), dir = l.nodeDir(i);
+    PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
+    step(fmt::format("Node {}: petrel-agent and kubelet", node));
+    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
+                        {bin + "/petrel-agent", "--node-name", node, "--pod-cidr", l.podCidr(i),
+                         "--bpf-root", l.bpfRoot(i), "--state-dir", dir + "/agent", "--socket",
+                         l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig"});
+    if (!agent) return agent.status();
+    auto kubelet = launch(
+        state, node + "/kubelet", l.nodeNetns(i),
+        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
+         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
+         "--cni-bin-dir", cni_path, "--netns-prefix", kPodNetnsPrefix, "--pod-cidr", l.podCidr(i)});
+    if (!kubelet) return kubelet.status();
+    PETREL_RETURN_IF_ERROR(
+        waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
+    kubelets.push_back(*kubelet);
+  }
+
+  auto cluster = k8s::loadKubeconfig(l.kubeconfig());
+  if (!cluster) return cluster.status();
+  k8s::RestClient client(std::move(*cluster));
+  for (int i = 1; i <= l.nodes; ++i) {
+    PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
+                                   [&] { return nodeReady(client, l.nodeName(i)); }));
+  }
+  std::cout << fmt::format(
+      "\nThe sandbox is up: {} nodes, every one Ready.\n\n"
+      "  export KUBECONFIG={}\n"
+      "  kubectl get nodes -o wide\n"
+      "  kubectl apply -f examples/sandbox/echo.yaml && kubectl get pods -o wide\n"
+      "  petrel-sandbox status               # what runs where, every namespace\n"
+      "  petrel --socket {} status\n"
+      "  ip netns exec {} ip addr            # a node; pods are {}<namespace>-<name>\n"
+      "  petrel-sandbox down                 # remove it all\n",
+      l.nodes, l.kubeconfig(), l.agentSocket(1), l.nodeNetns(1), kPodNetnsPrefix);
+  return Status::ok();
+}
+
+}  // namespace petrel::sandbox

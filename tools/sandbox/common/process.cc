@@ -1,0 +1,255 @@
+// fork/exec with pipes, deadlines, network namespaces and log files.
+#include "tools/sandbox/common/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/unique_fd.h"
+
+extern char** environ;
+
+namespace petrel::sandbox {
+
+namespace {
+
+// argv/envp arrays built before fork: the child may only make async-signal-safe calls.
+struct ExecArgs {
+  std::string program;  // argv[0] resolved on the PATH of the child's environment
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  explicit ExecArgs(const ProcessSpec& spec) : program(resolve(spec)) {
+    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  char** env(const ProcessSpec& spec) { return spec.env.empty() ? environ : envp.data(); }
+
+  // execvpe would search our own PATH, not the one the child is given.
+  static std::string resolve(const ProcessSpec& spec) {
+    const std::string& name = spec.argv.front();
+    if (name.find('/') != std::string::npos) return name;
+    const char* ours = getenv("PATH");
+    std::string path = ours ? ours : "/usr/bin:/bin";
+    for (const auto& e : spec.env) {
+      if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+    }
+    std::istringstream dirs(path);
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return name;  // execve fails with ENOENT and the child reports it
+  }
+};
+
+// In the child: enter the namespace and directory, then exec; exits 127 on failure after writing
+// why to `err_fd`.
+[[noreturn]] void execChild(const ProcessSpec& spec, ExecArgs& args, int netns_fd, int err_fd) {
+  auto fail = [&](const char* what) {
+    const char* msg = strerror(errno);
+    (void)!write(err_fd, what, strlen(what));
+    (void)!write(err_fd, ": ", 2);
+    (void)!write(err_fd, msg, strlen(msg));
+    (void)!write(err_fd, "\n", 1);
+    _exit(127);
+  };
+  if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail("setns");
+  if (!spec.working_dir.empty() && chdir(spec.working_dir.c_str()) != 0) fail("chdir");
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  char** envp = args.env(spec);
+  execve(args.program.c_str(), args.argv.data(), envp);
+  fail(spec.argv[0].c_str());
+  _exit(127);
+}
+
+Result<UniqueFd> openNetns(const ProcessSpec& spec) {
+  if (spec.netns_path.empty()) return UniqueFd();
+  UniqueFd fd(open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errnoStatus(errno, fmt::format("open network namespace {}", spec.netns_path));
+  return fd;
+}
+
+int decodeWait(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+Result<ProcessResult> runProcess(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return Status(Code::kInvalidArgument, "runProcess: empty argv");
+  auto netns = openNetns(spec);
+  if (!netns) return netns.status();
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
+  if (pipe2(out, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
+  if (pipe2(err, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
+  ExecArgs args(spec);
+  pid_t pid = fork();
+  if (pid < 0) return errnoStatus(errno, "fork");
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    execChild(spec, args, netns->get(), 2);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  UniqueFd in_w(in[1]), out_r(out[0]), err_r(err[0]);
+  fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  ProcessResult result;
+  size_t written = 0;
+  if (spec.input.empty()) in_w.reset();
+  const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
+  char buf[16384];
+  while (out_r || err_r) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fds[3] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}, {in_w.get(), POLLOUT, 0}};
+    if (poll(fds, 3, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+      if (n > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EAGAIN) {
+        (i == 0 ? out_r : err_r).reset();
+      }
+    }
+    if (in_w && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = write(in_w.get(), spec.input.data() + written, spec.input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 || written == spec.input.size()) in_w.reset();
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = decodeWait(status);
+  return result;
+}
+
+Status runChecked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.timeout = timeout;
+  auto r = runProcess(spec);
+  if (!r) return r.status();
+  if (r->ok()) return Status::ok();
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  std::string why = r->err.empty() ? r->out : r->err;
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  return makeError(Code::kInternal, "`{}` {}: {}", cmd,
+                   r->timed_out ? "timed out" : fmt::format("exited {}", r->exit_code), why);
+}
+
+Result<pid_t> startProcess(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return Status(Code::kInvalidArgument, "startProcess: empty argv");
+  auto netns = openNetns(spec);
+  if (!netns) return netns.status();
+  UniqueFd log(open(spec.log_path.empty() ? "/dev/null" : spec.log_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log) return errnoStatus(errno, fmt::format("open log file {}", spec.log_path));
+  UniqueFd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  // The exec error travels back through a close-on-exec pipe: EOF means exec succeeded.
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
+  ExecArgs args(spec);
+  pid_t pid = fork();
+  if (pid < 0) return errnoStatus(errno, "fork");
+  if (pid == 0) {
+    setsid();
+    dup2(devnull.get(), 0);
+    dup2(log.get(), 1);
+    dup2(log.get(), 2);
+    execChild(spec, args, netns->get(), status_pipe[1]);
+  }
+  close(status_pipe[1]);
+  UniqueFd status_r(status_pipe[0]);
+  std::string why;
+  char buf[512];
+  for (ssize_t n; (n = read(status_r.get(), buf, sizeof(buf))) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    why.append(buf, static_cast<size_t>(n));
+  }
+  if (!why.empty()) {
+    waitpid(pid, nullptr, 0);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return makeError(Code::kFailedPrecondition, "cannot start {}: {}", spec.argv[0], why);
+  }
+  return pid;
+}
+
+uint64_t processStartTime(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  // The command name (field 2) may contain spaces; fields after it follow the last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+bool processAlive(pid_t pid, uint64_t start_time) {
+  if (pid <= 0) return false;
+  uint64_t now = processStartTime(pid);
+  if (now == 0 || now != start_time) return false;
+  // A zombie has exited: it only waits to be reaped.
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  std::getline(in, stat);
+  auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+void signalGroup(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  kill(-pid, sig);
+  kill(pid, sig);
+}
+
+uint64_t netnsInode(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_ino;
+}
+
+std::string selfDir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+}  // namespace petrel::sandbox

@@ -1,0 +1,210 @@
+// Node registration and the pod reconcile loop.
+#include "tools/sandbox/kubelet/kubelet.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "tools/sandbox/kubelet/pod_status.h"
+
+namespace petrel::sandbox {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string podPath(const PodSpec& pod) {
+  return fmt::format("/api/v1/namespaces/{}/pods/{}", pod.namespace_, pod.name);
+}
+
+// The API answered something other than success: "HTTP 404: <message>".
+std::string describe(const k8s::HttpResponse& r) {
+  json body = json::parse(r.body, nullptr, false);
+  std::string msg = body.is_object() ? body.value("message", r.body) : r.body;
+  return fmt::format("HTTP {}: {}", r.status, msg.substr(0, 300));
+}
+
+}  // namespace
+
+Kubelet::Kubelet(KubeletOptions options, k8s::ClusterConfig cluster)
+    : options_(std::move(options)),
+      client_(std::move(cluster)),
+      transport_(client_, std::chrono::seconds(90)),
+      runtime_(options_.runtime) {
+  k8s::ListWatchOptions watch;
+  watch.path = "/api/v1/pods";
+  watch.field_selector = "spec.nodeName=" + options_.runtime.node_name;
+  auto notify = [this](const k8s::RawObject&) { wake(); };
+  pods_ = std::make_unique<k8s::Informer<k8s::RawObject>>(
+      transport_, watch, "Pod", [](const json& j) { return k8s::decodeRawObject(j, true); },
+      k8s::InformerCache<k8s::RawObject>::Handlers{notify, notify});
+}
+
+Kubelet::~Kubelet() {
+  pods_->stop();
+}
+
+void Kubelet::wake() {
+  {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+Status Kubelet::ensureNode() {
+  const std::string& node = options_.runtime.node_name;
+  auto got = client_.get("/api/v1/nodes/" + node, 10s);
+  if (!got) return got.status();
+  if (got->status == 200) return Status::ok();
+  if (got->status != 404)
+    return makeError(Code::kUnavailable, "GET node {}: {}", node, describe(*got));
+  json obj = {{"apiVersion", "v1"},
+              {"kind", "Node"},
+              {"metadata",
+               {{"name", node},
+                {"labels",
+                 {{"kubernetes.io/hostname", node},
+                  {"kubernetes.io/os", "linux"},
+                  {"petrel.io/sandbox", "true"}}}}},
+              {"spec", json::object()}};
+  if (!options_.pod_cidr.empty()) {
+    obj["spec"] = {{"podCIDR", options_.pod_cidr}, {"podCIDRs", {options_.pod_cidr}}};
+  }
+  auto created = client_.send("POST", "/api/v1/nodes", obj.dump(), 10s);
+  if (!created) return created.status();
+  if (created->status != 201 && created->status != 409) {
+    return makeError(Code::kUnavailable, "register node {}: {}", node, describe(*created));
+  }
+  json status = {{"status",
+                  {{"addresses",
+                    {{{"type", "InternalIP"}, {"address", options_.runtime.node_ip}},
+                     {{"type", "Hostname"}, {"address", node}}}},
+                   {"conditions",
+                    {{{"type", "Ready"},
+                      {"status", "True"},
+                      {"reason", "KubeletReady"},
+                      {"message", "petrel sandbox kubelet is posting ready status"}}}},
+                   {"nodeInfo",
+                    {{"kubeletVersion", "petrel-sandbox"},
+                     {"containerRuntimeVersion", "process://petrel-sandbox"},
+                     {"operatingSystem", "linux"},
+                     {"architecture", "amd64"}}}}}};
+  auto patched = client_.send("PATCH", "/api/v1/nodes/" + node + "/status", status.dump(), 10s,
+                              "application/merge-patch+json");
+  if (!patched) return patched.status();
+  if (patched->status != 200) {
+    return makeError(Code::kUnavailable, "set status of node {}: {}", node, describe(*patched));
+  }
+  spdlog::info("registered node {} ({})", node, options_.runtime.node_ip);
+  return Status::ok();
+}
+
+void Kubelet::reportStatus(const PodSpec& pod, const json& status) {
+  auto it = reported_.find(pod.uid);
+  if (it != reported_.end() && it->second == status) return;
+  json patch = {{"status", status}};
+  auto r = client_.send("PATCH", podPath(pod) + "/status", patch.dump(), 10s,
+                        "application/merge-patch+json");
+  if (!r || r->status != 200) {
+    spdlog::warn("pod {}: status update failed: {}", pod.key(),
+                 r ? describe(*r) : r.status().message());
+    return;  // tried again next pass
+  }
+  reported_[pod.uid] = status;
+  spdlog::info("pod {}: {} {}", pod.key(), status.value("phase", ""), status.value("podIP", ""));
+}
+
+void Kubelet::finishDeletion(const PodSpec& pod) {
+  json options = {{"apiVersion", "v1"},
+                  {"kind", "DeleteOptions"},
+                  {"gracePeriodSeconds", 0},
+                  {"preconditions", {{"uid", pod.uid}}}};
+  auto r = client_.send("DELETE", podPath(pod), options.dump(), 10s);
+  if (!r) {
+    spdlog::warn("pod {}: final delete failed: {}", pod.key(), r.status().message());
+  } else if (r->status != 200 && r->status != 404 && r->status != 409) {
+    spdlog::warn("pod {}: final delete failed: {}", pod.key(), describe(*r));
+  }
+}
+
+void Kubelet::syncPod(const PodSpec& pod) {
+  PodRecord* record = runtime_.find(pod.uid);
+  if (pod.deleting) {
+    if (record) {
+      runtime_.beginStop(*record, pod.grace_seconds);
+      if (!runtime_.stopped(*record)) return;
+      if (Status s = runtime_.teardown(pod.uid); !s)
+        spdlog::warn("pod {}: {}", pod.key(), s.message());
+    }
+    finishDeletion(pod);
+    reported_.erase(pod.uid);
+    return;
+  }
+  if (!record) {
+    if (pod.phase == "Succeeded" || pod.phase == "Failed") return;
+    auto now = std::chrono::steady_clock::now();
+    if (auto it = retry_at_.find(pod.uid); it != retry_at_.end() && now < it->second) return;
+    auto started = runtime_.start(pod);
+    if (!started) {
+      spdlog::warn("{}", started.status().message());
+      retry_at_[pod.uid] = now + 5s;
+      reportStatus(pod, buildPendingStatus(options_.runtime.node_ip, "NetworkNotReady",
+                                           started.status().message()));
+      return;
+    }
+    retry_at_.erase(pod.uid);
+    record = *started;
+  }
+  runtime_.supervise(*record, pod);
+  reportStatus(pod, buildPodStatus(pod, *record, options_.runtime.node_ip));
+}
+
+void Kubelet::syncPods() {
+  std::map<std::string, PodSpec> desired;
+  std::set<std::string> seen;
+  for (const auto& raw : pods_->cache().list()) {
+    seen.insert(raw.meta.uid);
+    auto pod = decodePodSpec(raw.object);
+    if (!pod) {
+      if (rejected_[raw.meta.uid] != raw.meta.resource_version) {
+        spdlog::warn("cannot run pod {}: {}", raw.meta.key(), pod.status().message());
+        rejected_[raw.meta.uid] = raw.meta.resource_version;
+      }
+      continue;
+    }
+    desired.emplace(pod->uid, std::move(*pod));
+  }
+  // Pods the API no longer has (deleted at once, or their namespace was): stop them now.
+  for (PodRecord* record : runtime_.records()) {
+    if (desired.count(record->uid)) continue;
+    const std::string uid = record->uid;
+    if (Status s = runtime_.teardown(uid); !s) spdlog::warn("{}", s.message());
+    reported_.erase(uid);
+    retry_at_.erase(uid);
+  }
+  for (const auto& [uid, pod] : desired) syncPod(pod);
+  std::erase_if(rejected_, [&](const auto& entry) { return !seen.count(entry.first); });
+}
+
+void Kubelet::run(const std::atomic<bool>& stop) {
+  runtime_.loadRecords();
+  pods_->start();
+  while (!stop) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_node_check_) {
+      Status s = ensureNode();
+      if (!s) spdlog::warn("{} (retrying)", s.message());
+      next_node_check_ = now + (s ? 30s : 2s);
+    }
+    if (pods_->cache().synced()) syncPods();
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, options_.resync, [&] { return dirty_ || stop.load(); });
+    dirty_ = false;
+  }
+  pods_->stop();
+}
+
+}  // namespace petrel::sandbox

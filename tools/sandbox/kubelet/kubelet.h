@@ -1,0 +1,61 @@
+// The sandbox kubelet: registers its Node, watches the Pods bound to it (field selector
+// spec.nodeName), and reconciles them with the pod runtime: starts new pods, supervises running
+// ones, reports their status, and on deletion stops them within their grace period, tears their
+// network down and lets the API server forget them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/k8s/cluster_watch.h"
+#include "agent/k8s/informer.h"
+#include "agent/k8s/raw_object.h"
+#include "agent/k8s/rest_client.h"
+#include "tools/sandbox/kubelet/pod_runtime.h"
+
+namespace petrel::sandbox {
+
+struct KubeletOptions {
+  RuntimeOptions runtime;
+  std::string pod_cidr;  // reported in the Node's spec when set
+  std::chrono::milliseconds resync{500};
+};
+
+class Kubelet {
+ public:
+  Kubelet(KubeletOptions options, k8s::ClusterConfig cluster);
+  ~Kubelet();
+
+  // Runs until `stop`; returns promptly after it is set and wake() is called.
+  void run(const std::atomic<bool>& stop);
+  void wake();
+
+ private:
+  Status ensureNode();
+  void syncPods();
+  void syncPod(const PodSpec& pod);
+  void finishDeletion(const PodSpec& pod);
+  void reportStatus(const PodSpec& pod, const nlohmann::json& status);
+
+  KubeletOptions options_;
+  k8s::RestClient client_;
+  k8s::RestTransport transport_;
+  PodRuntime runtime_;
+  std::unique_ptr<k8s::Informer<k8s::RawObject>> pods_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true;
+  std::map<std::string, nlohmann::json> reported_;  // uid -> last status sent
+  std::map<std::string, SteadyTime> retry_at_;      // uid -> next start attempt
+  std::map<std::string, std::string> rejected_;     // uid -> resourceVersion logged bad
+  std::chrono::steady_clock::time_point next_node_check_{};
+};
+
+}  // namespace petrel::sandbox

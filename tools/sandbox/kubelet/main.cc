@@ -1,0 +1,72 @@
+// petrel-kubelet: the sandbox's kubelet stand-in for one node. petrel-sandbox starts it inside
+// the node's network namespace; it runs the node's pods as processes in their own namespaces,
+// wired by the real CNI plugins, and reports them to the API server.
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "agent/k8s/cluster_config.h"
+#include "tools/sandbox/common/process.h"
+#include "tools/sandbox/kubelet/kubelet.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"petrel-kubelet: runs a sandbox node's pods as processes in network namespaces"};
+  petrel::sandbox::KubeletOptions options;
+  auto& rt = options.runtime;
+  std::string kubeconfig;
+  std::string log_level = "info";
+  app.add_option("--node-name", rt.node_name, "This node's name")->required();
+  app.add_option("--node-ip", rt.node_ip, "This node's InternalIP")->required();
+  app.add_option("--kubeconfig", kubeconfig, "kubeconfig of the API server")->required();
+  app.add_option("--state-dir", rt.state_dir, "Pod records and container logs")->required();
+  app.add_option("--cni-conf-dir", rt.cni_conf_dir, "CNI network configs (/etc/cni/net.d)")
+      ->required();
+  app.add_option("--cni-bin-dir", rt.cni_bin_dir, "CNI plugin directories, :-separated (CNI_PATH)")
+      ->required();
+  app.add_option("--netns-prefix", rt.netns_prefix,
+                 "Pod network namespaces are /run/netns/<prefix><namespace>-<name>")
+      ->default_val("pod-");
+  app.add_option("--pod-cidr", options.pod_cidr, "Reported as the Node's spec.podCIDR");
+  app.add_option("--log-level", log_level, "debug, info, warn, error")->default_val("info");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  rt.bin_dir = petrel::sandbox::selfDir();
+
+  auto cluster = petrel::k8s::loadKubeconfig(kubeconfig);
+  if (!cluster) {
+    spdlog::error("cannot use kubeconfig {}: {}", kubeconfig, cluster.status().message());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(rt.state_dir + "/pods", ec);
+  if (ec) {
+    spdlog::error("cannot create state dir {}: {}", rt.state_dir, ec.message());
+    return 1;
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  petrel::sandbox::Kubelet kubelet(options, std::move(*cluster));
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("signal {}: stopping (pods keep running; a new kubelet adopts them)", sig);
+    stop = true;
+    kubelet.wake();
+  });
+  spdlog::info("petrel-kubelet for node {} ({}) starting", rt.node_name, rt.node_ip);
+  kubelet.run(stop);
+  waiter.join();
+  return 0;
+}

@@ -1,0 +1,189 @@
+// Pod JSON -> PodSpec.
+#include "tools/sandbox/kubelet/pod_spec.h"
+
+#include <fmt/format.h>
+
+namespace petrel::sandbox {
+
+namespace {
+
+using nlohmann::json;
+
+const json* child(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string text(const json& j, const char* key) {
+  const json* v = child(j, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+Result<std::vector<std::string>> strings(const json& j, const char* key, const std::string& where) {
+  std::vector<std::string> out;
+  const json* v = child(j, key);
+  if (!v) return out;
+  if (!v->is_array()) return makeError(Code::kInvalidArgument, "{}.{}: not a list", where, key);
+  for (const auto& s : *v) {
+    if (!s.is_string()) {
+      return makeError(Code::kInvalidArgument, "{}.{}: not a list of strings", where, key);
+    }
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+Result<int> integer(const json& j, const char* key, int fallback, int min,
+                    const std::string& where) {
+  const json* v = child(j, key);
+  if (!v) return fallback;
+  if (!v->is_number_integer() || v->get<int64_t>() < min || v->get<int64_t>() > 1000000) {
+    return makeError(Code::kInvalidArgument, "{}.{}: must be an integer >= {}", where, key, min);
+  }
+  return static_cast<int>(v->get<int64_t>());
+}
+
+// A probe's port: a number, or the name of one of the container's ports.
+Result<uint16_t> probePort(const json& port, const json& container, const std::string& where) {
+  if (port.is_number_integer()) {
+    int64_t p = port.get<int64_t>();
+    if (p < 1 || p > 65535)
+      return makeError(Code::kInvalidArgument, "{}: port {} out of range", where, p);
+    return static_cast<uint16_t>(p);
+  }
+  if (port.is_string()) {
+    if (const json* ports = child(container, "ports"); ports && ports->is_array()) {
+      for (const auto& p : *ports) {
+        if (text(p, "name") == port.get<std::string>() && child(p, "containerPort") &&
+            p["containerPort"].is_number_integer()) {
+          return probePort(p["containerPort"], container, where);
+        }
+      }
+    }
+    return makeError(Code::kInvalidArgument, "{}: no container port named \"{}\"", where,
+                     port.get<std::string>());
+  }
+  return makeError(Code::kInvalidArgument, "{}: port must be a number or a port name", where);
+}
+
+Result<std::optional<Probe>> decodeProbe(const json& container, const std::string& where) {
+  const json* p = child(container, "readinessProbe");
+  if (!p) return std::optional<Probe>();
+  if (!p->is_object()) return makeError(Code::kInvalidArgument, "{}: not an object", where);
+  Probe probe;
+  if (const json* h = child(*p, "httpGet")) {
+    probe.kind = Probe::Kind::kHttpGet;
+    if (!child(*h, "port"))
+      return makeError(Code::kInvalidArgument, "{}.httpGet.port: missing", where);
+    auto port = probePort((*h)["port"], container, where + ".httpGet.port");
+    if (!port) return port.status();
+    probe.port = *port;
+    if (std::string path = text(*h, "path"); !path.empty()) probe.path = path;
+  } else if (const json* t = child(*p, "tcpSocket")) {
+    probe.kind = Probe::Kind::kTcpSocket;
+    if (!child(*t, "port"))
+      return makeError(Code::kInvalidArgument, "{}.tcpSocket.port: missing", where);
+    auto port = probePort((*t)["port"], container, where + ".tcpSocket.port");
+    if (!port) return port.status();
+    probe.port = *port;
+  } else if (const json* e = child(*p, "exec")) {
+    probe.kind = Probe::Kind::kExec;
+    auto cmd = strings(*e, "command", where + ".exec");
+    if (!cmd) return cmd.status();
+    if (cmd->empty()) return makeError(Code::kInvalidArgument, "{}.exec.command: empty", where);
+    probe.command = std::move(*cmd);
+  } else {
+    return makeError(Code::kInvalidArgument, "{}: needs httpGet, tcpSocket or exec", where);
+  }
+  struct {
+    const char* key;
+    int* field;
+    int min;
+  } ints[] = {{"initialDelaySeconds", &probe.initial_delay_seconds, 0},
+              {"periodSeconds", &probe.period_seconds, 1},
+              {"timeoutSeconds", &probe.timeout_seconds, 1},
+              {"successThreshold", &probe.success_threshold, 1},
+              {"failureThreshold", &probe.failure_threshold, 1}};
+  for (auto& f : ints) {
+    auto v = integer(*p, f.key, *f.field, f.min, where);
+    if (!v) return v.status();
+    *f.field = *v;
+  }
+  return std::optional<Probe>(std::move(probe));
+}
+
+Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
+  if (!c.is_object()) return makeError(Code::kInvalidArgument, "{}: not an object", where);
+  ContainerSpec spec;
+  spec.name = text(c, "name");
+  if (spec.name.empty()) return makeError(Code::kInvalidArgument, "{}.name: missing", where);
+  auto command = strings(c, "command", where);
+  if (!command) return command.status();
+  spec.command = std::move(*command);
+  auto args = strings(c, "args", where);
+  if (!args) return args.status();
+  spec.args = std::move(*args);
+  spec.working_dir = text(c, "workingDir");
+  if (const json* env = child(c, "env")) {
+    if (!env->is_array()) return makeError(Code::kInvalidArgument, "{}.env: not a list", where);
+    for (const auto& e : *env) {
+      std::string name = text(e, "name");
+      if (name.empty() || name.find('=') != std::string::npos) {
+        return makeError(Code::kInvalidArgument, "{}.env: bad variable name \"{}\"", where, name);
+      }
+      spec.env.emplace_back(name, text(e, "value"));  // valueFrom is not supported: empty
+    }
+  }
+  auto probe = decodeProbe(c, where + ".readinessProbe");
+  if (!probe) return probe.status();
+  spec.readiness = std::move(*probe);
+  return spec;
+}
+
+}  // namespace
+
+Result<PodSpec> decodePodSpec(const json& pod) {
+  if (!pod.is_object()) return Status(Code::kInvalidArgument, "pod: not a JSON object");
+  const json empty = json::object();
+  const json& meta = child(pod, "metadata") ? pod["metadata"] : empty;
+  const json& spec = child(pod, "spec") ? pod["spec"] : empty;
+  PodSpec out;
+  out.namespace_ = text(meta, "namespace");
+  out.name = text(meta, "name");
+  out.uid = text(meta, "uid");
+  if (out.name.empty() || out.uid.empty()) {
+    return Status(Code::kInvalidArgument, "pod without metadata.name or metadata.uid");
+  }
+  if (out.namespace_.empty()) out.namespace_ = "default";
+  const std::string who = out.key();
+  out.node_name = text(spec, "nodeName");
+  out.deleting = child(meta, "deletionTimestamp") != nullptr;
+  auto grace = integer(spec, "terminationGracePeriodSeconds", 30, 0, who + ": spec");
+  if (!grace) return grace.status();
+  out.grace_seconds = *grace;
+  if (const json* g = child(meta, "deletionGracePeriodSeconds"); g && g->is_number_integer()) {
+    out.grace_seconds = std::max<int64_t>(0, g->get<int64_t>());
+  }
+  if (const json* h = child(spec, "hostNetwork"); h && h->is_boolean()) out.host_network = *h;
+  if (std::string policy = text(spec, "restartPolicy"); !policy.empty()) {
+    if (policy != "Always" && policy != "OnFailure" && policy != "Never") {
+      return makeError(Code::kInvalidArgument, "{}: spec.restartPolicy: unknown value \"{}\"", who,
+                       policy);
+    }
+    out.restart_policy = policy;
+  }
+  if (const json* status = child(pod, "status")) out.phase = text(*status, "phase");
+  const json* containers = child(spec, "containers");
+  if (!containers || !containers->is_array() || containers->empty()) {
+    return makeError(Code::kInvalidArgument, "{}: spec.containers: needs at least one", who);
+  }
+  for (size_t i = 0; i < containers->size(); ++i) {
+    auto c = decodeContainer((*containers)[i], fmt::format("{}: spec.containers[{}]", who, i));
+    if (!c) return c.status();
+    out.containers.push_back(std::move(*c));
+  }
+  return out;
+}
+
+}  // namespace petrel::sandbox
