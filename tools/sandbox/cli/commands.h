@@ -12,8 +12,13 @@ namespace petrel::sandbox {
 // node's agent and kubelet; waits until every node is Ready.
 Status sandboxUp(const Layout& layout);
 
-// Removes everything a sandbox in `state_dir` made, also what a crashed run left behind.
-Status sandboxDown(const std::string& state_dir, bool quiet);
+// Removes everything the sandbox with `layout`'s state dir (or, without a state file there, its
+// prefix) made, also what a crashed run left behind.
+Status sandboxDown(const Layout& layout, bool quiet);
+
+// Stops one component ("apiserver", "controller", "node-1/agent", "node-1/kubelet") and starts
+// it again with the same command line.
+Status sandboxRestart(const std::string& state_dir, const std::string& component);
 
 // Prints what runs where, the nodes and pods with their network namespaces; `json` for -o json.
 Status sandboxStatus(const std::string& state_dir, bool json);

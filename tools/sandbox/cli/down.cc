@@ -1,6 +1,6 @@
 // petrel-sandbox down: stop every process, remove every namespace, link, pin and file the
 // sandbox made. It works from the state file when there is one and otherwise finds leftovers by
-// their "psbx-" names, by the namespaces processes live in, and by the state directory in their
+// their prefixed names, by the namespaces processes live in, and by the state directory in their
 // command lines, so it also cleans up after a crash.
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "tools/sandbox/cli/commands.h"
+#include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
@@ -25,18 +26,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> sandboxNetns() {
+std::vector<std::string> sandboxNetns(const Layout& l) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(kPrefix, 0) == 0) out.push_back(name);
+    if (name.rfind(l.prefix + "-", 0) == 0) out.push_back(name);
   }
   // Pods first, then nodes, the underlay last.
-  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
-    auto rank = [](const std::string& n) {
-      if (n.rfind(kPodNetnsPrefix, 0) == 0) return 0;
-      return n == kUnderlayNetns ? 2 : 1;
+  std::sort(out.begin(), out.end(), [&](const std::string& a, const std::string& b) {
+    auto rank = [&](const std::string& n) {
+      if (n.rfind(l.podNetnsPrefix(), 0) == 0) return 0;
+      return n == l.underlayNetns() ? 2 : 1;
     };
     return std::make_pair(rank(a), a) < std::make_pair(rank(b), b);
   });
@@ -76,27 +77,22 @@ std::vector<pid_t> sandboxProcesses(const std::vector<std::string>& netns,
 
 }  // namespace
 
-Status sandboxDown(const std::string& state_dir, bool quiet) {
+Status sandboxDown(const Layout& given, bool quiet) {
   auto say = [&](const std::string& m) {
     if (!quiet) step(m);
   };
-  if (auto state = loadState(state_dir); state) {
+  auto state = loadState(given.state_dir);
+  // The state file knows the prefix `up` used; without one (a crash before it was written, or
+  // it was removed) the caller's layout says what to look for.
+  const Layout l = state ? state->layout : given;
+  const std::string& state_dir = l.state_dir;
+  if (state) {
     // Kubelets first so they do not restart pods while the rest goes away.
     for (auto it = state->components.rbegin(); it != state->components.rend(); ++it) {
-      if (processAlive(it->pid, it->start_time)) {
-        say(fmt::format("Stopping {} (pid {})", it->name, it->pid));
-        kill(it->pid, SIGTERM);
-      }
-    }
-    const auto deadline = std::chrono::steady_clock::now() + 3s;
-    for (const auto& c : state->components) {
-      while (processAlive(c.pid, c.start_time) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms);
-      }
-      if (processAlive(c.pid, c.start_time)) kill(c.pid, SIGKILL);
+      if (stopComponent(*it, 3s)) say(fmt::format("Stopped {} (pid {})", it->name, it->pid));
     }
   }
-  auto netns = sandboxNetns();
+  auto netns = sandboxNetns(l);
   auto leftovers = sandboxProcesses(netns, state_dir);
   for (pid_t pid : leftovers) kill(pid, SIGKILL);
   if (!leftovers.empty())
@@ -109,15 +105,15 @@ Status sandboxDown(const std::string& state_dir, bool quiet) {
     if (Status s = runChecked({"ip", "netns", "del", n}); !s && first) first = s;
   }
   if (!netns.empty()) say(fmt::format("Removed {} network namespaces", netns.size()));
-  if (fs::exists(std::string("/sys/class/net/") + kHostLink)) {
-    if (Status s = runChecked({"ip", "link", "del", kHostLink}); !s && first) first = s;
+  if (fs::exists(std::string("/sys/class/net/") + l.hostLink())) {
+    if (Status s = runChecked({"ip", "link", "del", l.hostLink()}); !s && first) first = s;
   }
   std::error_code ec;
-  if (fs::exists(kBpfRoot)) {
-    fs::remove_all(kBpfRoot, ec);
+  if (fs::exists(l.bpfRoot())) {
+    fs::remove_all(l.bpfRoot(), ec);
     if (ec && first)
-      first = makeError(Code::kInternal, "cannot remove {}: {}", kBpfRoot, ec.message());
-    say(fmt::format("Removed BPF pins under {}", kBpfRoot));
+      first = makeError(Code::kInternal, "cannot remove {}: {}", l.bpfRoot(), ec.message());
+    say(fmt::format("Removed BPF pins under {}", l.bpfRoot()));
   }
   if (fs::exists(state_dir)) {
     fs::remove_all(state_dir, ec);

@@ -1,7 +1,7 @@
 // Where the sandbox puts things: names of its network namespaces and links, its addresses, its
 // directories, and the state file that records what `up` started so `status` and `down` can find
-// it. Everything the sandbox makes is named with the "psbx" prefix so `down` can also find what a
-// crashed run left behind.
+// it. Everything the sandbox makes is named with its prefix ("psbx" by default) so `down` can also
+// find what a crashed run left behind.
 #pragma once
 
 #include <sys/types.h>
@@ -17,36 +17,42 @@
 
 namespace petrel::sandbox {
 
-inline constexpr const char* kPrefix = "psbx-";
-inline constexpr const char* kUnderlayNetns = "psbx-underlay";
-inline constexpr const char* kUnderlayBridge = "br0";
-inline constexpr const char* kHostLink = "psbx0";         // root namespace end of the uplink
-inline constexpr const char* kUnderlayUplink = "uplink";  // its peer, on the bridge
-inline constexpr const char* kPodNetnsPrefix = "psbx-pod-";
 inline constexpr const char* kDefaultStateDir = "/run/petrel-sandbox";
-inline constexpr const char* kBpfRoot = "/sys/fs/bpf/petrel-sandbox";
+inline constexpr const char* kUnderlayBridge = "br0";     // in the underlay namespace
+inline constexpr const char* kUnderlayUplink = "uplink";  // its port toward this machine
 
 struct Layout {
   std::string state_dir = kDefaultStateDir;
+  // Every namespace, link and pin is named from it, so two sandboxes (a user's and a test's)
+  // can live side by side.
+  std::string prefix = "psbx";
   int nodes = 2;
   uint16_t api_port = 6443;
-  // Underlay 192.168.200.0/24: .1 the underlay router (the "outside"), .254 this machine,
-  // .10+i node i.
-  std::string underlay_prefix = "192.168.200.";
+  // Underlay <net>.0/24: .1 the underlay router (the "outside"), .254 this machine, .10+i node i.
+  std::string underlay_net = "192.168.200";
+  // Node i gets <pod_net>.i.0/24.
+  std::string pod_net = "10.244";
 
-  std::string underlayGateway() const { return underlay_prefix + "1"; }
-  std::string hostIp() const { return underlay_prefix + "254"; }
+  std::string underlayNetns() const { return prefix + "-underlay"; }
+  std::string hostLink() const { return prefix + "0"; }  // this machine's end of the uplink
+  std::string podNetnsPrefix() const { return prefix + "-pod-"; }
+  std::string bpfRoot() const { return "/sys/fs/bpf/petrel-" + prefix; }
+  std::string underlayGateway() const { return underlay_net + ".1"; }
+  std::string hostIp() const { return underlay_net + ".254"; }
   std::string nodeName(int i) const { return "node-" + std::to_string(i); }
-  std::string nodeNetns(int i) const { return kPrefix + nodeName(i); }
-  std::string nodeIp(int i) const { return underlay_prefix + std::to_string(10 + i); }
-  std::string podCidr(int i) const { return "10.244." + std::to_string(i) + ".0/24"; }
+  std::string nodeNetns(int i) const { return prefix + "-" + nodeName(i); }
+  std::string nodeIp(int i) const { return underlay_net + "." + std::to_string(10 + i); }
+  std::string podCidr(int i) const { return pod_net + "." + std::to_string(i) + ".0/24"; }
   std::string nodeDir(int i) const { return state_dir + "/nodes/" + nodeName(i); }
   std::string agentSocket(int i) const { return nodeDir(i) + "/petrel.sock"; }
-  std::string bpfRoot(int i) const { return std::string(kBpfRoot) + "/" + nodeName(i); }
+  std::string nodeBpfRoot(int i) const { return bpfRoot() + "/" + nodeName(i); }
   std::string logDir() const { return state_dir + "/logs"; }
   std::string kubeconfig() const { return state_dir + "/kubeconfig"; }
   std::string stateFile() const { return state_dir + "/sandbox.json"; }
 };
+
+// Checks the user-given parts of a layout (prefix length for link names, address syntax).
+Status validateLayout(const Layout& layout);
 
 // A process `up` started, identified by pid and start time.
 struct Component {
@@ -55,6 +61,7 @@ struct Component {
   pid_t pid = 0;
   uint64_t start_time = 0;
   std::string log;
+  std::vector<std::string> argv;  // to start it again (petrel-sandbox restart)
 };
 
 struct SandboxState {

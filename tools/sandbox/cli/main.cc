@@ -1,5 +1,5 @@
 // petrel-sandbox: a multi-node Kubernetes-like cluster on one machine, made of network
-// namespaces, running the real Petrel agent and CNI plugin. `up`, `down`, `status`.
+// namespaces, running the real Petrel agent and CNI plugin. `up`, `down`, `status`, `restart`.
 #include <unistd.h>
 
 #include <iostream>
@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"petrel-sandbox: a local multi-node cluster in network namespaces"};
   app.require_subcommand(1);
+  app.fallthrough();
   petrel::sandbox::Layout layout;
   app.add_option("--state-dir", layout.state_dir, "Where the sandbox keeps its state and logs")
       ->envname("PETREL_SANDBOX_DIR")
@@ -21,7 +22,20 @@ int main(int argc, char** argv) {
       ->default_val(2)
       ->check(CLI::Range(1, 20));
   up->add_option("--api-port", layout.api_port, "API server port")->default_val(6443);
+  up->add_option("--prefix", layout.prefix, "Names every namespace, link and pin")
+      ->default_val("psbx");
+  up->add_option("--underlay-net", layout.underlay_net, "Underlay /24 as three octets")
+      ->default_val("192.168.200");
+  up->add_option("--pod-net", layout.pod_net, "Pod /16 as two octets; node i gets <net>.i.0/24")
+      ->default_val("10.244");
   auto* down = app.add_subcommand("down", "Remove everything the sandbox made");
+  down->add_option("--prefix", layout.prefix,
+                   "Prefix to clean up when the state file is gone (after a crash)")
+      ->default_val("psbx");
+  auto* restart = app.add_subcommand("restart", "Stop one component and start it again");
+  std::string component;
+  restart->add_option("component", component, "apiserver, controller, node-N/agent, node-N/kubelet")
+      ->required();
   auto* status = app.add_subcommand("status", "Show what runs where");
   std::string output = "table";
   status->add_option("-o,--output", output, "table or json")
@@ -36,7 +50,8 @@ int main(int argc, char** argv) {
   }
   petrel::Status result = petrel::Status::ok();
   if (up->parsed()) result = petrel::sandbox::sandboxUp(layout);
-  if (down->parsed()) result = petrel::sandbox::sandboxDown(layout.state_dir, false);
+  if (down->parsed()) result = petrel::sandbox::sandboxDown(layout, false);
+  if (restart->parsed()) result = petrel::sandbox::sandboxRestart(layout.state_dir, component);
   if (status->parsed()) result = petrel::sandbox::sandboxStatus(layout.state_dir, output == "json");
   if (!result) {
     std::cerr << "petrel-sandbox: " << result.message() << "\n";

@@ -78,7 +78,7 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
   }
   out["nodes"] = nodes;
   out["underlay"] = {
-      {"netns", kUnderlayNetns}, {"gateway", l.underlayGateway()}, {"host", l.hostIp()}};
+      {"netns", l.underlayNetns()}, {"gateway", l.underlayGateway()}, {"host", l.hostIp()}};
   json pods = json::array();
   std::string api_error;
   auto cluster = k8s::loadKubeconfig(l.kubeconfig());
@@ -119,7 +119,7 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
   components.print(std::cout);
   std::cout << "\n";
   cli::Table node_table({"NODE", "NETNS", "IP", "POD CIDR", "AGENT SOCKET"});
-  node_table.addRow({"(underlay)", kUnderlayNetns, l.underlayGateway(), "-", "-"});
+  node_table.addRow({"(underlay)", l.underlayNetns(), l.underlayGateway(), "-", "-"});
   for (const auto& n : nodes) {
     node_table.addRow({n["name"], n["netns"], n["ip"], n["podCIDR"], n["agentSocket"]});
   }

@@ -14,6 +14,7 @@
 #include "agent/k8s/cluster_config.h"
 #include "agent/k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
+#include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
@@ -24,27 +25,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 Status writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   if (!out) return makeError(Code::kInternal, "cannot write {}", path);
   return Status::ok();
-}
-
-std::string tail(const std::string& path, size_t lines) {
-  std::string text = readFile(path);
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
-  }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
 Status ip(const std::vector<std::string>& args) {
@@ -78,20 +63,20 @@ std::string portmapDir() {
 
 Status buildUnderlay(const Layout& l) {
   step(fmt::format("Underlay: namespace {} with bridge {} ({}0/24), this machine at {}",
-                   kUnderlayNetns, kUnderlayBridge, l.underlay_prefix, l.hostIp()));
-  PETREL_RETURN_IF_ERROR(ip({"netns", "add", kUnderlayNetns}));
-  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "set", "lo", "up"}));
+                   l.underlayNetns(), kUnderlayBridge, l.underlay_net + ".", l.hostIp()));
+  PETREL_RETURN_IF_ERROR(ip({"netns", "add", l.underlayNetns()}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", l.underlayNetns(), "link", "set", "lo", "up"}));
   PETREL_RETURN_IF_ERROR(
-      ip({"-n", kUnderlayNetns, "link", "add", kUnderlayBridge, "type", "bridge"}));
-  PETREL_RETURN_IF_ERROR(ip(
-      {"-n", kUnderlayNetns, "addr", "add", l.underlayGateway() + "/24", "dev", kUnderlayBridge}));
-  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "set", kUnderlayBridge, "up"}));
-  PETREL_RETURN_IF_ERROR(ip({"link", "add", kHostLink, "type", "veth", "peer", "name",
-                             kUnderlayUplink, "netns", kUnderlayNetns}));
-  PETREL_RETURN_IF_ERROR(ip({"addr", "add", l.hostIp() + "/24", "dev", kHostLink}));
-  PETREL_RETURN_IF_ERROR(ip({"link", "set", kHostLink, "up"}));
+      ip({"-n", l.underlayNetns(), "link", "add", kUnderlayBridge, "type", "bridge"}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", l.underlayNetns(), "addr", "add", l.underlayGateway() + "/24",
+                             "dev", kUnderlayBridge}));
+  PETREL_RETURN_IF_ERROR(ip({"-n", l.underlayNetns(), "link", "set", kUnderlayBridge, "up"}));
+  PETREL_RETURN_IF_ERROR(ip({"link", "add", l.hostLink(), "type", "veth", "peer", "name",
+                             kUnderlayUplink, "netns", l.underlayNetns()}));
+  PETREL_RETURN_IF_ERROR(ip({"addr", "add", l.hostIp() + "/24", "dev", l.hostLink()}));
+  PETREL_RETURN_IF_ERROR(ip({"link", "set", l.hostLink(), "up"}));
   return ip(
-      {"-n", kUnderlayNetns, "link", "set", kUnderlayUplink, "master", kUnderlayBridge, "up"});
+      {"-n", l.underlayNetns(), "link", "set", kUnderlayUplink, "master", kUnderlayBridge, "up"});
 }
 
 Status buildNode(const Layout& l, int i) {
@@ -100,52 +85,27 @@ Status buildNode(const Layout& l, int i) {
                    l.podCidr(i)));
   PETREL_RETURN_IF_ERROR(ip({"netns", "add", ns}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "link", "set", "lo", "up"}));
-  PETREL_RETURN_IF_ERROR(ip({"-n", kUnderlayNetns, "link", "add", port, "type", "veth", "peer",
+  PETREL_RETURN_IF_ERROR(ip({"-n", l.underlayNetns(), "link", "add", port, "type", "veth", "peer",
                              "name", "eth0", "netns", ns}));
   PETREL_RETURN_IF_ERROR(
-      ip({"-n", kUnderlayNetns, "link", "set", port, "master", kUnderlayBridge, "up"}));
+      ip({"-n", l.underlayNetns(), "link", "set", port, "master", kUnderlayBridge, "up"}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "addr", "add", l.nodeIp(i) + "/24", "dev", "eth0"}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "link", "set", "eth0", "up"}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "route", "add", "default", "via", l.underlayGateway()}));
   // This machine reaches each node's pods through the node, so curl and ping work from here.
-  return ip({"route", "replace", l.podCidr(i), "via", l.nodeIp(i), "dev", kHostLink});
+  return ip({"route", "replace", l.podCidr(i), "via", l.nodeIp(i), "dev", l.hostLink()});
 }
 
 Result<Component> launch(SandboxState& state, const std::string& name, const std::string& netns,
                          std::vector<std::string> argv) {
-  const Layout& l = state.layout;
   Component c;
   c.name = name;
   c.netns = netns;
-  c.log = l.logDir() + "/" + name + ".log";
-  std::replace(c.log.begin() + static_cast<long>(l.logDir().size()) + 1, c.log.end(), '/', '-');
-  ProcessSpec spec;
-  spec.argv = std::move(argv);
-  spec.log_path = c.log;
-  if (!netns.empty()) spec.netns_path = "/run/netns/" + netns;
-  auto pid = startProcess(spec);
-  if (!pid) return pid.status();
-  c.pid = *pid;
-  c.start_time = processStartTime(*pid);
+  c.argv = std::move(argv);
+  PETREL_RETURN_IF_ERROR(startComponent(state.layout, c));
   state.components.push_back(c);
   PETREL_RETURN_IF_ERROR(saveState(state));
   return c;
-}
-
-// Waits for `ready` to hold while `c` stays alive; a dead process fails with its log's tail.
-Status waitFor(const Component& c, std::chrono::seconds limit, const std::string& what,
-               const std::function<bool()>& ready) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ready()) return Status::ok();
-    if (!processAlive(c.pid, c.start_time)) {
-      return makeError(Code::kUnavailable, "{} exited before {}; the end of {}:\n{}", c.name, what,
-                       c.log, tail(c.log, 15));
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return makeError(Code::kUnavailable, "{} did not get {} within {}s; see {}", c.name, what,
-                   limit.count(), c.log);
 }
 
 bool nodeReady(const k8s::RestClient& api, const std::string& node) {
@@ -185,6 +145,7 @@ void step(const std::string& message) {
 
 Status sandboxUp(const Layout& layout) {
   const std::string bin = selfDir();
+  PETREL_RETURN_IF_ERROR(validateLayout(layout));
   PETREL_RETURN_IF_ERROR(checkBinaries(bin));
   if (auto old = loadState(layout.state_dir); old) {
     for (const auto& c : old->components) {
@@ -196,9 +157,9 @@ Status sandboxUp(const Layout& layout) {
       }
     }
   }
-  if (fs::exists(layout.state_dir) || fs::exists(std::string("/run/netns/") + kUnderlayNetns)) {
+  if (fs::exists(layout.state_dir) || fs::exists("/run/netns/" + layout.underlayNetns())) {
     step("Removing what a previous sandbox left behind");
-    PETREL_RETURN_IF_ERROR(sandboxDown(layout.state_dir, true));
+    PETREL_RETURN_IF_ERROR(sandboxDown(layout, true));
   }
   SandboxState state;
   state.layout = layout;
@@ -244,14 +205,14 @@ Status sandboxUp(const Layout& layout) {
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     auto agent = launch(state, node + "/agent", l.nodeNetns(i),
                         {bin + "/petrel-agent", "--node-name", node, "--pod-cidr", l.podCidr(i),
-                         "--bpf-root", l.bpfRoot(i), "--state-dir", dir + "/agent", "--socket",
+                         "--bpf-root", l.nodeBpfRoot(i), "--state-dir", dir + "/agent", "--socket",
                          l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig"});
     if (!agent) return agent.status();
-    auto kubelet = launch(
-        state, node + "/kubelet", l.nodeNetns(i),
-        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
-         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
-         "--cni-bin-dir", cni_path, "--netns-prefix", kPodNetnsPrefix, "--pod-cidr", l.podCidr(i)});
+    auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
+                          {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i),
+                           "--kubeconfig", dir + "/kubeconfig", "--state-dir", dir + "/kubelet",
+                           "--cni-conf-dir", dir + "/net.d", "--cni-bin-dir", cni_path,
+                           "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr", l.podCidr(i)});
     if (!kubelet) return kubelet.status();
     PETREL_RETURN_IF_ERROR(
         waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
@@ -274,7 +235,7 @@ Status sandboxUp(const Layout& layout) {
       "  petrel --socket {} status\n"
       "  ip netns exec {} ip addr            # a node; pods are {}<namespace>-<name>\n"
       "  petrel-sandbox down                 # remove it all\n",
-      l.nodes, l.kubeconfig(), l.agentSocket(1), l.nodeNetns(1), kPodNetnsPrefix);
+      l.nodes, l.kubeconfig(), l.agentSocket(1), l.nodeNetns(1), l.podNetnsPrefix());
   return Status::ok();
 }
 
