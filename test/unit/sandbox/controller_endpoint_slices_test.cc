@@ -241,5 +241,40 @@ TEST(ControllerEndpointSlices, PlanRemovesExtrasForeignTypesAndSlicesOfGoneServi
   EXPECT_TRUE(gone.create.empty());
 }
 
+TEST(ControllerEndpointSlices, EndpointsStayInTheirSlicesSoAChangeRewritesOneSlice) {
+  json svc = webService();
+  std::vector<json> pods;
+  for (int i = 0; i < 250; ++i) pods.push_back(pod("p" + std::to_string(1000 + i), "10.3.0.1"));
+  std::vector<json> stored = applyPlan(planSlices(svc, desiredSlices(svc, pods), {}), {});
+  ASSERT_EQ(stored.size(), 3u);
+  // A pod whose name sorts first joins the slice with room instead of shifting every slice.
+  pods.push_back(pod("a-first", "10.3.0.2"));
+  SlicePlan add = planSlices(svc, desiredSlices(svc, pods), stored);
+  ASSERT_EQ(add.update.size(), 1u);
+  EXPECT_TRUE(add.create.empty());
+  EXPECT_TRUE(add.remove.empty());
+  EXPECT_EQ(add.update[0]["endpoints"].size(), 51u);
+  EXPECT_EQ(add.update[0]["endpoints"][50]["targetRef"]["name"], "a-first");
+  stored = applyPlan(add, stored);
+  EXPECT_TRUE(planSlices(svc, desiredSlices(svc, pods), stored).empty());
+  // One pod turns unready: only its slice is written.
+  pods[5]["status"]["conditions"][0]["status"] = "False";
+  SlicePlan unready = planSlices(svc, desiredSlices(svc, pods), stored);
+  ASSERT_EQ(unready.update.size(), 1u);
+  EXPECT_EQ(summarizeEndpoints(unready.update[0]), "99 ready, 0 terminating, 1 not ready");
+  stored = applyPlan(unready, stored);
+  // Half the pods go: emptied slices are deleted, the rest shrink in place.
+  pods.erase(pods.begin() + 100, pods.begin() + 200);
+  SlicePlan shrink = planSlices(svc, desiredSlices(svc, pods), stored);
+  EXPECT_EQ(shrink.remove.size(), 1u);
+  EXPECT_TRUE(shrink.update.empty());
+  EXPECT_TRUE(shrink.create.empty());
+  // All pods gone: one empty slice stays.
+  stored = applyPlan(shrink, stored);
+  SlicePlan none = planSlices(svc, desiredSlices(svc, {}), stored);
+  EXPECT_EQ(none.update.size() + none.create.size(), 1u);
+  EXPECT_EQ(none.remove.size(), stored.size() - 1);
+}
+
 }  // namespace
 }  // namespace petrel::controller

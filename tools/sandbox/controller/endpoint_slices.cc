@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "tools/sandbox/controller/object_fields.h"
 
@@ -156,62 +157,131 @@ std::vector<DesiredSlice> desiredSlices(const json& service, const std::vector<j
   return out;
 }
 
+namespace {
+
+// Which pod an endpoint stands for (its targetRef), so it can stay in the slice it is in.
+std::string endpointIdentity(const json& ep) {
+  std::string name = stringAt(ep, {"targetRef", "name"});
+  return name.empty() ? fieldAt(ep, {"addresses"}).dump() : name;
+}
+
+// One slice of the outcome: an existing object to keep or rewrite (or null: a new one) and its
+// content.
+struct Placement {
+  const json* existing = nullptr;
+  DesiredSlice content;
+};
+
+// Lays out the endpoints of one port set: each endpoint stays in the existing slice that holds
+// it, new endpoints fill slices with room, then new slices of kMaxEndpointsPerSlice.
+void placeGroup(const json& ports, const std::vector<json>& endpoints,
+                std::vector<const json*>& unused, std::vector<Placement>& out) {
+  std::map<std::string, const json*> wanted;
+  for (const auto& ep : endpoints) wanted.emplace(endpointIdentity(ep), &ep);
+  std::set<std::string> placed;
+  size_t first = out.size();
+  for (auto it = unused.begin(); it != unused.end();) {
+    const json& slice = **it;
+    if (contentOf(slice).ports != ports) {
+      ++it;
+      continue;
+    }
+    Placement p{&slice, DesiredSlice{ports, json::array()}};
+    for (const auto& ep : contentOf(slice).endpoints) {
+      std::string id = endpointIdentity(ep);
+      auto w = wanted.find(id);
+      if (w == wanted.end() || placed.count(id) ||
+          p.content.endpoints.size() >= kMaxEndpointsPerSlice) {
+        continue;
+      }
+      p.content.endpoints.push_back(*w->second);
+      placed.insert(id);
+    }
+    if (p.content.endpoints.empty()) {
+      ++it;
+      continue;
+    }
+    out.push_back(std::move(p));
+    it = unused.erase(it);
+  }
+  for (const auto& ep : endpoints) {
+    if (placed.count(endpointIdentity(ep))) continue;
+    auto room = std::find_if(
+        out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+        [](const Placement& p) { return p.content.endpoints.size() < kMaxEndpointsPerSlice; });
+    if (room == out.end()) {
+      out.push_back(Placement{nullptr, DesiredSlice{ports, json::array()}});
+      room = out.end() - 1;
+    }
+    room->content.endpoints.push_back(ep);
+  }
+}
+
+}  // namespace
+
 SlicePlan planSlices(const json& service, const std::vector<DesiredSlice>& desired,
                      const std::vector<json>& existing) {
   SlicePlan plan;
-  std::vector<const json*> reusable;
+  std::vector<const json*> unused;
   for (const auto& slice : existing) {
     // addressType is immutable: a slice of another type cannot be reused.
     if (service.is_null() || stringAt(slice, {"addressType"}) != "IPv4") {
       plan.remove.push_back(slice);
     } else {
-      reusable.push_back(&slice);
+      unused.push_back(&slice);
     }
   }
-  std::sort(reusable.begin(), reusable.end(), [](const json* a, const json* b) {
+  std::sort(unused.begin(), unused.end(), [](const json* a, const json* b) {
     return stringAt(*a, {"metadata", "name"}) < stringAt(*b, {"metadata", "name"});
   });
   if (service.is_null()) return plan;
-  std::vector<const DesiredSlice*> pending;
-  // 1. Slices that are already right stay untouched.
+  // Endpoints by port set, in the order the desired slices list them.
+  std::vector<std::pair<json, std::vector<json>>> groups;
   for (const auto& d : desired) {
-    auto same = std::find_if(reusable.begin(), reusable.end(), [&](const json* s) {
-      return contentOf(*s) == d && sliceMetaMatches(*s, service);
-    });
-    if (same != reusable.end()) {
-      reusable.erase(same);
-    } else {
-      pending.push_back(&d);
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& group) { return group.first == d.ports; });
+    if (g == groups.end()) {
+      groups.emplace_back(d.ports, std::vector<json>{});
+      g = groups.end() - 1;
     }
+    g->second.insert(g->second.end(), d.endpoints.begin(), d.endpoints.end());
   }
-  // 2. Others are rewritten into leftover slices, those with the same ports first, then new.
+  std::vector<Placement> layout;
+  for (const auto& [ports, endpoints] : groups) {
+    if (endpoints.empty()) continue;
+    placeGroup(ports, endpoints, unused, layout);
+  }
+  // A Service without endpoints keeps one empty slice.
+  if (layout.empty() && !desired.empty()) layout.push_back(Placement{nullptr, desired[0]});
+  // New slices take over leftover ones (same ports first) rather than create + delete.
   for (int pass = 0; pass < 2; ++pass) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      auto slot = std::find_if(reusable.begin(), reusable.end(), [&](const json* s) {
-        return pass == 1 || contentOf(*s).ports == (*it)->ports;
+    for (auto& p : layout) {
+      if (p.existing) continue;
+      auto slot = std::find_if(unused.begin(), unused.end(), [&](const json* s) {
+        return pass == 1 || contentOf(*s) == p.content || contentOf(*s).ports == p.content.ports;
       });
-      if (slot == reusable.end()) {
-        ++it;
-        continue;
-      }
-      json updated = **slot;
-      fill(updated, service, **it);
-      plan.update.push_back(std::move(updated));
-      reusable.erase(slot);
-      it = pending.erase(it);
+      if (slot == unused.end()) continue;
+      p.existing = *slot;
+      unused.erase(slot);
     }
   }
-  for (const DesiredSlice* d : pending) {
-    json slice = {{"apiVersion", "discovery.k8s.io/v1"},
-                  {"kind", "EndpointSlice"},
-                  {"metadata",
-                   {{"generateName", stringAt(service, {"metadata", "name"}) + "-"},
-                    {"namespace", stringAt(service, {"metadata", "namespace"})}}}};
-    fill(slice, service, *d);
-    plan.create.push_back(std::move(slice));
+  for (const auto& p : layout) {
+    if (p.existing && contentOf(*p.existing) == p.content &&
+        sliceMetaMatches(*p.existing, service)) {
+      continue;  // already right: no write
+    }
+    json slice = p.existing
+                     ? *p.existing
+                     : json{{"apiVersion", "discovery.k8s.io/v1"},
+                            {"kind", "EndpointSlice"},
+                            {"metadata",
+                             {{"generateName", stringAt(service, {"metadata", "name"}) + "-"},
+                              {"namespace", stringAt(service, {"metadata", "namespace"})}}}};
+    fill(slice, service, p.content);
+    (p.existing ? plan.update : plan.create).push_back(std::move(slice));
   }
-  // 3. Whatever is left over goes.
-  for (const json* s : reusable) plan.remove.push_back(*s);
+  // Whatever is left over goes.
+  for (const json* s : unused) plan.remove.push_back(*s);
   return plan;
 }
 

@@ -52,7 +52,10 @@ struct DesiredSlice {
 std::vector<DesiredSlice> desiredSlices(const nlohmann::json& service,
                                         const std::vector<nlohmann::json>& pods);
 
-// The writes that make `existing` (the managed slices of the service) equal `desired`.
+// The writes that make `existing` (the managed slices of the service) hold the endpoints of
+// `desired` with the least churn, as Kubernetes does: an endpoint stays in the slice it is in
+// (its content refreshed), new endpoints fill slices with room before new slices are made,
+// emptied slices go, and a slice that is already right is not written.
 struct SlicePlan {
   std::vector<nlohmann::json> create;  // new objects (generateName "<svc>-")
   std::vector<nlohmann::json> update;  // existing objects with new content (resourceVersion kept)
