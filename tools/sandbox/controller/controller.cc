@@ -108,13 +108,9 @@ void Controller::markService(const std::string& key) {
 }
 
 void Controller::markNamespace(const std::string& ns) {
-  std::vector<std::string> keys;
-  for (const auto& s : services_->cache().list()) {
-    if (s.meta.namespace_ == ns) keys.push_back(s.meta.key());
-  }
   {
     std::lock_guard lock(mu_);
-    dirtyServices_.insert(keys.begin(), keys.end());
+    dirtyNamespaces_.insert(ns);
     ++events_;
   }
   cv_.notify_all();
@@ -165,12 +161,15 @@ void Controller::run(const std::atomic<bool>& stop) {
   auto lastFull = std::chrono::steady_clock::now();
   while (!stop) {
     std::set<std::string> services;
+    std::set<std::string> namespaces;  // pods changed here: every Service of it is dirty
     bool schedule = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, 1s, [&] { return stop || !dirtyServices_.empty() || scheduleDirty_; });
+      cv_.wait_for(lock, 1s, [&] {
+        return stop || !dirtyServices_.empty() || !dirtyNamespaces_.empty() || scheduleDirty_;
+      });
       if (stop) break;
-      if (dirtyServices_.empty() && !scheduleDirty_) {
+      if (dirtyServices_.empty() && dirtyNamespaces_.empty() && !scheduleDirty_) {
         if (std::chrono::steady_clock::now() - lastFull < options_.resync) continue;
         lock.unlock();
         markEverything();
@@ -187,10 +186,16 @@ void Controller::run(const std::atomic<bool>& stop) {
       }
       if (stop) break;
       services.swap(dirtyServices_);
+      namespaces.swap(dirtyNamespaces_);
       schedule = scheduleDirty_;
       scheduleDirty_ = false;
     }
     if (schedule) schedulePass();
+    if (!namespaces.empty()) {
+      for (const auto& svc : services_->cache().list()) {
+        if (namespaces.count(svc.meta.namespace_)) services.insert(svc.meta.key());
+      }
+    }
     std::map<std::string, std::vector<json>> podsByNs;
     if (!services.empty()) {
       for (auto& p : pods_->cache().list()) podsByNs[p.meta.namespace_].push_back(p.object);

@@ -74,7 +74,8 @@ class Controller {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::set<std::string> dirtyServices_;  // "ns/name"
+  std::set<std::string> dirtyServices_;    // "ns/name"
+  std::set<std::string> dirtyNamespaces_;  // where pods changed
   bool scheduleDirty_ = false;
   uint64_t events_ = 0;
   std::map<std::string, std::string> bindingSent_;  // pod key -> uid, until the cache shows it
