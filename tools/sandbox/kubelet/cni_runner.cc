@@ -17,6 +17,16 @@ namespace petrel::sandbox {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+// j[key] when it is a string, else "" (json::value() throws when the type differs).
+std::string stringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 Result<CniNetwork> loadCniNetwork(const std::string& dir) {
   std::vector<fs::path> files;
   std::error_code ec;
@@ -39,8 +49,8 @@ Result<CniNetwork> loadCniNetwork(const std::string& dir) {
   if (!conf.is_object()) return makeError(Code::kInvalidArgument, "{}: not a JSON object", file);
   CniNetwork net;
   net.file = file;
-  net.name = conf.value("name", "");
-  net.cni_version = conf.value("cniVersion", "");
+  net.name = stringField(conf, "name");
+  net.cni_version = stringField(conf, "cniVersion");
   if (net.name.empty() || net.cni_version.empty()) {
     return makeError(Code::kInvalidArgument, "{}: needs \"name\" and \"cniVersion\"", file);
   }
@@ -53,8 +63,19 @@ Result<CniNetwork> loadCniNetwork(const std::string& dir) {
     net.plugins.push_back(conf);
   }
   for (const auto& p : net.plugins) {
-    if (!p.is_object() || !p.contains("type") || !p["type"].is_string()) {
-      return makeError(Code::kInvalidArgument, "{}: every plugin needs a \"type\"", file);
+    // The type names a file in CNI_PATH: never empty, never a path (libcni refuses both).
+    const std::string type = stringField(p, "type");
+    if (type.empty() || type.find('/') != std::string::npos) {
+      return makeError(Code::kInvalidArgument, "{}: every plugin needs a \"type\" (a file name)",
+                       file);
+    }
+    if (auto caps = p.find("capabilities"); caps != p.end()) {
+      bool all_bool = caps->is_object();
+      for (const auto& v : all_bool ? *caps : json::object()) all_bool = all_bool && v.is_boolean();
+      if (!all_bool) {
+        return makeError(Code::kInvalidArgument,
+                         "{}: plugin {}: \"capabilities\" must map names to booleans", file, type);
+      }
     }
   }
   return net;
@@ -104,9 +125,10 @@ Result<json> CniRunner::invoke(const std::string& command, const CniNetwork& net
   if (run->timed_out) return makeError(Code::kUnavailable, "CNI {} {}: timed out", type, command);
   json out = run->out.empty() ? json() : json::parse(run->out, nullptr, false);
   if (!run->ok()) {
-    std::string msg = out.is_object() ? out.value("msg", "") : "";
-    std::string details = out.is_object() ? out.value("details", "") : "";
-    int code = out.is_object() ? out.value("code", 0) : 0;
+    std::string msg = stringField(out, "msg");
+    std::string details = stringField(out, "details");
+    auto code_it = out.find("code");
+    int code = code_it != out.end() && code_it->is_number_integer() ? code_it->get<int>() : 0;
     std::string stderr_text = run->err;
     while (!stderr_text.empty() && stderr_text.back() == '\n') stderr_text.pop_back();
     return makeError(Code::kUnavailable, "CNI plugin {} {} failed (exit {}, code {}): {}{}{}", type,
@@ -148,7 +170,7 @@ std::vector<std::string> cniResultIps(const json& result) {
   std::vector<std::string> out;
   if (!result.is_object() || !result.contains("ips") || !result["ips"].is_array()) return out;
   for (const auto& ip : result["ips"]) {
-    std::string addr = ip.is_object() ? ip.value("address", "") : "";
+    std::string addr = stringField(ip, "address");
     if (addr.empty() || addr.find(':') != std::string::npos) continue;
     out.push_back(addr.substr(0, addr.find('/')));
   }

@@ -152,11 +152,13 @@ Result<PodSpec> decodePodSpec(const json& pod) {
   out.namespace_ = text(meta, "namespace");
   out.name = text(meta, "name");
   out.uid = text(meta, "uid");
-  if (out.name.empty() || out.uid.empty()) {
-    return Status(Code::kInvalidArgument, "pod without metadata.name or metadata.uid");
-  }
   if (out.namespace_.empty()) out.namespace_ = "default";
+  if (out.name.empty()) {
+    return makeError(Code::kInvalidArgument, "pod in namespace {}: metadata.name: missing",
+                     out.namespace_);
+  }
   const std::string who = out.key();
+  if (out.uid.empty()) return makeError(Code::kInvalidArgument, "{}: metadata.uid: missing", who);
   out.node_name = text(spec, "nodeName");
   out.deleting = child(meta, "deletionTimestamp") != nullptr;
   auto grace = integer(spec, "terminationGracePeriodSeconds", 30, 0, who + ": spec");
