@@ -45,12 +45,13 @@ for b in petrel-agent petrel petrel-apiserver petrel-bench-k8s-load petrel-bench
     "petrel-bench-k8s-load petrel-bench-k8s-wait"
 done
 require ip nsenter kubectl /usr/bin/time
-/usr/bin/time -f %M true >/dev/null 2>&1 || die "/usr/bin/time is not GNU time (apt-get install time)"
+/usr/bin/time -f %M true >/dev/null 2>&1 ||
+  die "/usr/bin/time is not GNU time (apt-get install time)"
 
 API_NS="$BENCH_ID-api"
 API_IP=192.168.250.1
 NODE_IP=192.168.250.2
-AGENT_NODE=node-0
+AGENT_NODE="node-0"
 KUBE_CACHE="$BENCH_TMP/kube-cache"
 
 now_ns() { date +%s%N; }
@@ -100,8 +101,9 @@ node_ns_create() {
 }
 
 # agent_round CASE ROUND: one fresh agent; sets SYNC_MS (exec -> every cache synced), ANSWER_MS
-# (exec -> first Status answer), WATCH_MS (exec -> informers started, from the agent's log), RSS_KB
-# HWM_KB (at sync), RSS5_KB HWM5_KB (5 s later) and COUNTS (objects per cache).
+# (exec -> first Status answer), WATCH_MS (exec -> informers started, from the agent's log),
+# RSS_KB HWM_KB ANON_KB (at sync; RssAnon is heap, the rest mostly the binary's pages), RSS5_KB
+# HWM5_KB (5 s later) and COUNTS (objects per cache).
 agent_round() {
   local case=$1 round=$2
   local ns="$BENCH_ID-n$round$case"
@@ -126,6 +128,7 @@ agent_round() {
   SYNC_MS=$(sed -n 's/.*synced_ms=\([0-9]*\).*/\1/p' <<<"$out")
   ANSWER_MS=$(sed -n 's/.*answer_ms=\([0-9]*\).*/\1/p' <<<"$out")
   RSS_KB=$(status_kb "$pid" VmRSS) HWM_KB=$(status_kb "$pid" VmHWM)
+  ANON_KB=$(status_kb "$pid" RssAnon)
   json=$("$BIN_DIR/petrel" --socket "$sock" status -o json) || die "petrel status failed"
   [ "$(jq -r '.kubernetes.synced // false' <<<"$json")" = true ] ||
     die "$case round $round: petrel status does not say synced: $json"
@@ -160,7 +163,7 @@ require jq
 netns_add "$API_NS"
 
 CASES=(spread local)
-declare -A LOAD_S LOAD_RATE API_KB SYNC ANSWER WATCH RSS HWM RSS5 HWM5 KCMS KCKB OBJS
+declare -A LOAD_S LOAD_RATE API_KB SYNC ANSWER WATCH RSS ANON HWM RSS5 HWM5 KCMS KCKB OBJS
 for c in "${CASES[@]}"; do
   api_start "$c"
   flags=()
@@ -178,12 +181,15 @@ for c in "${CASES[@]}"; do
   for round in $(seq "$ROUNDS"); do
     agent_round "$c" "$round"
     kubectl_round
-    SYNC[$c]+="$SYNC_MS " ANSWER[$c]+="$ANSWER_MS " WATCH[$c]+="$WATCH_MS " RSS[$c]+="$RSS_KB " HWM[$c]+="$HWM_KB "
+    SYNC[$c]+="$SYNC_MS " ANSWER[$c]+="$ANSWER_MS " WATCH[$c]+="$WATCH_MS "
+    RSS[$c]+="$RSS_KB " ANON[$c]+="$ANON_KB " HWM[$c]+="$HWM_KB "
     RSS5[$c]+="$RSS5_KB " HWM5[$c]+="$HWM5_KB " KCMS[$c]+="$KC_MS " KCKB[$c]+="$KC_KB "
     OBJS[$c]=$COUNTS
-    printf '%s round %d: agent synced %5d ms (informers started %s ms, API up %s ms), VmRSS %s MiB, VmHWM %s MiB, +5 s %s/%s MiB | kubectl %5d ms, max RSS %s MiB\n' \
-      "$c" "$round" "$SYNC_MS" "$WATCH_MS" "$ANSWER_MS" "$(mib "$RSS_KB")" "$(mib "$HWM_KB")" \
-      "$(mib "$RSS5_KB")" "$(mib "$HWM5_KB")" "$KC_MS" "$(mib "$KC_KB")" >&2
+    printf '%s round %d: agent synced %5d ms (informers started %s ms, API up %s ms), ' \
+      "$c" "$round" "$SYNC_MS" "$WATCH_MS" "$ANSWER_MS" >&2
+    printf 'VmRSS %s MiB, VmHWM %s MiB, +5 s %s/%s MiB | kubectl %5d ms, max RSS %s MiB\n' \
+      "$(mib "$RSS_KB")" "$(mib "$HWM_KB")" "$(mib "$RSS5_KB")" "$(mib "$HWM5_KB")" "$KC_MS" \
+      "$(mib "$KC_KB")" >&2
   done
   echo "$c: agent caches: ${OBJS[$c]}" >&2
   stop_pid "$API_PID"
@@ -212,6 +218,8 @@ declare -A m_sync m_kc m_rss m_hwm5 m_kckb
     "$(median ${WATCH[local]})"
   line "  exec -> API answers (ms)" "$(median ${ANSWER[spread]})" "$(median ${ANSWER[local]})"
   line "petrel-agent VmRSS at sync (MiB)" "$(mib "${m_rss[spread]}")" "$(mib "${m_rss[local]}")"
+  line "  of which RssAnon (heap) (MiB)" "$(mib "$(median ${ANON[spread]})")" \
+    "$(mib "$(median ${ANON[local]})")"
   line "petrel-agent VmHWM at sync (MiB)" "$(mib "$(median ${HWM[spread]})")" \
     "$(mib "$(median ${HWM[local]})")"
   line "petrel-agent VmRSS sync+5s (MiB)" "$(mib "$(median ${RSS5[spread]})")" \
