@@ -46,6 +46,12 @@ TEST(ControllerEndpointSlices, SelectsMatchingRunningPodsWithAnIpInTheSameNamesp
   EXPECT_TRUE(podBacksService(svc, pod("a", "10.0.0.1")));
   EXPECT_FALSE(podBacksService(svc, pod("b", "10.0.0.2", {{"app", "db"}})));
   EXPECT_FALSE(podBacksService(svc, pod("c", "")));
+  // The slices are IPv4: an IPv6 primary IP with an IPv4 second one gives the IPv4 one.
+  json dual = pod("g", "fd00::7");
+  EXPECT_FALSE(podBacksService(svc, dual));
+  dual["status"]["podIPs"] = {{{"ip", "fd00::7"}}, {{"ip", "10.0.0.7"}}};
+  EXPECT_TRUE(podBacksService(svc, dual));
+  EXPECT_EQ(endpointFor(dual)["addresses"], json({"10.0.0.7"}));
   EXPECT_FALSE(podBacksService(svc, pod("d", "10.0.0.4", {{"app", "web"}}, true, "other")));
   json done = pod("e", "10.0.0.5");
   done["status"]["phase"] = "Succeeded";

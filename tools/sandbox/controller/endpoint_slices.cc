@@ -1,6 +1,8 @@
 // EndpointSlice controller logic: selection, endpoints, port resolution, grouping and planning.
 #include "tools/sandbox/controller/endpoint_slices.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -53,6 +55,21 @@ void fill(json& slice, const json& service, const DesiredSlice& d) {
 
 }  // namespace
 
+std::string podIPv4(const json& pod) {
+  auto v4 = [](const std::string& ip) {
+    in_addr a{};
+    return inet_pton(AF_INET, ip.c_str(), &a) == 1;
+  };
+  std::string primary = stringAt(pod, {"status", "podIP"});
+  if (v4(primary)) return primary;
+  const json& ips = fieldAt(pod, {"status", "podIPs"});
+  for (const auto& entry : ips.is_array() ? ips : json::array()) {
+    std::string ip = stringAt(entry, {"ip"});
+    if (v4(ip)) return ip;
+  }
+  return "";
+}
+
 bool selectorMatches(const json& selector, const json& labels) {
   if (!selector.is_object()) return false;
   for (const auto& [key, value] : selector.items()) {
@@ -74,14 +91,14 @@ bool podBacksService(const json& service, const json& pod) {
          stringAt(pod, {"metadata", "namespace"}) == stringAt(service, {"metadata", "namespace"}) &&
          selectorMatches(fieldAt(service, {"spec", "selector"}),
                          fieldAt(pod, {"metadata", "labels"})) &&
-         !stringAt(pod, {"status", "podIP"}).empty() && !podFinished(pod);
+         !podIPv4(pod).empty() && !podFinished(pod);
 }
 
 json endpointFor(const json& pod) {
   bool serving = conditionTrue(pod, "Ready");
   bool terminating = isTerminating(pod);
   json ep = {
-      {"addresses", json::array({stringAt(pod, {"status", "podIP"})})},
+      {"addresses", json::array({podIPv4(pod)})},
       {"conditions",
        {{"ready", serving && !terminating}, {"serving", serving}, {"terminating", terminating}}}};
   if (std::string node = stringAt(pod, {"spec", "nodeName"}); !node.empty()) ep["nodeName"] = node;

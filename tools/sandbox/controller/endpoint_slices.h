@@ -18,6 +18,10 @@ inline constexpr const char* kManagedByLabel = "endpointslice.kubernetes.io/mana
 inline constexpr const char* kManagedBy = "petrel-controller";
 inline constexpr size_t kMaxEndpointsPerSlice = 100;
 
+// The pod's IPv4 address: status.podIP when it is one, else the first IPv4 of status.podIPs;
+// "" when it has none (the slices are IPv4 ones).
+std::string podIPv4(const nlohmann::json& pod);
+
 // True when `labels` has every key=value of `selector` (both JSON string maps).
 bool selectorMatches(const nlohmann::json& selector, const nlohmann::json& labels);
 
@@ -26,10 +30,10 @@ bool selectorMatches(const nlohmann::json& selector, const nlohmann::json& label
 bool managesService(const nlohmann::json& service);
 
 // True when `pod` is an endpoint of `service`: same namespace, labels match the selector,
-// status.podIP set, phase neither Succeeded nor Failed.
+// an IPv4 pod IP (podIPv4), phase neither Succeeded nor Failed.
 bool podBacksService(const nlohmann::json& service, const nlohmann::json& pod);
 
-// The pod's endpoint: addresses [podIP], conditions ready (Ready condition True and not
+// The pod's endpoint: addresses [podIPv4], conditions ready (Ready condition True and not
 // terminating), serving (Ready True), terminating (deletionTimestamp set), nodeName, targetRef.
 nlohmann::json endpointFor(const nlohmann::json& pod);
 
