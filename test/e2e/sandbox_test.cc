@@ -1,0 +1,411 @@
+// End-to-end: petrel-sandbox as a user runs it. `up` builds the underlay and node namespaces and
+// starts the API server, controller, agents and kubelets; the real kubectl applies the example
+// manifests; pods get addresses from the real petrel-cni and answer real HTTP/UDP clients; `down`
+// leaves nothing behind, also after a crash. The failure drills stop the API server for 30 s and
+// kill an agent. Every sandbox here has its own prefix, subnets, port and state dir, so a user's
+// sandbox on the same machine is not touched. Needs root, kubectl, curl, socat.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "test/e2e/harness.h"
+
+namespace petrel::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+uint16_t freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// One sandbox, brought up by the constructor's caller with up() and always taken down.
+class Sandbox {
+ public:
+  Sandbox() {
+    const int n = static_cast<int>(getpid() % 200) + ++count_;
+    prefix_ = "pt" + std::to_string(getpid() % 100000) + std::to_string(count_);
+    state_dir_ = "/tmp/" + uniqueName("pe2e-sbx");
+    underlay_net_ = "172.31." + std::to_string(n % 250);
+    pod_net_ = "10." + std::to_string(100 + n % 100);
+  }
+  ~Sandbox() {
+    auto r = cli({"down"});
+    if (!r.ok()) ADD_FAILURE() << "petrel-sandbox down: " << r.describe();
+    fs::remove_all(state_dir_);
+  }
+
+  ::testing::AssertionResult up(int nodes) {
+    auto r = cli({"up", "--nodes", std::to_string(nodes), "--prefix", prefix_, "--underlay-net",
+                  underlay_net_, "--pod-net", pod_net_, "--api-port", std::to_string(freePort())},
+                 90s);
+    if (!r.ok()) return ::testing::AssertionFailure() << "petrel-sandbox up: " << r.describe();
+    return ::testing::AssertionSuccess();
+  }
+
+  CmdResult cli(std::vector<std::string> args, Millis timeout = 60s) const {
+    args.insert(args.begin(), {(binDir() / "petrel-sandbox").string(), "--state-dir", state_dir_});
+    return run(args, {.timeout = timeout});
+  }
+  CmdResult kubectl(std::vector<std::string> args, Millis timeout = 30s) const {
+    args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig()});
+    return run(args, {.timeout = timeout, .env = {{"HOME", state_dir_}}});
+  }
+  // kubectl's typed `create service` sends protobuf, which the sandbox API server refuses.
+  ::testing::AssertionResult createService(const std::string& name) const {
+    auto r = run({"kubectl", "--kubeconfig", kubeconfig(), "apply", "-f", "-"},
+                 {.input = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+                           "}\nspec: {selector: {app: " + name + "}, ports: [{port: 80}]}\n",
+                  .env = {{"HOME", state_dir_}}});
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "create service " << name << ": " << r.describe();
+  }
+  json kubectlJson(const std::vector<std::string>& args) const {
+    std::vector<std::string> a = args;
+    a.insert(a.end(), {"-o", "json"});
+    auto r = kubectl(a);
+    return r.ok() ? json::parse(r.out, nullptr, false) : json();
+  }
+  json status() const {
+    auto r = cli({"status", "-o", "json"});
+    return r.ok() ? json::parse(r.out, nullptr, false) : json();
+  }
+  std::string kubeconfig() const { return state_dir_ + "/kubeconfig"; }
+  std::string agentSocket(int node) const {
+    return state_dir_ + "/nodes/node-" + std::to_string(node) + "/petrel.sock";
+  }
+  const std::string& prefix() const { return prefix_; }
+  const std::string& stateDir() const { return state_dir_; }
+  std::string podCidrPrefix(int node) const { return pod_net_ + "." + std::to_string(node) + "."; }
+
+  // Waits until every listed pod is Running with its Ready condition True.
+  ::testing::AssertionResult waitReady(const std::set<std::string>& names, Millis limit = 60s) {
+    json last;
+    for (auto deadline = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(250ms)) {
+      last = kubectlJson({"get", "pods"});
+      if (!last.is_object()) continue;
+      size_t ready = 0;
+      for (const auto& p : last["items"]) {
+        if (!names.count(p["metadata"]["name"])) continue;
+        for (const auto& c : p["status"].value("conditions", json::array())) {
+          if (c["type"] == "Ready" && c["status"] == "True") ++ready;
+        }
+      }
+      if (ready == names.size()) return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << "pods not Ready in time:\n"
+           << kubectl({"get", "pods", "-o", "wide"}).out << "\nkubelet log:\n"
+           << sh("tail -20 " + state_dir_ + "/logs/node-*-kubelet.log").out;
+  }
+  // name -> pod JSON
+  std::map<std::string, json> pods() const {
+    std::map<std::string, json> out;
+    json list = kubectlJson({"get", "pods"});
+    if (list.is_object()) {
+      for (const auto& p : list["items"]) out[p["metadata"]["name"]] = p;
+    }
+    return out;
+  }
+  // name -> the pod's network namespace, from `petrel-sandbox status -o json`.
+  std::map<std::string, std::string> podNetns() const {
+    std::map<std::string, std::string> out;
+    json s = status();
+    if (s.is_object()) {
+      for (const auto& p : s["pods"]) out[p["name"]] = p["netns"];
+    }
+    return out;
+  }
+  // Every process, netns, link, pin and directory of this sandbox that still exists.
+  std::vector<std::string> leftovers() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator("/run/netns")) {
+      if (e.path().filename().string().rfind(prefix_ + "-", 0) == 0) out.push_back(e.path());
+    }
+    if (fs::exists("/sys/class/net/" + prefix_ + "0")) out.push_back("link " + prefix_ + "0");
+    if (fs::exists("/sys/fs/bpf/petrel-" + prefix_)) out.push_back("/sys/fs/bpf/petrel-" + prefix_);
+    if (fs::exists(state_dir_)) out.push_back(state_dir_);
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      if (cmd.find(state_dir_ + "/") != std::string::npos) out.push_back("process: " + cmd);
+    }
+    return out;
+  }
+
+ private:
+  static inline int count_ = 0;
+  std::string prefix_;
+  std::string state_dir_;
+  std::string underlay_net_;
+  std::string pod_net_;
+};
+
+// curl in a pod's namespace (or on the host when netns is empty); the body, or "" on failure.
+std::string httpGet(const std::string& netns, const std::string& url) {
+  std::vector<std::string> argv = {"curl", "-s", "-m", "3", url};
+  if (!netns.empty()) argv.insert(argv.begin(), {"nsenter", "--net=/run/netns/" + netns});
+  auto r = run(argv, {.timeout = 10s});
+  return r.ok() ? r.out : "";
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class SandboxE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(requireBasics());
+    for (const char* tool : {"kubectl", "curl", "socat"}) ASSERT_TRUE(requireTool(tool));
+    for (const char* bin :
+         {"petrel-sandbox", "petrel-kubelet", "petrel-controller", "petrel-workload"}) {
+      ASSERT_TRUE(requireFile(binDir() / bin, "build it with scripts/build.sh"));
+    }
+  }
+  std::string example() const { return (sourceDir() / "examples/sandbox/echo.yaml").string(); }
+};
+
+TEST_F(SandboxE2e, UpRunsPodsOnRealCniAndDownRemovesEverything) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(2));
+  auto nodes = sb.kubectlJson({"get", "nodes"});
+  ASSERT_TRUE(nodes.is_object());
+  ASSERT_EQ(nodes["items"].size(), 2u);
+  for (const auto& n : nodes["items"]) {
+    EXPECT_EQ(n["status"]["conditions"][0]["status"], "True") << n.dump();
+  }
+
+  ASSERT_TRUE(sb.kubectl({"apply", "-f", example()}).ok());
+  ASSERT_TRUE(sb.waitReady({"echo-1", "echo-2", "echo-3", "client"}));
+  auto pods = sb.pods();
+  auto netns = sb.podNetns();
+  const std::string client_node = pods["client"]["spec"]["nodeName"];
+  std::set<std::string> ips;
+  for (const auto& [name, pod] : pods) {
+    const std::string node = pod["spec"]["nodeName"], ip = pod["status"]["podIP"];
+    ips.insert(ip);
+    // The address comes from the node's pod CIDR, and the namespace exists for `ip netns exec`.
+    EXPECT_EQ(ip.rfind(sb.podCidrPrefix(std::stoi(node.substr(5))), 0), 0u) << name << " " << ip;
+    ASSERT_FALSE(netns[name].empty()) << name;
+    EXPECT_TRUE(fs::exists("/run/netns/" + netns[name])) << netns[name];
+    if (name == "client") continue;
+    // Every echo pod answers the host with its own name (host -> node -> pod).
+    EXPECT_EQ(trim(httpGet("", "http://" + ip + ":8080/")), name);
+    auto udp = sh("echo hello | socat -t 2 - UDP:" + ip + ":9001", {.timeout = 10s});
+    EXPECT_EQ(trim(udp.out), name + " hello") << udp.describe();
+    // Pod to pod on the same node.
+    if (node == client_node) {
+      EXPECT_EQ(trim(httpGet(netns["client"], "http://" + ip + ":8080/")), name);
+    }
+  }
+  EXPECT_EQ(ips.size(), 4u);
+
+  // The EndpointSlice controller lists the three ready echo pods.
+  auto slices = sb.kubectlJson({"get", "endpointslices", "-l", "kubernetes.io/service-name=echo"});
+  ASSERT_TRUE(slices.is_object());
+  ASSERT_EQ(slices["items"].size(), 1u);
+  EXPECT_EQ(slices["items"][0]["endpoints"].size(), 3u);
+
+  // The node's agent has the pods as endpoints.
+  auto eps = run({(binDir() / "petrel").string(), "endpoint", "list", "-o", "json", "--socket",
+                  sb.agentSocket(std::stoi(client_node.substr(5)))});
+  ASSERT_TRUE(eps.ok()) << eps.describe();
+  EXPECT_NE(eps.out.find(pods["client"]["status"]["podIP"].get<std::string>()), std::string::npos)
+      << eps.out;
+
+  // Deleting a pod stops it, tears its network down and takes it out of the slice.
+  const std::string gone_ns = netns["echo-1"];
+  auto del = sb.kubectl({"delete", "pod", "echo-1"}, 60s);
+  ASSERT_TRUE(del.ok()) << del.describe();
+  EXPECT_FALSE(fs::exists("/run/netns/" + gone_ns));
+  EXPECT_FALSE(sb.pods().count("echo-1"));
+  bool two = false;
+  for (int i = 0; i < 40 && !two; ++i, std::this_thread::sleep_for(250ms)) {
+    auto s = sb.kubectlJson({"get", "endpointslices", "-l", "kubernetes.io/service-name=echo"});
+    two = s.is_object() && s["items"].size() == 1 && s["items"][0]["endpoints"].size() == 2;
+  }
+  EXPECT_TRUE(two) << "the slice still lists echo-1";
+
+  auto down = sb.cli({"down"});
+  ASSERT_TRUE(down.ok()) << down.describe();
+  EXPECT_EQ(sb.leftovers(), std::vector<std::string>{});
+}
+
+TEST_F(SandboxE2e, DownCleansUpAfterACrash) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(1));
+  ASSERT_TRUE(sb.kubectl({"apply", "-f", example()}).ok());
+  ASSERT_TRUE(sb.waitReady({"echo-1", "echo-2", "echo-3", "client"}));
+  // Crash: every component dies at once and the state file is lost.
+  json st = sb.status();
+  ASSERT_TRUE(st.is_object());
+  for (const auto& c : st["components"]) ::kill(c["pid"].get<pid_t>(), SIGKILL);
+  fs::remove(sb.stateDir() + "/sandbox.json");
+  ASSERT_FALSE(sb.leftovers().empty());
+  auto down = sb.cli({"down", "--prefix", sb.prefix()});
+  ASSERT_TRUE(down.ok()) << down.describe();
+  EXPECT_EQ(sb.leftovers(), std::vector<std::string>{});
+  // And a new sandbox comes up in the same place.
+  ASSERT_TRUE(sb.up(1));
+}
+
+// The API server is away for 30 s: pods keep talking; afterwards kubelets, agents and the
+// controller reconnect and act on changes made right after it returns (while they still back off).
+TEST_F(SandboxE2e, ApiServerDownThirtySecondsThenBack) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(1));
+  ASSERT_TRUE(sb.kubectl({"apply", "-f", example()}).ok());
+  ASSERT_TRUE(sb.waitReady({"echo-1", "echo-2", "echo-3", "client"}));
+  auto pods = sb.pods();
+  auto netns = sb.podNetns();
+  const std::string echo2 = pods["echo-2"]["status"]["podIP"];
+
+  json st = sb.status();
+  pid_t api = 0;
+  for (const auto& c : st["components"]) {
+    if (c["name"] == "apiserver") api = c["pid"];
+  }
+  ASSERT_GT(api, 0);
+  ASSERT_EQ(::kill(api, SIGKILL), 0);
+  int failures = 0, tries = 0;
+  for (auto end = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(500ms)) {
+    ++tries;
+    if (trim(httpGet(netns["client"], "http://" + echo2 + ":8080/")) != "echo-2") ++failures;
+  }
+  EXPECT_EQ(failures, 0) << "of " << tries << " requests during the outage";
+  EXPECT_FALSE(sb.kubectl({"get", "pods"}, 5s).ok());
+
+  auto restart = sb.cli({"restart", "apiserver"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  for (int i = 0; i < 100 && !sb.kubectl({"get", "--raw", "/readyz"}, 5s).ok(); ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  // Changes while the node's components still wait to reconnect.
+  ASSERT_TRUE(sb.kubectl({"delete", "pod", "echo-3", "--wait=false"}).ok());
+  ASSERT_TRUE(sb.kubectl({"run", "late", "--image=petrel/workload", "--restart=Never"}).ok());
+  ASSERT_TRUE(sb.createService("after-outage"));
+  ASSERT_TRUE(sb.waitReady({"late"}, 90s));
+  bool gone = false;
+  for (int i = 0; i < 240 && !gone; ++i, std::this_thread::sleep_for(250ms)) {
+    gone = !sb.pods().count("echo-3");
+  }
+  EXPECT_TRUE(gone) << "echo-3 was not stopped and removed after the API server came back";
+  EXPECT_FALSE(fs::exists("/run/netns/" + netns["echo-3"]));
+  const std::string late_ip = sb.pods()["late"]["status"]["podIP"];
+  EXPECT_EQ(trim(httpGet(netns["client"], "http://" + late_ip + ":8080/")), "late");
+
+  // The agent's caches converge: it lists the new pod and no longer the deleted one.
+  bool converged = false;
+  std::string last;
+  for (int i = 0; i < 120 && !converged; ++i, std::this_thread::sleep_for(250ms)) {
+    auto s = run(
+        {(binDir() / "petrel").string(), "status", "-o", "json", "--socket", sb.agentSocket(1)});
+    last = s.out;
+    json j = json::parse(s.out, nullptr, false);
+    if (!j.is_object()) continue;
+    bool pods_ok = false, services_ok = false;
+    for (const auto& c : j["kubernetes"].value("caches", json::array())) {
+      if (c.value("kind", "") == "Pod")
+        pods_ok = c.value("synced", false) && c.value("objects", 0) == 4;
+      if (c.value("kind", "") == "Service") services_ok = c.value("objects", 0) >= 2;
+    }
+    converged = pods_ok && services_ok;
+  }
+  EXPECT_TRUE(converged) << "agent status: " << last;
+}
+
+// An agent killed and started again: pods keep their addresses and connectivity, and the agent
+// rebuilds its caches, including objects changed while it was down.
+TEST_F(SandboxE2e, AgentRestartKeepsPodsAndRebuildsCaches) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(1));
+  ASSERT_TRUE(sb.kubectl({"apply", "-f", example()}).ok());
+  ASSERT_TRUE(sb.waitReady({"echo-1", "echo-2", "echo-3", "client"}));
+  auto before = sb.pods();
+  auto netns = sb.podNetns();
+  const std::string echo1 = before["echo-1"]["status"]["podIP"];
+
+  pid_t agent = 0;
+  json st = sb.status();
+  for (const auto& c : st["components"]) {
+    if (c["name"] == "node-1/agent") agent = c["pid"];
+  }
+  ASSERT_GT(agent, 0) << st.dump();
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, requests{0};
+  std::thread traffic([&] {
+    while (!stop) {
+      ++requests;
+      if (trim(httpGet(netns["client"], "http://" + echo1 + ":8080/")) != "echo-1") ++failures;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  // Joins the traffic thread also when an assertion below returns early.
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, traffic};
+  ::kill(agent, SIGKILL);
+  ASSERT_TRUE(sb.createService("while-away"));
+  std::this_thread::sleep_for(2s);
+  auto restart = sb.cli({"restart", "node-1/agent"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  bool synced = false;
+  std::string last;
+  for (int i = 0; i < 120 && !synced; ++i, std::this_thread::sleep_for(250ms)) {
+    auto s = run(
+        {(binDir() / "petrel").string(), "status", "-o", "json", "--socket", sb.agentSocket(1)});
+    last = s.out;
+    json j = json::parse(s.out, nullptr, false);
+    if (!j.is_object()) continue;
+    synced = true;
+    for (const auto& c : j["kubernetes"].value("caches", json::array())) {
+      synced = synced && c.value("synced", false);
+      if (c.value("kind", "") == "Service") synced = synced && c.value("objects", 0) >= 2;
+    }
+  }
+  std::this_thread::sleep_for(2s);
+  stop = true;
+  traffic.join();
+  EXPECT_TRUE(synced) << "agent status: " << last;
+  EXPECT_EQ(failures.load(), 0) << "of " << requests.load() << " requests across the restart";
+  auto after = sb.pods();
+  for (const auto& [name, pod] : before) {
+    EXPECT_EQ(after[name]["status"]["podIP"], pod["status"]["podIP"]) << name;
+  }
+  auto eps = run({(binDir() / "petrel").string(), "endpoint", "list", "-o", "json", "--socket",
+                  sb.agentSocket(1)});
+  ASSERT_TRUE(eps.ok()) << eps.describe();
+  for (const auto& [name, pod] : before) {
+    EXPECT_NE(eps.out.find(pod["status"]["podIP"].get<std::string>()), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace petrel::e2e
