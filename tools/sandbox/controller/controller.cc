@@ -8,6 +8,7 @@
 
 #include "tools/sandbox/controller/endpoint_slices.h"
 #include "tools/sandbox/controller/object_fields.h"
+#include "tools/sandbox/controller/slice_sync.h"
 
 namespace petrel::controller {
 
@@ -41,6 +42,64 @@ std::string describe(const k8s::HttpResponse& r) {
   std::string msg = s.is_object() ? stringAt(s, {"message"}) : "";
   return "HTTP " + std::to_string(r.status) + (msg.empty() ? "" : ": " + msg);
 }
+
+// SliceApi over the REST client.
+class RestSliceApi : public SliceApi {
+ public:
+  explicit RestSliceApi(const k8s::RestClient& client) : client_(client) {}
+
+  Result<std::vector<json>> list(const std::string& ns, const std::string& service) override {
+    auto r = client_.get(slicesPath(ns) + "?labelSelector=" +
+                             k8s::urlEncode(std::string(kServiceNameLabel) + "=" + service + "," +
+                                            managedSelector()),
+                         kRequestTimeout);
+    if (!r) return r.status();
+    if (r->status != 200) return Status(Code::kUnavailable, describe(*r));
+    json list = json::parse(r->body, nullptr, false);
+    std::vector<json> items;
+    if (list.is_object() && list.contains("items") && list["items"].is_array()) {
+      for (auto& item : list["items"]) items.push_back(std::move(item));
+    }
+    return items;
+  }
+  WriteOutcome create(const json& slice, std::string* name) override {
+    auto r = client_.send("POST", slicesPath(stringAt(slice, {"metadata", "namespace"})),
+                          slice.dump(), kRequestTimeout);
+    WriteOutcome o =
+        outcome(r, "create endpointslice for " + stringAt(slice, {"metadata", "generateName"}));
+    if (o == WriteOutcome::kDone) {
+      *name = stringAt(json::parse(r->body, nullptr, false), {"metadata", "name"});
+    }
+    return o;
+  }
+  WriteOutcome update(const json& slice) override {
+    return outcome(client_.send("PUT", itemPath(slice), slice.dump(), kRequestTimeout),
+                   "update endpointslice " + itemPath(slice));
+  }
+  WriteOutcome remove(const json& slice) override {
+    json opts = {
+        {"kind", "DeleteOptions"},
+        {"apiVersion", "v1"},
+        {"preconditions", {{"resourceVersion", stringAt(slice, {"metadata", "resourceVersion"})}}}};
+    return outcome(client_.send("DELETE", itemPath(slice), opts.dump(), kRequestTimeout),
+                   "delete endpointslice " + itemPath(slice));
+  }
+
+ private:
+  static std::string itemPath(const json& slice) {
+    return slicesPath(stringAt(slice, {"metadata", "namespace"})) + "/" +
+           stringAt(slice, {"metadata", "name"});
+  }
+  static WriteOutcome outcome(const Result<k8s::HttpResponse>& r, const std::string& what) {
+    if (r && r->status >= 200 && r->status < 300) return WriteOutcome::kDone;
+    if (r && r->status == 409) return WriteOutcome::kConflict;
+    if (r && r->status == 404) return WriteOutcome::kGone;
+    spdlog::warn("{}: {}", what, r ? describe(*r) : r.status().message());
+    return WriteOutcome::kFailed;
+  }
+
+  const k8s::RestClient& client_;
+};
 
 }  // namespace
 
@@ -258,77 +317,14 @@ void Controller::schedulePass() {
 
 bool Controller::reconcileService(const std::string& key,
                                   const std::map<std::string, std::vector<json>>& podsByNs) {
+  static const std::vector<json> kNoPods;
   const std::string ns = key.substr(0, key.find('/'));
   const std::string name = key.substr(key.find('/') + 1);
-  static const std::vector<json> kNoPods;
-  for (int attempt = 0; attempt < kConflictRetries; ++attempt) {
-    auto cached = services_->cache().get(key);
-    json service = cached && managesService(cached->object) ? cached->object : json();
-    auto listed = client_.get(
-        slicesPath(ns) + "?labelSelector=" +
-            k8s::urlEncode(std::string(kServiceNameLabel) + "=" + name + "," + managedSelector()),
-        kRequestTimeout);
-    if (!listed || listed->status != 200) {
-      spdlog::warn("list endpointslices of {}: {}", key,
-                   listed ? describe(*listed) : listed.status().message());
-      return false;
-    }
-    json list = json::parse(listed->body, nullptr, false);
-    std::vector<json> existing;
-    if (list.is_object() && list.contains("items") && list["items"].is_array()) {
-      for (auto& item : list["items"]) existing.push_back(std::move(item));
-    }
-    auto pods = podsByNs.find(ns);
-    auto desired = service.is_null()
-                       ? std::vector<DesiredSlice>{}
-                       : desiredSlices(service, pods == podsByNs.end() ? kNoPods : pods->second);
-    SlicePlan plan = planSlices(service, desired, existing);
-    if (plan.empty()) return true;
-    bool conflict = false;
-    bool failed = false;
-    auto check = [&](const Result<k8s::HttpResponse>& r, const std::string& what) {
-      if (r && r->status >= 200 && r->status < 300) return true;
-      if (r && r->status == 409) {
-        conflict = true;
-      } else if (!(r && r->status == 404)) {
-        failed = true;
-        spdlog::warn("{}: {}", what, r ? describe(*r) : r.status().message());
-      }
-      return false;
-    };
-    for (const auto& slice : plan.update) {
-      std::string sliceName = stringAt(slice, {"metadata", "name"});
-      auto r = client_.send("PUT", slicesPath(ns) + "/" + sliceName, slice.dump(), kRequestTimeout);
-      if (check(r, "update endpointslice " + ns + "/" + sliceName)) {
-        spdlog::info("endpointslice {}/{}: {}", ns, sliceName, summarizeEndpoints(slice));
-      }
-    }
-    for (const auto& slice : plan.create) {
-      auto r = client_.send("POST", slicesPath(ns), slice.dump(), kRequestTimeout);
-      if (check(r, "create endpointslice for " + key)) {
-        json created = json::parse(r->body, nullptr, false);
-        spdlog::info("endpointslice {}/{}: {} (created)", ns,
-                     stringAt(created, {"metadata", "name"}), summarizeEndpoints(slice));
-      }
-    }
-    for (const auto& slice : plan.remove) {
-      std::string sliceName = stringAt(slice, {"metadata", "name"});
-      json opts = {{"kind", "DeleteOptions"},
-                   {"apiVersion", "v1"},
-                   {"preconditions",
-                    {{"resourceVersion", stringAt(slice, {"metadata", "resourceVersion"})}}}};
-      auto r =
-          client_.send("DELETE", slicesPath(ns) + "/" + sliceName, opts.dump(), kRequestTimeout);
-      if (check(r, "delete endpointslice " + ns + "/" + sliceName)) {
-        spdlog::info("endpointslice {}/{} deleted ({})", ns, sliceName,
-                     service.is_null() ? "service gone or without selector" : "not needed");
-      }
-    }
-    if (failed) return false;
-    if (!conflict) return true;
-    spdlog::debug("endpointslices of {}: conflict, re-reading", key);
-  }
-  return false;
+  auto cached = services_->cache().get(key);
+  auto pods = podsByNs.find(ns);
+  RestSliceApi api(client_);
+  return syncServiceSlices(api, ns, name, cached ? cached->object : json(),
+                           pods == podsByNs.end() ? kNoPods : pods->second, kConflictRetries);
 }
 
 }  // namespace petrel::controller
