@@ -44,7 +44,7 @@ for b in petrel-agent petrel petrel-apiserver petrel-bench-k8s-load petrel-bench
     "flock /tmp/petrel-build.lock ninja -C build petrel-agent petrel petrel-apiserver" \
     "petrel-bench-k8s-load petrel-bench-k8s-wait"
 done
-require ip nsenter kubectl /usr/bin/time
+require ip nsenter kubectl jq /usr/bin/time
 /usr/bin/time -f %M true >/dev/null 2>&1 ||
   die "/usr/bin/time is not GNU time (apt-get install time)"
 
@@ -159,7 +159,6 @@ kubectl_round() {
   KC_KB=$(sed -n 's/^maxrss_kb=//p' <<<"$out" | tail -1)
 }
 
-require jq
 netns_add "$API_NS"
 
 CASES=(spread local)
