@@ -256,16 +256,18 @@ PhaseResult runPhase(const Options& o, const petrel::k8s::ClusterConfig& cfg,
                      const petrel::k8s::RestClient& rest, const std::string& what,
                      const std::vector<Task>& tasks) {
   std::atomic<size_t> next{0}, done{0}, requests{0};
+  std::atomic<bool> failed{false};
   std::mutex mu;
   PhaseResult result;
   auto start = Clock::now();
   auto fail = [&](const std::string& msg) {
     std::lock_guard lock(mu);
     if (!result.error) result.error = msg;
+    failed = true;
   };
   auto worker = [&] {
     KeepAliveSender sender(cfg);
-    for (size_t t; (t = next.fetch_add(1)) < tasks.size();) {
+    for (size_t t; !failed && (t = next.fetch_add(1)) < tasks.size();) {
       for (const Request& r : tasks[t]) {
         long status = 0;
         std::string body;
