@@ -8,6 +8,28 @@
 
 namespace petrel::k8s {
 
+namespace {
+
+// Kubernetes objects nest a few dozen levels at most. Deeper parts of an answer are dropped
+// while parsing (nlohmann's parser itself does not recurse), so no hostile answer can build a
+// tree whose copy or destruction would overflow the stack; the decoders then see the field as
+// missing and reject the object with its name.
+constexpr int kMaxDepth = 64;
+
+using nlohmann::json;
+
+json parseBounded(std::string_view text) {
+  return json::parse(
+      text,
+      [](int depth, json::parse_event_t event, json&) {
+        return depth <= kMaxDepth || (event != json::parse_event_t::object_start &&
+                                      event != json::parse_event_t::array_start);
+      },
+      false);
+}
+
+}  // namespace
+
 using nlohmann::json;
 
 std::string ListWatcher::query(bool watch, const std::string& rv, const std::string& cont) const {
@@ -49,7 +71,7 @@ Result<std::string> ListWatcher::listAll() {
       return makeError(code == 401 || code == 403 ? Code::kPermissionDenied : Code::kUnavailable,
                        "list {}: HTTP {}: {}", options_.path, code, body.substr(0, 300));
     }
-    json doc = json::parse(body, nullptr, false);
+    json doc = parseBounded(body);
     if (doc.is_discarded() || !doc.is_object()) {
       return makeError(Code::kInvalidArgument, "list {}: the answer is not a JSON object",
                        options_.path);
@@ -77,7 +99,7 @@ Status ListWatcher::watchOnce(std::string& rv, bool* gone, const std::atomic<boo
   *gone = false;
   Status event_error;
   auto on_line = [&](std::string_view line) {
-    json ev = json::parse(line, nullptr, false);
+    json ev = parseBounded(line);
     if (ev.is_discarded() || !ev.is_object() || !ev.contains("type") || !ev["type"].is_string()) {
       event_error = makeError(Code::kInvalidArgument, "watch {}: malformed event", options_.path);
       return false;

@@ -164,6 +164,35 @@ TEST(ListWatcherTest, BadObjectsAreSkippedAndTheLastGoodVersionKept) {
   EXPECT_EQ(cache.rejected(), 2u);
 }
 
+// A hostile answer nested 100,000 levels deep once overflowed the stack when the decoded object
+// was copied; the parser now drops what lies deeper than any Kubernetes object goes.
+TEST(ListWatcherTest, DeeplyNestedObjectsAreCutAndRejectedNotACrash) {
+  ScriptedTransport t;
+  // The NetworkPolicy decoder keeps a copy of the spec: the copy is what overflowed.
+  InformerCache<NetworkPolicy> cache("NetworkPolicy", decodeNetworkPolicy);
+  ListWatchOptions o = opts();
+  o.path = "/apis/networking.k8s.io/v1/networkpolicies";
+  ListWatcher w(t, cache, o);
+  auto policy = [](const std::string& name, const std::string& spec) {
+    return R"({"kind":"NetworkPolicy","metadata":{"name":")" + name +
+           R"(","namespace":"default","resourceVersion":"5"},"spec":)" + spec + "}";
+  };
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string hostile = policy("deep", R"({"podSelector":{},"x":)" + deep + "}");
+  t.lists.push_back({200, R"({"metadata":{"resourceVersion":"10"},"items":[)" +
+                              policy("a", R"({"podSelector":{}})") + "," + hostile + "]}"});
+  ASSERT_TRUE(w.listAll());
+  EXPECT_TRUE(cache.get("default/a").has_value());
+  t.streams.push_back(
+      {R"({"type":"ADDED","object":)" + hostile + "}",
+       R"({"type":"ADDED","object":)" + policy("b", R"({"podSelector":{}})") + "}"});
+  std::string rv = "10";
+  bool gone = false;
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(w.watchOnce(rv, &gone, stop).isOk());
+  EXPECT_TRUE(cache.get("default/b").has_value());
+}
+
 TEST(ListWatcherTest, ErrorsAndMalformedAnswersAreReported) {
   ScriptedTransport t;
   InformerCache<Pod> cache("Pod", decodePod);
