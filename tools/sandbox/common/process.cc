@@ -2,9 +2,11 @@
 #include "tools/sandbox/common/process.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,7 +54,9 @@ struct ExecArgs {
       std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
       if (access(candidate.c_str(), X_OK) == 0) return candidate;
     }
-    return name;  // execve fails with ENOENT and the child reports it
+    // Not on PATH: execve("") fails with ENOENT and the child reports it (execve(name) would run
+    // a file of that name in the working directory, which execvp never does).
+    return {};
   }
 };
 
@@ -82,7 +86,33 @@ Result<UniqueFd> openNetns(const ProcessSpec& spec) {
   if (spec.netns_path.empty()) return UniqueFd();
   UniqueFd fd(open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errnoStatus(errno, fmt::format("open network namespace {}", spec.netns_path));
+  // setns() in the child would fail on any other file with only "Invalid argument".
+  if (ioctl(fd.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
+    return makeError(Code::kInvalidArgument, "{}: not a network namespace", spec.netns_path);
+  }
   return fd;
+}
+
+// write() to a pipe whose reader has exited fails with EPIPE and raises SIGPIPE, which would end
+// the whole program: block it on this thread for the call and take back the one the call raised.
+ssize_t writeNoSigpipe(int fd, const char* data, size_t size) {
+  sigset_t pipe_only, old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t n = write(fd, data, size);
+  const int saved = errno;
+  if (n < 0 && saved == EPIPE && !was_pending) {
+    timespec zero{};
+    while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return n;
 }
 
 int decodeWait(int status) {
@@ -120,7 +150,9 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   if (spec.input.empty()) in_w.reset();
   const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
   char buf[16384];
-  while (out_r || err_r) {
+  // Input is fed even when the child has closed its output; a child that never reads it ends
+  // with EPIPE (or the deadline).
+  while (out_r || err_r || in_w) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
@@ -140,13 +172,24 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
       }
     }
     if (in_w && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = write(in_w.get(), spec.input.data() + written, spec.input.size() - written);
+      ssize_t n =
+          writeNoSigpipe(in_w.get(), spec.input.data() + written, spec.input.size() - written);
       if (n > 0) written += static_cast<size_t>(n);
       if (n < 0 || written == spec.input.size()) in_w.reset();
     }
   }
+  // A child with its output closed may still run: the deadline holds for the wait too.
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    pid_t w = waitpid(pid, &status, result.timed_out ? 0 : WNOHANG);
+    if (w == pid || (w < 0 && errno != EINTR)) break;
+    if (w != 0) continue;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = true;
+      kill(pid, SIGKILL);
+    } else {
+      usleep(2000);
+    }
   }
   result.exit_code = decodeWait(status);
   return result;
