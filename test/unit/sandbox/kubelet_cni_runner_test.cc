@@ -234,6 +234,11 @@ TEST_F(KubeletCniRunner, PortMappingsGoOnlyToPluginsThatDeclareTheCapability) {
   EXPECT_EQ(rc, json::parse(R"({"portMappings":[
       {"hostPort":8080,"containerPort":80,"protocol":"tcp"},
       {"hostPort":5353,"containerPort":53,"protocol":"udp"}]})"));
+
+  // Without mappings the capable plugin gets no runtimeConfig either.
+  attachment_.port_mappings.clear();
+  ASSERT_TRUE(runner().add(attachment_).isOk());
+  EXPECT_FALSE(stdinOf("portmap", "ADD").contains("runtimeConfig"));
 }
 
 TEST_F(KubeletCniRunner, FailedPluginUndoesTheOnesBeforeIt) {

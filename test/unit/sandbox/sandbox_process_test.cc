@@ -406,6 +406,34 @@ TEST_F(SandboxProcess, RunsInsideTheGivenNetns) {
   EXPECT_EQ(r->out, fs::read_symlink("/proc/self/ns/net").string() + "\n");
 }
 
+TEST_F(SandboxProcess, NoDescriptorLeaks) {
+  auto openFds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  };
+  const auto before = openFds();
+  for (int i = 0; i < 20; ++i) {
+    ProcessSpec ok;
+    ok.argv = {"cat"};
+    ok.input = "x";
+    EXPECT_TRUE(runProcess(ok).isOk());
+    ProcessSpec missing;
+    missing.argv = {"petrel-no-such-program-" + std::to_string(getpid())};
+    EXPECT_TRUE(runProcess(missing).isOk());
+    EXPECT_FALSE(startProcess(missing).isOk());
+    ProcessSpec bad_netns = ok;
+    bad_netns.netns_path = "/proc/self/ns/uts";
+    EXPECT_FALSE(runProcess(bad_netns).isOk());
+    EXPECT_FALSE(startProcess(bad_netns).isOk());
+    ProcessSpec started;
+    started.argv = {"true"};
+    started.log_path = (dir_ / "leak.log").string();
+    pid_t pid = start(started);
+    ASSERT_GT(pid, 0);
+    EXPECT_EQ(reap(pid), 0);
+  }
+  EXPECT_EQ(openFds(), before);
+}
+
 TEST(SandboxProcessHelpers, NetnsInodeAndSelfDir) {
   EXPECT_GT(netnsInode("/proc/self/ns/net"), 0U);
   EXPECT_EQ(netnsInode("/proc/self/ns/net"),
