@@ -19,10 +19,10 @@ namespace {
 
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr int kConflictRetries = 5;
-const std::string kSlicesPath = "/apis/discovery.k8s.io/v1";
+const std::string kDiscoveryV1 = "/apis/discovery.k8s.io/v1";
 
 std::string slicesPath(const std::string& ns) {
-  return kSlicesPath + "/namespaces/" + ns + "/endpointslices";
+  return kDiscoveryV1 + "/namespaces/" + ns + "/endpointslices";
 }
 
 std::string managedSelector() {
@@ -130,7 +130,7 @@ Controller::Controller(k8s::ClusterConfig config, ControllerOptions options)
   services_ = informer("services", "/api/v1/services", "", true,
                        {[this](const RawObject& s) { markService(s.meta.key()); },
                         [this](const RawObject& s) { markService(s.meta.key()); }});
-  slices_ = informer("endpointslices", kSlicesPath + "/endpointslices", managedSelector(), true,
+  slices_ = informer("endpointslices", kDiscoveryV1 + "/endpointslices", managedSelector(), true,
                      {[this](const RawObject& s) { markService(sliceServiceKey(s)); },
                       [this](const RawObject& s) { markService(sliceServiceKey(s)); }});
 }
