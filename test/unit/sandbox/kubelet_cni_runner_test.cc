@@ -340,6 +340,16 @@ TEST_F(KubeletCniRunner, NonExecutableFileIsNotAPlugin) {
   EXPECT_EQ(calls(), "noexec ADD\n") << "the executable one in the second directory ran";
 }
 
+TEST_F(KubeletCniRunner, DirectoryIsNotAPlugin) {
+  fs::create_directory(bin() / "dirplugin");
+  plugin("dirplugin", "10.1.0.5", "", root_ / "bin2");
+  conflist("10-podnet.conflist", json::parse(R"([{"type":"dirplugin"}])"));
+  CniRunner r(conf().string(), bin().string() + ":" + (root_ / "bin2").string());
+  auto result = r.add(attachment_);
+  ASSERT_TRUE(result.isOk()) << result.status().toString();
+  EXPECT_EQ(calls(), "dirplugin ADD\n");
+}
+
 TEST_F(KubeletCniRunner, CniPathWithTwoDirectories) {
   plugin("first", "10.1.0.5");
   plugin("second", "10.2.0.6", "", root_ / "bin2");

@@ -196,6 +196,18 @@ TEST_F(SandboxProcess, RunResolvesArgv0OnTheChildsPath) {
   EXPECT_EQ(r->exit_code, 127);
 }
 
+TEST_F(SandboxProcess, RunSkipsDirectoriesOnPath) {
+  // Like execvp: a directory named like the program is not the program.
+  fs::create_directory(dir_ / "sh");
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "echo the-real-sh"};
+  spec.env = {"PATH=" + dir_.string() + ":/usr/bin:/bin"};
+  auto r = runProcess(spec);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out, "the-real-sh\n");
+}
+
 TEST_F(SandboxProcess, RunGivesOnlyTheGivenEnvironment) {
   ProcessSpec spec;
   spec.argv = {"env"};

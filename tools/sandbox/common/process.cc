@@ -52,7 +52,11 @@ struct ExecArgs {
     std::istringstream dirs(path);
     for (std::string dir; std::getline(dirs, dir, ':');) {
       std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+      struct stat st {};
+      if (access(candidate.c_str(), X_OK) == 0 && stat(candidate.c_str(), &st) == 0 &&
+          !S_ISDIR(st.st_mode)) {
+        return candidate;
+      }
     }
     // Not on PATH: execve("") fails with ENOENT and the child reports it (execve(name) would run
     // a file of that name in the working directory, which execvp never does).

@@ -102,7 +102,12 @@ Result<json> CniRunner::invoke(const std::string& command, const CniNetwork& net
   std::string binary;
   std::istringstream dirs(bin_dir_);
   for (std::string dir; std::getline(dirs, dir, ':') && binary.empty();) {
-    if (!dir.empty() && access((dir + "/" + type).c_str(), X_OK) == 0) binary = dir + "/" + type;
+    std::error_code ec;
+    const std::string candidate = dir + "/" + type;
+    if (!dir.empty() && access(candidate.c_str(), X_OK) == 0 &&
+        fs::is_regular_file(candidate, ec)) {
+      binary = candidate;
+    }
   }
   if (binary.empty()) {
     return makeError(Code::kNotFound, "CNI plugin \"{}\" not found in {}", type, bin_dir_);
