@@ -41,6 +41,10 @@ ClusterWatch::ClusterWatch(ClusterConfig config, std::string node_name, ClusterH
   policies_ = std::make_unique<Informer<NetworkPolicy>>(
       transport_, at("/apis/networking.k8s.io/v1/networkpolicies"), "NetworkPolicy",
       decodeNetworkPolicy, h.network_policies);
+  ListWatchOptions crd = at("/apis/petrel.io/v1alpha1/petrelnodes");
+  crd.absent_ok = true;
+  petrel_nodes_ = std::make_unique<Informer<PetrelNode>>(transport_, crd, "PetrelNode",
+                                                         decodePetrelNode, h.petrel_nodes);
 }
 
 ClusterWatch::~ClusterWatch() {
@@ -54,6 +58,7 @@ void ClusterWatch::start() {
   services_->start();
   slices_->start();
   policies_->start();
+  petrel_nodes_->start();
 }
 
 void ClusterWatch::stop() {
@@ -63,11 +68,12 @@ void ClusterWatch::stop() {
   services_->stop();
   slices_->stop();
   policies_->stop();
+  petrel_nodes_->stop();
 }
 
 std::vector<InformerStatus> ClusterWatch::status() const {
-  return {nodes_->status(),    pods_->status(),   namespaces_->status(),
-          services_->status(), slices_->status(), policies_->status()};
+  return {nodes_->status(),  pods_->status(),     namespaces_->status(),  services_->status(),
+          slices_->status(), policies_->status(), petrel_nodes_->status()};
 }
 
 bool ClusterWatch::synced() const {

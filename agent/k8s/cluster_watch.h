@@ -1,6 +1,7 @@
 // ClusterWatch: the agent's informers — Nodes, Pods on this node (field selector
-// spec.nodeName), Namespaces, Services, EndpointSlices, NetworkPolicies — over one apiserver
-// connection. Handlers passed in by agent/main turn events into desired state.
+// spec.nodeName), Namespaces, Services, EndpointSlices, NetworkPolicies and PetrelNodes (a CRD:
+// absent until installed, which counts as empty) — over one apiserver connection. Handlers passed
+// in by agent/main turn events into desired state.
 #pragma once
 
 #include <memory>
@@ -33,6 +34,7 @@ struct ClusterHandlers {
   InformerCache<Service>::Handlers services;
   InformerCache<EndpointSlice>::Handlers endpoint_slices;
   InformerCache<NetworkPolicy>::Handlers network_policies;
+  InformerCache<PetrelNode>::Handlers petrel_nodes;
 };
 
 class ClusterWatch {
@@ -51,6 +53,7 @@ class ClusterWatch {
   const InformerCache<Pod>& pods() const { return pods_->cache(); }
   const InformerCache<Service>& services() const { return services_->cache(); }
   const InformerCache<EndpointSlice>& endpointSlices() const { return slices_->cache(); }
+  const InformerCache<PetrelNode>& petrelNodes() const { return petrel_nodes_->cache(); }
 
  private:
   RestClient client_;
@@ -61,6 +64,7 @@ class ClusterWatch {
   std::unique_ptr<Informer<Service>> services_;
   std::unique_ptr<Informer<EndpointSlice>> slices_;
   std::unique_ptr<Informer<NetworkPolicy>> policies_;
+  std::unique_ptr<Informer<PetrelNode>> petrel_nodes_;
 };
 
 }  // namespace petrel::k8s

@@ -67,6 +67,10 @@ Result<std::string> ListWatcher::listAll() {
       return makeError(Code::kUnavailable, "list {}: continue token expired, relisting",
                        options_.path);
     }
+    if (code == 404 && options_.absent_ok) {
+      return makeError(Code::kNotFound, "list {}: not served (its CRD is not installed?)",
+                       options_.path);
+    }
     if (code != 200) {
       return makeError(code == 401 || code == 403 ? Code::kPermissionDenied : Code::kUnavailable,
                        "list {}: HTTP {}: {}", options_.path, code, body.substr(0, 300));
@@ -168,6 +172,11 @@ void ListWatcher::run(const std::atomic<bool>& stop) {
   Backoff backoff(options_.backoff_base, options_.backoff_cap);
   while (!stop) {
     auto rv = listAll();
+    if (!rv && rv.status().code() == Code::kNotFound) {
+      sink_.replace({});
+      sleepFor(options_.absent_recheck, stop);
+      continue;
+    }
     if (!rv) {
       noteError(rv.status());
       auto delay = backoff.next();

@@ -44,6 +44,10 @@ struct ListWatchOptions {
   std::string field_selector;  // optional, e.g. "spec.nodeName=node-1"
   int page_size = 500;
   int watch_timeout_seconds = 300;  // server-side timeout of one watch call
+  // A resource the server does not serve (404: e.g. a CRD not installed yet) counts as an empty,
+  // synced list, asked again every `absent_recheck` until it appears.
+  bool absent_ok = false;
+  std::chrono::milliseconds absent_recheck{10000};
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_cap{30000};
 };

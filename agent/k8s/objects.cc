@@ -395,4 +395,34 @@ Result<NetworkPolicy> decodeNetworkPolicy(const json& obj) {
   return np;
 }
 
+Result<PetrelNode> decodePetrelNode(const json& obj) {
+  Reader r("PetrelNode");
+  PetrelNode n;
+  PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "PetrelNode"));
+  std::vector<std::string> cidrs;
+  PETREL_ASSIGN(cidrs, r.stringList(obj, "spec.ipam.podCIDRs"));
+  for (const auto& c : cidrs) {
+    if (c.find(':') != std::string::npos) continue;  // IPv6 comes later
+    auto cidr = Ipv4Cidr::parse(c);
+    if (!cidr) return r.error("spec.ipam.podCIDRs", "'" + c + "' is not a CIDR");
+    n.pod_cidrs.push_back(*cidr);
+  }
+  std::vector<const json*> addrs;
+  PETREL_ASSIGN(addrs, r.array(obj, "spec.addresses"));
+  for (const json* a : addrs) {
+    std::string type, ip;
+    PETREL_ASSIGN(type, r.str(*a, "type"));
+    PETREL_ASSIGN(ip, r.str(*a, "ip"));
+    if (type != "InternalIP" || ip.find(':') != std::string::npos) continue;
+    Ipv4Addr addr;
+    PETREL_ASSIGN(addr, r.ipv4(ip, "spec.addresses"));
+    n.internal_ips.push_back(addr);
+  }
+  PETREL_ASSIGN(n.encapsulation, r.str(obj, "spec.encapsulation"));
+  if (!n.encapsulation.empty() && n.encapsulation != "vxlan" && n.encapsulation != "native") {
+    return r.error("spec.encapsulation", "expected vxlan or native");
+  }
+  return n;
+}
+
 }  // namespace petrel::k8s

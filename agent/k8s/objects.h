@@ -105,6 +105,15 @@ struct NetworkPolicy {
   nlohmann::json spec;  // compiled by the policy engine (a later issue); shape-checked here
 };
 
+// petrel.io/v1alpha1 PetrelNode (charts/petrel/crds): one per node, its pod CIDRs (allocated by
+// the operator), addresses and encapsulation.
+struct PetrelNode {
+  ObjectMeta meta;
+  std::vector<Ipv4Cidr> pod_cidrs;  // spec.ipam.podCIDRs (IPv4 ones)
+  std::vector<Ipv4Addr> internal_ips;
+  std::string encapsulation;  // "vxlan", "native" or "" (the agent's default)
+};
+
 Result<ObjectMeta> decodeMeta(const nlohmann::json& obj, bool namespaced);
 Result<Node> decodeNode(const nlohmann::json& obj);
 Result<Pod> decodePod(const nlohmann::json& obj);
@@ -112,5 +121,6 @@ Result<Namespace> decodeNamespace(const nlohmann::json& obj);
 Result<Service> decodeService(const nlohmann::json& obj);
 Result<EndpointSlice> decodeEndpointSlice(const nlohmann::json& obj);
 Result<NetworkPolicy> decodeNetworkPolicy(const nlohmann::json& obj);
+Result<PetrelNode> decodePetrelNode(const nlohmann::json& obj);
 
 }  // namespace petrel::k8s

@@ -227,6 +227,21 @@ TEST_F(SandboxE2e, UpRunsPodsOnRealCniAndDownRemovesEverything) {
   ASSERT_EQ(slices["items"].size(), 1u);
   EXPECT_EQ(slices["items"][0]["endpoints"].size(), 3u);
 
+  // Petrel's CRD is installed, a PetrelNode names each node's pod CIDR, and agents cache them.
+  auto petrel_nodes = sb.kubectlJson({"get", "petrelnodes"});
+  ASSERT_TRUE(petrel_nodes.is_object());
+  ASSERT_EQ(petrel_nodes["items"].size(), 2u);
+  EXPECT_EQ(petrel_nodes["items"][0]["spec"]["ipam"]["podCIDRs"][0], sb.podCidrPrefix(1) + "0/24");
+  auto agent_status =
+      run({(binDir() / "petrel").string(), "status", "-o", "json", "--socket", sb.agentSocket(1)});
+  ASSERT_TRUE(agent_status.ok()) << agent_status.describe();
+  bool cached = false;
+  const json agent_json = json::parse(agent_status.out);
+  for (const auto& c : agent_json["kubernetes"]["caches"]) {
+    if (c["kind"] == "PetrelNode") cached = c["synced"] == true && c["objects"] == 2;
+  }
+  EXPECT_TRUE(cached) << agent_status.out;
+
   // The node's agent has the pods as endpoints.
   auto eps = run({(binDir() / "petrel").string(), "endpoint", "list", "-o", "json", "--socket",
                   sb.agentSocket(std::stoi(client_node.substr(5)))});

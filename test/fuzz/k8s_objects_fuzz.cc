@@ -80,6 +80,14 @@ void decodeAll(const json& obj) {
     check(policy->spec.is_object());
   }
 
+  auto petrel_node = decodePetrelNode(obj);
+  checkError(petrel_node, "PetrelNode");
+  if (petrel_node) {
+    checkMeta(petrel_node->meta, false);
+    check(petrel_node->encapsulation.empty() || petrel_node->encapsulation == "vxlan" ||
+          petrel_node->encapsulation == "native");
+  }
+
   auto meta = decodeMeta(obj, false);
   checkError(meta, "object");
 }

@@ -135,6 +135,34 @@ TEST(K8sObjectsTest, NodeCidrsAddressesAndReadiness) {
   EXPECT_FALSE(decodeNode(node));
 }
 
+TEST(K8sObjectsTest, PetrelNodeCarriesPodCidrsAddressesAndEncapsulation) {
+  json node = {{"apiVersion", "petrel.io/v1alpha1"},
+               {"kind", "PetrelNode"},
+               {"metadata", {{"name", "node-1"}, {"resourceVersion", "3"}}},
+               {"spec",
+                {{"ipam", {{"podCIDRs", {"10.244.1.0/24", "fd00::/64"}}}},
+                 {"addresses",
+                  {{{"type", "InternalIP"}, {"ip", "192.168.200.11"}},
+                   {{"type", "ExternalIP"}, {"ip", "1.2.3.4"}}}},
+                 {"encapsulation", "native"}}}};
+  auto n = decodePetrelNode(node);
+  ASSERT_TRUE(n) << n.status().message();
+  ASSERT_EQ(n->pod_cidrs.size(), 1u);
+  EXPECT_EQ(n->pod_cidrs[0].toString(), "10.244.1.0/24");
+  ASSERT_EQ(n->internal_ips.size(), 1u);
+  EXPECT_EQ(n->internal_ips[0].toString(), "192.168.200.11");
+  EXPECT_EQ(n->encapsulation, "native");
+
+  node["spec"]["encapsulation"] = "gre";
+  auto bad = decodePetrelNode(node);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.status().message().find("node-1"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("spec.encapsulation"), std::string::npos);
+  node["spec"]["encapsulation"] = "vxlan";
+  node["spec"]["ipam"]["podCIDRs"] = {"10.244.1.0/33"};
+  EXPECT_FALSE(decodePetrelNode(node));
+}
+
 TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
   std::vector<std::string> inputs = {
       "null",
@@ -156,6 +184,7 @@ TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
       (void)decodeNamespace(j);
       (void)decodeEndpointSlice(j);
       (void)decodeNetworkPolicy(j);
+      (void)decodePetrelNode(j);
     }) << text;
   }
 }

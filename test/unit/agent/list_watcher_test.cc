@@ -3,6 +3,7 @@
 #include "agent/k8s/list_watcher.h"
 
 #include <deque>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -191,6 +192,38 @@ TEST(ListWatcherTest, DeeplyNestedObjectsAreCutAndRejectedNotACrash) {
   std::atomic<bool> stop{false};
   ASSERT_TRUE(w.watchOnce(rv, &gone, stop).isOk());
   EXPECT_TRUE(cache.get("default/b").has_value());
+}
+
+TEST(ListWatcherTest, ResourceNotServedCountsAsEmptyAndSyncedWhenAllowed) {
+  ScriptedTransport t;
+  Recorder rec;
+  InformerCache<Pod> cache("Pod", decodePod, rec.handlers());
+  ListWatchOptions o = opts();
+  o.absent_ok = true;
+  o.absent_recheck = std::chrono::milliseconds(20);
+  ListWatcher w(t, cache, o);
+  t.lists.push_back({404, R"({"kind":"Status","code":404})"});
+  t.lists.push_back({200, list({pod("a", "5")}, "10").dump()});
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { w.run(stop); });
+  for (int i = 0; i < 200 && !cache.get("default/a"); ++i) {
+    if (i == 0) {
+      while (!cache.synced()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      EXPECT_EQ(cache.size(), 0u);  // synced and empty while the CRD is missing
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  w.wake();
+  runner.join();
+  EXPECT_TRUE(cache.get("default/a").has_value()) << "the resource appeared but was not listed";
+
+  // Without absent_ok a 404 is an error like any other.
+  ListWatcher strict(t, cache, opts());
+  t.lists.push_back({404, R"({"kind":"Status","code":404})"});
+  auto r = strict.listAll();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("404"), std::string::npos);
 }
 
 TEST(ListWatcherTest, ErrorsAndMalformedAnswersAreReported) {

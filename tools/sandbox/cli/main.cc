@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "tools/sandbox/cli/commands.h"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   status->add_option("-o,--output", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("    %v");
 
   if (geteuid() != 0 && !status->parsed()) {
     std::cerr << "petrel-sandbox " << app.get_subcommands().front()->get_name()

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/k8s/cluster_config.h"
+#include "agent/k8s/crds.h"
 #include "agent/k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
@@ -119,6 +120,23 @@ bool nodeReady(const k8s::RestClient& api, const std::string& node) {
   return false;
 }
 
+Status createPetrelNode(const k8s::RestClient& api, const Layout& l, int i) {
+  json node = {{"apiVersion", "petrel.io/v1alpha1"},
+               {"kind", "PetrelNode"},
+               {"metadata", {{"name", l.nodeName(i)}}},
+               {"spec",
+                {{"ipam", {{"podCIDRs", {l.podCidr(i)}}}},
+                 {"addresses", {{{"type", "InternalIP"}, {"ip", l.nodeIp(i)}}}},
+                 {"encapsulation", "vxlan"}}}};
+  auto r = api.send("POST", "/apis/petrel.io/v1alpha1/petrelnodes", node.dump(), 10s);
+  if (!r) return r.status();
+  if (r->status != 201) {
+    return makeError(Code::kUnavailable, "create PetrelNode {}: HTTP {}: {}", l.nodeName(i),
+                     r->status, r->body.substr(0, 300));
+  }
+  return Status::ok();
+}
+
 Status writeNodeFiles(const Layout& l, int i, const std::string& node_kubeconfig) {
   const std::string dir = l.nodeDir(i);
   std::error_code ec;
@@ -192,6 +210,13 @@ Status sandboxUp(const Layout& layout) {
   }
   node_kubeconfig.replace(at, local.size(), fmt::format("https://{}:{}", l.hostIp(), l.api_port));
 
+  auto cluster = k8s::loadKubeconfig(l.kubeconfig());
+  if (!cluster) return cluster.status();
+  k8s::RestClient client(std::move(*cluster));
+  step("Petrel's CRDs, and a PetrelNode per node with its pod CIDR (the operator's job later)");
+  PETREL_RETURN_IF_ERROR(k8s::installCrds(client));
+  for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(createPetrelNode(client, l, i));
+
   step("Controller (scheduler, EndpointSlices)");
   auto controller =
       launch(state, "controller", "", {bin + "/petrel-controller", "--kubeconfig", l.kubeconfig()});
@@ -219,9 +244,6 @@ Status sandboxUp(const Layout& layout) {
     kubelets.push_back(*kubelet);
   }
 
-  auto cluster = k8s::loadKubeconfig(l.kubeconfig());
-  if (!cluster) return cluster.status();
-  k8s::RestClient client(std::move(*cluster));
   for (int i = 1; i <= l.nodes; ++i) {
     PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
                                    [&] { return nodeReady(client, l.nodeName(i)); }));
