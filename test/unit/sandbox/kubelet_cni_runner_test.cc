@@ -253,7 +253,7 @@ TEST_F(KubeletCniRunner, FailedPluginUndoesTheOnesBeforeIt) {
   EXPECT_NE(msg.find("second"), std::string::npos) << msg;
   EXPECT_NE(msg.find("code 7"), std::string::npos) << msg;
   EXPECT_NE(msg.find("bad"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("x"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(": bad: x"), std::string::npos) << msg;
   EXPECT_EQ(calls(), "first ADD\nsecond ADD\nfirst DEL\n") << "third never ran; first was undone";
   std::string env = envOf("first", "DEL");
   EXPECT_NE(env.find("CNI_COMMAND=DEL\n"), std::string::npos) << env;

@@ -169,7 +169,7 @@ TEST_F(SandboxProcess, RunFeedsAllInputToAChildThatClosedItsOutput) {
   const fs::path copy = dir_ / "copy";
   ProcessSpec spec;
   spec.argv = {"sh", "-c", "exec >/dev/null 2>&1; cat > " + copy.string()};
-  spec.input = std::string(300 * 1024, 'y');
+  spec.input = std::string(size_t{300} * 1024, 'y');
   spec.timeout = 10s;
   auto r = runProcess(spec);
   ASSERT_TRUE(r.isOk()) << r.status().toString();

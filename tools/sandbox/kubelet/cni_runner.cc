@@ -103,7 +103,7 @@ Result<json> CniRunner::invoke(const std::string& command, const CniNetwork& net
   std::istringstream dirs(bin_dir_);
   for (std::string dir; std::getline(dirs, dir, ':') && binary.empty();) {
     std::error_code ec;
-    const std::string candidate = dir + "/" + type;
+    const std::string candidate = fmt::format("{}/{}", dir, type);
     if (!dir.empty() && access(candidate.c_str(), X_OK) == 0 &&
         fs::is_regular_file(candidate, ec)) {
       binary = candidate;
