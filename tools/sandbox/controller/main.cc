@@ -3,7 +3,6 @@
 // selector.
 //   petrel-controller --kubeconfig PATH [-v]
 // SIGTERM/SIGINT stop it within a second.
-#include <signal.h>
 
 #include <atomic>
 #include <iostream>
@@ -13,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/k8s/cluster_config.h"
+#include "tools/sandbox/common/signals.h"
 #include "tools/sandbox/controller/controller.h"
 
 int main(int argc, char** argv) {
@@ -29,13 +29,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  // Signals go to one waiting thread; every other thread has them blocked.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  petrel::sandbox::TerminationSignals signals;
 
   auto config = petrel::k8s::loadKubeconfig(kubeconfig);
   if (!config) {
@@ -46,17 +40,13 @@ int main(int argc, char** argv) {
   options.resync = std::chrono::seconds(resyncSeconds);
   petrel::controller::Controller controller(std::move(*config), options);
   std::atomic<bool> stop{false};
-  std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
+  signals.onSignal([&](int sig) {
     spdlog::info("petrel-controller: signal {}, stopping", sig);
     stop = true;
     controller.wake();
   });
   spdlog::info("petrel-controller: watching {}", kubeconfig);
   controller.run(stop);
-  // run() returns only once stop is set; the signal thread has already finished.
-  signals.join();
   spdlog::info("petrel-controller: stopped");
   return 0;
 }

@@ -1,17 +1,15 @@
 // petrel-kubelet: the sandbox's kubelet stand-in for one node. petrel-sandbox starts it inside
 // the node's network namespace; it runs the node's pods as processes in their own namespaces,
 // wired by the real CNI plugins, and reports them to the API server.
-#include <signal.h>
-
 #include <atomic>
 #include <filesystem>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "agent/k8s/cluster_config.h"
 #include "tools/sandbox/common/process.h"
+#include "tools/sandbox/common/signals.h"
 #include "tools/sandbox/kubelet/kubelet.h"
 
 int main(int argc, char** argv) {
@@ -50,23 +48,15 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
+  petrel::sandbox::TerminationSignals signals;
   petrel::sandbox::Kubelet kubelet(options, std::move(*cluster));
   std::atomic<bool> stop{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
+  signals.onSignal([&](int sig) {
     spdlog::info("signal {}: stopping (pods keep running; a new kubelet adopts them)", sig);
     stop = true;
     kubelet.wake();
   });
   spdlog::info("petrel-kubelet for node {} ({}) starting", rt.node_name, rt.node_ip);
   kubelet.run(stop);
-  waiter.join();
   return 0;
 }
