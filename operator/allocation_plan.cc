@@ -1,0 +1,172 @@
+// planAllocations: rebuild the used set from PetrelNodes, then bring every Node's record in line.
+#include "operator/allocation_plan.h"
+
+#include <algorithm>
+#include <map>
+
+namespace petrel::op {
+
+using nlohmann::json;
+
+namespace {
+
+const json* at(const json& obj, std::initializer_list<const char*> path) {
+  const json* cur = &obj;
+  for (const char* key : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
+std::string stringAt(const json& obj, std::initializer_list<const char*> path) {
+  const json* v = at(obj, path);
+  return v && v->is_string() ? v->get<std::string>() : "";
+}
+
+std::vector<std::string> stringsAt(const json& obj, std::initializer_list<const char*> path) {
+  std::vector<std::string> out;
+  const json* v = at(obj, path);
+  if (!v || !v->is_array()) return out;
+  for (const auto& s : *v) {
+    if (s.is_string()) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+// The values of `field` of the entries of the array at `path` whose "type" is InternalIP.
+std::vector<std::string> internalIps(const json& obj, std::initializer_list<const char*> path,
+                                     const char* field) {
+  std::vector<std::string> out;
+  const json* v = at(obj, path);
+  if (!v || !v->is_array()) return out;
+  for (const auto& a : *v) {
+    if (stringAt(a, {"type"}) != "InternalIP") continue;
+    std::string ip = stringAt(a, {field});
+    if (!ip.empty()) out.push_back(ip);
+  }
+  return out;
+}
+
+}  // namespace
+
+NodeView nodeViewOf(const json& node) {
+  NodeView v;
+  v.name = stringAt(node, {"metadata", "name"});
+  v.internal_ips = internalIps(node, {"status", "addresses"}, "address");
+  v.pod_cidrs = stringsAt(node, {"spec", "podCIDRs"});
+  std::string single = stringAt(node, {"spec", "podCIDR"});
+  if (v.pod_cidrs.empty() && !single.empty()) v.pod_cidrs.push_back(single);
+  return v;
+}
+
+PetrelNodeView petrelNodeViewOf(const json& petrel_node) {
+  PetrelNodeView v;
+  v.name = stringAt(petrel_node, {"metadata", "name"});
+  v.creation_timestamp = stringAt(petrel_node, {"metadata", "creationTimestamp"});
+  v.pod_cidrs = stringsAt(petrel_node, {"spec", "ipam", "podCIDRs"});
+  v.internal_ips = internalIps(petrel_node, {"spec", "addresses"}, "ip");
+  return v;
+}
+
+AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<NodeView>& nodes,
+                               const std::vector<PetrelNodeView>& petrel_nodes) {
+  AllocationPlan plan;
+  CidrPool pool = empty_pool;
+
+  // 1. The record: oldest PetrelNode first keeps a contested CIDR (RFC 3339 UTC sorts as text).
+  std::vector<const PetrelNodeView*> records;
+  for (const auto& p : petrel_nodes) records.push_back(&p);
+  std::sort(records.begin(), records.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->creation_timestamp, a->name) < std::tie(b->creation_timestamp, b->name);
+  });
+  std::map<std::string, std::optional<Ipv4Cidr>> held;  // PetrelNode -> the CIDR it keeps
+  std::map<std::string, const PetrelNodeView*> byName;
+  for (const auto* p : records) {
+    byName[p->name] = p;
+    std::optional<Ipv4Cidr> keep;
+    for (const auto& text : p->pod_cidrs) {
+      if (text.find(':') != std::string::npos) continue;  // IPv6: not managed yet
+      auto cidr = Ipv4Cidr::parse(text);
+      if (!cidr) {
+        plan.warnings.push_back("PetrelNode " + p->name + ": pod CIDR '" + text +
+                                "' is malformed; ignoring it");
+        continue;
+      }
+      if (keep) {
+        plan.warnings.push_back("PetrelNode " + p->name + ": extra pod CIDR " + text +
+                                " ignored (one per node)");
+        continue;
+      }
+      auto r = pool.reserve(*cidr);
+      if (r == CidrPool::Reserve::kOk) {
+        keep = cidr;
+      } else {
+        plan.warnings.push_back("PetrelNode " + p->name + ": pod CIDR " + text + " is " +
+                                reserveName(r) + "; giving the node another one");
+      }
+    }
+    held[p->name] = keep;
+  }
+
+  // 2. Records of Nodes that are gone.
+  std::map<std::string, const NodeView*> nodeByName;
+  for (const auto& n : nodes) nodeByName[n.name] = &n;
+  for (const auto* p : records) {
+    if (nodeByName.count(p->name)) continue;
+    NodeAction a;
+    a.kind = NodeAction::Kind::kDelete;
+    a.name = p->name;
+    a.cidr = held[p->name];
+    a.reason = "node is gone";
+    plan.actions.push_back(std::move(a));
+  }
+
+  // 3. Every Node gets a record with a CIDR and its current addresses.
+  std::vector<const NodeView*> sorted;
+  for (const auto& [name, n] : nodeByName) sorted.push_back(n);
+  std::vector<NodeAction> writes;
+  for (const auto* n : sorted) {
+    auto rec = byName.find(n->name);
+    const bool exists = rec != byName.end();
+    std::optional<Ipv4Cidr> cidr = exists ? held[n->name] : std::nullopt;
+    bool fresh = false;
+    std::string how;
+    if (!cidr) {
+      // Adopt a pod CIDR the Node already carries when it is one of the pool's and free.
+      for (const auto& text : n->pod_cidrs) {
+        auto c = Ipv4Cidr::parse(text);
+        if (c && pool.reserve(*c) == CidrPool::Reserve::kOk) {
+          cidr = c;
+          how = "adopted from Node.spec.podCIDR";
+          break;
+        }
+      }
+      if (!cidr) {
+        cidr = pool.allocate();
+        how = "allocated";
+      }
+      if (!cidr) {
+        plan.exhausted.push_back(n->name);
+        continue;
+      }
+      fresh = true;
+    }
+    if (exists && !fresh && rec->second->internal_ips == n->internal_ips) continue;
+    NodeAction a;
+    a.kind = exists ? NodeAction::Kind::kUpdate : NodeAction::Kind::kCreate;
+    a.name = n->name;
+    a.cidr = cidr;
+    a.internal_ips = n->internal_ips;
+    a.new_cidr = fresh;
+    a.reason = fresh ? how : "addresses changed";
+    writes.push_back(std::move(a));
+  }
+  for (auto& w : writes) plan.actions.push_back(std::move(w));
+  plan.used = pool.usedCount();
+  return plan;
+}
+
+}  // namespace petrel::op
