@@ -12,6 +12,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/vxlan.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
@@ -157,6 +158,20 @@ Status NetlinkSocket::addVeth(const VethSpec& spec) {
   return Status::ok();
 }
 
+Status NetlinkSocket::addVxlan(const std::string& name, uint16_t port, uint32_t mtu) {
+  LinkPtr link(rtnl_link_vxlan_alloc());
+  if (!link) return Status(Code::kResourceExhausted, "rtnl_link_vxlan_alloc failed");
+  rtnl_link_set_name(link.get(), name.c_str());
+  if (mtu != 0) rtnl_link_set_mtu(link.get(), mtu);
+  rtnl_link_set_flags(link.get(), IFF_NOARP);
+  rtnl_link_vxlan_set_collect_metadata(link.get(), 1);
+  rtnl_link_vxlan_set_port(link.get(), port);
+  rtnl_link_vxlan_set_learning(link.get(), 0);
+  int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) return netlinkStatus(err, fmt::format("create vxlan {} (udp {})", name, port));
+  return Status::ok();
+}
+
 Status NetlinkSocket::deleteLink(const std::string& name) {
   LinkPtr link(rtnl_link_alloc());
   rtnl_link_set_name(link.get(), name.c_str());
@@ -273,6 +288,21 @@ Status NetlinkSocket::replaceRoute(const Ipv4Cidr& dst, int ifindex,
     return netlinkStatus(err, fmt::format("add route {} dev ifindex {}{}", dst.toString(), ifindex,
                                           gateway ? " via " + gateway->toString() : ""));
   }
+  return Status::ok();
+}
+
+Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex) {
+  RoutePtr route(rtnl_route_alloc());
+  NlAddrPtr dst_addr = ipv4Addr(dst.base, dst.prefix_len);
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_dst(route.get(), dst_addr.get());
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  rtnl_route_add_nexthop(route.get(), nh);
+  int err = rtnl_route_delete(sock_, route.get(), 0);
+  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR) return Status::ok();
+  if (err < 0) return netlinkStatus(err, "delete route " + dst.toString());
   return Status::ok();
 }
 

@@ -53,6 +53,9 @@ class NetlinkSocket {
 
   // Creates a veth pair; kAlreadyExists if either name is taken.
   Status addVeth(const VethSpec& spec);
+  // Creates a VXLAN device in collect_md ("external") mode on UDP `port`, NOARP (the BPF program
+  // on it sets each packet's tunnel key); kAlreadyExists if the name is taken.
+  Status addVxlan(const std::string& name, uint16_t port, uint32_t mtu);
   // Deletes a link by name; OK when it does not exist.
   Status deleteLink(const std::string& name);
   // kNotFound when the link does not exist.
@@ -69,6 +72,8 @@ class NetlinkSocket {
   // Creates or replaces a main-table route dst -> (gateway) dev ifindex. A route without a
   // gateway gets scope link.
   Status replaceRoute(const Ipv4Cidr& dst, int ifindex, std::optional<Ipv4Addr> gateway);
+  // Deletes the main-table route to dst; OK when there is none.
+  Status deleteRoute(const Ipv4Cidr& dst, int ifindex);
   // Creates or replaces a PERMANENT neighbour entry ip -> mac on ifindex.
   Status replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const MacAddr& mac);
 

@@ -1,4 +1,4 @@
-// Loading the lxc skeleton with pinned, reusable maps.
+// Loading the lxc and overlay skeletons with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
 #include <cstdarg>
@@ -8,6 +8,7 @@
 
 #include "agent/datapath/bpffs.h"
 #include "lxc.skel.h"
+#include "overlay.skel.h"
 
 namespace petrel::datapath {
 
@@ -28,31 +29,51 @@ int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
 }
 }  // namespace
 
-Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& pin_root) {
+Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& pin_root,
+                                                             const LoadOptions& options) {
   libbpf_set_print(libbpfPrint);
   PETREL_RETURN_IF_ERROR(ensureBpffs(pin_root));
   std::unique_ptr<LoadedDatapath> dp(new LoadedDatapath());
   dp->pin_root_ = pin_root;
+  const std::string stale_hint = " (pinned maps under " + pin_root +
+                                 " may have an old layout: remove them with `petrel bpf "
+                                 "cleanup` after draining the node)";
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root.c_str());
   dp->lxc_ = lxc__open_opts(&opts);
   if (!dp->lxc_) return errnoStatus(errno, "open BPF object lxc");
+  dp->lxc_->rodata->tunnel_ifindex = options.tunnel_ifindex;
   if (int err = lxc__load(dp->lxc_); err) {
-    return errnoStatus(-err, "load BPF object lxc (pinned maps under " + pin_root +
-                                 " may have an old layout: remove them with `petrel bpf "
-                                 "cleanup` after draining the node)");
+    return errnoStatus(-err, "load BPF object lxc" + stale_hint);
+  }
+  // The overlay object shares the endpoint, tunnel and metrics maps through their pins.
+  dp->overlay_ = overlay__open_opts(&opts);
+  if (!dp->overlay_) return errnoStatus(errno, "open BPF object overlay");
+  if (int err = overlay__load(dp->overlay_); err) {
+    return errnoStatus(-err, "load BPF object overlay" + stale_hint);
   }
   dp->endpoints_ = EndpointMap(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
                                pin_root + "/" PETREL_MAP_ENDPOINTS);
+  dp->tunnels_ =
+      TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
   spdlog::info("BPF programs loaded, maps pinned under {}", pin_root);
   return dp;
 }
 
 LoadedDatapath::~LoadedDatapath() {
+  overlay__destroy(overlay_);
   lxc__destroy(lxc_);
 }
 
 int LoadedDatapath::lxcProgramFd() const {
   return bpf_program__fd(lxc_->progs.petrel_lxc_from_container);
+}
+
+int LoadedDatapath::overlayEgressFd() const {
+  return bpf_program__fd(overlay_->progs.petrel_overlay_egress);
+}
+
+int LoadedDatapath::overlayIngressFd() const {
+  return bpf_program__fd(overlay_->progs.petrel_overlay_ingress);
 }
 
 const struct btf* LoadedDatapath::lxcBtf() const {

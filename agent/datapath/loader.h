@@ -1,5 +1,5 @@
-// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons). Maps are
-// pinned by name under the pin root, and a new load reuses maps already pinned there, so an
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay). Maps
+// are pinned by name under the pin root, and a new load reuses maps already pinned there, so an
 // agent restart keeps every entry (and the connections that depend on them).
 #pragma once
 
@@ -11,22 +11,33 @@
 #include "maps.h"
 
 struct lxc;
+struct overlay;
 struct btf;
 
 namespace petrel::datapath {
 
 using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
+using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
+
+// Values the programs are configured with before load.
+struct LoadOptions {
+  uint32_t tunnel_ifindex = 0;  // the overlay device; 0: no tunnelling
+};
 
 class LoadedDatapath {
  public:
   // Mounts bpffs if needed, opens and loads the programs with maps pinned under `pin_root`.
-  static Result<std::unique_ptr<LoadedDatapath>> load(const std::string& pin_root);
+  static Result<std::unique_ptr<LoadedDatapath>> load(const std::string& pin_root,
+                                                      const LoadOptions& options = {});
   ~LoadedDatapath();
   LoadedDatapath(const LoadedDatapath&) = delete;
   LoadedDatapath& operator=(const LoadedDatapath&) = delete;
 
   int lxcProgramFd() const;
+  int overlayEgressFd() const;
+  int overlayIngressFd() const;
   EndpointMap& endpoints() { return endpoints_; }
+  TunnelMap& tunnels() { return tunnels_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
   // The BTF of the loaded lxc object (for layout checks); owned by the object.
@@ -35,7 +46,9 @@ class LoadedDatapath {
  private:
   LoadedDatapath() = default;
   struct lxc* lxc_ = nullptr;
+  struct overlay* overlay_ = nullptr;
   EndpointMap endpoints_;
+  TunnelMap tunnels_;
   std::string pin_root_;
 };
 

@@ -18,8 +18,10 @@
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/loader.h"
+#include "agent/datapath/overlay.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/k8s/cluster_watch.h"
+#include "agent/main/tunnel_sync.h"
 #include "common/version.h"
 
 namespace {
@@ -30,7 +32,9 @@ struct Options {
   std::string bpf_root = "/sys/fs/bpf/petrel";
   std::string state_dir = "/var/run/petrel";
   std::string socket = "/var/run/petrel/petrel.sock";
-  uint32_t mtu = 1500;
+  uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
+  std::string tunnel = "vxlan";
+  uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
   std::string kubeconfig;
@@ -90,8 +94,17 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", opt.state_dir, "Directory for durable agent state")
       ->capture_default_str();
   app.add_option("--socket", opt.socket, "Unix socket of the local API")->capture_default_str();
-  app.add_option("--mtu", opt.mtu, "MTU of pod interfaces")
-      ->check(CLI::Range(576, 65535))
+  app.add_option("--mtu", opt.mtu,
+                 "MTU of pod interfaces; default: the default route's device MTU, minus 50 "
+                 "with --tunnel vxlan")
+      ->check(CLI::Range(576, 65535));
+  app.add_option("--tunnel", opt.tunnel,
+                 "vxlan: reach other nodes' pods through a VXLAN overlay; disabled: leave "
+                 "routing to other nodes' pod CIDRs to the network")
+      ->check(CLI::IsMember({"vxlan", "disabled"}))
+      ->capture_default_str();
+  app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")
+      ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   app.add_option("--full-pass-interval", opt.full_pass_seconds,
                  "Seconds between datapath repair passes")
@@ -127,9 +140,34 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(opt.state_dir, ec);
   if (ec) return fail("create state dir " + opt.state_dir + ": " + ec.message());
 
-  auto loaded = petrel::datapath::LoadedDatapath::load(opt.bpf_root);
+  const bool tunnel = opt.tunnel == "vxlan";
+  const uint32_t underlay_mtu = petrel::datapath::underlayMtu();
+  const uint32_t overlay_mtu = underlay_mtu - petrel::datapath::kVxlanOverhead;
+  if (opt.mtu == 0) opt.mtu = tunnel ? overlay_mtu : underlay_mtu;
+  petrel::datapath::LoadOptions load_options;
+  if (tunnel) {
+    auto ifindex = petrel::datapath::ensureOverlayDevice(opt.tunnel_port, overlay_mtu);
+    if (!ifindex) return fail(ifindex.status().toString());
+    load_options.tunnel_ifindex = static_cast<uint32_t>(*ifindex);
+  } else if (auto st = petrel::datapath::removeOverlayDevice(); !st) {
+    return fail(st.toString());
+  }
+  auto loaded = petrel::datapath::LoadedDatapath::load(opt.bpf_root, load_options);
   if (!loaded) return fail(loaded.status().toString());
   auto& dp = *loaded.value();
+  if (tunnel) {
+    using petrel::datapath::TcDirection;
+    for (auto [fd, dir] : {std::pair{dp.overlayIngressFd(), TcDirection::kIngress},
+                           std::pair{dp.overlayEgressFd(), TcDirection::kEgress}}) {
+      if (auto st = petrel::datapath::attachTc(load_options.tunnel_ifindex, fd, dir); !st) {
+        return fail("attach overlay program to " + std::string(petrel::datapath::kOverlayDevice) +
+                    ": " + st.toString());
+      }
+    }
+  }
+  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(),
+                                                static_cast<int>(load_options.tunnel_ifindex));
+  petrel::agent::TunnelSync tunnel_sync(tunnel_dp, opt.node_name);
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
 
@@ -151,9 +189,15 @@ int main(int argc, char** argv) {
     auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster()
                                          : petrel::k8s::loadKubeconfig(opt.kubeconfig);
     if (!config) return fail(config.status().toString());
-    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name,
-                                                          petrel::k8s::ClusterHandlers{});
+    petrel::k8s::ClusterHandlers handlers;
+    if (tunnel) {
+      auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
+      handlers.nodes = {node_changed, node_changed};
+      handlers.petrel_nodes = {node_changed, node_changed};
+    }
+    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
     cluster->start();
+    if (tunnel) tunnel_sync.start(*cluster);
     spdlog::info("watching the Kubernetes API at {}", cluster->server());
   }
 
@@ -173,8 +217,10 @@ int main(int argc, char** argv) {
     return fail("cannot serve the API on unix:" + opt.socket + " (is another agent running?)");
   ::chmod(opt.socket.c_str(), 0600);
 
-  spdlog::info("petrel-agent ready: node {}, pod CIDR {}, API unix:{}, maps {}", opt.node_name,
-               cidr->toString(), opt.socket, opt.bpf_root);
+  spdlog::info(
+      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, tunnel {}, API unix:{}, "
+      "maps {}",
+      opt.node_name, cidr->toString(), opt.mtu, opt.tunnel, opt.socket, opt.bpf_root);
 
   // Wait for a stop signal; run a repair pass on every timeout.
   const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};
@@ -187,6 +233,7 @@ int main(int argc, char** argv) {
     if (auto st = endpoints.fullPass(); !st) spdlog::warn("full pass: {}", st.toString());
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  tunnel_sync.stop();
   if (cluster) cluster->stop();
   std::filesystem::remove(opt.socket, ec);
   return 0;

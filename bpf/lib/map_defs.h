@@ -20,3 +20,12 @@ struct {
   __type(value, struct metric_value);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } petrel_metrics SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, PETREL_MAX_TUNNEL_PREFIXES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct tunnel_key);
+  __type(value, struct tunnel_info);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} petrel_tunnel SEC(".maps");

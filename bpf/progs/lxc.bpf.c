@@ -1,15 +1,21 @@
 /* lxc: tc ingress of each pod's host-side veth, i.e. traffic leaving the pod. Answers ARP for
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
- * on this node straight into the destination pod with bpf_redirect_peer, and hands everything
- * else to the node's stack. Every exit is counted by reason. */
+ * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
+ * another node's pod CIDR to the overlay device (whose egress program adds the tunnel key), and
+ * hands everything else to the node's stack. Every exit is counted by reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
 #include "arp.h"
 #include "compiler.h"
+#include "deliver.h"
 #include "endpoints.h"
 #include "ipv4.h"
 #include "metrics.h"
+#include "tunnel.h"
+
+/* Set by the agent before load: the overlay device, 0 when tunnelling is off. */
+const volatile __u32 tunnel_ifindex = 0;
 
 /* Counts the verdict and turns it into a tc action. */
 static __always_inline int finish(struct __sk_buff* skb, __u32 reason, int action) {
@@ -45,19 +51,16 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
   if (!src || src->ifindex != skb->ifindex) return finish(skb, PETREL_DROP_SPOOFED_SOURCE, 0);
 
   struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
-  if (!dst) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
-  /* TTL about to expire: let the stack send ICMP time exceeded. */
-  if (iph->ttl <= 1) return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
-
-  ipv4_decrement_ttl(iph);
-  __builtin_memcpy(eth->h_dest, dst->pod_mac, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, dst->host_mac, ETH_ALEN);
-  __u32 ifindex = dst->ifindex;
-  metrics_count(PETREL_FORWARDED, METRIC_DIR_EGRESS, skb->len);
-  metrics_count(PETREL_FORWARDED, METRIC_DIR_INGRESS, skb->len);
-  int ret = bpf_redirect_peer(ifindex, 0);
-  if (ret != TC_ACT_REDIRECT) return finish(skb, PETREL_DROP_REDIRECT_FAILED, 0);
-  return ret;
+  if (!dst) {
+    if (tunnel_ifindex && tunnel_lookup_ip4(iph->daddr)) {
+      return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
+    }
+    return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+  }
+  __u32 reason;
+  int action = deliver_local_ipv4(eth, iph, dst, &reason);
+  if (reason == PETREL_FORWARDED) metrics_count(PETREL_FORWARDED, METRIC_DIR_INGRESS, skb->len);
+  return finish(skb, reason, action);
 }
 
 SEC("tc")

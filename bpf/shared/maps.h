@@ -13,6 +13,9 @@
 /* Pin names (under the agent's bpffs root). */
 #define PETREL_MAP_ENDPOINTS "petrel_endpoints"
 #define PETREL_MAP_METRICS "petrel_metrics"
+#define PETREL_MAP_TUNNEL "petrel_tunnel"
+
+#define PETREL_MAX_TUNNEL_PREFIXES 16384
 
 /* petrel_endpoints: pod IP -> local endpoint. */
 struct endpoint_key {
@@ -48,3 +51,30 @@ struct metric_value {
 };
 
 #define PETREL_METRICS_ENTRIES (256 * METRIC_DIR_MAX)
+
+/* petrel_tunnel: LPM trie, remote pod CIDR -> the node that holds it. The match covers family
+ * and pad too, so prefixlen = 32 + the CIDR's prefix length. */
+struct tunnel_key {
+  __u32 prefixlen;
+  __u8 family; /* PETREL_AF_INET or PETREL_AF_INET6 */
+  __u8 pad[3];
+  union {
+    __be32 ip4;
+    __u8 ip6[16];
+  };
+};
+
+#define TUNNEL_KEY_PREFIX_BITS 32 /* family + pad, matched exactly */
+
+struct tunnel_info {
+  union {
+    __be32 ip4; /* the remote node's underlay address */
+    __u8 ip6[16];
+  };
+  __u8 family;
+  __u8 pad[3];
+};
+
+/* Security identities (the VNI of tunnelled packets carries the source's). */
+#define PETREL_IDENTITY_UNKNOWN 0
+#define PETREL_IDENTITY_HOST 1

@@ -7,12 +7,16 @@
   X(FORWARDED, 0, "forwarded")                           \
   X(TO_STACK, 1, "to-stack")                             \
   X(ARP_REPLY, 2, "arp-reply")                           \
+  X(TO_TUNNEL, 3, "to-tunnel")                           \
+  X(FROM_TUNNEL, 4, "from-tunnel")                       \
   X(DROP_INVALID, 130, "invalid-packet")                 \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
   X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \
   X(DROP_UNSUPPORTED_L3, 133, "unsupported-l3-protocol") \
   X(DROP_REDIRECT_FAILED, 134, "redirect-failed")        \
-  X(DROP_ARP_INVALID, 135, "invalid-arp")
+  X(DROP_ARP_INVALID, 135, "invalid-arp")                \
+  X(DROP_NO_TUNNEL, 136, "no-tunnel-endpoint")           \
+  X(DROP_TUNNEL_KEY, 137, "tunnel-key-failed")
 
 enum petrel_reason {
 #define PETREL_REASON_ENUM(name, value, text) PETREL_##name = value,

@@ -1,0 +1,38 @@
+// The overlay: one VXLAN device per node in collect_md mode (`petrel_vxlan`), the overlay BPF
+// programs on its tc ingress and egress, and the tunnel map plus one route per remote pod CIDR
+// through the device (so the node's own traffic to remote pods is tunnelled too).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/core/tunnel_routes.h"
+#include "agent/datapath/loader.h"
+#include "common/status.h"
+
+namespace petrel::datapath {
+
+inline constexpr const char* kOverlayDevice = "petrel_vxlan";
+inline constexpr uint16_t kDefaultVxlanPort = 8472;
+inline constexpr uint32_t kVxlanOverhead = 50;  // outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
+
+// Creates the device if missing (a device of that name with other settings is replaced),
+// sets its MTU and brings it up. Returns its ifindex.
+Result<int> ensureOverlayDevice(uint16_t port, uint32_t mtu);
+// Removes the device (tunnelling turned off); OK when absent.
+Status removeOverlayDevice();
+
+// The MTU of the device holding the IPv4 default route, or 1500 when there is none.
+uint32_t underlayMtu();
+
+class BpfTunnelDatapath : public core::TunnelDatapath {
+ public:
+  BpfTunnelDatapath(TunnelMap& map, int ifindex) : map_(map), ifindex_(ifindex) {}
+  Status apply(const core::TunnelRoutes& desired) override;
+
+ private:
+  TunnelMap& map_;
+  int ifindex_;
+};
+
+}  // namespace petrel::datapath

@@ -1,0 +1,69 @@
+/* overlay: tc programs on the node's VXLAN device (collect_md mode, one device for all peers).
+ * Egress (pods' and the node's traffic for another node's pod CIDR) looks the destination up in
+ * the tunnel map and sets the tunnel key: the remote node's address, and the source's security
+ * identity as the VNI. Ingress (decapsulated traffic from other nodes) delivers to local pods
+ * with bpf_redirect_peer and hands the rest to the stack. */
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+
+#include "compiler.h"
+#include "deliver.h"
+#include "endpoints.h"
+#include "ipv4.h"
+#include "metrics.h"
+#include "tunnel.h"
+
+static __always_inline int count(struct __sk_buff* skb, __u32 reason, __u32 dir, int action) {
+  metrics_count(reason, dir, skb->len);
+  return PETREL_IS_DROP(reason) ? TC_ACT_SHOT : action;
+}
+
+SEC("tc")
+int petrel_overlay_egress(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) return count(skb, PETREL_DROP_INVALID, METRIC_DIR_EGRESS, 0);
+  /* Only IPv4 is tunnelled; a collect_md device drops what carries no key anyway. */
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+    return count(skb, PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS, 0);
+  }
+  struct iphdr* iph = data + sizeof(*eth);
+  if (!ipv4_header_valid(iph, data_end)) {
+    return count(skb, PETREL_DROP_INVALID, METRIC_DIR_EGRESS, 0);
+  }
+  struct tunnel_info* remote = tunnel_lookup_ip4(iph->daddr);
+  if (!remote) return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
+  struct endpoint_info* src = endpoint_lookup_ip4(iph->saddr);
+  struct bpf_tunnel_key key;
+  __builtin_memset(&key, 0, sizeof(key));
+  key.remote_ipv4 = bpf_ntohl(remote->ip4);
+  key.tunnel_id = src ? src->identity : PETREL_IDENTITY_HOST;
+  key.tunnel_ttl = 64;
+  if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0) {
+    return count(skb, PETREL_DROP_TUNNEL_KEY, METRIC_DIR_EGRESS, 0);
+  }
+  return count(skb, PETREL_TO_TUNNEL, METRIC_DIR_EGRESS, TC_ACT_OK);
+}
+
+SEC("tc")
+int petrel_overlay_ingress(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+    return count(skb, PETREL_FROM_TUNNEL, METRIC_DIR_INGRESS, TC_ACT_OK);
+  }
+  struct iphdr* iph = data + sizeof(*eth);
+  if (!ipv4_header_valid(iph, data_end)) {
+    return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+  }
+  struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
+  if (!dst) return count(skb, PETREL_FROM_TUNNEL, METRIC_DIR_INGRESS, TC_ACT_OK);
+  __u32 reason;
+  int action = deliver_local_ipv4(eth, iph, dst, &reason);
+  return count(skb, reason, METRIC_DIR_INGRESS, action);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
