@@ -205,3 +205,48 @@ TEST(ApiserverStore, ShutdownClosesWatches) {
 
 }  // namespace
 }  // namespace petrel::apiserver
+
+namespace petrel::apiserver {
+namespace {
+
+// An observer sees every committed change of its key, whichever verb made it, and restores.
+TEST(ApiserverStore, ObserverSeesEveryChangeOfItsKey) {
+  ObjectStore store;
+  ASSERT_TRUE(store.create("pods", pod("ns1", "before")).isOk());
+  std::vector<std::string> seen;
+  auto name = [](const json* o) {
+    return o ? (*o)["metadata"]["name"].get<std::string>() : std::string("-");
+  };
+  ObjectStore::Observer o;
+  o.reset = [&] { seen.push_back("reset"); };
+  o.change = [&](const json* before, const json* after) {
+    seen.push_back(name(before) + ">" + name(after));
+  };
+  uint64_t id = store.observe("pods", std::move(o));
+  EXPECT_EQ(seen, std::vector<std::string>{"->before"});  // replayed
+  seen.clear();
+  ASSERT_TRUE(store.create("pods", pod("ns1", "a")).isOk());
+  ASSERT_TRUE(store.create("services", pod("ns1", "other")).isOk());  // another key
+  ASSERT_TRUE(
+      store.update("pods", "ns1", "a", [](const json& c) -> Result<json> { return c; }).isOk());
+  ASSERT_TRUE(store.remove("pods", "ns1", "a").isOk());
+  ASSERT_TRUE(store.create("pods", pod("ns2", "b")).isOk());
+  store.removeNamespaceContents("ns2");
+  ASSERT_TRUE(store.create("pods", pod("ns3", "c")).isOk());
+  store.removeAll("pods");
+  EXPECT_EQ(seen, (std::vector<std::string>{"->a", "a>a", "a>-", "->b", "b>-", "->c", "before>-",
+                                            "c>-"}));
+  seen.clear();
+  json snap = store.snapshot();
+  ASSERT_TRUE(store.create("pods", pod("ns1", "d")).isOk());
+  seen.clear();
+  ASSERT_TRUE(store.restore(snap).isOk());
+  EXPECT_EQ(seen, std::vector<std::string>{"reset"});  // the snapshot holds no pods
+  store.unobserve(id);
+  seen.clear();
+  ASSERT_TRUE(store.create("pods", pod("ns1", "e")).isOk());
+  EXPECT_TRUE(seen.empty());
+}
+
+}  // namespace
+}  // namespace petrel::apiserver

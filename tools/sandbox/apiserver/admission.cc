@@ -24,13 +24,6 @@ std::string str(const json& obj, const char* key) {
   return obj[key].get<std::string>();
 }
 
-std::string ipString(uint32_t hostOrder) {
-  in_addr a{htonl(hostOrder)};
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return buf;
-}
-
 bool isStringMap(const json& v) {
   if (!v.is_object()) return false;
   for (const auto& [k, x] : v.items()) {
@@ -93,20 +86,16 @@ std::string dnsSubdomainError(const std::string& name) {
   return "";
 }
 
-Admission::Admission(ObjectStore& store, const std::string& serviceCidr) : store_(store) {
-  std::string ip = serviceCidr.substr(0, serviceCidr.find('/'));
-  int prefix = 16;
-  if (serviceCidr.find('/') != std::string::npos) {
-    try {
-      prefix = std::stoi(serviceCidr.substr(serviceCidr.find('/') + 1));
-    } catch (...) {
-    }
-  }
-  in_addr a{};
-  if (inet_pton(AF_INET, ip.c_str(), &a) == 1 && prefix >= 8 && prefix <= 28) {
-    serviceSize_ = 1u << (32 - prefix);
-    serviceBase_ = ntohl(a.s_addr) & ~(serviceSize_ - 1);
-  }
+Admission::Admission(ObjectStore& store, const std::string& serviceCidr)
+    : store_(store), allocations_(serviceCidr) {
+  ObjectStore::Observer o;
+  o.reset = [this] { allocations_.reset(); };
+  o.change = [this](const json* before, const json* after) { allocations_.apply(before, after); };
+  observerId_ = store_.observe("services", std::move(o));
+}
+
+Admission::~Admission() {
+  store_.unobserve(observerId_);
 }
 
 std::optional<ApiError> Admission::checkShape(const ResourceType& type, json& body) const {
@@ -207,69 +196,108 @@ std::optional<ApiError> Admission::defaultService(const ResourceType& type, json
   if (str(spec, "clusterIP").empty() && curSpec && !str(*curSpec, "clusterIP").empty()) {
     spec["clusterIP"] = (*curSpec)["clusterIP"];
   }
-  if (str(spec, "clusterIP").empty()) {
-    if (serviceSize_ == 0) {
-      return invalid(type.kind, type.group, str(obj["metadata"], "name"),
+  const std::string name = str(obj["metadata"], "name");
+  const std::string requested = str(spec, "clusterIP");
+  if (requested.empty()) {
+    if (!allocations_.hasIpRange()) {
+      return invalid(type.kind, type.group, name,
                      "spec.clusterIP: Internal error: no service CIDR configured");
     }
-    std::set<std::string> used;
-    for (const auto& s : store_.all(type.storageKey())) {
-      if (s.contains("spec")) used.insert(str(s["spec"], "clusterIP"));
-    }
-    std::string chosen;
-    for (uint32_t off = 10; off + 1 < serviceSize_; ++off) {
-      std::string ip = ipString(serviceBase_ + off);
-      if (!used.count(ip)) {
-        chosen = ip;
-        break;
-      }
-    }
-    if (chosen.empty()) {
+    auto ip = allocations_.reserveIp();
+    if (!ip) {
       return ApiError{500, "InternalError", "the service CIDR is exhausted", "services", "", ""};
     }
-    spec["clusterIP"] = chosen;
+    spec["clusterIP"] = *ip;
+  } else if (requested != "None" && !(curSpec && str(*curSpec, "clusterIP") == requested)) {
+    // A requested address: valid, in range and free, as the real allocator demands.
+    in_addr a{};
+    if (inet_pton(AF_INET, requested.c_str(), &a) != 1) {
+      return invalid(type.kind, type.group, name,
+                     "spec.clusterIP: Invalid value: \"" + requested +
+                         "\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    }
+    const std::string failed = "spec.clusterIPs: Invalid value: [\"" + requested +
+                               "\"]: failed to allocate IP " + requested + ": ";
+    if (allocations_.hasIpRange() && !allocations_.ipInRange(requested)) {
+      return invalid(type.kind, type.group, name,
+                     failed + "the provided IP (" + requested +
+                         ") is not in the valid range. The range of valid IPs is " +
+                         allocations_.cidr());
+    }
+    if (allocations_.ipTaken(requested)) {
+      return invalid(type.kind, type.group, name, failed + "provided IP is already allocated");
+    }
+    allocations_.reserveIpAddress(requested);
   }
   if (str(spec, "clusterIP") != "None") spec["clusterIPs"] = json::array({spec["clusterIP"]});
   if (!spec.contains("ipFamilies")) spec["ipFamilies"] = json::array({"IPv4"});
   if (!spec.contains("ipFamilyPolicy")) spec["ipFamilyPolicy"] = "SingleStack";
   if (!spec.contains("internalTrafficPolicy")) spec["internalTrafficPolicy"] = "Cluster";
   bool wantsNodePort = stype == "NodePort" || stype == "LoadBalancer";
-  std::set<int64_t> usedNodePorts;
-  if (wantsNodePort) {
-    for (const auto& s : store_.all(type.storageKey())) {
-      if (!s.contains("spec") || !s["spec"].contains("ports") || !s["spec"]["ports"].is_array())
-        continue;
-      for (const auto& p : s["spec"]["ports"]) {
-        if (p.contains("nodePort") && p["nodePort"].is_number_integer())
-          usedNodePorts.insert(p["nodePort"].get<int64_t>());
+  // NodePorts the object holds already (an update keeps them without a new check).
+  std::set<int64_t> ownNodePorts;
+  if (curSpec && curSpec->contains("ports") && (*curSpec)["ports"].is_array()) {
+    for (const auto& cp : (*curSpec)["ports"]) {
+      if (cp.is_object() && cp.contains("nodePort") && cp["nodePort"].is_number_integer()) {
+        ownNodePorts.insert(cp["nodePort"].get<int64_t>());
       }
     }
   }
+  std::set<int64_t> seen;
   if (spec.contains("ports") && spec["ports"].is_array()) {
-    for (auto& p : spec["ports"]) {
+    for (size_t i = 0; i < spec["ports"].size(); ++i) {
+      json& p = spec["ports"][i];
       if (!p.is_object()) continue;
       if (!p.contains("protocol")) p["protocol"] = "TCP";
       if (!p.contains("targetPort") && p.contains("port")) p["targetPort"] = p["port"];
-      if (wantsNodePort && !p.contains("nodePort")) {
-        // Keep the port the service had for this port number, else take a free one.
-        if (curSpec && curSpec->contains("ports") && (*curSpec)["ports"].is_array()) {
-          for (const auto& cp : (*curSpec)["ports"]) {
-            if (cp.is_object() && cp.value("port", json()) == p.value("port", json()) &&
-                cp.contains("nodePort")) {
-              p["nodePort"] = cp["nodePort"];
-            }
-          }
+      if (!wantsNodePort) continue;
+      const std::string field = "spec.ports[" + std::to_string(i) + "].nodePort";
+      if (p.contains("nodePort") && p["nodePort"].is_null()) p.erase("nodePort");
+      if (p.contains("nodePort") && !p["nodePort"].is_number_integer()) {
+        return invalid(type.kind, type.group, name, field + ": Invalid value: must be an integer");
+      }
+      if (p.contains("nodePort") && p["nodePort"].is_number_integer()) {
+        int64_t np = p["nodePort"].get<int64_t>();
+        if (!seen.insert(np).second) {
+          return invalid(type.kind, type.group, name,
+                         field + ": Duplicate value: " + std::to_string(np));
         }
-        if (!p.contains("nodePort")) {
-          for (int64_t np = 30000; np <= 32767; ++np) {
-            if (!usedNodePorts.count(np)) {
-              p["nodePort"] = np;
-              usedNodePorts.insert(np);
-              break;
-            }
+        if (ownNodePorts.count(np)) continue;
+        const std::string bad = field + ": Invalid value: " + std::to_string(np) + ": ";
+        if (np < ServiceAllocations::kNodePortFirst || np > ServiceAllocations::kNodePortLast) {
+          return invalid(type.kind, type.group, name,
+                         bad +
+                             "provided port is not in the valid range. The range of valid "
+                             "ports is 30000-32767");
+        }
+        if (allocations_.nodePortTaken(np)) {
+          return invalid(type.kind, type.group, name, bad + "provided port is already allocated");
+        }
+        allocations_.reserveNodePortValue(np);
+        continue;
+      }
+      // Keep the port the service had for this port number, else take a free one.
+      if (curSpec && curSpec->contains("ports") && (*curSpec)["ports"].is_array()) {
+        for (const auto& cp : (*curSpec)["ports"]) {
+          if (cp.is_object() && cp.value("port", json()) == p.value("port", json()) &&
+              cp.contains("nodePort") && cp["nodePort"].is_number_integer() &&
+              !seen.count(cp["nodePort"].get<int64_t>())) {
+            p["nodePort"] = cp["nodePort"];
           }
         }
       }
+      if (p.contains("nodePort")) {
+        seen.insert(p["nodePort"].get<int64_t>());
+        continue;
+      }
+      auto np = allocations_.reserveNodePort();
+      if (!np) {
+        return ApiError{
+            500, "InternalError", "the NodePort range 30000-32767 is exhausted", "services", name,
+            ""};
+      }
+      p["nodePort"] = *np;
+      seen.insert(*np);
     }
   }
   return std::nullopt;

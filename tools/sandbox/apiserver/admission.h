@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/sandbox/apiserver/allocator.h"
 #include "tools/sandbox/apiserver/api_error.h"
 #include "tools/sandbox/apiserver/registry.h"
 #include "tools/sandbox/apiserver/store.h"
@@ -18,8 +19,12 @@ namespace petrel::apiserver {
 
 class Admission {
  public:
-  // `serviceCidr` is an IPv4 CIDR ClusterIPs are allocated from (first usable + 9 onward).
+  // `serviceCidr` is an IPv4 CIDR ClusterIPs are allocated from (network address + 10 onward).
+  // Observes the store's Services to know which ClusterIPs and NodePorts are taken.
   Admission(ObjectStore& store, const std::string& serviceCidr);
+  ~Admission();
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
 
   // Checks `body` is an object whose apiVersion/kind (when present) match `type`, and whose
   // metadata is well-formed; fills apiVersion/kind when absent.
@@ -27,7 +32,7 @@ class Admission {
 
   // Completes a new object: name from generateName, namespace from the URL, uid,
   // creationTimestamp, generation, per-kind defaults; validates the name and per-kind fields.
-  // Hold lockAllocations() across prepareCreate and the store write.
+  // Hold lockAllocations() across prepareCreate / prepareUpdate and the store write.
   std::optional<ApiError> prepareCreate(const ResourceType& type, const std::string& urlNs,
                                         nlohmann::json& obj);
 
@@ -37,7 +42,24 @@ class Admission {
   std::optional<ApiError> prepareUpdate(const ResourceType& type, const nlohmann::json& current,
                                         nlohmann::json& desired, bool statusOnly);
 
-  std::unique_lock<std::mutex> lockAllocations() { return std::unique_lock(allocMu_); }
+  // Serialises allocation; on destruction (after the store write) drops the reservations of
+  // what prepareCreate / prepareUpdate handed out: the stored object holds them by then, or
+  // the write failed and they are free again.
+  class AllocationLock {
+   public:
+    explicit AllocationLock(Admission& a) : admission_(a), lock_(a.allocMu_) {}
+    ~AllocationLock() { admission_.allocations_.releaseReservations(); }
+    AllocationLock(const AllocationLock&) = delete;
+    AllocationLock& operator=(const AllocationLock&) = delete;
+
+   private:
+    Admission& admission_;
+    std::unique_lock<std::mutex> lock_;
+  };
+  AllocationLock lockAllocations() { return AllocationLock(*this); }
+
+  // The ClusterIPs and NodePorts in use (tests).
+  ServiceAllocations& allocations() { return allocations_; }
 
  private:
   std::optional<ApiError> defaultService(const ResourceType& type, nlohmann::json& obj,
@@ -45,9 +67,9 @@ class Admission {
   std::optional<ApiError> validate(const ResourceType& type, nlohmann::json& obj) const;
 
   ObjectStore& store_;
-  uint32_t serviceBase_ = 0;
-  uint32_t serviceSize_ = 0;
   std::mutex allocMu_;
+  ServiceAllocations allocations_;
+  uint64_t observerId_ = 0;
 };
 
 // RFC 3339 UTC timestamp of now ("2026-01-02T03:04:05Z").

@@ -391,10 +391,14 @@ Response Handler::list(const Request& req, const ResourceType& type, const Resou
         200, toTable(type, res.items, meta, includeObjectFromQuery(req.param("includeObject")),
                      std::chrono::system_clock::now()));
   }
+  // Move the items into the document: a list of every Service is megabytes of JSON.
+  json items = json::array();
+  items.get_ref<json::array_t&>().reserve(res.items.size());
+  for (auto& o : res.items) items.push_back(std::move(o));
   return jsonResponse(200, {{"kind", type.kind + "List"},
                             {"apiVersion", type.apiVersion()},
-                            {"metadata", meta},
-                            {"items", res.items}});
+                            {"metadata", std::move(meta)},
+                            {"items", std::move(items)}});
 }
 
 Response Handler::watch(const Request& req, const ResourceType& type, const ResourcePath& rp) {

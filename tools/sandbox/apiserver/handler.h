@@ -32,6 +32,9 @@ class Handler {
   // One newline-terminated watch event line.
   std::string encodeEvent(const WatchStream& stream, const WatchEvent& event) const;
   std::string encodeBookmark(const WatchStream& stream, uint64_t rv) const;
+  // The admission layer (tests inspect its Service allocations).
+  Admission& admission() { return admission_; }
+
   // Unregisters a watch whose stream ended.
   void releaseWatch(const std::shared_ptr<Watcher>& w) { store_.unwatch(w); }
 

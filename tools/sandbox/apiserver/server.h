@@ -24,6 +24,13 @@ struct ServerOptions {
   std::string keyFile;
   size_t threads = 128;  // enough for many concurrent watches
   std::chrono::seconds bookmarkInterval{15};
+  // Pending connections the kernel queues (capped by net.core.somaxconn); cpp-httplib's own
+  // default of 5 overflows when many clients connect at once (each overflow a 1 s SYN retry).
+  int listenBacklog = 4096;
+  // Requests served on one kept-alive connection before it is closed, and how long an idle one
+  // is kept (an idle connection holds a worker thread).
+  size_t keepAliveMaxCount = 1000;
+  std::chrono::seconds keepAliveTimeout{5};
   bool logRequests = false;
 };
 
@@ -44,6 +51,7 @@ class Server {
   ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> listenFd_{-1};  // recorded by the socket options hook
 };
 
 }  // namespace petrel::apiserver

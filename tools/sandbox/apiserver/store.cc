@@ -159,6 +159,16 @@ uint64_t ObjectStore::commitLocked(const std::string& key, const std::string& ty
     log_.pop_front();
   }
   for (const auto& w : watchers_) w->offer(key, type, object, oldObject, rv_);
+  for (const auto& [id, o] : observers_) {
+    if (o.key != key || !o.observer.change) continue;
+    if (type == "ADDED") {
+      o.observer.change(nullptr, &object);
+    } else if (type == "DELETED") {
+      o.observer.change(&object, nullptr);
+    } else {
+      o.observer.change(&oldObject, &object);
+    }
+  }
   return rv_;
 }
 
@@ -358,7 +368,31 @@ Status ObjectStore::restore(const json& snap) {
   }
   rv_ = rv;
   compactedRv_ = rv;
+  for (const auto& [id, o] : observers_) {
+    if (o.observer.reset) o.observer.reset();
+    auto t = objects_.find(o.key);
+    if (t == objects_.end() || !o.observer.change) continue;
+    for (const auto& [k, obj] : t->second) o.observer.change(nullptr, &obj);
+  }
   return Status::ok();
+}
+
+uint64_t ObjectStore::observe(const std::string& key, Observer observer) {
+  std::lock_guard lock(mu_);
+  uint64_t id = nextObserverId_++;
+  if (observer.change) {
+    auto t = objects_.find(key);
+    if (t != objects_.end()) {
+      for (const auto& [k, obj] : t->second) observer.change(nullptr, &obj);
+    }
+  }
+  observers_[id] = KeyObserver{key, std::move(observer)};
+  return id;
+}
+
+void ObjectStore::unobserve(uint64_t id) {
+  std::lock_guard lock(mu_);
+  observers_.erase(id);
 }
 
 void ObjectStore::setOnChange(std::function<void()> fn) {

@@ -124,6 +124,19 @@ class ObjectStore {
   // Called (outside the lock) after every committed change.
   void setOnChange(std::function<void()> fn);
 
+  // An index kept next to the store (e.g. the Service allocations): told, under the store lock,
+  // about every committed change of objects under one key (`before` = nullptr for an added
+  // object, `after` = nullptr for a deleted one) and about restore() (reset, then one change
+  // per loaded object). Must not call into the store.
+  struct Observer {
+    std::function<void()> reset;
+    std::function<void(const nlohmann::json* before, const nlohmann::json* after)> change;
+  };
+  // Registers `observer` for `key` and replays the objects stored now (as additions). Returns
+  // an id for unobserve().
+  uint64_t observe(const std::string& key, Observer observer);
+  void unobserve(uint64_t id);
+
  private:
   struct Change {
     uint64_t rv;
@@ -146,6 +159,12 @@ class ObjectStore {
   std::vector<std::shared_ptr<Watcher>> watchers_;
   bool shutdown_ = false;
   std::function<void()> onChange_;
+  struct KeyObserver {
+    std::string key;
+    Observer observer;
+  };
+  std::map<uint64_t, KeyObserver> observers_;
+  uint64_t nextObserverId_ = 1;
 };
 
 // "ns/name" (ns empty for cluster-scoped objects).
