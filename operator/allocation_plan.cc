@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace petrel::op {
 
@@ -83,32 +84,36 @@ AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<Nod
     return std::tie(a->creation_timestamp, a->name) < std::tie(b->creation_timestamp, b->name);
   });
   std::map<std::string, std::optional<Ipv4Cidr>> held;  // PetrelNode -> the CIDR it keeps
+  std::set<std::string> untidy;  // records with more IPv4 entries than the one they keep
   std::map<std::string, const PetrelNodeView*> byName;
   for (const auto* p : records) {
     byName[p->name] = p;
     std::optional<Ipv4Cidr> keep;
+    int entries = 0;
     for (const auto& text : p->pod_cidrs) {
       if (text.find(':') != std::string::npos) continue;  // IPv6: not managed yet
+      ++entries;
       auto cidr = Ipv4Cidr::parse(text);
       if (!cidr) {
         plan.warnings.push_back("PetrelNode " + p->name + ": pod CIDR '" + text +
                                 "' is malformed; ignoring it");
         continue;
       }
-      if (keep) {
-        plan.warnings.push_back("PetrelNode " + p->name + ": extra pod CIDR " + text +
-                                " ignored (one per node)");
-        continue;
-      }
+      // Every CIDR a record names stays reserved for this pass, also an extra one (dropped from
+      // the record by this pass, handed out by a later one).
       auto r = pool.reserve(*cidr);
-      if (r == CidrPool::Reserve::kOk) {
+      if (r == CidrPool::Reserve::kOk && !keep) {
         keep = cidr;
-      } else {
+      } else if (r == CidrPool::Reserve::kOk) {
+        plan.warnings.push_back("PetrelNode " + p->name + ": extra pod CIDR " + text +
+                                " dropped (one per node)");
+      } else if (r != CidrPool::Reserve::kTaken || !keep || *keep != *cidr) {
         plan.warnings.push_back("PetrelNode " + p->name + ": pod CIDR " + text + " is " +
-                                reserveName(r) + "; giving the node another one");
+                                reserveName(r) + "; dropping it");
       }
     }
     held[p->name] = keep;
+    if (keep && entries > 1) untidy.insert(p->name);
   }
 
   // 2. Records of Nodes that are gone.
@@ -154,14 +159,15 @@ AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<Nod
       }
       fresh = true;
     }
-    if (exists && !fresh && rec->second->internal_ips == n->internal_ips) continue;
+    const bool tidy = !untidy.count(n->name);
+    if (exists && !fresh && tidy && rec->second->internal_ips == n->internal_ips) continue;
     NodeAction a;
     a.kind = exists ? NodeAction::Kind::kUpdate : NodeAction::Kind::kCreate;
     a.name = n->name;
     a.cidr = cidr;
     a.internal_ips = n->internal_ips;
     a.new_cidr = fresh;
-    a.reason = fresh ? how : "addresses changed";
+    a.reason = fresh ? how : (tidy ? "addresses changed" : "extra pod CIDRs dropped");
     writes.push_back(std::move(a));
   }
   for (auto& w : writes) plan.actions.push_back(std::move(w));

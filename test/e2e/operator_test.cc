@@ -51,11 +51,11 @@ class OperatorE2e : public ::testing::Test {
   std::filesystem::path kubeconfig() const { return *dir_ / "kubeconfig"; }
 
   // Starts a replica with a short lease (3 s) so takeover is quick; returns its identity.
-  std::string startOperator() {
+  std::string startOperator(const std::string& pool = kPool) {
     std::string id = uniqueName("op");
     operators_[id] = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{(binDir() / "petrel-operator").string(), "--kubeconfig",
-                                 kubeconfig().string(), "--cluster-pool-cidr", kPool,
+                                 kubeconfig().string(), "--cluster-pool-cidr", pool,
                                  "--node-cidr-mask", "24", "--identity", id, "--lease-name", lease_,
                                  "--lease-duration", "3", "--renew-deadline", "2", "--retry-period",
                                  "1", "--resync", "2"},
@@ -136,7 +136,8 @@ class OperatorE2e : public ::testing::Test {
     std::set<std::string> seen;
     for (const auto& [node, a] : got) {
       EXPECT_TRUE(seen.insert(a.first).second) << a.first << " given twice";
-      EXPECT_EQ(a.first.rfind("10.244.", 0), 0u) << node << ": " << a.first;
+      EXPECT_TRUE(a.first.rfind("10.244.", 0) == 0 || a.first.rfind("10.250.", 0) == 0)
+          << node << ": " << a.first;
       EXPECT_EQ(a.first.substr(a.first.size() - 3), "/24") << node << ": " << a.first;
     }
   }
@@ -192,7 +193,8 @@ TEST_F(OperatorE2e, AllocatesDistinctCidrsWithOneLeaderThroughFailoverDeleteAndR
   ASSERT_TRUE(killed.has_value());
   auto killedAt = std::chrono::steady_clock::now();
   ASSERT_TRUE(waitUntil([&] { return holder() == follower; }, 10s, 200ms)) << allLogs();
-  EXPECT_GE(std::chrono::steady_clock::now() - killedAt, 2s);  // not before expiry
+  // Not before expiry: the last renewal was at most a retry period (1 s) before the kill.
+  EXPECT_GE(std::chrono::steady_clock::now() - killedAt, 1500ms);
   createNode("n5", "192.168.70.5");
   got = waitForAllocations({"n1", "n2", "n3", "n4", "n5"});
   expectDistinctFromPool(got);
@@ -233,6 +235,26 @@ TEST_F(OperatorE2e, AllocatesDistinctCidrsWithOneLeaderThroughFailoverDeleteAndR
   EXPECT_EQ(log(c).find("allocated"), std::string::npos) << log(c);
   EXPECT_EQ(log(d).find("allocated"), std::string::npos) << log(d);
   EXPECT_EQ(holder(), next);
+}
+
+TEST_F(OperatorE2e, ExhaustedPoolLogsTheNodeAndServesItOnceACidrIsFree) {
+  std::string op = startOperator("10.250.0.0/23");  // two /24s
+  for (int i = 1; i <= 3; ++i)
+    createNode("x" + std::to_string(i), "192.168.72." + std::to_string(i));
+  auto got = waitForAllocations({"x1", "x2"});
+  expectDistinctFromPool(got);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return log(op).find("node x3: no pod CIDR: the cluster pool 10.250.0.0/23 is exhausted") !=
+               std::string::npos;
+      },
+      10s))
+      << log(op);
+  EXPECT_EQ(count(log(op), "node x3: no pod CIDR"), 1u) << "logged once, not every pass";
+  const std::string freed = got["x1"].first;
+  must({"delete", "node", "x1"});
+  got = waitForAllocations({"x2", "x3"});
+  EXPECT_EQ(got["x3"].first, freed);
 }
 
 TEST(OperatorFlags, RefusesABadPoolOrMask) {

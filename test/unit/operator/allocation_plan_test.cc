@@ -125,6 +125,23 @@ TEST(AllocationPlan, OutOfPoolWrongSizeAndMalformedAreReallocated) {
   EXPECT_EQ(plan.warnings.size(), 3u);
 }
 
+TEST(AllocationPlan, ExtraCidrsStayReservedUntilDroppedFromTheRecord) {
+  auto p1 = planAllocations(pool(), {node("a"), node("b")},
+                            {record("a", "t1", {"10.244.0.0/24", "10.244.1.0/24"})});
+  ASSERT_EQ(p1.actions.size(), 2u);
+  EXPECT_EQ(p1.actions[0].name, "a");
+  EXPECT_EQ(p1.actions[0].kind, Kind::kUpdate);
+  EXPECT_EQ(p1.actions[0].cidr->toString(), "10.244.0.0/24");
+  EXPECT_FALSE(p1.actions[0].new_cidr);
+  EXPECT_EQ(p1.actions[1].name, "b");
+  EXPECT_EQ(p1.actions[1].cidr->toString(), "10.244.2.0/24");  // not a's extra one
+  auto p2 =
+      planAllocations(pool(), {node("a"), node("b"), node("c")},
+                      {record("a", "t1", {"10.244.0.0/24"}), record("b", "t2", {"10.244.2.0/24"})});
+  ASSERT_EQ(p2.actions.size(), 1u);
+  EXPECT_EQ(p2.actions[0].cidr->toString(), "10.244.1.0/24");
+}
+
 TEST(AllocationPlan, AddressChangeUpdatesKeepingTheCidr) {
   auto plan = planAllocations(pool(), {node("a", {"192.168.1.9"})},
                               {record("a", "t1", {"10.244.3.0/24"}, {"192.168.1.1"})});
