@@ -296,6 +296,8 @@ Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex) {
   NlAddrPtr dst_addr = ipv4Addr(dst.base, dst.prefix_len);
   rtnl_route_set_family(route.get(), AF_INET);
   rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  // The kernel matches the protocol too: the one replaceRoute() uses (libnl defaults to static).
+  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
   rtnl_route_set_dst(route.get(), dst_addr.get());
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   rtnl_route_nh_set_ifindex(nh, ifindex);

@@ -1,0 +1,107 @@
+// End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
+// ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
+// remote node — and a node removed from the API loses its tunnel route until it is added back.
+// Needs root, kubectl, curl, socat, ping.
+#include <thread>
+
+#include "test/e2e/harness.h"
+#include "test/e2e/sandbox_cluster.h"
+
+namespace petrel::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::string podOn(const std::string& name, const std::string& node) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: " + name +
+         "}}\nspec:\n  nodeName: " + node +
+         "\n  containers: [{name: main, image: petrel/workload}]\n---\n";
+}
+
+class Overlay : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(requireBasics());
+    for (const char* tool : {"kubectl", "curl", "socat", "ping"}) ASSERT_TRUE(requireTool(tool));
+    ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
+  }
+  ::testing::AssertionResult apply(Sandbox& sb, const std::string& yaml) {
+    auto r = run({"kubectl", "--kubeconfig", sb.kubeconfig(), "apply", "-f", "-"},
+                 {.input = yaml, .env = {{"HOME", sb.stateDir()}}});
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
+  }
+  static CmdResult inNetns(const std::string& netns, const std::string& script) {
+    return run({"nsenter", "--net=/run/netns/" + netns, "sh", "-c", script}, {.timeout = 20s});
+  }
+};
+
+TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(3));
+  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
+  auto pods = sb.pods();
+  auto netns = sb.podNetns();
+  const std::string a = netns["a"];
+  for (const char* peer : {"b", "c"}) {
+    const std::string ip = pods[peer]["status"]["podIP"];
+    SCOPED_TRACE(std::string("a -> ") + peer + " " + ip);
+    EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + ip).ok());
+    // 1400 bytes on the wire with don't-fragment: the pod MTU leaves room for the VXLAN header.
+    auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1372 " + ip);
+    EXPECT_TRUE(big.ok()) << big.describe();
+    EXPECT_EQ(trim(httpGet(a, "http://" + ip + ":8080/")), peer);
+    auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
+    EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
+  }
+  auto mtu = inNetns(a, "cat /sys/class/net/eth0/mtu; ip -o link show eth0");
+  EXPECT_NE(mtu.out.find("mtu 1450"), std::string::npos) << mtu.out;
+  // The node's own traffic to a remote pod, and a pod to a remote node.
+  const std::string b_ip = pods["b"]["status"]["podIP"];
+  EXPECT_EQ(trim(httpGet(sb.prefix() + "-node-3", "http://" + b_ip + ":8080/")), "b");
+  auto node2 = json::parse(sb.kubectl({"get", "node", "node-2", "-o", "json"}).out);
+  const std::string node2_ip = node2["status"]["addresses"][0]["address"];
+  EXPECT_TRUE(inNetns(a, "ping -c 1 -W 2 " + node2_ip).ok()) << node2_ip;
+}
+
+TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(2));
+  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2")));
+  ASSERT_TRUE(sb.waitReady({"a", "b"}));
+  const std::string a = sb.podNetns()["a"];
+  const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
+  ASSERT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "b");
+  const std::string node1 = sb.prefix() + "-node-1";
+  const std::string cidr2 = sb.podCidrPrefix(2) + "0/24";
+  auto routes = [&] { return inNetns(node1, "ip route").out; };
+  ASSERT_NE(routes().find(cidr2), std::string::npos) << routes();
+
+  auto petrel_node = sb.kubectl({"get", "petrelnode", "node-2", "-o", "yaml"});
+  ASSERT_TRUE(petrel_node.ok()) << petrel_node.describe();
+  ASSERT_TRUE(sb.kubectl({"delete", "petrelnode", "node-2"}).ok());
+  ASSERT_TRUE(sb.kubectl({"delete", "node", "node-2"}).ok());
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i, std::this_thread::sleep_for(100ms)) {
+    gone = routes().find(cidr2) == std::string::npos;
+  }
+  EXPECT_TRUE(gone) << "the route to node-2's pods stayed: " << routes();
+  EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "");
+
+  // Back: the PetrelNode again (its kubelet re-registers the Node on its own).
+  std::string yaml = petrel_node.out;
+  for (const char* field : {"resourceVersion", "uid", "creationTimestamp"}) {
+    auto at = yaml.find(std::string("  ") + field + ":");
+    if (at != std::string::npos) yaml.erase(at, yaml.find('\n', at) - at + 1);
+  }
+  ASSERT_TRUE(apply(sb, yaml));
+  std::string answer;
+  for (int i = 0; i < 50 && answer != "b"; ++i, std::this_thread::sleep_for(100ms)) {
+    answer = trim(httpGet(a, "http://" + b_ip + ":8080/"));
+  }
+  EXPECT_EQ(answer, "b") << routes();
+}
+
+}  // namespace
+}  // namespace petrel::e2e

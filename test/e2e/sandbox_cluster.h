@@ -1,0 +1,177 @@
+// SandboxCluster: a petrel-sandbox for e2e tests. Each one has its own prefix, subnets, API port
+// and state dir (so a user's sandbox is untouched), is brought up by up(N) and always taken down;
+// helpers drive kubectl and petrel-sandbox and find what a run left behind.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test/e2e/harness.h"
+
+namespace petrel::e2e {
+
+inline uint16_t freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// One sandbox, brought up by the constructor's caller with up() and always taken down.
+class Sandbox {
+ public:
+  using json = nlohmann::json;
+
+  Sandbox() {
+    const int n = static_cast<int>(getpid() % 200) + ++count_;
+    prefix_ = "pt" + std::to_string(getpid() % 100000) + std::to_string(count_);
+    state_dir_ = "/tmp/" + uniqueName("pe2e-sbx");
+    underlay_net_ = "172.31." + std::to_string(n % 250);
+    pod_net_ = "10." + std::to_string(100 + n % 100);
+  }
+  ~Sandbox() {
+    auto r = cli({"down"});
+    if (!r.ok()) ADD_FAILURE() << "petrel-sandbox down: " << r.describe();
+    std::filesystem::remove_all(state_dir_);
+  }
+
+  ::testing::AssertionResult up(int nodes) {
+    auto r = cli({"up", "--nodes", std::to_string(nodes), "--prefix", prefix_, "--underlay-net",
+                  underlay_net_, "--pod-net", pod_net_, "--api-port", std::to_string(freePort())},
+                 90s);
+    if (!r.ok()) return ::testing::AssertionFailure() << "petrel-sandbox up: " << r.describe();
+    return ::testing::AssertionSuccess();
+  }
+
+  CmdResult cli(std::vector<std::string> args, Millis timeout = 60s) const {
+    args.insert(args.begin(), {(binDir() / "petrel-sandbox").string(), "--state-dir", state_dir_});
+    return run(args, {.timeout = timeout});
+  }
+  CmdResult kubectl(std::vector<std::string> args, Millis timeout = 30s) const {
+    args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig()});
+    return run(args, {.timeout = timeout, .env = {{"HOME", state_dir_}}});
+  }
+  // kubectl's typed `create service` sends protobuf, which the sandbox API server refuses.
+  ::testing::AssertionResult createService(const std::string& name) const {
+    auto r = run({"kubectl", "--kubeconfig", kubeconfig(), "apply", "-f", "-"},
+                 {.input = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+                           "}\nspec: {selector: {app: " + name + "}, ports: [{port: 80}]}\n",
+                  .env = {{"HOME", state_dir_}}});
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "create service " << name << ": " << r.describe();
+  }
+  json kubectlJson(const std::vector<std::string>& args) const {
+    std::vector<std::string> a = args;
+    a.insert(a.end(), {"-o", "json"});
+    auto r = kubectl(a);
+    return r.ok() ? json::parse(r.out, nullptr, false) : json();
+  }
+  json status() const {
+    auto r = cli({"status", "-o", "json"});
+    return r.ok() ? json::parse(r.out, nullptr, false) : json();
+  }
+  std::string kubeconfig() const { return state_dir_ + "/kubeconfig"; }
+  std::string agentSocket(int node) const {
+    return state_dir_ + "/nodes/node-" + std::to_string(node) + "/petrel.sock";
+  }
+  const std::string& prefix() const { return prefix_; }
+  const std::string& stateDir() const { return state_dir_; }
+  std::string podCidrPrefix(int node) const { return pod_net_ + "." + std::to_string(node) + "."; }
+
+  // Waits until every listed pod is Running with its Ready condition True.
+  ::testing::AssertionResult waitReady(const std::set<std::string>& names, Millis limit = 60s) {
+    json last;
+    for (auto deadline = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(250ms)) {
+      last = kubectlJson({"get", "pods"});
+      if (!last.is_object()) continue;
+      size_t ready = 0;
+      for (const auto& p : last["items"]) {
+        if (!names.count(p["metadata"]["name"])) continue;
+        for (const auto& c : p["status"].value("conditions", json::array())) {
+          if (c["type"] == "Ready" && c["status"] == "True") ++ready;
+        }
+      }
+      if (ready == names.size()) return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << "pods not Ready in time:\n"
+           << kubectl({"get", "pods", "-o", "wide"}).out << "\nkubelet log:\n"
+           << sh("tail -20 " + state_dir_ + "/logs/node-*-kubelet.log").out;
+  }
+  // name -> pod JSON
+  std::map<std::string, json> pods() const {
+    std::map<std::string, json> out;
+    json list = kubectlJson({"get", "pods"});
+    if (list.is_object()) {
+      for (const auto& p : list["items"]) out[p["metadata"]["name"]] = p;
+    }
+    return out;
+  }
+  // name -> the pod's network namespace, from `petrel-sandbox status -o json`.
+  std::map<std::string, std::string> podNetns() const {
+    std::map<std::string, std::string> out;
+    json s = status();
+    if (s.is_object()) {
+      for (const auto& p : s["pods"]) out[p["name"]] = p["netns"];
+    }
+    return out;
+  }
+  // Every process, netns, link, pin and directory of this sandbox that still exists.
+  std::vector<std::string> leftovers() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
+      if (e.path().filename().string().rfind(prefix_ + "-", 0) == 0) out.push_back(e.path());
+    }
+    if (std::filesystem::exists("/sys/class/net/" + prefix_ + "0"))
+      out.push_back("link " + prefix_ + "0");
+    if (std::filesystem::exists("/sys/fs/bpf/petrel-" + prefix_))
+      out.push_back("/sys/fs/bpf/petrel-" + prefix_);
+    if (std::filesystem::exists(state_dir_)) out.push_back(state_dir_);
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      if (cmd.find(state_dir_ + "/") != std::string::npos) out.push_back("process: " + cmd);
+    }
+    return out;
+  }
+
+ private:
+  static inline int count_ = 0;
+  std::string prefix_;
+  std::string state_dir_;
+  std::string underlay_net_;
+  std::string pod_net_;
+};
+
+// curl in a pod's namespace (or on the host when netns is empty); the body, or "" on failure.
+inline std::string httpGet(const std::string& netns, const std::string& url) {
+  std::vector<std::string> argv = {"curl", "-s", "-m", "3", url};
+  if (!netns.empty()) argv.insert(argv.begin(), {"nsenter", "--net=/run/netns/" + netns});
+  auto r = run(argv, {.timeout = 10s});
+  return r.ok() ? r.out : "";
+}
+
+inline std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace petrel::e2e
