@@ -50,13 +50,14 @@ step "The EndpointSlice controller put the ready pods behind the Service"
 kubectl get endpointslices -l kubernetes.io/service-name=echo -o wide
 
 CLIENT_NODE=$(pod_field client '{.spec.nodeName}')
-step "Traffic: the client pod (on $CLIENT_NODE) asks every echo pod on its node who it is"
+step "Traffic: the client pod (on $CLIENT_NODE) asks every echo pod who it is, on any node"
 for pod in echo-1 echo-2 echo-3; do
-  [ "$(pod_field $pod '{.spec.nodeName}')" = "$CLIENT_NODE" ] || continue
   ip=$(pod_field $pod '{.status.podIP}')
-  printf '  client -> %-12s HTTP: %s   UDP: %s\n' "$ip" \
+  node=$(pod_field $pod '{.spec.nodeName}')
+  if [ "$node" = "$CLIENT_NODE" ]; then how="same node, bpf_redirect_peer"; else how="VXLAN to $node"; fi
+  printf '  client -> %-12s HTTP: %-7s UDP: %-10s (%s)\n' "$ip" \
     "$(in_pod client curl -s -m 3 "http://$ip:8080/")" \
-    "$(echo hi | in_pod client socat -t 2 - "UDP:$ip:9001")"
+    "$(echo hi | in_pod client socat -t 2 - "UDP:$ip:9001")" "$how"
 done
 step "Traffic: this machine reaches every pod through its node"
 for pod in echo-1 echo-2 echo-3; do
@@ -80,6 +81,5 @@ $(printf '\033[1mThe sandbox keeps running. Next:\033[0m')
   build/bin/petrel --socket $STATE/nodes/$CLIENT_NODE/petrel.sock status
   build/bin/petrel-sandbox restart node-1/agent  # pods keep their network across it
   scripts/demo.sh down                        # remove everything
-Pods on different nodes and Services through their ClusterIP come with the next steps (multi-node
-networking, service load balancing).
+Services through their ClusterIP come with the next step (service load balancing).
 NEXT
