@@ -323,4 +323,27 @@ TEST(KubectlBindAddress, ServesOnTheBindAddressWithItInTheCertificate) {
   EXPECT_EQ(other.exitCode, 60) << "curl must reject the certificate: " << other.describe();
 }
 
+TEST_F(Kubectl, ServerDryRunStoresNothingAndATakenClusterIPIsInvalid) {
+  ok({"create", "-f", fixture("namespace.yaml")});
+  std::string out = ok({"create", "-f", fixture("service.yaml"), "--dry-run=server"});
+  EXPECT_NE(out.find("server dry run"), std::string::npos) << out;
+  CmdResult missing = kubectl({"get", "svc", "web", "-n", "shop"});
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_NE(missing.err.find("NotFound"), std::string::npos) << missing.err;
+
+  ok({"create", "-f", fixture("service.yaml")});
+  std::string ip = ok({"get", "svc", "web", "-n", "shop", "-o", "jsonpath={.spec.clusterIP}"});
+  auto twin = writeFile("twin.yaml",
+                        "apiVersion: v1\nkind: Service\nmetadata:\n  name: twin\n"
+                        "  namespace: shop\nspec:\n  clusterIP: " +
+                            ip + "\n  ports:\n  - port: 80\n");
+  CmdResult taken = kubectl({"create", "-f", twin.string()});
+  EXPECT_EQ(taken.exitCode, 1);
+  EXPECT_NE(taken.err.find("provided IP is already allocated"), std::string::npos) << taken.err;
+
+  out = ok({"delete", "svc", "web", "-n", "shop", "--dry-run=server"});
+  EXPECT_NE(out.find("server dry run"), std::string::npos) << out;
+  EXPECT_EQ(ok({"get", "svc", "web", "-n", "shop", "-o", "jsonpath={.spec.clusterIP}"}), ip);
+}
+
 }  // namespace petrel::e2e

@@ -14,6 +14,19 @@ json ApiError::toStatus() const {
     if (!name.empty()) d["name"] = name;
     if (!group.empty()) d["group"] = group;
     if (!kind.empty()) d["kind"] = kind;
+    // kubectl prints an Invalid error's causes, not its message: give the one cause
+    // ("<field>: <why>") that invalid() put after "is invalid: ".
+    const std::string marker = " is invalid: ";
+    if (auto at = message.find(marker); reason == "Invalid" && at != std::string::npos) {
+      std::string cause = message.substr(at + marker.size());
+      auto colon = cause.find(": ");
+      json c = {{"reason", "FieldValueInvalid"}, {"message", cause}};
+      if (colon != std::string::npos) {
+        c["field"] = cause.substr(0, colon);
+        c["message"] = cause.substr(colon + 2);
+      }
+      d["causes"] = json::array({c});
+    }
     s["details"] = d;
   }
   return s;

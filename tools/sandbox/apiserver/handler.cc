@@ -151,6 +151,15 @@ Result<WatchFilter> filterFor(const Request& req, const ResourceType& type,
   return filter;
 }
 
+// The dryRun query parameter: "All" (validate and answer, store nothing) or absent.
+Result<bool> dryRunOf(const Request& req) {
+  std::string v = req.param("dryRun");
+  if (v.empty()) return false;
+  if (v == "All") return true;
+  return Status(Code::kInvalidArgument,
+                "dryRun: Unsupported value: \"" + v + "\": supported values: \"All\"");
+}
+
 const std::vector<std::string> kDefaultNamespaces = {"default", "kube-system", "kube-public",
                                                      "kube-node-lease"};
 
@@ -480,6 +489,8 @@ Response Handler::create(const Request& req, const ResourceType& type, const Res
   auto body = parseBody(req.body);
   if (!body) return errorResponse(badRequest(body.status().message()));
   json obj = std::move(*body);
+  auto dry = dryRunOf(req);
+  if (!dry) return errorResponse(badRequest(dry.status().message()));
   if (auto e = admission_.checkShape(type, obj)) return errorResponse(*e);
   if (type.namespaced && !store_.get("namespaces", "", rp.ns)) {
     return errorResponse(notFound("namespaces", "", rp.ns));
@@ -497,6 +508,13 @@ Response Handler::create(const Request& req, const ResourceType& type, const Res
     }
   }
   std::string name = metaStr(obj, "name");
+  if (*dry) {
+    // Answer as if created; the lock's end frees whatever admission allocated.
+    if (store_.get(type.storageKey(), rp.ns, name)) {
+      return errorResponse(alreadyExists(type.plural, type.group, name));
+    }
+    return objectResponse(201, type, std::move(obj));
+  }
   auto created = store_.create(type.storageKey(), std::move(obj));
   if (!created) return errorResponse(storeError(created.status(), type, name));
   if (type.group == "apiextensions.k8s.io") (void)registry_.installCrd(*created);
@@ -504,10 +522,19 @@ Response Handler::create(const Request& req, const ResourceType& type, const Res
 }
 
 Response Handler::commitUpdate(
-    const ResourceType& type, const ResourcePath& rp,
+    const ResourceType& type, const ResourcePath& rp, bool dryRun,
     const std::function<Result<json>(const json&, std::optional<ApiError>&)>& build) {
   std::optional<ApiError> err;
   auto lock = admission_.lockAllocations();
+  if (dryRun) {
+    auto current = store_.get(type.storageKey(), rp.ns, rp.name);
+    if (!current) return errorResponse(notFound(type.plural, type.group, rp.name));
+    auto next = build(*current, err);
+    if (!next) return errorResponse(err ? *err : storeError(next.status(), type, rp.name));
+    (*next)["metadata"]["name"] = rp.name;
+    if (!rp.ns.empty()) (*next)["metadata"]["namespace"] = rp.ns;
+    return objectResponse(200, type, std::move(*next));
+  }
   auto updated = store_.update(type.storageKey(), rp.ns, rp.name,
                                [&](const json& current) { return build(current, err); });
   if (!updated) {
@@ -540,7 +567,9 @@ Response Handler::update(const Request& req, const ResourceType& type, const Res
                    "namespace sent on the request"));
   }
   bool statusOnly = rp.subresource == "status";
-  return commitUpdate(type, rp,
+  auto dry = dryRunOf(req);
+  if (!dry) return errorResponse(badRequest(dry.status().message()));
+  return commitUpdate(type, rp, *dry,
                       [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
                         std::string want = metaStr(desired, "resourceVersion");
                         if (!want.empty() && want != metaStr(current, "resourceVersion")) {
@@ -580,7 +609,9 @@ Response Handler::patch(const Request& req, const ResourceType& type, const Reso
   if (!body) return errorResponse(badRequest(body.status().message()));
   json patchDoc = std::move(*body);
   bool statusOnly = rp.subresource == "status";
-  return commitUpdate(type, rp,
+  auto dry = dryRunOf(req);
+  if (!dry) return errorResponse(badRequest(dry.status().message()));
+  return commitUpdate(type, rp, *dry,
                       [&](const json& current, std::optional<ApiError>& err) -> Result<json> {
                         json base = current;
                         base["apiVersion"] = type.apiVersion();
@@ -621,6 +652,15 @@ Response Handler::remove(const Request& req, const ResourceType& type, const Res
     opts = std::move(*b);
     if (!opts.is_object()) return errorResponse(badRequest("DeleteOptions must be a JSON object"));
   }
+  auto dry = dryRunOf(req);
+  if (!dry) return errorResponse(badRequest(dry.status().message()));
+  // kubectl delete --dry-run=server sends it in DeleteOptions.
+  if (opts.is_object() && opts.contains("dryRun") && opts["dryRun"].is_array()) {
+    for (const auto& v : opts["dryRun"]) {
+      if (v != "All") return errorResponse(badRequest("dryRun: Unsupported value: " + v.dump()));
+      *dry = true;
+    }
+  }
   const bool isNamespace = type.group.empty() && type.plural == "namespaces";
   if (isNamespace &&
       (rp.name == "default" || rp.name == "kube-system" || rp.name == "kube-public")) {
@@ -645,6 +685,14 @@ Response Handler::remove(const Request& req, const ResourceType& type, const Res
     }
     return Status::ok();
   };
+  if (*dry) {
+    // Answer with the object as it stands; nothing is marked or removed.
+    auto current = store_.get(type.storageKey(), rp.ns, rp.name);
+    if (!current) return errorResponse(notFound(type.plural, type.group, rp.name));
+    if (Status s = precheck(*current); !s) return errorResponse(*err);
+    if (isNamespace) (*current)["status"] = {{"phase", "Terminating"}};
+    return objectResponse(200, type, std::move(*current));
+  }
   if (type.group.empty() && type.plural == "pods") {
     auto grace = requestedGracePeriod(req, opts);
     if (!grace) return errorResponse(badRequest(grace.status().message()));

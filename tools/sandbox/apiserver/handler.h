@@ -63,8 +63,9 @@ class Handler {
       const std::string& ns, const std::string& name, std::optional<int64_t> requested,
       const std::function<Status(const nlohmann::json&)>& precheck);
   // Shared tail of update and patch: `desired` replaces the stored object in one atomic step.
+  // With `dryRun`, builds against the current object and answers without storing.
   Response commitUpdate(
-      const ResourceType& type, const ResourcePath& rp,
+      const ResourceType& type, const ResourcePath& rp, bool dryRun,
       const std::function<Result<nlohmann::json>(const nlohmann::json&, std::optional<ApiError>&)>&
           build);
 
