@@ -79,6 +79,7 @@ AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<Nod
 
   // 1. The record: oldest PetrelNode first keeps a contested CIDR (RFC 3339 UTC sorts as text).
   std::vector<const PetrelNodeView*> records;
+  records.reserve(petrel_nodes.size());
   for (const auto& p : petrel_nodes) records.push_back(&p);
   std::sort(records.begin(), records.end(), [](const auto* a, const auto* b) {
     return std::tie(a->creation_timestamp, a->name) < std::tie(b->creation_timestamp, b->name);
@@ -131,6 +132,7 @@ AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<Nod
 
   // 3. Every Node gets a record with a CIDR and its current addresses.
   std::vector<const NodeView*> sorted;
+  sorted.reserve(nodeByName.size());
   for (const auto& [name, n] : nodeByName) sorted.push_back(n);
   std::vector<NodeAction> writes;
   for (const auto* n : sorted) {

@@ -170,16 +170,12 @@ void Operator::electionLoop(const std::atomic<bool>& stop) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, options_.election.retry_period, [&] { return stop.load(); });
   }
-  {
-    std::lock_guard lock(mu_);
-    leading_until_.reset();
-  }
-  if (was && elector_->release()) {
-    spdlog::info("leader election: released the lease");
-  }
+  std::lock_guard lock(mu_);
+  leading_until_.reset();  // no more writes from this replica
 }
 
 void Operator::run(const std::atomic<bool>& stop) {
+  stopping_ = &stop;
   nodes_->start();
   petrel_nodes_->start();
   std::thread election([&] { electionLoop(stop); });
@@ -224,6 +220,10 @@ void Operator::run(const std::atomic<bool>& stop) {
   }
   cv_.notify_all();
   election.join();
+  // Both threads are done, so nothing this replica writes can land after the release.
+  if (elector_->leadingUntil() && elector_->release()) {
+    spdlog::info("leader election: released the lease");
+  }
   nodes_->stop();
   petrel_nodes_->stop();
 }
@@ -272,6 +272,7 @@ bool Operator::allocationPass() {
   logFindings(plan);
   bool ok = true;
   for (const auto& action : plan.actions) {
+    if (stopping_ && *stopping_) return true;
     if (!leadingNow()) {
       spdlog::warn("allocation pass: not the leader any more; stopping");
       return true;

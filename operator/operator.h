@@ -66,6 +66,7 @@ class Operator {
   std::unique_ptr<LeaderElector> elector_;
   std::unique_ptr<k8s::Informer<k8s::RawObject>> nodes_, petrel_nodes_;
 
+  const std::atomic<bool>* stopping_ = nullptr;  // run()'s stop flag
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool dirty_ = true;

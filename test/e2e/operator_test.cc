@@ -78,7 +78,7 @@ class OperatorE2e : public ::testing::Test {
     o.env = {{"HOME", dir_->path().string()}};
     return run(argv, o);
   }
-  void must(std::vector<std::string> args, const std::string& input = "") {
+  void must(const std::vector<std::string>& args, const std::string& input = "") {
     CmdResult r = kubectl(args, input);
     ASSERT_TRUE(r.ok()) << "kubectl " << ::testing::PrintToString(args) << ": " << r.describe();
   }

@@ -215,8 +215,10 @@ TEST(AllocationPlan, RandomChurnNeverGivesACidrToTwoNodes) {
         }
       }
       std::vector<NodeView> nv;
+      nv.reserve(nodes.size());
       for (const auto& [_, n] : nodes) nv.push_back(n);
       std::vector<PetrelNodeView> rv;
+      rv.reserve(records.size());
       for (const auto& [_, r] : records) rv.push_back(r);
       auto plan = planAllocations(empty, nv, rv);
       for (const auto& a : plan.actions) {
