@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kRequestTimeout = 10s;
+constexpr auto kMinPassGap = 300ms;
 const std::string kPetrelNodes = "/apis/petrel.io/v1alpha1/petrelnodes";
 const std::string kNodes = "/api/v1/nodes";
 
@@ -182,11 +183,14 @@ void Operator::run(const std::atomic<bool>& stop) {
   uint64_t crds_term = 0;  // the term in which the CRDs were installed
   auto next_resync = std::chrono::steady_clock::now() + options_.resync;
   auto retry_delay = std::chrono::milliseconds(500);
+  std::chrono::steady_clock::time_point last_pass{};
   while (!stop) {
     uint64_t term = 0;
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, next_resync, [&] { return stop.load() || (dirty_ && leadingLocked()); });
+      // Events coalesce: passes (each a full list) start at most every kMinPassGap.
+      cv_.wait_until(lock, last_pass + kMinPassGap, [&] { return stop.load(); });
       if (stop) break;
       auto now = std::chrono::steady_clock::now();
       if (now >= next_resync) {
@@ -196,6 +200,7 @@ void Operator::run(const std::atomic<bool>& stop) {
       if (!dirty_ || !leadingLocked()) continue;
       dirty_ = false;
       term = terms_;
+      last_pass = std::chrono::steady_clock::now();
     }
     bool ok = true;
     if (crds_term != term) {
