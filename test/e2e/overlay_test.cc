@@ -55,6 +55,14 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
     auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
     EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
   }
+  // `petrel bpf tunnel list` on node-1: the two other nodes' pod CIDRs, read from the pinned map.
+  auto tunnels = run({(binDir() / "petrel").string(), "bpf", "tunnel", "list", "-o", "json",
+                      "--bpf-root", "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"});
+  ASSERT_TRUE(tunnels.ok()) << tunnels.describe();
+  auto entries = json::parse(tunnels.out);
+  ASSERT_EQ(entries.size(), 2u) << tunnels.out;
+  EXPECT_EQ(entries[0]["podCIDR"], sb.podCidrPrefix(2) + "0/24");
+  EXPECT_EQ(entries[1]["podCIDR"], sb.podCidrPrefix(3) + "0/24");
   auto mtu = inNetns(a, "cat /sys/class/net/eth0/mtu; ip -o link show eth0");
   EXPECT_NE(mtu.out.find("mtu 1450"), std::string::npos) << mtu.out;
   // The node's own traffic to a remote pod, and a pod to a remote node.

@@ -12,10 +12,10 @@
 #include "agent.grpc.pb.h"
 #include "agent/datapath/bpf_map.h"
 #include "common/ip.h"
+#include "common/table.h"
 #include "common/version.h"
 #include "maps.h"
 #include "reasons.h"
-#include "common/table.h"
 
 namespace {
 
@@ -183,6 +183,39 @@ int cmdBpfEndpointList(const Globals& g) {
   return 0;
 }
 
+int cmdBpfTunnelList(const Globals& g) {
+  auto map = petrel::datapath::BpfMap<tunnel_key, tunnel_info>::openPinned(g.bpf_root +
+                                                                           "/" PETREL_MAP_TUNNEL);
+  if (!map) {
+    std::cerr << "Error: " << map.status().message()
+              << "\nIs --bpf-root right? The agent pins its maps there (default "
+                 "/sys/fs/bpf/petrel); an agent older than the overlay has no tunnel map.\n";
+    return 1;
+  }
+  auto keys = map->keys();
+  if (!keys) {
+    std::cerr << "Error: " << keys.status().message() << "\n";
+    return 1;
+  }
+  json out = json::array();
+  petrel::cli::Table t({"POD CIDR", "NODE IP"});
+  for (const auto& key : *keys) {
+    auto v = map->lookup(key);
+    if (!v || key.family != PETREL_AF_INET) continue;
+    const petrel::Ipv4Cidr cidr{petrel::Ipv4Addr::fromNetwork(key.ip4),
+                                static_cast<uint8_t>(key.prefixlen - TUNNEL_KEY_PREFIX_BITS)};
+    const std::string node = petrel::Ipv4Addr::fromNetwork(v->ip4).toString();
+    out.push_back({{"podCIDR", cidr.toString()}, {"nodeIP", node}});
+    t.addRow({cidr.toString(), node});
+  }
+  if (g.output == "json") {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    t.print(std::cout);
+  }
+  return 0;
+}
+
 const char* reasonName(uint32_t reason) {
   switch (reason) {
 #define PETREL_REASON_CASE(name, value, text) \
@@ -266,6 +299,10 @@ int main(int argc, char** argv) {
   bpf_endpoint->require_subcommand(1);
   auto* bpf_endpoint_list = bpf_endpoint->add_subcommand("list", "List the endpoint map");
   add_output(bpf_endpoint_list);
+  auto* bpf_tunnel = bpf->add_subcommand("tunnel", "The tunnel map: other nodes' pod CIDRs");
+  bpf_tunnel->require_subcommand(1);
+  auto* bpf_tunnel_list = bpf_tunnel->add_subcommand("list", "List the tunnel map");
+  add_output(bpf_tunnel_list);
   auto* bpf_metrics = bpf->add_subcommand("metrics", "Datapath counters by reason");
   bpf_metrics->require_subcommand(1);
   auto* bpf_metrics_list = bpf_metrics->add_subcommand("list", "List non-zero counters");
@@ -280,6 +317,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return cmdStatus(g);
   if (endpoint_list->parsed()) return cmdEndpointList(g);
   if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
+  if (bpf_tunnel_list->parsed()) return cmdBpfTunnelList(g);
   if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);
   return 1;
 }
