@@ -148,6 +148,16 @@ Result<std::vector<ResourceType>> Registry::typesFromCrd(const json& crd) {
     t.hasStatus = v.contains("subresources") && v["subresources"].is_object() &&
                   v["subresources"].contains("status");
     t.fromCrd = true;
+    if (v.contains("additionalPrinterColumns") && v["additionalPrinterColumns"].is_array()) {
+      for (const auto& c : v["additionalPrinterColumns"]) {
+        if (str(c, "name").empty() || str(c, "jsonPath").empty()) continue;
+        PrinterColumn pc{str(c, "name"), str(c, "type"), str(c, "jsonPath"), 0};
+        if (c.contains("priority") && c["priority"].is_number_integer()) {
+          pc.priority = c["priority"].get<int>();
+        }
+        t.printerColumns.push_back(std::move(pc));
+      }
+    }
     if (names.contains("shortNames") && names["shortNames"].is_array()) {
       for (const auto& s : names["shortNames"]) {
         if (s.is_string()) t.shortNames.push_back(s.get<std::string>());

@@ -14,6 +14,14 @@
 
 namespace petrel::apiserver {
 
+// A CRD's additionalPrinterColumns entry.
+struct PrinterColumn {
+  std::string name;
+  std::string type;      // "string", "integer", "date", ...
+  std::string jsonPath;  // ".a.b" or ".a[?(@.k=='v')].b"
+  int priority = 0;
+};
+
 struct ResourceType {
   std::string group;    // "" for core
   std::string version;  // "v1"
@@ -26,6 +34,7 @@ struct ResourceType {
   std::vector<std::string> fieldSelectors;  // fields beyond metadata.name/metadata.namespace
   std::vector<std::string> categories;
   bool fromCrd = false;
+  std::vector<PrinterColumn> printerColumns;  // CRD types only
 
   std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
   // The storage key shared by all versions of a resource: "pods",

@@ -3,6 +3,7 @@
 
 #include <ctime>
 
+#include "tools/sandbox/apiserver/admission.h"
 #include "tools/sandbox/apiserver/selector.h"
 
 namespace petrel::apiserver {
@@ -236,19 +237,91 @@ json cellsFor(const ResourceType& t, const json& o, std::chrono::system_clock::t
 
 }  // namespace
 
+json evalJsonPath(const json& obj, const std::string& path) {
+  const json* cur = &obj;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      size_t end = path.find_first_of(".[", i + 1);
+      std::string field = path.substr(i + 1, end == std::string::npos ? end : end - i - 1);
+      if (field.empty()) return json();
+      if (!cur->is_object() || !cur->contains(field)) return json();
+      cur = &(*cur)[field];
+      i = end == std::string::npos ? path.size() : end;
+    } else if (path.compare(i, 4, "[?(@") == 0) {
+      // [?(@.key=='value')]: the first array element whose key equals value.
+      size_t close = path.find(")]", i);
+      if (close == std::string::npos || !cur->is_array()) return json();
+      std::string cond = path.substr(i + 4, close - i - 4);  // .key=='value'
+      size_t eq = cond.find("==");
+      if (eq == std::string::npos || cond.empty() || cond[0] != '.') return json();
+      std::string key = cond.substr(1, eq - 1);
+      std::string want = cond.substr(eq + 2);
+      if (want.size() >= 2 && (want.front() == '\'' || want.front() == '"')) {
+        want = want.substr(1, want.size() - 2);
+      }
+      const json* found = nullptr;
+      for (const auto& e : *cur) {
+        if (e.is_object() && e.contains(key) && e[key].is_string() && e[key] == want) {
+          found = &e;
+          break;
+        }
+      }
+      if (!found) return json();
+      cur = found;
+      i = close + 2;
+    } else {
+      return json();  // outside the supported subset
+    }
+  }
+  return *cur;
+}
+
 json toTable(const ResourceType& type, const std::vector<json>& objects, const json& listMeta,
              IncludeObject include, std::chrono::system_clock::time_point now) {
   json cols = json::array();
-  for (const auto& c : columnsFor(type)) {
+  const bool crd = !type.printerColumns.empty();
+  if (crd) {
+    // A CRD's additionalPrinterColumns after Name, as the real server prints them.
+    cols.push_back({{"name", "Name"},
+                    {"type", "string"},
+                    {"format", "name"},
+                    {"description", ""},
+                    {"priority", 0}});
+    for (const auto& c : type.printerColumns) {
+      cols.push_back({{"name", c.name},
+                      {"type", c.type == "date" ? "string" : c.type},
+                      {"format", ""},
+                      {"description", ""},
+                      {"priority", c.priority}});
+    }
+  }
+  for (const auto& c : crd ? std::vector<Column>{} : columnsFor(type)) {
     cols.push_back({{"name", c.name},
                     {"type", c.type},
                     {"format", c.name == std::string("Name") ? "name" : ""},
                     {"description", ""},
                     {"priority", c.priority}});
   }
+  auto crdCells = [&](const json& o) {
+    json cells = json::array({fieldValue(o, "metadata.name")});
+    for (const auto& c : type.printerColumns) {
+      json v = evalJsonPath(o, c.jsonPath);
+      if (c.type == "date" && v.is_string()) {
+        auto t = parseTimestamp(v.get<std::string>());
+        v = t ? json(humanAge(std::chrono::duration_cast<std::chrono::seconds>(
+                    now - std::chrono::system_clock::from_time_t(*t))))
+              : json();
+      }
+      // A string column shows lists and maps as JSON text, as the real server's does.
+      if (c.type == "string" && !v.is_string() && !v.is_null()) v = v.dump();
+      cells.push_back(std::move(v));
+    }
+    return cells;
+  };
   json rows = json::array();
   for (const auto& o : objects) {
-    json row = {{"cells", cellsFor(type, o, now)}};
+    json row = {{"cells", crd ? crdCells(o) : cellsFor(type, o, now)}};
     if (include == IncludeObject::kObject) {
       row["object"] = o;
     } else if (include == IncludeObject::kMetadata) {

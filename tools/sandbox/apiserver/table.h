@@ -18,6 +18,10 @@ enum class IncludeObject { kNone, kMetadata, kObject };
 bool wantsTable(const std::string& accept);
 IncludeObject includeObjectFromQuery(const std::string& value);
 
+// The value at a JSONPath of the subset CRD printer columns use: ".a.b" and one or more
+// "[?(@.key=='value')]" filters (first matching element); null when absent or unsupported.
+nlohmann::json evalJsonPath(const nlohmann::json& obj, const std::string& path);
+
 // A Table of `objects`; `listMeta` is copied into the Table's metadata.
 nlohmann::json toTable(const ResourceType& type, const std::vector<nlohmann::json>& objects,
                        const nlohmann::json& listMeta, IncludeObject include,
