@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -77,6 +78,41 @@ void fillKubernetesStatus(const petrel::k8s::ClusterWatch& cluster,
   out->set_synced(synced);
 }
 
+// This node's pod CIDR as the API has it: its PetrelNode's first IPv4 spec.ipam.podCIDRs (the
+// operator allocates it), else its Node's spec.podCIDR. Waits until one exists; nullopt when a
+// stop signal came first.
+std::optional<petrel::Ipv4Cidr> waitForPodCidr(const petrel::k8s::ClusterWatch& cluster,
+                                               const std::string& node, const sigset_t& stop) {
+  auto started = std::chrono::steady_clock::now();
+  auto next_log = started;
+  for (;;) {
+    if (auto pn = cluster.petrelNodes().get(node); pn && !pn->pod_cidrs.empty()) {
+      spdlog::info("pod CIDR {} from PetrelNode {}", pn->pod_cidrs.front().toString(), node);
+      return pn->pod_cidrs.front();
+    }
+    if (cluster.petrelNodes().synced()) {
+      if (auto n = cluster.nodes().get(node); n) {
+        for (const auto& text : n->pod_cidrs) {
+          if (auto c = petrel::Ipv4Cidr::parse(text); c && c->prefix_len <= 30) {
+            spdlog::info("pod CIDR {} from Node {}", c->toString(), node);
+            return c;
+          }
+        }
+      }
+    }
+    if (std::chrono::steady_clock::now() >= next_log) {
+      spdlog::info(
+          "waiting for node {}'s pod CIDR from the API (PetrelNode spec.ipam.podCIDRs, "
+          "allocated by petrel-operator; or Node spec.podCIDR)",
+          node);
+      next_log = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
+    const timespec poll{0, 100'000'000};
+    int sig = sigtimedwait(&stop, nullptr, &poll);
+    if (sig == SIGTERM || sig == SIGINT) return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,8 +123,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"petrel-agent: Petrel's per-node eBPF datapath agent"};
   app.add_option("--node-name", opt.node_name, "Name of this node")->capture_default_str();
-  app.add_option("--pod-cidr", opt.pod_cidr, "This node's pod CIDR, e.g. 10.244.0.0/24")
-      ->required();
+  app.add_option("--pod-cidr", opt.pod_cidr,
+                 "This node's pod CIDR, e.g. 10.244.0.0/24; default: from the API (this node's "
+                 "PetrelNode spec.ipam.podCIDRs, else its Node spec.podCIDR)");
   app.add_option("--bpf-root", opt.bpf_root, "bpffs directory for pinned maps")
       ->capture_default_str();
   app.add_option("--state-dir", opt.state_dir, "Directory for durable agent state")
@@ -123,10 +160,19 @@ int main(int argc, char** argv) {
   if (geteuid() != 0)
     return fail("petrel-agent must run as root (it loads BPF programs and configures interfaces)");
 
-  auto cidr = petrel::Ipv4Cidr::parse(opt.pod_cidr);
-  if (!cidr || cidr->prefix_len > 30) {
-    return fail("--pod-cidr '" + opt.pod_cidr +
-                "' is not an IPv4 network of /30 or larger, e.g. 10.244.0.0/24");
+  const bool use_api = !opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST");
+  if (opt.pod_cidr.empty() && !use_api) {
+    return fail(
+        "no pod CIDR: give --pod-cidr, or --kubeconfig (or run in-cluster) so the agent "
+        "can read it from the API");
+  }
+  std::optional<petrel::Ipv4Cidr> cidr;
+  if (!opt.pod_cidr.empty()) {
+    cidr = petrel::Ipv4Cidr::parse(opt.pod_cidr);
+    if (!cidr || cidr->prefix_len > 30) {
+      return fail("--pod-cidr '" + opt.pod_cidr +
+                  "' is not an IPv4 network of /30 or larger, e.g. 10.244.0.0/24");
+    }
   }
 
   // Block the stop signals in every thread; the main thread waits for them.
@@ -168,6 +214,29 @@ int main(int argc, char** argv) {
   petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(),
                                                 static_cast<int>(load_options.tunnel_ifindex));
   petrel::agent::TunnelSync tunnel_sync(tunnel_dp, opt.node_name);
+
+  std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
+  if (use_api) {
+    auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster()
+                                         : petrel::k8s::loadKubeconfig(opt.kubeconfig);
+    if (!config) return fail(config.status().toString());
+    petrel::k8s::ClusterHandlers handlers;
+    if (tunnel) {
+      auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
+      handlers.nodes = {node_changed, node_changed};
+      handlers.petrel_nodes = {node_changed, node_changed};
+    }
+    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
+    cluster->start();
+    if (tunnel) tunnel_sync.start(*cluster);
+    spdlog::info("watching the Kubernetes API at {}", cluster->server());
+  }
+
+  if (!cidr) {
+    auto found = waitForPodCidr(*cluster, opt.node_name, stop_signals);
+    if (!found) return 0;  // stopped while waiting
+    cidr = *found;
+  }
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
 
@@ -183,23 +252,6 @@ int main(int argc, char** argv) {
   petrel::core::EndpointManager endpoints(*cidr, opt.mtu, store, endpoint_dp);
   if (auto st = endpoints.restore(); !st) return fail(st.toString());
   if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
-
-  std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
-  if (!opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST")) {
-    auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster()
-                                         : petrel::k8s::loadKubeconfig(opt.kubeconfig);
-    if (!config) return fail(config.status().toString());
-    petrel::k8s::ClusterHandlers handlers;
-    if (tunnel) {
-      auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
-      handlers.nodes = {node_changed, node_changed};
-      handlers.petrel_nodes = {node_changed, node_changed};
-    }
-    cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
-    cluster->start();
-    if (tunnel) tunnel_sync.start(*cluster);
-    spdlog::info("watching the Kubernetes API at {}", cluster->server());
-  }
 
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
   petrel::api::AgentInfo info{opt.node_name, opt.bpf_root, nullptr};

@@ -1,6 +1,7 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
 // ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
-// remote node — and a node removed from the API loses its tunnel route until it is added back.
+// remote node — and a node removed from the API loses its PetrelNode (petrel-operator) and its
+// tunnel route until it is added back.
 // Needs root, kubectl, curl, socat, ping.
 #include <thread>
 
@@ -86,24 +87,30 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   auto routes = [&] { return inNetns(node1, "ip route").out; };
   ASSERT_NE(routes().find(cidr2), std::string::npos) << routes();
 
-  auto petrel_node = sb.kubectl({"get", "petrelnode", "node-2", "-o", "yaml"});
-  ASSERT_TRUE(petrel_node.ok()) << petrel_node.describe();
-  ASSERT_TRUE(sb.kubectl({"delete", "petrelnode", "node-2"}).ok());
+  auto saved_node = sb.kubectl({"get", "node", "node-2", "-o", "yaml"});
+  auto saved_petrel_node = sb.kubectl({"get", "petrelnode", "node-2", "-o", "yaml"});
+  ASSERT_TRUE(saved_node.ok()) << saved_node.describe();
+  ASSERT_TRUE(saved_petrel_node.ok()) << saved_petrel_node.describe();
   ASSERT_TRUE(sb.kubectl({"delete", "node", "node-2"}).ok());
+  // petrel-operator deletes the PetrelNode of a Node that is gone; the route follows.
   bool gone = false;
-  for (int i = 0; i < 50 && !gone; ++i, std::this_thread::sleep_for(100ms)) {
+  for (int i = 0; i < 100 && !gone; ++i, std::this_thread::sleep_for(100ms)) {
     gone = routes().find(cidr2) == std::string::npos;
   }
   EXPECT_TRUE(gone) << "the route to node-2's pods stayed: " << routes();
+  EXPECT_FALSE(sb.kubectl({"get", "petrelnode", "node-2"}).ok());
   EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "");
 
-  // Back: the PetrelNode again (its kubelet re-registers the Node on its own).
-  std::string yaml = petrel_node.out;
-  for (const char* field : {"resourceVersion", "uid", "creationTimestamp"}) {
-    auto at = yaml.find(std::string("  ") + field + ":");
-    if (at != std::string::npos) yaml.erase(at, yaml.find('\n', at) - at + 1);
-  }
-  ASSERT_TRUE(apply(sb, yaml));
+  // Back: the Node, then its PetrelNode with the CIDR its pods still use (the operator adopts a
+  // free CIDR from its pool as it is).
+  auto strip = [](std::string yaml) {
+    for (const char* field : {"resourceVersion", "uid", "creationTimestamp"}) {
+      auto at = yaml.find(std::string("  ") + field + ":");
+      if (at != std::string::npos) yaml.erase(at, yaml.find('\n', at) - at + 1);
+    }
+    return yaml;
+  };
+  ASSERT_TRUE(apply(sb, strip(saved_node.out) + "---\n" + strip(saved_petrel_node.out)));
   std::string answer;
   for (int i = 0; i < 50 && answer != "b"; ++i, std::this_thread::sleep_for(100ms)) {
     answer = trim(httpGet(a, "http://" + b_ip + ":8080/"));

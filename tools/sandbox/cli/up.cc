@@ -42,7 +42,7 @@ Status ip(const std::vector<std::string>& args) {
 // The Petrel binaries sit next to petrel-sandbox; portmap comes from the distribution.
 Status checkBinaries(const std::string& bin_dir) {
   for (const char* b : {"petrel-apiserver", "petrel-agent", "petrel-cni", "petrel-kubelet",
-                        "petrel-controller", "petrel-workload", "petrel"}) {
+                        "petrel-controller", "petrel-operator", "petrel-workload", "petrel"}) {
     if (access((bin_dir + "/" + b).c_str(), X_OK) != 0) {
       return makeError(Code::kNotFound, "{}/{} is missing: build it with scripts/build.sh", bin_dir,
                        b);
@@ -213,7 +213,8 @@ Status sandboxUp(const Layout& layout) {
   auto cluster = k8s::loadKubeconfig(l.kubeconfig());
   if (!cluster) return cluster.status();
   k8s::RestClient client(std::move(*cluster));
-  step("Petrel's CRDs, and a PetrelNode per node with its pod CIDR (the operator's job later)");
+  step(fmt::format("Petrel's CRDs, and a PetrelNode per node (node-i gets pod CIDR {}.i.0/24)",
+                   l.pod_net));
   PETREL_RETURN_IF_ERROR(k8s::installCrds(client));
   for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(createPetrelNode(client, l, i));
 
@@ -228,10 +229,11 @@ Status sandboxUp(const Layout& layout) {
     const std::string node = l.nodeName(i), dir = l.nodeDir(i);
     PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
-    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
-                        {bin + "/petrel-agent", "--node-name", node, "--pod-cidr", l.podCidr(i),
-                         "--bpf-root", l.nodeBpfRoot(i), "--state-dir", dir + "/agent", "--socket",
-                         l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig"});
+    // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
+    auto agent = launch(
+        state, node + "/agent", l.nodeNetns(i),
+        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
+         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig"});
     if (!agent) return agent.status();
     auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
                           {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i),
@@ -248,6 +250,13 @@ Status sandboxUp(const Layout& layout) {
     PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
                                    [&] { return nodeReady(client, l.nodeName(i)); }));
   }
+  // The operator starts once every Node is registered: it deletes the PetrelNode of a node the
+  // API does not have, and it adopts the ones above as they are (they lie in its pool).
+  step(fmt::format("Operator (CRDs, pod CIDRs from {}.0.0/16, leader election)", l.pod_net));
+  auto op = launch(state, "operator", "",
+                   {bin + "/petrel-operator", "--kubeconfig", l.kubeconfig(), "--cluster-pool-cidr",
+                    l.pod_net + ".0.0/16", "--node-cidr-mask", "24"});
+  if (!op) return op.status();
   std::cout << fmt::format(
       "\nThe sandbox is up: {} nodes, every one Ready.\n\n"
       "  export KUBECONFIG={}\n"
