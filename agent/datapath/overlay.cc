@@ -49,22 +49,26 @@ Status removeOverlayDevice() {
   return nl->deleteLink(kOverlayDevice);
 }
 
-uint32_t underlayMtu() {
-  // /proc/net is this namespace's; /sys/class/net may belong to another (nsenter --net), so the
-  // MTU comes from netlink.
+std::string underlayDevice() {
+  // /proc/net is this namespace's (unlike /sys/class/net after `nsenter --net`).
   std::ifstream routes("/proc/net/route");
   std::string line;
   std::getline(routes, line);  // header
-  auto nl = NetlinkSocket::open();
-  while (nl && std::getline(routes, line)) {
+  while (std::getline(routes, line)) {
     std::istringstream fields(line);
     std::string iface, destination;
     fields >> iface >> destination;
-    if (destination != "00000000") continue;
-    auto link = nl->getLink(iface);
-    if (link && link->mtu >= 576) return link->mtu;
+    if (destination == "00000000") return iface;
   }
-  return 1500;
+  return "";
+}
+
+uint32_t underlayMtu() {
+  const std::string dev = underlayDevice();
+  auto nl = NetlinkSocket::open();
+  if (dev.empty() || !nl) return 1500;
+  auto link = nl->getLink(dev);
+  return link && link->mtu >= 576 ? link->mtu : 1500;
 }
 
 Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
@@ -95,7 +99,8 @@ Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
                    route.node_ip.toString());
     }
     // Routes are replaced every pass: cheap, and repairs one someone deleted.
-    note(nl->replaceRoute(cidr, ifindex_, std::nullopt));
+    note(nl->replaceRoute(cidr, ifindex_,
+                          native_ ? std::optional<Ipv4Addr>(route.node_ip) : std::nullopt));
   }
   return first;
 }

@@ -22,17 +22,24 @@ Result<int> ensureOverlayDevice(uint16_t port, uint32_t mtu);
 // Removes the device (tunnelling turned off); OK when absent.
 Status removeOverlayDevice();
 
-// The MTU of the device holding the IPv4 default route, or 1500 when there is none.
+// The device holding the IPv4 default route ("" when there is none) and its MTU (1500 then).
+std::string underlayDevice();
 uint32_t underlayMtu();
 
+// Keeps the tunnel map equal to the desired routes, plus one kernel route per remote pod CIDR:
+// through the overlay device (tunnel mode), or via the remote node's address on the underlay
+// device (native routing: `native_ifindex` set). In native mode the map is only the record of
+// what was routed, so routes of a previous run that are no longer wanted are found and removed.
 class BpfTunnelDatapath : public core::TunnelDatapath {
  public:
-  BpfTunnelDatapath(TunnelMap& map, int ifindex) : map_(map), ifindex_(ifindex) {}
+  BpfTunnelDatapath(TunnelMap& map, int ifindex, bool native)
+      : map_(map), ifindex_(ifindex), native_(native) {}
   Status apply(const core::TunnelRoutes& desired) override;
 
  private:
   TunnelMap& map_;
   int ifindex_;
+  bool native_;
 };
 
 }  // namespace petrel::datapath

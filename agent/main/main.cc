@@ -23,6 +23,7 @@
 #include "agent/datapath/tc_attach.h"
 #include "agent/k8s/cluster_watch.h"
 #include "agent/main/tunnel_sync.h"
+#include "common/netlink.h"
 #include "common/version.h"
 
 namespace {
@@ -34,7 +35,7 @@ struct Options {
   std::string state_dir = "/var/run/petrel";
   std::string socket = "/var/run/petrel/petrel.sock";
   uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
-  std::string tunnel = "vxlan";
+  std::string routing_mode = "tunnel";
   uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
@@ -133,12 +134,12 @@ int main(int argc, char** argv) {
   app.add_option("--socket", opt.socket, "Unix socket of the local API")->capture_default_str();
   app.add_option("--mtu", opt.mtu,
                  "MTU of pod interfaces; default: the default route's device MTU, minus 50 "
-                 "with --tunnel vxlan")
+                 "in tunnel mode")
       ->check(CLI::Range(576, 65535));
-  app.add_option("--tunnel", opt.tunnel,
-                 "vxlan: reach other nodes' pods through a VXLAN overlay; disabled: leave "
-                 "routing to other nodes' pod CIDRs to the network")
-      ->check(CLI::IsMember({"vxlan", "disabled"}))
+  app.add_option("--routing-mode", opt.routing_mode,
+                 "tunnel: other nodes' pods through a VXLAN overlay; native: routes to other "
+                 "nodes' pod CIDRs via their node addresses (nodes share a network)")
+      ->check(CLI::IsMember({"tunnel", "native"}))
       ->capture_default_str();
   app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")
       ->check(CLI::Range(1, 65535))
@@ -186,7 +187,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(opt.state_dir, ec);
   if (ec) return fail("create state dir " + opt.state_dir + ": " + ec.message());
 
-  const bool tunnel = opt.tunnel == "vxlan";
+  const bool tunnel = opt.routing_mode == "tunnel";
   const uint32_t underlay_mtu = petrel::datapath::underlayMtu();
   const uint32_t overlay_mtu = underlay_mtu - petrel::datapath::kVxlanOverhead;
   if (opt.mtu == 0) opt.mtu = tunnel ? overlay_mtu : underlay_mtu;
@@ -211,8 +212,19 @@ int main(int argc, char** argv) {
       }
     }
   }
-  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(),
-                                                static_cast<int>(load_options.tunnel_ifindex));
+  int route_ifindex = static_cast<int>(load_options.tunnel_ifindex);
+  if (!tunnel) {
+    const std::string dev = petrel::datapath::underlayDevice();
+    auto nl = petrel::NetlinkSocket::open();
+    auto link = nl ? nl->getLink(dev) : petrel::Result<petrel::LinkInfo>(nl.status());
+    if (dev.empty() || !link) {
+      return fail(
+          "native routing needs the device of the default route (" +
+          (dev.empty() ? std::string("there is no default route") : link.status().message()) + ")");
+    }
+    route_ifindex = link->ifindex;
+  }
+  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(), route_ifindex, !tunnel);
   petrel::agent::TunnelSync tunnel_sync(tunnel_dp, opt.node_name);
 
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
@@ -221,14 +233,12 @@ int main(int argc, char** argv) {
                                          : petrel::k8s::loadKubeconfig(opt.kubeconfig);
     if (!config) return fail(config.status().toString());
     petrel::k8s::ClusterHandlers handlers;
-    if (tunnel) {
-      auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
-      handlers.nodes = {node_changed, node_changed};
-      handlers.petrel_nodes = {node_changed, node_changed};
-    }
+    auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
+    handlers.nodes = {node_changed, node_changed};
+    handlers.petrel_nodes = {node_changed, node_changed};
     cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
     cluster->start();
-    if (tunnel) tunnel_sync.start(*cluster);
+    tunnel_sync.start(*cluster);
     spdlog::info("watching the Kubernetes API at {}", cluster->server());
   }
 
@@ -270,9 +280,9 @@ int main(int argc, char** argv) {
   ::chmod(opt.socket.c_str(), 0600);
 
   spdlog::info(
-      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, tunnel {}, API unix:{}, "
+      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, routing {}, API unix:{}, "
       "maps {}",
-      opt.node_name, cidr->toString(), opt.mtu, opt.tunnel, opt.socket, opt.bpf_root);
+      opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, opt.socket, opt.bpf_root);
 
   // Wait for a stop signal; run a repair pass on every timeout.
   const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};

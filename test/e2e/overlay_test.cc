@@ -1,7 +1,7 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
 // ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
 // remote node — and a node removed from the API loses its PetrelNode (petrel-operator) and its
-// tunnel route until it is added back.
+// tunnel route until it is added back. Native routing mode is checked the same way.
 // Needs root, kubectl, curl, socat, ping.
 #include <thread>
 
@@ -72,6 +72,29 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   auto node2 = json::parse(sb.kubectl({"get", "node", "node-2", "-o", "json"}).out);
   const std::string node2_ip = node2["status"]["addresses"][0]["address"];
   EXPECT_TRUE(inNetns(a, "ping -c 1 -W 2 " + node2_ip).ok()) << node2_ip;
+}
+
+// Native routing: no VXLAN device; each node routes the other's pod CIDR via its address, and
+// pods keep the full underlay MTU.
+TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
+  Sandbox sb;
+  ASSERT_TRUE(sb.up(2, {"--routing-mode", "native"}));
+  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2")));
+  ASSERT_TRUE(sb.waitReady({"a", "b"}));
+  auto pods = sb.pods();
+  const std::string a = sb.podNetns()["a"];
+  const std::string b_ip = pods["b"]["status"]["podIP"];
+  EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + b_ip).ok());
+  auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1472 " + b_ip);
+  EXPECT_TRUE(big.ok()) << big.describe();
+  EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "b");
+  auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + b_ip + ":9001");
+  EXPECT_EQ(trim(udp.out), "b hi") << udp.describe();
+  const std::string node1 = sb.prefix() + "-node-1";
+  EXPECT_EQ(trim(httpGet(node1, "http://" + b_ip + ":8080/")), "b");
+  auto routes = inNetns(node1, "ip route; ip link show petrel_vxlan 2>&1 || true");
+  EXPECT_NE(routes.out.find(sb.podCidrPrefix(2) + "0/24 via "), std::string::npos) << routes.out;
+  EXPECT_NE(routes.out.find("does not exist"), std::string::npos) << routes.out;
 }
 
 TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {

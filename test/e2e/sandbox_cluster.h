@@ -51,10 +51,20 @@ class Sandbox {
     std::filesystem::remove_all(state_dir_);
   }
 
-  ::testing::AssertionResult up(int nodes) {
-    auto r = cli({"up", "--nodes", std::to_string(nodes), "--prefix", prefix_, "--underlay-net",
-                  underlay_net_, "--pod-net", pod_net_, "--api-port", std::to_string(freePort())},
-                 90s);
+  ::testing::AssertionResult up(int nodes, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"up",
+                                     "--nodes",
+                                     std::to_string(nodes),
+                                     "--prefix",
+                                     prefix_,
+                                     "--underlay-net",
+                                     underlay_net_,
+                                     "--pod-net",
+                                     pod_net_,
+                                     "--api-port",
+                                     std::to_string(freePort())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = cli(args, 90s);
     if (!r.ok()) return ::testing::AssertionFailure() << "petrel-sandbox up: " << r.describe();
     return ::testing::AssertionSuccess();
   }

@@ -23,15 +23,11 @@ json toJson(const SandboxState& s) {
                           {"log", c.log},
                           {"argv", c.argv}});
   }
-  return {{"stateDir", s.layout.state_dir},
-          {"nodes", s.layout.nodes},
-          {"apiPort", s.layout.api_port},
-          {"prefix", s.layout.prefix},
-          {"underlayNet", s.layout.underlay_net},
-          {"podNet", s.layout.pod_net},
-          {"apiServer", s.api_url},
-          {"kubeconfig", s.layout.kubeconfig()},
-          {"components", components}};
+  return {{"stateDir", s.layout.state_dir},       {"nodes", s.layout.nodes},
+          {"apiPort", s.layout.api_port},         {"prefix", s.layout.prefix},
+          {"underlayNet", s.layout.underlay_net}, {"podNet", s.layout.pod_net},
+          {"routingMode", s.layout.routing_mode}, {"apiServer", s.api_url},
+          {"kubeconfig", s.layout.kubeconfig()},  {"components", components}};
 }
 
 Result<SandboxState> loadState(const std::string& state_dir) {
@@ -49,6 +45,7 @@ Result<SandboxState> loadState(const std::string& state_dir) {
   s.layout.prefix = j.value("prefix", s.layout.prefix);
   s.layout.underlay_net = j.value("underlayNet", s.layout.underlay_net);
   s.layout.pod_net = j.value("podNet", s.layout.pod_net);
+  s.layout.routing_mode = j.value("routingMode", s.layout.routing_mode);
   s.api_url = j.value("apiServer", "");
   for (const auto& c : j.value("components", json::array())) {
     s.components.push_back(Component{c.value("name", ""), c.value("netns", ""), c.value("pid", 0),

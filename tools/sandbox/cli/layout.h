@@ -32,6 +32,7 @@ struct Layout {
   std::string underlay_net = "192.168.200";
   // Node i gets <pod_net>.i.0/24.
   std::string pod_net = "10.244";
+  std::string routing_mode = "tunnel";  // the agents' --routing-mode: tunnel or native
 
   std::string underlayNetns() const { return prefix + "-underlay"; }
   std::string hostLink() const { return prefix + "0"; }  // this machine's end of the uplink

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
       ->default_val("192.168.200");
   up->add_option("--pod-net", layout.pod_net, "Pod /16 as two octets; node i gets <net>.i.0/24")
       ->default_val("10.244");
+  up->add_option("--routing-mode", layout.routing_mode,
+                 "How pods reach other nodes' pods: tunnel (VXLAN) or native (routes)")
+      ->check(CLI::IsMember({"tunnel", "native"}))
+      ->default_val("tunnel");
   auto* down = app.add_subcommand("down", "Remove everything the sandbox made");
   down->add_option("--prefix", layout.prefix,
                    "Prefix to clean up when the state file is gone (after a crash)")

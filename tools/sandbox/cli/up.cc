@@ -230,10 +230,10 @@ Status sandboxUp(const Layout& layout) {
     PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent = launch(
-        state, node + "/agent", l.nodeNetns(i),
-        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
-         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig"});
+    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
+                        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
+                         "--state-dir", dir + "/agent", "--socket", l.agentSocket(i),
+                         "--kubeconfig", dir + "/kubeconfig", "--routing-mode", l.routing_mode});
     if (!agent) return agent.status();
     auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
                           {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i),
