@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "test/e2e/apiserver_fixture.h"
 #include "test/e2e/harness.h"
 
 namespace petrel::e2e {
@@ -17,36 +18,19 @@ namespace {
 
 using nlohmann::json;
 
-class Controller : public ::testing::Test {
+class Controller : public ApiServerTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(requireTool("kubectl"));
-    for (const char* bin : {"petrel-apiserver", "petrel-controller"}) {
-      ASSERT_TRUE(requireFile(binDir() / bin, std::string("build it with: ninja -C build ") + bin));
-    }
-    dir_ = std::make_unique<TempDir>("pe2e-ctl");
-    apiserver_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{(binDir() / "petrel-apiserver").string(), "--data-dir",
-                                 (*dir_ / "data").string(), "--no-persist", "--kubeconfig-out",
-                                 kubeconfig().string(), "--bookmark-interval", "1"},
-        *dir_ / "apiserver.log");
-    bool ready = waitUntil(
-        [&] {
-          return apiserver_->log().find("petrel-apiserver ready on") != std::string::npos ||
-                 !apiserver_->running();
-        },
-        15s);
-    ASSERT_TRUE(ready && apiserver_->running()) << "petrel-apiserver did not start:\n"
-                                                << apiserver_->log();
+    ASSERT_TRUE(requireFile(binDir() / "petrel-controller",
+                            "build it with: ninja -C build petrel-controller"));
+    ASSERT_NO_FATAL_FAILURE(startApiServer("pe2e-ctl"));
     startController();
   }
   void TearDown() override {
     controller_.reset();
-    apiserver_.reset();
-    dir_.reset();
+    ApiServerTest::TearDown();
   }
 
-  std::filesystem::path kubeconfig() const { return *dir_ / "kubeconfig"; }
   void startController() {
     controller_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{(binDir() / "petrel-controller").string(), "--kubeconfig",
@@ -59,29 +43,10 @@ class Controller : public ::testing::Test {
   }
   std::string controllerLog() const { return controller_ ? controller_->log() : ""; }
 
-  CmdResult kubectl(std::vector<std::string> args, const std::string& input = "") {
-    std::vector<std::string> argv = {"kubectl", "--kubeconfig", kubeconfig().string(),
-                                     "--cache-dir", (*dir_ / "kcache").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunOptions o;
-    o.input = input;
-    o.env = {{"HOME", dir_->path().string()}};
-    return run(argv, o);
-  }
-  void must(std::vector<std::string> args, const std::string& input = "") {
-    CmdResult r = kubectl(args, input);
-    ASSERT_TRUE(r.ok()) << "kubectl " << ::testing::PrintToString(args) << ": " << r.describe();
-  }
   void create(const json& obj) { must({"create", "-f", "-"}, obj.dump()); }
   void patchStatus(const std::string& kind, const std::string& name, const json& status) {
     must({"patch", kind, name, "--subresource=status", "--type=merge", "-p",
           json{{"status", status}}.dump()});
-  }
-  json get(std::vector<std::string> args) {
-    args.insert(args.end(), {"-o", "json"});
-    CmdResult r = kubectl(args);
-    if (!r.ok()) return json();
-    return json::parse(r.out, nullptr, false);
   }
   std::vector<json> slices(const std::string& service) {
     json l = get({"get", "endpointslices", "-l", "kubernetes.io/service-name=" + service});
@@ -127,8 +92,6 @@ class Controller : public ::testing::Test {
                 {{"name", "metrics"}, {"port", 9100}}}}}}};
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<BackgroundProcess> apiserver_;
   std::unique_ptr<BackgroundProcess> controller_;
   int controllerStarts_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "test/e2e/apiserver_fixture.h"
 #include "test/e2e/harness.h"
 
 namespace petrel::e2e {
@@ -20,35 +21,17 @@ using nlohmann::json;
 
 constexpr const char* kPool = "10.244.0.0/16";
 
-class OperatorE2e : public ::testing::Test {
+class OperatorE2e : public ApiServerTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(requireTool("kubectl"));
-    for (const char* bin : {"petrel-apiserver", "petrel-operator"}) {
-      ASSERT_TRUE(requireFile(binDir() / bin, std::string("build it with: ninja -C build ") + bin));
-    }
-    dir_ = std::make_unique<TempDir>("pe2e-op");
-    apiserver_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{(binDir() / "petrel-apiserver").string(), "--data-dir",
-                                 (*dir_ / "data").string(), "--no-persist", "--kubeconfig-out",
-                                 kubeconfig().string(), "--bookmark-interval", "1"},
-        *dir_ / "apiserver.log");
-    bool ready = waitUntil(
-        [&] {
-          return apiserver_->log().find("petrel-apiserver ready on") != std::string::npos ||
-                 !apiserver_->running();
-        },
-        15s);
-    ASSERT_TRUE(ready && apiserver_->running()) << "petrel-apiserver did not start:\n"
-                                                << apiserver_->log();
+    ASSERT_TRUE(
+        requireFile(binDir() / "petrel-operator", "build it with: ninja -C build petrel-operator"));
+    ASSERT_NO_FATAL_FAILURE(startApiServer("pe2e-op"));
   }
   void TearDown() override {
     operators_.clear();
-    apiserver_.reset();
-    dir_.reset();
+    ApiServerTest::TearDown();
   }
-
-  std::filesystem::path kubeconfig() const { return *dir_ / "kubeconfig"; }
 
   // Starts a replica with a short lease (3 s) so takeover is quick; returns its identity.
   std::string startOperator(const std::string& pool = kPool) {
@@ -69,25 +52,6 @@ class OperatorE2e : public ::testing::Test {
     return out;
   }
 
-  CmdResult kubectl(std::vector<std::string> args, const std::string& input = "") {
-    std::vector<std::string> argv = {"kubectl", "--kubeconfig", kubeconfig().string(),
-                                     "--cache-dir", (*dir_ / "kcache").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunOptions o;
-    o.input = input;
-    o.env = {{"HOME", dir_->path().string()}};
-    return run(argv, o);
-  }
-  void must(const std::vector<std::string>& args, const std::string& input = "") {
-    CmdResult r = kubectl(args, input);
-    ASSERT_TRUE(r.ok()) << "kubectl " << ::testing::PrintToString(args) << ": " << r.describe();
-  }
-  json get(std::vector<std::string> args) {
-    args.insert(args.end(), {"-o", "json"});
-    CmdResult r = kubectl(args);
-    if (!r.ok()) return json();
-    return json::parse(r.out, nullptr, false);
-  }
   void createNode(const std::string& name, const std::string& ip) {
     json n = {{"apiVersion", "v1"},
               {"kind", "Node"},
@@ -147,8 +111,6 @@ class OperatorE2e : public ::testing::Test {
     return n;
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<BackgroundProcess> apiserver_;
   std::map<std::string, std::unique_ptr<BackgroundProcess>> operators_;
   std::string lease_ = uniqueName("petrel-operator");
 };
