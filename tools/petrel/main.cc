@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -145,74 +146,76 @@ int cmdEndpointList(const Globals& g) {
   return 0;
 }
 
-int cmdBpfEndpointList(const Globals& g) {
-  auto map = petrel::datapath::BpfMap<endpoint_key, endpoint_info>::openPinned(
-      g.bpf_root + "/" PETREL_MAP_ENDPOINTS);
+// Every entry of the map pinned at <bpf-root>/<name>; prints why and returns nullopt when the
+// pin cannot be read. `hint` follows the standard advice about --bpf-root.
+template <typename K, typename V>
+std::optional<std::vector<std::pair<K, V>>> readPinned(const Globals& g, const char* name,
+                                                       const std::string& hint = "") {
+  auto map = petrel::datapath::BpfMap<K, V>::openPinned(g.bpf_root + "/" + name);
   if (!map) {
-    std::cerr
-        << "Error: " << map.status().message()
-        << "\nIs --bpf-root right? The agent pins its maps there (default /sys/fs/bpf/petrel).\n";
-    return 1;
+    std::cerr << "Error: " << map.status().message()
+              << "\nIs --bpf-root right? The agent pins its maps there (default "
+                 "/sys/fs/bpf/petrel)"
+              << hint << ".\n";
+    return std::nullopt;
   }
   auto keys = map->keys();
   if (!keys) {
     std::cerr << "Error: " << keys.status().message() << "\n";
-    return 1;
+    return std::nullopt;
   }
-  json out = json::array();
-  petrel::cli::Table t({"IP", "ENDPOINT", "IFINDEX", "POD MAC", "GATEWAY MAC", "IDENTITY"});
+  std::vector<std::pair<K, V>> out;
   for (const auto& key : *keys) {
-    auto v = map->lookup(key);
-    if (!v) continue;  // deleted while we iterated
-    std::string ip = petrel::Ipv4Addr::fromNetwork(key.ip4).toString();
-    out.push_back({{"ip", ip},
-                   {"endpointID", v->endpoint_id},
-                   {"ifindex", v->ifindex},
-                   {"podMAC", petrel::formatMac(v->pod_mac)},
-                   {"hostMAC", petrel::formatMac(v->host_mac)},
-                   {"identity", v->identity}});
-    t.addRow({ip, std::to_string(v->endpoint_id), std::to_string(v->ifindex),
-              petrel::formatMac(v->pod_mac), petrel::formatMac(v->host_mac),
-              std::to_string(v->identity)});
+    if (auto v = map->lookup(key)) out.emplace_back(key, *v);  // else deleted while iterating
   }
+  return out;
+}
+
+// `-o json` prints `out`, the default the table.
+void printList(const Globals& g, const json& out, const petrel::cli::Table& table) {
   if (g.output == "json") {
     std::cout << out.dump(2) << "\n";
   } else {
-    t.print(std::cout);
+    table.print(std::cout);
   }
+}
+
+int cmdBpfEndpointList(const Globals& g) {
+  auto entries = readPinned<endpoint_key, endpoint_info>(g, PETREL_MAP_ENDPOINTS);
+  if (!entries) return 1;
+  json out = json::array();
+  petrel::cli::Table t({"IP", "ENDPOINT", "IFINDEX", "POD MAC", "GATEWAY MAC", "IDENTITY"});
+  for (const auto& [key, v] : *entries) {
+    std::string ip = petrel::Ipv4Addr::fromNetwork(key.ip4).toString();
+    out.push_back({{"ip", ip},
+                   {"endpointID", v.endpoint_id},
+                   {"ifindex", v.ifindex},
+                   {"podMAC", petrel::formatMac(v.pod_mac)},
+                   {"hostMAC", petrel::formatMac(v.host_mac)},
+                   {"identity", v.identity}});
+    t.addRow({ip, std::to_string(v.endpoint_id), std::to_string(v.ifindex),
+              petrel::formatMac(v.pod_mac), petrel::formatMac(v.host_mac),
+              std::to_string(v.identity)});
+  }
+  printList(g, out, t);
   return 0;
 }
 
 int cmdBpfTunnelList(const Globals& g) {
-  auto map = petrel::datapath::BpfMap<tunnel_key, tunnel_info>::openPinned(g.bpf_root +
-                                                                           "/" PETREL_MAP_TUNNEL);
-  if (!map) {
-    std::cerr << "Error: " << map.status().message()
-              << "\nIs --bpf-root right? The agent pins its maps there (default "
-                 "/sys/fs/bpf/petrel); an agent older than the overlay has no tunnel map.\n";
-    return 1;
-  }
-  auto keys = map->keys();
-  if (!keys) {
-    std::cerr << "Error: " << keys.status().message() << "\n";
-    return 1;
-  }
+  auto entries = readPinned<tunnel_key, tunnel_info>(
+      g, PETREL_MAP_TUNNEL, "; an agent older than the overlay has no tunnel map");
+  if (!entries) return 1;
   json out = json::array();
   petrel::cli::Table t({"POD CIDR", "NODE IP"});
-  for (const auto& key : *keys) {
-    auto v = map->lookup(key);
-    if (!v || key.family != PETREL_AF_INET) continue;
+  for (const auto& [key, v] : *entries) {
+    if (key.family != PETREL_AF_INET) continue;
     const petrel::Ipv4Cidr cidr{petrel::Ipv4Addr::fromNetwork(key.ip4),
                                 static_cast<uint8_t>(key.prefixlen - TUNNEL_KEY_PREFIX_BITS)};
-    const std::string node = petrel::Ipv4Addr::fromNetwork(v->ip4).toString();
+    const std::string node = petrel::Ipv4Addr::fromNetwork(v.ip4).toString();
     out.push_back({{"podCIDR", cidr.toString()}, {"nodeIP", node}});
     t.addRow({cidr.toString(), node});
   }
-  if (g.output == "json") {
-    std::cout << out.dump(2) << "\n";
-  } else {
-    t.print(std::cout);
-  }
+  printList(g, out, t);
   return 0;
 }
 
