@@ -1,4 +1,4 @@
-// Loading the lxc and overlay skeletons with pinned, reusable maps.
+// Loading the lxc, overlay and nat skeletons with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
 #include <cstdarg>
@@ -8,6 +8,7 @@
 
 #include "agent/datapath/bpffs.h"
 #include "lxc.skel.h"
+#include "nat.skel.h"
 #include "overlay.skel.h"
 
 namespace petrel::datapath {
@@ -51,15 +52,22 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   if (int err = overlay__load(dp->overlay_); err) {
     return errnoStatus(-err, "load BPF object overlay" + stale_hint);
   }
+  dp->nat_obj_ = nat__open_opts(&opts);
+  if (!dp->nat_obj_) return errnoStatus(errno, "open BPF object nat");
+  if (int err = nat__load(dp->nat_obj_); err) {
+    return errnoStatus(-err, "load BPF object nat" + stale_hint);
+  }
   dp->endpoints_ = EndpointMap(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
                                pin_root + "/" PETREL_MAP_ENDPOINTS);
   dp->tunnels_ =
       TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
+  dp->nat_ = NatMap(bpf_map__fd(dp->nat_obj_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
   spdlog::info("BPF programs loaded, maps pinned under {}", pin_root);
   return dp;
 }
 
 LoadedDatapath::~LoadedDatapath() {
+  nat__destroy(nat_obj_);
   overlay__destroy(overlay_);
   lxc__destroy(lxc_);
 }
@@ -74,6 +82,18 @@ int LoadedDatapath::overlayEgressFd() const {
 
 int LoadedDatapath::overlayIngressFd() const {
   return bpf_program__fd(overlay_->progs.petrel_overlay_ingress);
+}
+
+int LoadedDatapath::natEgressFd() const {
+  return bpf_program__fd(nat_obj_->progs.petrel_nat_egress);
+}
+
+int LoadedDatapath::natIngressFd() const {
+  return bpf_program__fd(nat_obj_->progs.petrel_nat_ingress);
+}
+
+nat_config& LoadedDatapath::natConfig() {
+  return nat_obj_->bss->nat_config;
 }
 
 const struct btf* LoadedDatapath::lxcBtf() const {

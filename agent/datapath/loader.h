@@ -1,6 +1,6 @@
-// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay). Maps
-// are pinned by name under the pin root, and a new load reuses maps already pinned there, so an
-// agent restart keeps every entry (and the connections that depend on them).
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, nat).
+// Maps are pinned by name under the pin root, and a new load reuses maps already pinned there, so
+// an agent restart keeps every entry (and the connections that depend on them).
 #pragma once
 
 #include <memory>
@@ -12,12 +12,14 @@
 
 struct lxc;
 struct overlay;
+struct nat;
 struct btf;
 
 namespace petrel::datapath {
 
 using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
 using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
+using NatMap = BpfMap<nat_key, nat_entry>;
 
 // Values the programs are configured with before load.
 struct LoadOptions {
@@ -36,8 +38,13 @@ class LoadedDatapath {
   int lxcProgramFd() const;
   int overlayEgressFd() const;
   int overlayIngressFd() const;
+  int natEgressFd() const;
+  int natIngressFd() const;
+  // The nat programs' settings, in the object's mmapped .bss: writes take effect at once.
+  nat_config& natConfig();
   EndpointMap& endpoints() { return endpoints_; }
   TunnelMap& tunnels() { return tunnels_; }
+  NatMap& nat() { return nat_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
   // The BTF of the loaded lxc object (for layout checks); owned by the object.
@@ -47,8 +54,10 @@ class LoadedDatapath {
   LoadedDatapath() = default;
   struct lxc* lxc_ = nullptr;
   struct overlay* overlay_ = nullptr;
+  struct nat* nat_obj_ = nullptr;
   EndpointMap endpoints_;
   TunnelMap tunnels_;
+  NatMap nat_;
   std::string pin_root_;
 };
 

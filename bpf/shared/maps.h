@@ -14,8 +14,10 @@
 #define PETREL_MAP_ENDPOINTS "petrel_endpoints"
 #define PETREL_MAP_METRICS "petrel_metrics"
 #define PETREL_MAP_TUNNEL "petrel_tunnel"
+#define PETREL_MAP_NAT "petrel_nat"
 
 #define PETREL_MAX_TUNNEL_PREFIXES 16384
+#define PETREL_MAX_NAT_ENTRIES 131072
 
 /* petrel_endpoints: pod IP -> local endpoint. */
 struct endpoint_key {
@@ -78,3 +80,51 @@ struct tunnel_info {
 /* Security identities (the VNI of tunnelled packets carries the source's). */
 #define PETREL_IDENTITY_UNKNOWN 0
 #define PETREL_IDENTITY_HOST 1
+
+/* petrel_nat: LRU hash of masqueraded flows (pod traffic leaving the cluster gets the node's
+ * address). Each flow has two entries: NAT_DIR_EGRESS keyed by the pod's original tuple, and
+ * NAT_DIR_INGRESS keyed by the reply tuple (remote -> node address : allocated port). A flow that
+ * came in from outside to a pod gets one NAT_DIR_EGRESS entry with NAT_F_PASSTHROUGH so the
+ * pod's replies are left alone. For ICMP echo the identifier stands in for the port: sport of a
+ * request, dport of a reply. */
+enum nat_dir {
+  NAT_DIR_EGRESS = 0,
+  NAT_DIR_INGRESS = 1,
+};
+
+struct nat_key {
+  __be32 saddr;
+  __be32 daddr;
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 dir; /* enum nat_dir */
+  __u8 family;
+  __u8 pad;
+};
+
+#define NAT_F_CLOSING 0x1     /* TCP FIN or RST seen: the short timeout applies */
+#define NAT_F_PASSTHROUGH 0x2 /* a flow opened from outside: not translated */
+
+struct nat_entry {
+  __be32 to_addr; /* egress: the node address; ingress: the pod address */
+  __be16 to_port; /* egress: the allocated port; ingress: the pod's port */
+  __u8 flags;     /* NAT_F_* */
+  __u8 pad;
+  __u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet, refreshed at most once a second */
+};
+
+/* The masquerade settings, written by the agent into the nat object's .bss once it knows its
+ * pod CIDR and node address. enabled == 0: the programs pass everything. */
+struct nat_config {
+  __be32 node_ip4;  /* the address pods are masqueraded to */
+  __be32 pod_net4;  /* this node's pod CIDR: network ... */
+  __be32 pod_mask4; /* ... and mask, both in network order */
+  __u16 port_min;   /* allocated ports, host order, inclusive */
+  __u16 port_max;
+  __u32 enabled;
+  __u32 pad;
+  __u64 tcp_timeout_ns;     /* idle TCP flow */
+  __u64 closing_timeout_ns; /* TCP flow after FIN/RST */
+  __u64 udp_timeout_ns;     /* idle UDP or ICMP flow */
+};

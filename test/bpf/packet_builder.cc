@@ -92,10 +92,15 @@ PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
   dport_ = dport;
   return *this;
 }
-PacketBuilder& PacketBuilder::icmpEcho(uint16_t id, uint16_t seq) {
+PacketBuilder& PacketBuilder::icmpEcho(uint16_t id, uint16_t seq, uint8_t type) {
   l4_ = L4::kIcmp;
+  icmp_type_ = type;
   sport_ = id;
   dport_ = seq;
+  return *this;
+}
+PacketBuilder& PacketBuilder::moreFragments() {
+  more_fragments_ = true;
   return *this;
 }
 PacketBuilder& PacketBuilder::arpRequest(const Mac& sender_mac, const std::string& sender_ip,
@@ -154,7 +159,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
       break;
     case L4::kIcmp:
       proto = 1;
-      l4.push_back(8);
+      l4.push_back(icmp_type_);
       l4.push_back(0);
       put16(l4, 0);
       put16(l4, sport_);
@@ -176,7 +181,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
   iph.push_back(0);
   put16(iph, uint16_t(20 + l4.size()));
   put16(iph, 0x1234);
-  put16(iph, 0x4000);  // id, DF
+  put16(iph, more_fragments_ ? 0x2000 : 0x4000);  // MF or DF
   iph.push_back(ttl_);
   iph.push_back(proto);
   put16(iph, 0);
@@ -209,6 +214,30 @@ uint8_t PacketView::ttl() const {
 bool PacketView::ipChecksumValid() const {
   size_t ihl = (bytes.at(kEth) & 0x0f) * 4u;
   return bytes.size() >= kEth + ihl && inetChecksum(bytes.data() + kEth, ihl) == 0;
+}
+namespace {
+size_t l4Offset(const std::vector<uint8_t>& b) {
+  return kEth + (b.at(kEth) & 0x0f) * 4u;
+}
+}  // namespace
+uint16_t PacketView::sport() const {
+  size_t l4 = l4Offset(bytes);
+  return get16(bytes, bytes.at(kEth + 9) == 1 ? l4 + 4 : l4);
+}
+uint16_t PacketView::dport() const {
+  size_t l4 = l4Offset(bytes);
+  return get16(bytes, bytes.at(kEth + 9) == 1 ? l4 + 4 : l4 + 2);
+}
+bool PacketView::l4ChecksumValid() const {
+  size_t l4 = l4Offset(bytes);
+  uint8_t proto = bytes.at(kEth + 9);
+  size_t len = kEth + get16(bytes, kEth + 2) - l4;
+  if (l4 + len > bytes.size()) return false;
+  if (proto == 1) return inetChecksum(bytes.data() + l4, len) == 0;
+  if (proto == 17 && get16(bytes, l4 + 6) == 0) return true;
+  uint32_t src = uint32_t(get16(bytes, kEth + 12)) + get16(bytes, kEth + 14);
+  uint32_t dst = uint32_t(get16(bytes, kEth + 16)) + get16(bytes, kEth + 18);
+  return inetChecksum(bytes.data() + l4, len, src + dst + proto + uint32_t(len)) == 0;
 }
 uint16_t PacketView::arpOp() const {
   return get16(bytes, kEth + 6);

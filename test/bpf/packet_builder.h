@@ -20,7 +20,9 @@ class PacketBuilder {
   PacketBuilder& ipv4(const std::string& src, const std::string& dst, uint8_t ttl = 64);
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = 0x02 /* SYN */);
   PacketBuilder& udp(uint16_t sport, uint16_t dport);
-  PacketBuilder& icmpEcho(uint16_t id, uint16_t seq);
+  PacketBuilder& icmpEcho(uint16_t id, uint16_t seq, uint8_t type = 8 /* request; 0: reply */);
+  // Marks the packet as a first fragment (MF set).
+  PacketBuilder& moreFragments();
   // ARP request "who has target_ip? tell sender_ip".
   PacketBuilder& arpRequest(const Mac& sender_mac, const std::string& sender_ip,
                             const std::string& target_ip);
@@ -36,6 +38,8 @@ class PacketBuilder {
   enum class L4 { kNone, kTcp, kUdp, kIcmp } l4_ = L4::kNone;
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_flags_ = 0;
+  uint8_t icmp_type_ = 8;
+  bool more_fragments_ = false;
   std::vector<uint8_t> arp_;
   std::string payload_;
 };
@@ -53,6 +57,12 @@ struct PacketView {
   std::string ipDst() const;
   uint8_t ttl() const;
   bool ipChecksumValid() const;
+  // TCP/UDP ports; for ICMP echo both are the identifier.
+  uint16_t sport() const;
+  uint16_t dport() const;
+  // The TCP/UDP checksum with its pseudo-header, or the ICMP checksum; a UDP checksum of 0
+  // (none) counts as valid.
+  bool l4ChecksumValid() const;
   // ARP fields (Ethernet/IPv4 ARP).
   uint16_t arpOp() const;
   Mac arpSenderMac() const;

@@ -1,0 +1,161 @@
+/* nat: masquerading on the node's uplink (the device of the default route). Egress: a packet
+ * from one of this node's pods to an address outside the cluster (not a pod CIDR of any node)
+ * leaves with the node's address and a port allocated from the configured range; TCP gets a
+ * port on its SYN, ICMP on an echo request, UDP on any packet. Ingress: replies to an allocated
+ * port are translated back and delivered straight into the pod. UDP flows opened from outside
+ * toward a pod are remembered so the pod's answers are not translated. Nothing here touches
+ * traffic that is not a pod's. Every translated or dropped packet is counted by reason. */
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+
+#include "compiler.h"
+#include "deliver.h"
+#include "endpoints.h"
+#include "ipv4.h"
+#include "metrics.h"
+#include "nat.h"
+#include "tunnel.h"
+
+static __always_inline int count(struct __sk_buff* skb, __u32 reason, __u32 dir, int action) {
+  metrics_count(reason, dir, skb->len);
+  return PETREL_IS_DROP(reason) ? TC_ACT_SHOT : action;
+}
+
+static __always_inline int is_local_pod(__be32 ip4) {
+  return (ip4 & nat_config.pod_mask4) == nat_config.pod_net4;
+}
+
+/* In the cluster: a pod of this node or of any node in the tunnel map (which, in native
+ * routing mode too, lists every other node's pod CIDR). */
+static __always_inline int in_cluster(__be32 ip4) {
+  return is_local_pod(ip4) || tunnel_lookup_ip4(ip4);
+}
+
+/* Returns the egress entry of an established translated flow, or NULL when the flow has none
+ * (or lost its port to another flow after going idle, in which case the stale entry goes). */
+static __always_inline struct nat_entry* egress_entry(const struct nat_tuple* t, __u64 now) {
+  struct nat_key key;
+  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
+  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
+  if (!e || (e->flags & NAT_F_PASSTHROUGH)) return e;
+  struct nat_key rkey;
+  nat_reply_key(&rkey, t, e->to_port);
+  struct nat_entry* reply = bpf_map_lookup_elem(&petrel_nat, &rkey);
+  if (reply && reply->to_addr == t->saddr && reply->to_port == t->sport) {
+    nat_entry_touch(reply, t, now);
+    return e;
+  }
+  if (!reply) {
+    /* The reply entry was evicted: claim the same port again if it is still free. */
+    struct nat_entry again = {.to_addr = t->saddr, .to_port = t->sport, .last_seen_ns = now};
+    if (bpf_map_update_elem(&petrel_nat, &rkey, &again, BPF_NOEXIST) == 0) return e;
+  }
+  bpf_map_delete_elem(&petrel_nat, &key);
+  return 0;
+}
+
+SEC("tc")
+int petrel_nat_egress(struct __sk_buff* skb) {
+  if (!nat_config.enabled) return TC_ACT_OK;
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
+  struct iphdr* iph = data + sizeof(*eth);
+  if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
+  if (!is_local_pod(iph->saddr) || in_cluster(iph->daddr)) return TC_ACT_OK;
+
+  struct nat_tuple t;
+  if (nat_tuple_read(skb, iph, &t) < 0) {
+    return count(skb, PETREL_DROP_NAT_UNSUPPORTED, METRIC_DIR_EGRESS, 0);
+  }
+  __u64 now = bpf_ktime_get_ns();
+  struct nat_entry* e = egress_entry(&t, now);
+  if (e && (e->flags & NAT_F_PASSTHROUGH)) {
+    nat_entry_touch(e, &t, now);
+    return TC_ACT_OK;
+  }
+  if (!e) {
+    /* Only flows the pod opens get a port; answers within flows opened from outside (a SYN-ACK,
+     * an echo reply) pass as they are. */
+    if (t.proto == IPPROTO_TCP && (t.tcp_flags & (NAT_TCP_SYN | NAT_TCP_ACK)) != NAT_TCP_SYN)
+      return TC_ACT_OK;
+    if (t.proto == IPPROTO_ICMP && t.icmp_type != PETREL_ICMP_ECHO) return TC_ACT_OK;
+    e = nat_allocate(&t, now);
+    if (!e) return count(skb, PETREL_DROP_NAT_NO_PORT, METRIC_DIR_EGRESS, 0);
+  }
+  nat_entry_touch(e, &t, now);
+  __be32 to_addr = e->to_addr;
+  __be16 to_port = e->to_port;
+  if (nat_rewrite(skb, &t, 1, to_addr, to_port) < 0) {
+    return count(skb, PETREL_DROP_INVALID, METRIC_DIR_EGRESS, 0);
+  }
+  return count(skb, PETREL_MASQUERADED, METRIC_DIR_EGRESS, TC_ACT_OK);
+}
+
+/* A reply to a masqueraded flow: translate back and deliver into the pod. */
+static __always_inline int reverse_translate(struct __sk_buff* skb, const struct nat_tuple* t) {
+  __u16 port = bpf_ntohs(t->dport);
+  if (port < nat_config.port_min || port > nat_config.port_max) return TC_ACT_OK;
+  struct nat_key rkey;
+  nat_key_of(&rkey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_INGRESS);
+  struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &rkey);
+  if (!r) return TC_ACT_OK; /* not a translated flow: the node's own traffic */
+  nat_entry_touch(r, t, bpf_ktime_get_ns());
+  __be32 to_addr = r->to_addr;
+  __be16 to_port = r->to_port;
+  if (nat_rewrite(skb, t, 0, to_addr, to_port) < 0) {
+    return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+  }
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* iph = data + sizeof(*eth);
+  if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) {
+    return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+  }
+  struct endpoint_info* dst = endpoint_lookup_ip4(to_addr);
+  if (!dst) return count(skb, PETREL_UNMASQUERADED, METRIC_DIR_INGRESS, TC_ACT_OK);
+  __u32 reason;
+  int action = deliver_local_ipv4(eth, iph, dst, &reason);
+  return count(skb, reason == PETREL_FORWARDED ? PETREL_UNMASQUERADED : reason, METRIC_DIR_INGRESS,
+               action);
+}
+
+/* A UDP packet from outside to a pod: remember the flow so the pod's answers keep its address
+ * (TCP and ICMP answers are recognised by their flags and type). */
+static __always_inline void remember_inbound_udp(const struct nat_tuple* t) {
+  struct nat_key key;
+  nat_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
+  __u64 now = bpf_ktime_get_ns();
+  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
+  if (e) {
+    nat_entry_touch(e, t, now);
+    return;
+  }
+  struct nat_entry pass = {
+      .to_addr = t->daddr, .to_port = t->dport, .flags = NAT_F_PASSTHROUGH, .last_seen_ns = now};
+  bpf_map_update_elem(&petrel_nat, &key, &pass, BPF_NOEXIST);
+}
+
+SEC("tc")
+int petrel_nat_ingress(struct __sk_buff* skb) {
+  if (!nat_config.enabled) return TC_ACT_OK;
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
+  struct iphdr* iph = data + sizeof(*eth);
+  if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
+  const int to_node = iph->daddr == nat_config.node_ip4;
+  const int udp_to_pod =
+      iph->protocol == IPPROTO_UDP && is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
+  if (!to_node && !udp_to_pod) return TC_ACT_OK;
+  struct nat_tuple t;
+  if (nat_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
+  if (to_node) return reverse_translate(skb, &t);
+  remember_inbound_udp(&t);
+  return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
