@@ -19,6 +19,7 @@
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/loader.h"
+#include "agent/datapath/masquerade.h"
 #include "agent/datapath/overlay.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/k8s/cluster_watch.h"
@@ -37,6 +38,8 @@ struct Options {
   uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
   std::string routing_mode = "tunnel";
   uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
+  bool masquerade = true;
+  std::string masquerade_ports = "61000-65535";
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
   std::string kubeconfig;
@@ -144,6 +147,14 @@ int main(int argc, char** argv) {
   app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
+  app.add_option("--enable-masquerade", opt.masquerade,
+                 "Give pod traffic that leaves the cluster the node's address (BPF, on the "
+                 "default route's device)")
+      ->capture_default_str();
+  app.add_option("--masquerade-port-range", opt.masquerade_ports,
+                 "Node ports masqueraded flows get, MIN-MAX; outside the node's own ephemeral "
+                 "ports")
+      ->capture_default_str();
   app.add_option("--full-pass-interval", opt.full_pass_seconds,
                  "Seconds between datapath repair passes")
       ->capture_default_str();
@@ -160,6 +171,10 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (geteuid() != 0)
     return fail("petrel-agent must run as root (it loads BPF programs and configures interfaces)");
+
+  auto masquerade_ports = petrel::datapath::parsePortRange(opt.masquerade_ports);
+  if (!masquerade_ports)
+    return fail("--masquerade-port-range: " + masquerade_ports.status().message());
 
   const bool use_api = !opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST");
   if (opt.pod_cidr.empty() && !use_api) {
@@ -248,6 +263,15 @@ int main(int argc, char** argv) {
     cidr = *found;
   }
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
+  std::string masquerade_text = "off";
+  if (opt.masquerade) {
+    auto up = petrel::datapath::enableMasquerade(dp, *cidr, *masquerade_ports);
+    if (!up) return fail(up.status().toString());
+    masquerade_text = fmt::format("to {} on {}, ports {}", up->address.toString(), up->device,
+                                  opt.masquerade_ports);
+  } else if (auto st = petrel::datapath::disableMasquerade(dp); !st) {
+    return fail(st.toString());
+  }
   if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
 
   int prog_fd = dp.lxcProgramFd();
@@ -280,9 +304,10 @@ int main(int argc, char** argv) {
   ::chmod(opt.socket.c_str(), 0600);
 
   spdlog::info(
-      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, routing {}, API unix:{}, "
-      "maps {}",
-      opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, opt.socket, opt.bpf_root);
+      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, routing {}, masquerade {}, API "
+      "unix:{}, maps {}",
+      opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, masquerade_text, opt.socket,
+      opt.bpf_root);
 
   // Wait for a stop signal; run a repair pass on every timeout.
   const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};

@@ -102,6 +102,10 @@ class Sandbox {
   }
   const std::string& prefix() const { return prefix_; }
   const std::string& stateDir() const { return state_dir_; }
+  // The underlay network's namespace and addresses: .1 its router (the "outside"), .10+i node i.
+  std::string underlayNetns() const { return prefix_ + "-underlay"; }
+  std::string underlayIp(int host) const { return underlay_net_ + "." + std::to_string(host); }
+  std::string nodeIp(int node) const { return underlayIp(10 + node); }
   std::string podCidrPrefix(int node) const { return pod_net_ + "." + std::to_string(node) + "."; }
 
   // Waits until every listed pod is Running with its Ready condition True.

@@ -1,13 +1,16 @@
 // petrel: the command-line client. `petrel status|endpoint ...` ask the local agent over its
 // unix socket; `petrel bpf ...` read the pinned maps directly, so they work while the agent is
 // down. Lists are tables by default, `-o json` for machines.
-#include <grpcpp/grpcpp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
 
 #include <chrono>
 #include <iostream>
 #include <optional>
 
 #include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
 #include "agent.grpc.pb.h"
@@ -219,6 +222,56 @@ int cmdBpfTunnelList(const Globals& g) {
   return 0;
 }
 
+std::string protoName(uint8_t proto) {
+  switch (proto) {
+    case IPPROTO_TCP:
+      return "TCP";
+    case IPPROTO_UDP:
+      return "UDP";
+    case IPPROTO_ICMP:
+      return "ICMP";
+  }
+  return std::to_string(proto);
+}
+
+std::string hostPort(__be32 ip4, __be16 port) {
+  return petrel::Ipv4Addr::fromNetwork(ip4).toString() + ":" + std::to_string(ntohs(port));
+}
+
+// Masqueraded flows, as `cilium bpf nat list`: each flow's egress entry (pod tuple -> node
+// address and port) and ingress entry (reply tuple -> pod), and the inbound UDP flows passed
+// untranslated.
+int cmdBpfNatList(const Globals& g) {
+  auto entries = readPinned<nat_key, nat_entry>(
+      g, PETREL_MAP_NAT, "; an agent older than masquerading has no NAT map");
+  if (!entries) return 1;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns() is this clock
+  const uint64_t now_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+  json out = json::array();
+  petrel::cli::Table t(
+      {"PROTO", "DIRECTION", "SOURCE", "DESTINATION", "TRANSLATED", "FLAGS", "IDLE"});
+  for (const auto& [key, v] : *entries) {
+    if (key.family != PETREL_AF_INET) continue;
+    const bool pass = v.flags & NAT_F_PASSTHROUGH;
+    const std::string dir = pass ? "passthrough" : key.dir == NAT_DIR_EGRESS ? "egress" : "ingress";
+    const std::string src = hostPort(key.saddr, key.sport), dst = hostPort(key.daddr, key.dport);
+    const std::string to = pass ? "-" : hostPort(v.to_addr, v.to_port);
+    const std::string flags = v.flags & NAT_F_CLOSING ? "closing" : "";
+    const uint64_t idle_s = now_ns > v.last_seen_ns ? (now_ns - v.last_seen_ns) / 1000000000ull : 0;
+    out.push_back({{"proto", protoName(key.proto)},
+                   {"direction", dir},
+                   {"source", src},
+                   {"destination", dst},
+                   {"translated", pass ? json(nullptr) : json(to)},
+                   {"closing", bool(v.flags & NAT_F_CLOSING)},
+                   {"idleSeconds", idle_s}});
+    t.addRow({protoName(key.proto), dir, src, dst, to, flags, std::to_string(idle_s) + "s"});
+  }
+  printList(g, out, t);
+  return 0;
+}
+
 const char* reasonName(uint32_t reason) {
   switch (reason) {
 #define PETREL_REASON_CASE(name, value, text) \
@@ -306,6 +359,10 @@ int main(int argc, char** argv) {
   bpf_tunnel->require_subcommand(1);
   auto* bpf_tunnel_list = bpf_tunnel->add_subcommand("list", "List the tunnel map");
   add_output(bpf_tunnel_list);
+  auto* bpf_nat = bpf->add_subcommand("nat", "The NAT map: masqueraded flows");
+  bpf_nat->require_subcommand(1);
+  auto* bpf_nat_list = bpf_nat->add_subcommand("list", "List the NAT map");
+  add_output(bpf_nat_list);
   auto* bpf_metrics = bpf->add_subcommand("metrics", "Datapath counters by reason");
   bpf_metrics->require_subcommand(1);
   auto* bpf_metrics_list = bpf_metrics->add_subcommand("list", "List non-zero counters");
@@ -321,6 +378,7 @@ int main(int argc, char** argv) {
   if (endpoint_list->parsed()) return cmdEndpointList(g);
   if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
   if (bpf_tunnel_list->parsed()) return cmdBpfTunnelList(g);
+  if (bpf_nat_list->parsed()) return cmdBpfNatList(g);
   if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);
   return 1;
 }

@@ -1,0 +1,108 @@
+// Masquerading setup on the uplink: settings, attachment, and a warning when the node's own
+// ephemeral ports overlap the translation range.
+#include "agent/datapath/masquerade.h"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/datapath/overlay.h"
+#include "agent/datapath/tc_attach.h"
+#include "common/netlink.h"
+
+namespace petrel::datapath {
+
+namespace {
+
+constexpr uint64_t kSecond = 1000000000ull;
+
+// The node's own ephemeral range from /proc (this namespace's), if readable.
+std::optional<PortRange> localPortRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned lo = 0, hi = 0;
+  if (!(in >> lo >> hi) || lo > hi || hi > 65535) return std::nullopt;
+  return PortRange{static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
+}
+
+Result<LinkInfo> uplink() {
+  const std::string dev = underlayDevice();
+  if (dev.empty()) {
+    return makeError(Code::kFailedPrecondition,
+                     "masquerading needs the device of the default route, and there is no "
+                     "default route: add one, or run with --enable-masquerade=false");
+  }
+  auto nl = NetlinkSocket::open();
+  if (!nl) return nl.status();
+  return nl->getLink(dev);
+}
+
+}  // namespace
+
+Result<PortRange> parsePortRange(const std::string& text) {
+  unsigned lo = 0, hi = 0;
+  char dash = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%u%c%u%c", &lo, &dash, &hi, &extra) != 3 || dash != '-' ||
+      lo < 1 || lo > hi || hi > 65535) {
+    return makeError(Code::kInvalidArgument,
+                     "port range '{}' is not MIN-MAX with 1 <= MIN <= MAX <= 65535, e.g. "
+                     "61000-65535",
+                     text);
+  }
+  return PortRange{static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
+}
+
+Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr,
+                                          PortRange ports) {
+  auto link = uplink();
+  if (!link) return link.status();
+  auto nl = NetlinkSocket::open();
+  if (!nl) return nl.status();
+  auto addrs = nl->listAddresses(link->ifindex);
+  if (!addrs) return addrs.status();
+  if (addrs->empty()) {
+    return makeError(Code::kFailedPrecondition,
+                     "masquerading: the uplink {} has no IPv4 address to masquerade to",
+                     link->name);
+  }
+  const Ipv4Addr address = addrs->front().addr;
+  if (auto local = localPortRange(); local && local->min <= ports.max && ports.min <= local->max) {
+    spdlog::warn(
+        "masquerade ports {}-{} overlap this node's ephemeral ports {}-{} "
+        "(net.ipv4.ip_local_port_range): a node connection and a pod's may collide",
+        ports.min, ports.max, local->min, local->max);
+  }
+  nat_config& c = dp.natConfig();
+  c.enabled = 0;
+  c.node_ip4 = address.toNetwork();
+  c.pod_net4 = pod_cidr.base.toNetwork();
+  c.pod_mask4 = htonl(pod_cidr.prefix_len == 0 ? 0 : ~0u << (32 - pod_cidr.prefix_len));
+  c.port_min = ports.min;
+  c.port_max = ports.max;
+  c.tcp_timeout_ns = 6 * 3600 * kSecond;  // as conntrack's established timeout
+  c.closing_timeout_ns = 10 * kSecond;
+  c.udp_timeout_ns = 60 * kSecond;
+  c.enabled = 1;
+  const auto ifindex = static_cast<uint32_t>(link->ifindex);
+  if (auto st = attachTc(ifindex, dp.natEgressFd(), TcDirection::kEgress); !st) {
+    return makeError(st.code(), "attach the masquerade program to {} egress: {}", link->name,
+                     st.message());
+  }
+  if (auto st = attachTc(ifindex, dp.natIngressFd(), TcDirection::kIngress); !st) {
+    return makeError(st.code(), "attach the masquerade program to {} ingress: {}", link->name,
+                     st.message());
+  }
+  return MasqueradeUplink{link->name, address};
+}
+
+Status disableMasquerade(LoadedDatapath& dp) {
+  dp.natConfig().enabled = 0;
+  auto link = uplink();
+  if (!link) return Status::ok();  // no uplink: nothing can be attached
+  const auto ifindex = static_cast<uint32_t>(link->ifindex);
+  PETREL_RETURN_IF_ERROR(detachTc(ifindex, TcDirection::kEgress));
+  return detachTc(ifindex, TcDirection::kIngress);
+}
+
+}  // namespace petrel::datapath
