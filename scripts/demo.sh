@@ -66,8 +66,21 @@ for pod in echo-1 echo-2 echo-3; do
     "$(curl -s -m 3 "http://$ip:8080/")"
 done
 
+step "Traffic to the outside: a server in the underlay namespace (192.168.200.1) sees the node's address"
+nsenter --net=/run/netns/psbx-underlay "$BIN/petrel-workload" --name outside >/dev/null 2>&1 &
+OUTSIDE_PID=$!
+trap 'kill $OUTSIDE_PID 2>/dev/null || true' EXIT
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  nsenter --net=/run/netns/psbx-underlay curl -s -m 1 http://192.168.200.1:8080/ >/dev/null && break
+  sleep 0.2
+done
+printf '  client (%s on %s) -> 192.168.200.1: the server saw %s (masqueraded by BPF)\n' \
+  "$(pod_field client '{.status.podIP}')" "$CLIENT_NODE" \
+  "$(in_pod client curl -s -m 3 http://192.168.200.1:8080/json | sed -n 's/.*"client": "\(.*\)".*/\1/p')"
+
 step "What the agent on $CLIENT_NODE sees"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" endpoint list
+"$BIN/petrel" bpf nat list --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" bpf metrics list \
   --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
 
