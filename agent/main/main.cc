@@ -38,6 +38,7 @@ struct Options {
   uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
   std::string routing_mode = "tunnel";
   uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
+  std::string cgroup_root;  // "": the cgroup2 mount (mounted at /run/petrel/cgroupv2 if none)
   bool masquerade = true;
   std::string masquerade_ports = "61000-65535";
   uint32_t full_pass_seconds = 30;
@@ -147,6 +148,10 @@ int main(int argc, char** argv) {
   app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
+  app.add_option("--cgroup-root", opt.cgroup_root,
+                 "cgroup v2 directory whose processes get socket-level Service load balancing; "
+                 "default: the cgroup2 mount (mounted at /run/petrel/cgroupv2 when there is "
+                 "none)");
   app.add_option("--enable-masquerade", opt.masquerade,
                  "Give pod traffic that leaves the cluster the node's address (BPF, on the "
                  "default route's device)")
