@@ -1,4 +1,4 @@
-// Loading the lxc, overlay and nat skeletons with pinned, reusable maps.
+// Loading the lxc, overlay, nat and sock skeletons with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
 #include <cstdarg>
@@ -10,6 +10,7 @@
 #include "lxc.skel.h"
 #include "nat.skel.h"
 #include "overlay.skel.h"
+#include "sock.skel.h"
 
 namespace petrel::datapath {
 
@@ -57,16 +58,26 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   if (int err = nat__load(dp->nat_obj_); err) {
     return errnoStatus(-err, "load BPF object nat" + stale_hint);
   }
+  dp->sock_ = sock__open_opts(&opts);
+  if (!dp->sock_) return errnoStatus(errno, "open BPF object sock");
+  if (int err = sock__load(dp->sock_); err) {
+    return errnoStatus(-err, "load BPF object sock" + stale_hint);
+  }
   dp->endpoints_ = EndpointMap(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
                                pin_root + "/" PETREL_MAP_ENDPOINTS);
   dp->tunnels_ =
       TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
   dp->nat_ = NatMap(bpf_map__fd(dp->nat_obj_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
+  dp->lb_services_ = LbServiceMap(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
+                                  pin_root + "/" PETREL_MAP_LB_SERVICES);
+  dp->lb_backends_ = LbBackendMap(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),
+                                  pin_root + "/" PETREL_MAP_LB_BACKENDS);
   spdlog::info("BPF programs loaded, maps pinned under {}", pin_root);
   return dp;
 }
 
 LoadedDatapath::~LoadedDatapath() {
+  sock__destroy(sock_);
   nat__destroy(nat_obj_);
   overlay__destroy(overlay_);
   lxc__destroy(lxc_);
@@ -94,6 +105,14 @@ int LoadedDatapath::natIngressFd() const {
 
 nat_config& LoadedDatapath::natConfig() {
   return nat_obj_->bss->nat_config;
+}
+
+std::vector<std::pair<std::string, struct bpf_program*>> LoadedDatapath::socketLbPrograms() const {
+  const auto& p = sock_->progs;
+  return {{"connect4", p.petrel_sock_connect4}, {"sendmsg4", p.petrel_sock_sendmsg4},
+          {"recvmsg4", p.petrel_sock_recvmsg4}, {"getpeername4", p.petrel_sock_getpeername4},
+          {"connect6", p.petrel_sock_connect6}, {"sendmsg6", p.petrel_sock_sendmsg6},
+          {"recvmsg6", p.petrel_sock_recvmsg6}, {"getpeername6", p.petrel_sock_getpeername6}};
 }
 
 const struct btf* LoadedDatapath::lxcBtf() const {

@@ -1,10 +1,13 @@
-// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, nat).
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, nat,
+// sock).
 // Maps are pinned by name under the pin root, and a new load reuses maps already pinned there, so
 // an agent restart keeps every entry (and the connections that depend on them).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/datapath/bpf_map.h"
 #include "common/status.h"
@@ -13,6 +16,8 @@
 struct lxc;
 struct overlay;
 struct nat;
+struct sock;
+struct bpf_program;
 struct btf;
 
 namespace petrel::datapath {
@@ -20,6 +25,8 @@ namespace petrel::datapath {
 using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
 using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
 using NatMap = BpfMap<nat_key, nat_entry>;
+using LbServiceMap = BpfMap<lb_service_key, lb_service_value>;
+using LbBackendMap = BpfMap<uint32_t, lb_backend>;
 
 // Values the programs are configured with before load.
 struct LoadOptions {
@@ -42,9 +49,13 @@ class LoadedDatapath {
   int natIngressFd() const;
   // The nat programs' settings, in the object's mmapped .bss: writes take effect at once.
   nat_config& natConfig();
+  // The socket-level load balancer's programs, one per cgroup hook (connect4, sendmsg4, ...).
+  std::vector<std::pair<std::string, struct bpf_program*>> socketLbPrograms() const;
   EndpointMap& endpoints() { return endpoints_; }
   TunnelMap& tunnels() { return tunnels_; }
   NatMap& nat() { return nat_; }
+  LbServiceMap& lbServices() { return lb_services_; }
+  LbBackendMap& lbBackends() { return lb_backends_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
   // The BTF of the loaded lxc object (for layout checks); owned by the object.
@@ -55,9 +66,12 @@ class LoadedDatapath {
   struct lxc* lxc_ = nullptr;
   struct overlay* overlay_ = nullptr;
   struct nat* nat_obj_ = nullptr;
+  struct sock* sock_ = nullptr;
   EndpointMap endpoints_;
   TunnelMap tunnels_;
   NatMap nat_;
+  LbServiceMap lb_services_;
+  LbBackendMap lb_backends_;
   std::string pin_root_;
 };
 

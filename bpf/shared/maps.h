@@ -128,3 +128,85 @@ struct nat_config {
   __u64 closing_timeout_ns; /* TCP flow after FIN/RST */
   __u64 udp_timeout_ns;     /* idle UDP or ICMP flow */
 };
+
+/* Service load balancing. A frontend (address, port, protocol) has a master entry (slot 0:
+ * how many backends new connections choose among, and the service's settings) and one entry per
+ * slot 1..count naming a backend by id. Changing one backend rewrites one slot; a new backend set
+ * is written slots first, master last, so a reader never sees a count beyond the slots. */
+#define PETREL_MAP_LB_SERVICES "petrel_lb_services"
+#define PETREL_MAP_LB_BACKENDS "petrel_lb_backends"
+#define PETREL_MAP_LB_AFFINITY "petrel_lb_affinity"
+#define PETREL_MAP_LB_SOCK_REVNAT "petrel_lb_sock_revnat"
+
+#define PETREL_MAX_LB_SERVICE_ENTRIES 524288
+#define PETREL_MAX_LB_BACKENDS 262144
+#define PETREL_MAX_LB_AFFINITY 131072
+#define PETREL_MAX_LB_SOCK_REVNAT 262144
+
+enum lb_kind {
+  LB_KIND_CLUSTER_IP = 1,
+  LB_KIND_NODE_PORT = 2,
+  LB_KIND_EXTERNAL_IP = 3,
+  LB_KIND_LOAD_BALANCER = 4,
+};
+
+struct lb_service_key {
+  __be32 address;
+  __be16 port;
+  __u16 slot; /* 0: the master entry */
+  __u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+  __u8 pad[3];
+};
+
+#define LB_SVC_F_AFFINITY 0x1       /* sessionAffinity: ClientIP */
+#define LB_SVC_F_EXTERNAL_LOCAL 0x2 /* externalTrafficPolicy: Local */
+#define LB_SVC_F_INTERNAL_LOCAL 0x4 /* internalTrafficPolicy: Local */
+
+struct lb_service_value {
+  __u32 backend_id;       /* slots 1..count: the backend */
+  __u16 count;            /* master: backends new connections choose among; 0: reject */
+  __u16 service_id;       /* master: the Service port's id (affinity, reverse NAT) */
+  __u32 affinity_timeout; /* master: seconds */
+  __u8 flags;             /* master: LB_SVC_F_* */
+  __u8 kind;              /* master: enum lb_kind */
+  __u8 pad[2];
+};
+
+#define LB_BACKEND_F_TERMINATING 0x1
+
+/* petrel_lb_backends: backend id -> address. */
+struct lb_backend {
+  __be32 address;
+  __be16 port;
+  __u8 proto;
+  __u8 flags; /* LB_BACKEND_F_* */
+};
+
+/* petrel_lb_affinity (LRU): a client's backend per Service for sessionAffinity ClientIP. The
+ * socket layer knows a client by its network namespace cookie (one per pod, one for the node). */
+struct lb_affinity_key {
+  __u64 client;
+  __u16 service_id;
+  __u8 pad[6];
+};
+
+struct lb_affinity_value {
+  __u64 last_used_ns;
+  __u32 backend_id;
+  __u32 pad;
+};
+
+/* petrel_lb_sock_revnat (LRU): per socket, backend -> the frontend the application asked for,
+ * so getpeername() and recvmsg() show the Service address. */
+struct lb_sock_revnat_key {
+  __u64 cookie;
+  __be32 address;
+  __be16 port;
+  __u16 pad;
+};
+
+struct lb_sock_revnat_value {
+  __be32 address;
+  __be16 port;
+  __u16 service_id;
+};

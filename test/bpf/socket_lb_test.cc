@@ -1,0 +1,228 @@
+// BPF program tests for socket-level Service load balancing. The sock programs are attached to a
+// fresh cgroup v2 directory this test process joins; real sockets then connect and send to a
+// frontend address and reach loopback listeners standing in for backends. Checks: the backend
+// is reached and getpeername()/recvfrom() show the frontend, choices spread over backends,
+// sessionAffinity sticks, a frontend without backends is refused with ECONNREFUSED at once, and
+// other addresses pass untouched.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "agent/datapath/socket_lb.h"
+#include "common/unique_fd.h"
+#include "test/bpf/program_fixture.h"
+
+namespace petrel::bpftest {
+namespace {
+
+constexpr const char* kFrontend = "10.96.0.10";
+constexpr uint16_t kFrontendPort = 80;
+
+sockaddr_in addr(const std::string& ip, uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  return a;
+}
+
+std::string describe(const sockaddr_in& a) {
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
+  return std::string(buf) + ":" + std::to_string(ntohs(a.sin_port));
+}
+
+// A loopback socket on an ephemeral port: a TCP listener or a bound UDP socket.
+struct Backend {
+  UniqueFd fd;
+  uint16_t port = 0;
+  explicit Backend(int type) : fd(socket(AF_INET, type | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a = addr("127.0.0.1", 0);
+    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    if (type == SOCK_STREAM) EXPECT_EQ(listen(fd.get(), 128), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  // Accepts every pending connection; returns how many there were.
+  int drain() {
+    int n = 0;
+    while (poll_one(0)) {
+      UniqueFd c(accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c) break;
+      ++n;
+    }
+    return n;
+  }
+  bool poll_one(int timeout_ms) {
+    pollfd p{fd.get(), POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+  }
+};
+
+class SocketLbTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    ProgramTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto root = datapath::resolveCgroupRoot("");
+    ASSERT_TRUE(root) << root.status().toString();
+    cgroup_root_ = *root;
+    original_ = cgroup_root_ + currentCgroup();
+    cgroup_ = cgroup_root_ + "/petrel-bpftest-" + std::to_string(getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    ASSERT_TRUE(std::filesystem::create_directory(cgroup_)) << cgroup_;
+    auto st = datapath::attachSocketLb(*dp_, cgroup_);
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    ASSERT_TRUE(joinCgroup(cgroup_)) << "cannot join " << cgroup_;
+  }
+  void TearDown() override {
+    EXPECT_TRUE(joinCgroup(original_)) << "cannot go back to " << original_;
+    EXPECT_TRUE(datapath::detachSocketLb(pin_root_).isOk());
+    if (!cgroup_.empty())
+      EXPECT_EQ(rmdir(cgroup_.c_str()), 0) << cgroup_ << ": " << strerror(errno);
+    ProgramTest::TearDown();
+  }
+  static std::string currentCgroup() {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("0::", 0) == 0) return line.substr(3) == "/" ? "" : line.substr(3);
+    }
+    return "";
+  }
+  static bool joinCgroup(const std::string& dir) {
+    std::ofstream procs(dir + "/cgroup.procs");
+    procs << getpid() << std::flush;
+    return static_cast<bool>(procs);
+  }
+  // Frontend kFrontend:kFrontendPort/proto with the given loopback backends (ids from 1).
+  void addService(uint8_t proto, const std::vector<uint16_t>& backend_ports, uint8_t flags = 0) {
+    lb_service_key key{};
+    key.address = inet_addr(kFrontend);
+    key.port = htons(kFrontendPort);
+    key.proto = proto;
+    for (size_t i = 0; i < backend_ports.size(); ++i) {
+      const uint32_t id = next_backend_id_++;
+      lb_backend b{};
+      b.address = inet_addr("127.0.0.1");
+      b.port = htons(backend_ports[i]);
+      b.proto = proto;
+      ASSERT_TRUE(dp_->lbBackends().update(id, b).isOk());
+      key.slot = static_cast<uint16_t>(i + 1);
+      lb_service_value slot{};
+      slot.backend_id = id;
+      ASSERT_TRUE(dp_->lbServices().update(key, slot).isOk());
+    }
+    key.slot = 0;
+    lb_service_value master{};
+    master.count = static_cast<uint16_t>(backend_ports.size());
+    master.service_id = 7;
+    master.flags = flags;
+    master.affinity_timeout = 60;
+    master.kind = LB_KIND_CLUSTER_IP;
+    ASSERT_TRUE(dp_->lbServices().update(key, master).isOk());
+  }
+  // connect() to the frontend; returns errno (0 on success) and the peer name seen.
+  int connectFrontend(std::string* peer = nullptr) {
+    UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a = addr(kFrontend, kFrontendPort);
+    if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return errno;
+    if (peer) {
+      sockaddr_in p{};
+      socklen_t len = sizeof(p);
+      getpeername(s.get(), reinterpret_cast<sockaddr*>(&p), &len);
+      *peer = describe(p);
+    }
+    return 0;
+  }
+
+  std::string cgroup_root_, original_, cgroup_;
+  uint32_t next_backend_id_ = 1;
+};
+
+TEST_F(SocketLbTest, ConnectReachesABackendAndGetpeernameShowsTheFrontend) {
+  Backend a(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port});
+  std::string peer;
+  ASSERT_EQ(connectFrontend(&peer), 0) << strerror(errno);
+  EXPECT_EQ(peer, std::string(kFrontend) + ":80");
+  EXPECT_EQ(a.drain(), 1);
+}
+
+TEST_F(SocketLbTest, NewConnectionsSpreadOverTheBackends) {
+  Backend a(SOCK_STREAM), b(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port, b.port});
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(connectFrontend(), 0);
+  const int to_a = a.drain(), to_b = b.drain();
+  EXPECT_EQ(to_a + to_b, 40);
+  EXPECT_GT(to_a, 0);  // all 40 on one side: chance 2^-39
+  EXPECT_GT(to_b, 0);
+}
+
+TEST_F(SocketLbTest, SessionAffinityKeepsTheClientOnOneBackend) {
+  Backend a(SOCK_STREAM), b(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port, b.port}, LB_SVC_F_AFFINITY);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(connectFrontend(), 0);
+  const int to_a = a.drain(), to_b = b.drain();
+  EXPECT_TRUE((to_a == 20 && to_b == 0) || (to_a == 0 && to_b == 20)) << to_a << " / " << to_b;
+}
+
+TEST_F(SocketLbTest, AFrontendWithoutBackendsIsRefusedAtOnce) {
+  addService(IPPROTO_TCP, {});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(connectFrontend(), ECONNREFUSED);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  // UDP too: the send itself is refused.
+  addService(IPPROTO_UDP, {});
+  UniqueFd u(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in f = addr(kFrontend, kFrontendPort);
+  EXPECT_EQ(sendto(u.get(), "q", 1, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+}
+
+TEST_F(SocketLbTest, UdpIsTranslatedBothWays) {
+  Backend server(SOCK_DGRAM);
+  addService(IPPROTO_UDP, {server.port});
+  UniqueFd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in f = addr(kFrontend, kFrontendPort);
+  ASSERT_EQ(sendto(client.get(), "query", 5, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 5);
+  ASSERT_TRUE(server.poll_one(1000)) << "the backend got nothing";
+  char buf[16];
+  sockaddr_in from{};
+  socklen_t len = sizeof(from);
+  ASSERT_EQ(
+      recvfrom(server.fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len), 5);
+  ASSERT_EQ(sendto(server.fd.get(), "answer", 6, 0, reinterpret_cast<sockaddr*>(&from), len), 6);
+  sockaddr_in reply_from{};
+  len = sizeof(reply_from);
+  ASSERT_EQ(
+      recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&reply_from), &len),
+      6);
+  EXPECT_EQ(describe(reply_from), std::string(kFrontend) + ":80");  // not the backend's address
+}
+
+TEST_F(SocketLbTest, OtherAddressesPassUntouched) {
+  Backend a(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port});
+  Backend direct(SOCK_STREAM);
+  UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in d = addr("127.0.0.1", direct.port);
+  ASSERT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&d), sizeof(d)), 0);
+  sockaddr_in p{};
+  socklen_t len = sizeof(p);
+  getpeername(s.get(), reinterpret_cast<sockaddr*>(&p), &len);
+  EXPECT_EQ(describe(p), "127.0.0.1:" + std::to_string(direct.port));
+  EXPECT_EQ(direct.drain(), 1);
+  EXPECT_EQ(a.drain(), 0);
+}
+
+}  // namespace
+}  // namespace petrel::bpftest
