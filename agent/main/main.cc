@@ -18,12 +18,16 @@
 #include "agent/core/endpoint_manager.h"
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/host_device.h"
+#include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/masquerade.h"
 #include "agent/datapath/overlay.h"
+#include "agent/datapath/socket_lb.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/k8s/cluster_watch.h"
-#include "agent/main/tunnel_sync.h"
+#include "agent/k8s/service_frontends.h"
+#include "agent/k8s/tunnel_peers.h"
+#include "agent/main/sync_loop.h"
 #include "common/netlink.h"
 #include "common/version.h"
 
@@ -244,21 +248,54 @@ int main(int argc, char** argv) {
     }
     route_ifindex = link->ifindex;
   }
-  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(), route_ifindex, !tunnel);
-  petrel::agent::TunnelSync tunnel_sync(tunnel_dp, opt.node_name);
+  auto cgroup_root = petrel::datapath::resolveCgroupRoot(opt.cgroup_root);
+  if (!cgroup_root) return fail(cgroup_root.status().toString());
+  if (auto st = petrel::datapath::attachSocketLb(dp, *cgroup_root); !st) {
+    return fail(st.toString());
+  }
+  petrel::datapath::BpfLbDatapath lb_dp(dp.lbServices(), dp.lbBackends());
+  if (auto st = lb_dp.restore(); !st) return fail("read the service LB maps: " + st.toString());
 
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
+  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(), route_ifindex, !tunnel);
+  petrel::agent::SyncLoop tunnel_sync(
+      "tunnel routes",
+      [&cluster] { return cluster->nodes().synced() && cluster->petrelNodes().synced(); },
+      [&] {
+        return tunnel_dp.apply(petrel::k8s::tunnelRoutes(cluster->petrelNodes().list(),
+                                                         cluster->nodes().list(), opt.node_name));
+      });
+  petrel::agent::SyncLoop lb_sync(
+      "service load balancing",
+      [&cluster] {
+        return cluster->services().synced() && cluster->endpointSlices().synced() &&
+               cluster->nodes().synced();
+      },
+      [&] {
+        petrel::k8s::LbNode self{opt.node_name, {}};
+        if (auto node = cluster->nodes().get(opt.node_name)) self.addresses = node->internal_ips;
+        return lb_dp.apply(petrel::k8s::serviceFrontends(cluster->services().list(),
+                                                         cluster->endpointSlices().list(), self));
+      });
+
   if (use_api) {
     auto config = opt.kubeconfig.empty() ? petrel::k8s::loadInCluster()
                                          : petrel::k8s::loadKubeconfig(opt.kubeconfig);
     if (!config) return fail(config.status().toString());
     petrel::k8s::ClusterHandlers handlers;
-    auto node_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
+    auto node_changed = [&](const auto&) {
+      tunnel_sync.markDirty();
+      lb_sync.markDirty();  // NodePorts listen on the node's addresses
+    };
+    auto service_changed = [&lb_sync](const auto&) { lb_sync.markDirty(); };
     handlers.nodes = {node_changed, node_changed};
     handlers.petrel_nodes = {node_changed, node_changed};
+    handlers.services = {service_changed, service_changed};
+    handlers.endpoint_slices = {service_changed, service_changed};
     cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
     cluster->start();
-    tunnel_sync.start(*cluster);
+    tunnel_sync.start();
+    lb_sync.start();
     spdlog::info("watching the Kubernetes API at {}", cluster->server());
   }
 
@@ -326,6 +363,7 @@ int main(int argc, char** argv) {
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   tunnel_sync.stop();
+  lb_sync.stop();
   if (cluster) cluster->stop();
   std::filesystem::remove(opt.socket, ec);
   return 0;

@@ -1,18 +1,15 @@
-// TunnelSync's loop.
-#include "agent/main/tunnel_sync.h"
+// SyncLoop's thread.
+#include "agent/main/sync_loop.h"
 
 #include <spdlog/spdlog.h>
 
-#include "agent/k8s/tunnel_peers.h"
-
 namespace petrel::agent {
 
-void TunnelSync::start(const k8s::ClusterWatch& cluster) {
-  cluster_ = &cluster;
+void SyncLoop::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void TunnelSync::stop() {
+void SyncLoop::stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -21,7 +18,7 @@ void TunnelSync::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void TunnelSync::markDirty() {
+void SyncLoop::markDirty() {
   {
     std::lock_guard lock(mu_);
     dirty_ = true;
@@ -29,7 +26,7 @@ void TunnelSync::markDirty() {
   cv_.notify_all();
 }
 
-void TunnelSync::run() {
+void SyncLoop::run() {
   bool pending = true;  // something to apply, or the last attempt failed
   auto last_pass = std::chrono::steady_clock::now();
   for (;;) {
@@ -42,13 +39,10 @@ void TunnelSync::run() {
     }
     const auto now = std::chrono::steady_clock::now();
     if (!pending && now - last_pass < repair_interval_) continue;
-    // Until both caches hold a complete list, a missing node may only be not listed yet.
-    if (!cluster_->nodes().synced() || !cluster_->petrelNodes().synced()) continue;
+    if (!ready_()) continue;
     last_pass = now;
-    auto desired =
-        k8s::tunnelRoutes(cluster_->petrelNodes().list(), cluster_->nodes().list(), self_);
-    if (Status s = datapath_.apply(desired); !s) {
-      spdlog::warn("tunnel routes: {} (retrying)", s.message());
+    if (Status s = apply_(); !s) {
+      spdlog::warn("{}: {} (retrying)", what_, s.message());
       continue;
     }
     pending = false;

@@ -1,0 +1,61 @@
+// LbState: the Service frontends this node load-balances and, for each, the backends new
+// connections choose among — the desired content of the service and backend maps, derived from
+// Services and EndpointSlices (agent/k8s/service_frontends.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/ip.h"
+#include "common/status.h"
+
+namespace petrel::core {
+
+enum class LbKind : uint8_t { kClusterIp = 1, kNodePort = 2, kExternalIp = 3, kLoadBalancer = 4 };
+const char* lbKindName(LbKind kind);
+
+inline constexpr uint8_t kProtoTcp = 6;
+inline constexpr uint8_t kProtoUdp = 17;
+
+struct LbFrontend {
+  Ipv4Addr ip;
+  uint16_t port = 0;
+  uint8_t proto = kProtoTcp;
+  auto operator<=>(const LbFrontend&) const = default;
+  std::string toString() const;  // "10.96.0.10:80/TCP"
+};
+
+struct LbBackend {
+  Ipv4Addr ip;
+  uint16_t port = 0;
+  bool terminating = false;  // serving but terminating: chosen only when nothing is ready
+  std::string node;          // for output
+  std::string pod;
+  bool operator==(const LbBackend&) const = default;
+};
+
+struct LbService {
+  std::string service;    // namespace/name
+  std::string port_name;  // the Service port's name ("" when unnamed)
+  LbKind kind = LbKind::kClusterIp;
+  std::vector<LbBackend> backends;  // what new connections choose among, sorted by address
+  bool affinity = false;            // sessionAffinity ClientIP
+  uint32_t affinity_timeout = 10800;
+  bool external_local = false;
+  bool internal_local = false;
+  bool operator==(const LbService&) const = default;
+};
+
+using LbState = std::map<LbFrontend, LbService>;
+
+// Applies desired frontends to the datapath.
+class LbDatapath {
+ public:
+  virtual ~LbDatapath() = default;
+  // Makes the datapath hold exactly `desired`, touching only the frontends that differ.
+  virtual Status apply(const LbState& desired) = 0;
+};
+
+}  // namespace petrel::core

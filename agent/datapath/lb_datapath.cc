@@ -1,0 +1,187 @@
+// BpfLbDatapath: incremental writes of frontends and backends.
+#include "agent/datapath/lb_datapath.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+namespace petrel::datapath {
+
+namespace {
+
+lb_service_key keyOf(const core::LbFrontend& f, uint16_t slot) {
+  lb_service_key k{};
+  k.address = f.ip.toNetwork();
+  k.port = htons(f.port);
+  k.proto = f.proto;
+  k.slot = slot;
+  return k;
+}
+
+bool sameValue(const lb_service_value& a, const lb_service_value& b) {
+  return std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+}  // namespace
+
+Status BpfLbDatapath::restore() {
+  std::lock_guard lock(mu_);
+  auto backend_keys = backends_.keys();
+  if (!backend_keys) return backend_keys.status();
+  for (uint32_t id : *backend_keys) {
+    auto b = backends_.lookup(id);
+    if (!b) continue;
+    backend_ids_[{ntohl(b->address), ntohs(b->port), b->proto}] = id;
+    next_backend_id_ = std::max(next_backend_id_, id + 1);
+  }
+  auto service_keys = services_.keys();
+  if (!service_keys) return service_keys.status();
+  for (const auto& key : *service_keys) {
+    auto v = services_.lookup(key);
+    if (!v) continue;
+    core::LbFrontend f{Ipv4Addr::fromNetwork(key.address), ntohs(key.port), key.proto};
+    Frontend& applied = applied_[f];
+    if (key.slot == 0) {
+      applied.master = *v;
+      used_service_ids_.insert(v->service_id);
+    } else {
+      if (applied.slots.size() < key.slot) applied.slots.resize(key.slot, 0);
+      applied.slots[key.slot - 1] = v->backend_id;
+    }
+  }
+  spdlog::info("service LB: {} frontends and {} backends found in the maps", applied_.size(),
+               backend_ids_.size());
+  return Status::ok();
+}
+
+Result<uint32_t> BpfLbDatapath::backendId(const core::LbBackend& b, uint8_t proto) {
+  lb_backend want{};
+  want.address = b.ip.toNetwork();
+  want.port = htons(b.port);
+  want.proto = proto;
+  want.flags = b.terminating ? LB_BACKEND_F_TERMINATING : 0;
+  const BackendAddr addr{b.ip.value, b.port, proto};
+  auto it = backend_ids_.find(addr);
+  uint32_t id = it != backend_ids_.end() ? it->second : next_backend_id_;
+  if (it != backend_ids_.end()) {
+    auto have = backends_.lookup(id);
+    if (have && std::memcmp(&*have, &want, sizeof(want)) == 0) return id;
+  }
+  PETREL_RETURN_IF_ERROR(backends_.update(id, want));
+  if (it == backend_ids_.end()) {
+    backend_ids_[addr] = id;
+    ++next_backend_id_;
+  }
+  return id;
+}
+
+uint16_t BpfLbDatapath::serviceId(const core::LbFrontend& frontend, const core::LbService& svc) {
+  const std::string key = svc.service + "/" + svc.port_name;
+  if (auto it = service_ids_.find(key); it != service_ids_.end()) return it->second;
+  uint16_t id = 0;
+  // A frontend read back from the maps keeps its id (affinity entries refer to it).
+  if (auto it = applied_.find(frontend);
+      it != applied_.end() && it->second.service.service.empty() && it->second.master.service_id) {
+    id = it->second.master.service_id;
+  } else {
+    while (used_service_ids_.count(next_service_id_) || next_service_id_ == 0) ++next_service_id_;
+    id = next_service_id_++;
+  }
+  used_service_ids_.insert(id);
+  service_ids_[key] = id;
+  return id;
+}
+
+Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbService& svc) {
+  std::vector<uint32_t> ids;
+  ids.reserve(svc.backends.size());
+  for (const auto& b : svc.backends) {
+    auto id = backendId(b, frontend.proto);
+    if (!id) return id.status();
+    ids.push_back(*id);
+  }
+  lb_service_value master{};
+  master.count = static_cast<uint16_t>(std::min<size_t>(ids.size(), UINT16_MAX));
+  master.service_id = serviceId(frontend, svc);
+  master.affinity_timeout = svc.affinity_timeout;
+  master.flags = (svc.affinity ? LB_SVC_F_AFFINITY : 0) |
+                 (svc.external_local ? LB_SVC_F_EXTERNAL_LOCAL : 0) |
+                 (svc.internal_local ? LB_SVC_F_INTERNAL_LOCAL : 0);
+  master.kind = static_cast<uint8_t>(svc.kind);
+  Frontend& f = applied_[frontend];
+  if (f.slots == ids && sameValue(f.master, master)) {
+    f.service = svc;
+    return Status::ok();
+  }
+  for (size_t i = 0; i < ids.size() && i < UINT16_MAX; ++i) {
+    if (i < f.slots.size() && f.slots[i] == ids[i]) continue;
+    lb_service_value slot{};
+    slot.backend_id = ids[i];
+    PETREL_RETURN_IF_ERROR(services_.update(keyOf(frontend, static_cast<uint16_t>(i + 1)), slot));
+  }
+  PETREL_RETURN_IF_ERROR(services_.update(keyOf(frontend, 0), master));
+  for (size_t i = ids.size(); i < f.slots.size(); ++i) {
+    services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
+  }
+  f = Frontend{svc, master, std::move(ids)};
+  return Status::ok();
+}
+
+Status BpfLbDatapath::remove(const core::LbFrontend& frontend) {
+  auto it = applied_.find(frontend);
+  if (it == applied_.end()) return Status::ok();
+  Status st = services_.remove(keyOf(frontend, 0));  // the master first: no new choices
+  for (size_t i = 0; i < it->second.slots.size(); ++i) {
+    services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
+  }
+  applied_.erase(it);
+  return st;
+}
+
+Status BpfLbDatapath::apply(const core::LbState& desired) {
+  std::lock_guard lock(mu_);
+  Status first = Status::ok();
+  auto note = [&](Status s) {
+    if (!s.isOk() && first.isOk()) first = std::move(s);
+  };
+  std::vector<core::LbFrontend> gone;
+  for (const auto& [frontend, f] : applied_) {
+    if (!desired.count(frontend)) gone.push_back(frontend);
+  }
+  for (const auto& frontend : gone) note(remove(frontend));
+  for (const auto& [frontend, svc] : desired) note(write(frontend, svc));
+  // Backends no frontend uses any more, and ids of Service ports that are gone.
+  std::set<uint32_t> used;
+  std::set<uint16_t> used_ids;
+  for (const auto& [frontend, f] : applied_) {
+    used.insert(f.slots.begin(), f.slots.end());
+    used_ids.insert(f.master.service_id);
+  }
+  for (auto it = backend_ids_.begin(); it != backend_ids_.end();) {
+    if (used.count(it->second)) {
+      ++it;
+      continue;
+    }
+    note(backends_.remove(it->second));
+    it = backend_ids_.erase(it);
+  }
+  for (auto it = service_ids_.begin(); it != service_ids_.end();) {
+    it = used_ids.count(it->second) ? std::next(it) : service_ids_.erase(it);
+  }
+  used_service_ids_ = used_ids;
+  return first;
+}
+
+std::map<core::LbFrontend, BpfLbDatapath::Frontend> BpfLbDatapath::applied() const {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+size_t BpfLbDatapath::backendCount() const {
+  std::lock_guard lock(mu_);
+  return backend_ids_.size();
+}
+
+}  // namespace petrel::datapath

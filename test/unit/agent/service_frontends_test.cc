@@ -1,0 +1,149 @@
+// Services + EndpointSlices -> frontends and backends: every Service type, named targetPorts
+// resolved per slice, ready before terminating, traffic policies, and what is left alone.
+#include <gtest/gtest.h>
+
+#include "agent/k8s/service_frontends.h"
+
+namespace petrel::k8s {
+namespace {
+
+Ipv4Addr ip(const char* text) {
+  return *Ipv4Addr::parse(text);
+}
+
+Service service(const std::string& name, const std::string& type = "ClusterIP") {
+  Service s;
+  s.meta.name = name;
+  s.meta.namespace_ = "default";
+  s.type = type;
+  s.cluster_ips = {ip("10.96.0.10")};
+  s.ports = {ServicePort{"http", "TCP", 80, 0, "web", 0}};
+  return s;
+}
+
+EndpointSlice slice(const std::string& service, uint16_t port,
+                    std::vector<EndpointSlice::Endpoint> endpoints) {
+  EndpointSlice s;
+  s.meta.name = service + "-" + std::to_string(port);
+  s.meta.namespace_ = "default";
+  s.service_name = service;
+  s.address_type = "IPv4";
+  s.ports = {{"http", "TCP", port}};
+  s.endpoints = std::move(endpoints);
+  return s;
+}
+
+EndpointSlice::Endpoint endpoint(const char* address, const std::string& node, bool ready = true,
+                                 bool terminating = false) {
+  EndpointSlice::Endpoint e;
+  e.addresses = {ip(address)};
+  e.node_name = node;
+  e.ready = ready;
+  e.serving = true;
+  e.terminating = terminating;
+  return e;
+}
+
+const LbNode kSelf{"node-1", {ip("192.168.200.11")}};
+
+std::vector<std::string> backends(const core::LbState& state, const core::LbFrontend& f) {
+  std::vector<std::string> out;
+  auto it = state.find(f);
+  if (it == state.end()) return {"(no frontend)"};
+  for (const auto& b : it->second.backends) {
+    out.push_back(b.ip.toString() + ":" + std::to_string(b.port) + (b.terminating ? "*" : ""));
+  }
+  return out;
+}
+
+const core::LbFrontend kClusterIp{ip("10.96.0.10"), 80, core::kProtoTcp};
+
+TEST(ServiceFrontends, ClusterIpGetsTheReadyEndpointsWithPortsResolvedPerSlice) {
+  // Two slices: the named targetPort "web" is 8080 on some pods and 9090 on others.
+  auto state = serviceFrontends(
+      {service("web")},
+      {slice("web", 8080, {endpoint("10.244.1.2", "node-1"), endpoint("10.244.2.2", "node-2")}),
+       slice("web", 9090, {endpoint("10.244.2.3", "node-2")})},
+      kSelf);
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(backends(state, kClusterIp),
+            (std::vector<std::string>{"10.244.1.2:8080", "10.244.2.2:8080", "10.244.2.3:9090"}));
+  EXPECT_EQ(state.at(kClusterIp).service, "default/web");
+  EXPECT_EQ(state.at(kClusterIp).kind, core::LbKind::kClusterIp);
+}
+
+TEST(ServiceFrontends, TerminatingEndpointsServeOnlyWhenNothingIsReady) {
+  auto mixed = serviceFrontends(
+      {service("web")},
+      {slice("web", 8080,
+             {endpoint("10.244.1.2", "node-1", false, true), endpoint("10.244.1.3", "node-1")})},
+      kSelf);
+  EXPECT_EQ(backends(mixed, kClusterIp), (std::vector<std::string>{"10.244.1.3:8080"}));
+  auto only_terminating = serviceFrontends(
+      {service("web")}, {slice("web", 8080, {endpoint("10.244.1.2", "node-1", false, true)})},
+      kSelf);
+  EXPECT_EQ(backends(only_terminating, kClusterIp), (std::vector<std::string>{"10.244.1.2:8080*"}));
+  // Not ready and not terminating (starting up): never used.
+  auto starting = serviceFrontends(
+      {service("web")}, {slice("web", 8080, {endpoint("10.244.1.2", "node-1", false)})}, kSelf);
+  EXPECT_TRUE(backends(starting, kClusterIp).empty());
+}
+
+TEST(ServiceFrontends, AServiceWithoutEndpointsKeepsItsFrontendSoItCanBeRefused) {
+  auto state = serviceFrontends({service("web")}, {}, kSelf);
+  ASSERT_EQ(state.count(kClusterIp), 1u);
+  EXPECT_TRUE(state.at(kClusterIp).backends.empty());
+}
+
+TEST(ServiceFrontends, NodePortLoadBalancerAndExternalIps) {
+  Service s = service("web", "LoadBalancer");
+  s.ports[0].node_port = 30080;
+  s.external_ips = {ip("203.0.113.5")};
+  s.load_balancer_ips = {ip("198.51.100.9")};
+  s.external_traffic_local = true;
+  auto state = serviceFrontends(
+      {s},
+      {slice("web", 8080, {endpoint("10.244.1.2", "node-1"), endpoint("10.244.2.2", "node-2")})},
+      kSelf);
+  ASSERT_EQ(state.size(), 4u);
+  // externalTrafficPolicy Local: only this node's endpoint outside the ClusterIP.
+  const std::vector<std::string> local{"10.244.1.2:8080"};
+  EXPECT_EQ(backends(state, {ip("192.168.200.11"), 30080, core::kProtoTcp}), local);
+  EXPECT_EQ(backends(state, {ip("203.0.113.5"), 80, core::kProtoTcp}), local);
+  EXPECT_EQ(backends(state, {ip("198.51.100.9"), 80, core::kProtoTcp}), local);
+  EXPECT_EQ(backends(state, kClusterIp).size(), 2u);
+  EXPECT_EQ(state.at({ip("192.168.200.11"), 30080, core::kProtoTcp}).kind, core::LbKind::kNodePort);
+}
+
+TEST(ServiceFrontends, InternalTrafficPolicyLocalKeepsClusterIpTrafficOnTheNode) {
+  Service s = service("web");
+  s.internal_traffic_local = true;
+  auto state = serviceFrontends(
+      {s},
+      {slice("web", 8080, {endpoint("10.244.1.2", "node-1"), endpoint("10.244.2.2", "node-2")})},
+      kSelf);
+  EXPECT_EQ(backends(state, kClusterIp), (std::vector<std::string>{"10.244.1.2:8080"}));
+}
+
+TEST(ServiceFrontends, UdpAndSeveralPortsAndWhatIsLeftAlone) {
+  Service dns = service("dns");
+  dns.ports = {ServicePort{"dns", "UDP", 53, 53, "", 0},
+               ServicePort{"dns-tcp", "TCP", 53, 53, "", 0},
+               ServicePort{"sctp", "SCTP", 99, 99, "", 0}};
+  EndpointSlice dns_slice = slice("dns", 53, {endpoint("10.244.1.9", "node-1")});
+  dns_slice.ports = {{"dns", "UDP", 53}, {"dns-tcp", "TCP", 53}, {"sctp", "SCTP", 99}};
+  Service headless = service("headless");
+  headless.headless = true;
+  headless.cluster_ips.clear();
+  Service external_name = service("ext", "ExternalName");
+  external_name.cluster_ips.clear();
+  auto state = serviceFrontends({dns, headless, external_name}, {dns_slice}, kSelf);
+  ASSERT_EQ(state.size(), 2u);  // UDP 53 and TCP 53; no SCTP, no headless, no ExternalName
+  EXPECT_EQ(backends(state, {ip("10.96.0.10"), 53, core::kProtoUdp}),
+            (std::vector<std::string>{"10.244.1.9:53"}));
+  EXPECT_EQ(backends(state, {ip("10.96.0.10"), 53, core::kProtoTcp}),
+            (std::vector<std::string>{"10.244.1.9:53"}));
+}
+
+}  // namespace
+}  // namespace petrel::k8s
