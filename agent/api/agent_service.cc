@@ -169,4 +169,10 @@ grpc::Status AgentService::GarbageCollect(grpc::ServerContext*, const v1::Garbag
   return grpc::Status::OK;
 }
 
+grpc::Status AgentService::ListServices(grpc::ServerContext*, const v1::ListServicesRequest*,
+                                        v1::ListServicesResponse* out) {
+  if (info_.list_services) info_.list_services(out);
+  return grpc::Status::OK;
+}
+
 }  // namespace petrel::api

@@ -17,6 +17,8 @@ struct AgentInfo {
   std::string bpf_root;
   // Fills the Kubernetes part of Status; unset in standalone mode.
   std::function<void(v1::KubernetesStatus*)> kubernetes_status;
+  // Fills the Service frontends the datapath holds; unset: none.
+  std::function<void(v1::ListServicesResponse*)> list_services;
 };
 
 class AgentService final : public v1::Agent::Service {
@@ -38,6 +40,8 @@ class AgentService final : public v1::Agent::Service {
                              v1::ListEndpointsResponse* out) override;
   grpc::Status GarbageCollect(grpc::ServerContext*, const v1::GarbageCollectRequest* in,
                               v1::GarbageCollectResponse* out) override;
+  grpc::Status ListServices(grpc::ServerContext*, const v1::ListServicesRequest*,
+                            v1::ListServicesResponse* out) override;
 
  private:
   core::EndpointManager& endpoints_;

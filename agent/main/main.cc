@@ -27,6 +27,7 @@
 #include "agent/k8s/cluster_watch.h"
 #include "agent/k8s/service_frontends.h"
 #include "agent/k8s/tunnel_peers.h"
+#include "agent/main/service_list.h"
 #include "agent/main/sync_loop.h"
 #include "common/netlink.h"
 #include "common/version.h"
@@ -330,12 +331,15 @@ int main(int argc, char** argv) {
   if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
 
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
-  petrel::api::AgentInfo info{opt.node_name, opt.bpf_root, nullptr};
+  petrel::api::AgentInfo info{opt.node_name, opt.bpf_root, nullptr, nullptr};
   if (cluster) {
     info.kubernetes_status = [&cluster](petrel::api::v1::KubernetesStatus* out) {
       fillKubernetesStatus(*cluster, out);
     };
   }
+  info.list_services = [&lb_dp](petrel::api::v1::ListServicesResponse* out) {
+    petrel::agent::fillServiceList(lb_dp, out);
+  };
   petrel::api::AgentService service(endpoints, info);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt.socket, grpc::InsecureServerCredentials());

@@ -5,12 +5,15 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <tuple>
 
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "agent.grpc.pb.h"
@@ -183,6 +186,52 @@ void printList(const Globals& g, const json& out, const petrel::cli::Table& tabl
   }
 }
 
+// Service frontends and their backends, from the agent (as `cilium service list`): one row per
+// backend, the frontend's columns on its first row.
+int cmdServiceList(const Globals& g) {
+  v1::ListServicesResponse resp;
+  auto st = connect(g)->ListServices(deadline().get(), {}, &resp);
+  if (!st.ok()) return rpcFailed(g, st);
+  json out = json::array();
+  petrel::cli::Table t({"ID", "FRONTEND", "TYPE", "SERVICE", "BACKENDS"});
+  for (const auto& fe : resp.frontends()) {
+    const std::string frontend =
+        fe.address() + ":" + std::to_string(fe.port()) + "/" + fe.protocol();
+    json backends = json::array();
+    std::vector<std::string> lines;
+    for (const auto& be : fe.backends()) {
+      backends.push_back({{"id", be.id()},
+                          {"address", be.address()},
+                          {"port", be.port()},
+                          {"state", be.state()},
+                          {"node", be.node()},
+                          {"pod", be.pod()}});
+      lines.push_back(std::to_string(be.id()) + " => " + be.address() + ":" +
+                      std::to_string(be.port()) + " (" + be.state() + ")");
+    }
+    if (lines.empty()) lines.push_back("(none: connections are refused)");
+    std::string service = fe.service() + (fe.port_name().empty() ? "" : ":" + fe.port_name());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i == 0) {
+        t.addRow({std::to_string(fe.id()), frontend, fe.type(), service, lines[i]});
+      } else {
+        t.addRow({"", "", "", "", lines[i]});
+      }
+    }
+    out.push_back({{"id", fe.id()},
+                   {"frontend", frontend},
+                   {"type", fe.type()},
+                   {"service", fe.service()},
+                   {"portName", fe.port_name()},
+                   {"sessionAffinity", fe.session_affinity() ? "ClientIP" : "None"},
+                   {"externalTrafficPolicy", fe.external_traffic_policy()},
+                   {"internalTrafficPolicy", fe.internal_traffic_policy()},
+                   {"backends", backends}});
+  }
+  printList(g, out, t);
+  return 0;
+}
+
 int cmdBpfEndpointList(const Globals& g) {
   auto entries = readPinned<endpoint_key, endpoint_info>(g, PETREL_MAP_ENDPOINTS);
   if (!entries) return 1;
@@ -272,6 +321,70 @@ int cmdBpfNatList(const Globals& g) {
   return 0;
 }
 
+const char* lbKindName(uint8_t kind) {
+  switch (kind) {
+    case LB_KIND_CLUSTER_IP:
+      return "ClusterIP";
+    case LB_KIND_NODE_PORT:
+      return "NodePort";
+    case LB_KIND_EXTERNAL_IP:
+      return "ExternalIP";
+    case LB_KIND_LOAD_BALANCER:
+      return "LoadBalancer";
+  }
+  return "?";
+}
+
+// The service and backend maps as the programs read them (as `cilium bpf lb list`): per
+// frontend its master entry (slot 0) and each slot's backend.
+int cmdBpfLbList(const Globals& g) {
+  auto services = readPinned<lb_service_key, lb_service_value>(
+      g, PETREL_MAP_LB_SERVICES, "; an agent older than service load balancing has no LB maps");
+  if (!services) return 1;
+  auto backend_entries = readPinned<uint32_t, lb_backend>(g, PETREL_MAP_LB_BACKENDS);
+  if (!backend_entries) return 1;
+  std::map<uint32_t, lb_backend> backends(backend_entries->begin(), backend_entries->end());
+  auto order = [](const auto& a, const auto& b) {
+    return std::tuple(ntohl(a.first.address), ntohs(a.first.port), a.first.proto, a.first.slot) <
+           std::tuple(ntohl(b.first.address), ntohs(b.first.port), b.first.proto, b.first.slot);
+  };
+  std::sort(services->begin(), services->end(), order);
+  json out = json::array();
+  petrel::cli::Table t({"FRONTEND", "SLOT", "BACKEND", "INFO"});
+  for (const auto& [key, v] : *services) {
+    const std::string frontend = hostPort(key.address, key.port) + "/" + protoName(key.proto);
+    if (key.slot == 0) {
+      std::string info = std::string(lbKindName(v.kind)) + ", " + std::to_string(v.count) +
+                         " backends, service id " + std::to_string(v.service_id);
+      if (v.flags & LB_SVC_F_AFFINITY)
+        info += ", affinity " + std::to_string(v.affinity_timeout) + "s";
+      if (v.flags & LB_SVC_F_EXTERNAL_LOCAL) info += ", external Local";
+      if (v.flags & LB_SVC_F_INTERNAL_LOCAL) info += ", internal Local";
+      out.push_back({{"frontend", frontend},
+                     {"slot", 0},
+                     {"type", lbKindName(v.kind)},
+                     {"count", v.count},
+                     {"serviceID", v.service_id},
+                     {"flags", v.flags}});
+      t.addRow({frontend, "0", "-", info});
+      continue;
+    }
+    auto it = backends.find(v.backend_id);
+    const std::string backend =
+        it == backends.end() ? "(missing)" : hostPort(it->second.address, it->second.port);
+    const bool terminating = it != backends.end() && (it->second.flags & LB_BACKEND_F_TERMINATING);
+    out.push_back({{"frontend", frontend},
+                   {"slot", key.slot},
+                   {"backendID", v.backend_id},
+                   {"backend", backend},
+                   {"terminating", terminating}});
+    t.addRow({frontend, std::to_string(key.slot), std::to_string(v.backend_id) + " => " + backend,
+              terminating ? "terminating" : ""});
+  }
+  printList(g, out, t);
+  return 0;
+}
+
 const char* reasonName(uint32_t reason) {
   switch (reason) {
 #define PETREL_REASON_CASE(name, value, text) \
@@ -348,6 +461,10 @@ int main(int argc, char** argv) {
   endpoint->require_subcommand(1);
   auto* endpoint_list = endpoint->add_subcommand("list", "List endpoints");
   add_output(endpoint_list);
+  auto* service = app.add_subcommand("service", "Service frontends and backends (from the agent)");
+  service->require_subcommand(1);
+  auto* service_list = service->add_subcommand("list", "List Service frontends");
+  add_output(service_list);
   auto* bpf =
       app.add_subcommand("bpf", "Read pinned BPF maps directly (works while the agent is down)");
   bpf->require_subcommand(1);
@@ -359,6 +476,10 @@ int main(int argc, char** argv) {
   bpf_tunnel->require_subcommand(1);
   auto* bpf_tunnel_list = bpf_tunnel->add_subcommand("list", "List the tunnel map");
   add_output(bpf_tunnel_list);
+  auto* bpf_lb = bpf->add_subcommand("lb", "The service load-balancing maps");
+  bpf_lb->require_subcommand(1);
+  auto* bpf_lb_list = bpf_lb->add_subcommand("list", "List frontends, slots and backends");
+  add_output(bpf_lb_list);
   auto* bpf_nat = bpf->add_subcommand("nat", "The NAT map: masqueraded flows");
   bpf_nat->require_subcommand(1);
   auto* bpf_nat_list = bpf_nat->add_subcommand("list", "List the NAT map");
@@ -376,7 +497,9 @@ int main(int argc, char** argv) {
   }
   if (status->parsed()) return cmdStatus(g);
   if (endpoint_list->parsed()) return cmdEndpointList(g);
+  if (service_list->parsed()) return cmdServiceList(g);
   if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
+  if (bpf_lb_list->parsed()) return cmdBpfLbList(g);
   if (bpf_tunnel_list->parsed()) return cmdBpfTunnelList(g);
   if (bpf_nat_list->parsed()) return cmdBpfNatList(g);
   if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);
