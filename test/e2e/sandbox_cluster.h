@@ -33,6 +33,16 @@ inline uint16_t freePort() {
   return ntohs(addr.sin_port);
 }
 
+// The first cgroup2 mount point in /proc/self/mounts ("" when none).
+inline std::string cgroup2Mount() {
+  std::ifstream in("/proc/self/mounts");
+  for (std::string source, target, type, rest; in >> source >> target >> type;) {
+    std::getline(in, rest);
+    if (type == "cgroup2") return target;
+  }
+  return "";
+}
+
 // One sandbox, brought up by the constructor's caller with up() and always taken down.
 class Sandbox {
  public:
@@ -107,6 +117,11 @@ class Sandbox {
   std::string underlayIp(int host) const { return underlay_net_ + "." + std::to_string(host); }
   std::string nodeIp(int node) const { return underlayIp(10 + node); }
   std::string podCidrPrefix(int node) const { return pod_net_ + "." + std::to_string(node) + "."; }
+  // Node i's cgroup as /proc/<pid>/cgroup names it, and its directory.
+  std::string nodeCgroupPath(int node) const {
+    return "/petrel-" + prefix_ + "/node-" + std::to_string(node);
+  }
+  std::string cgroupRoot() const { return cgroup2Mount() + "/petrel-" + prefix_; }
 
   // Waits until every listed pod is Running with its Ready condition True.
   ::testing::AssertionResult waitReady(const std::set<std::string>& names, Millis limit = 60s) {
@@ -147,7 +162,7 @@ class Sandbox {
     }
     return out;
   }
-  // Every process, netns, link, pin and directory of this sandbox that still exists.
+  // Every process, netns, link, pin, cgroup and directory of this sandbox that still exists.
   std::vector<std::string> leftovers() const {
     std::vector<std::string> out;
     for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
@@ -158,6 +173,8 @@ class Sandbox {
     if (std::filesystem::exists("/sys/fs/bpf/petrel-" + prefix_))
       out.push_back("/sys/fs/bpf/petrel-" + prefix_);
     if (std::filesystem::exists(state_dir_)) out.push_back(state_dir_);
+    if (!cgroup2Mount().empty() && std::filesystem::exists(cgroupRoot()))
+      out.push_back("cgroup " + cgroupRoot());
     for (const auto& e : std::filesystem::directory_iterator("/proc")) {
       std::ifstream in(e.path() / "cmdline");
       std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

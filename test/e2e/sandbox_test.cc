@@ -1,19 +1,24 @@
 // End-to-end: petrel-sandbox as a user runs it. `up` builds the underlay and node namespaces and
 // starts the API server, controller, agents and kubelets; the real kubectl applies the example
-// manifests; pods get addresses from the real petrel-cni and answer real HTTP/UDP clients; `down`
-// leaves nothing behind, also after a crash. The failure drills stop the API server for 30 s and
-// kill an agent. Every sandbox here has its own prefix, subnets, port and state dir, so a user's
-// sandbox on the same machine is not touched. Needs root, kubectl, curl, socat.
+// manifests; pods get addresses from the real petrel-cni and answer real HTTP/UDP clients; each
+// node's pods run in the node's own cgroup, and `petrel-sandbox exec` runs a command as a node;
+// `down` leaves nothing behind (cgroups included), also after a crash. The failure drills stop
+// the API server for 30 s and kill an agent. Every sandbox here has its own prefix, subnets, port
+// and state dir, so a user's sandbox on the same machine is not touched. Needs root, kubectl, curl,
+// socat.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "test/e2e/harness.h"
@@ -73,6 +78,52 @@ TEST_F(SandboxE2e, UpRunsPodsOnRealCniAndDownRemovesEverything) {
   }
   EXPECT_EQ(ips.size(), 4u);
 
+  // Each node has its own cgroup; its agent attaches socket hooks there and its pods' processes
+  // run in it (joined before exec, so from their first instruction).
+  json st = sb.status();
+  ASSERT_TRUE(st.is_object());
+  for (int i = 1; i <= 2; ++i) {
+    const std::string cg = st["nodes"][i - 1].value("cgroup", "");
+    EXPECT_EQ(cg, cgroup2Mount() + sb.nodeCgroupPath(i));
+    EXPECT_TRUE(fs::exists(cg + "/cgroup.procs")) << cg;
+  }
+  auto endsWith = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  auto unifiedCgroup = [](const std::string& proc_cgroup) {
+    std::istringstream lines(proc_cgroup);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("0::", 0) == 0) return line.substr(3);
+    }
+    return std::string();
+  };
+  for (const auto& [name, pod] : pods) {
+    const std::string node = pod["spec"]["nodeName"];
+    auto pids = run({"ip", "netns", "pids", netns[name]});
+    ASSERT_TRUE(pids.ok()) << pids.describe();
+    std::istringstream list(pids.out);
+    int checked = 0;
+    for (pid_t pid; list >> pid; ++checked) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+      std::stringstream read;
+      read << in.rdbuf();
+      const std::string text = read.str();
+      EXPECT_TRUE(endsWith(unifiedCgroup(text), sb.nodeCgroupPath(std::stoi(node.substr(5)))))
+          << name << " pid " << pid << " is in " << text;
+    }
+    EXPECT_GT(checked, 0) << "no process in " << netns[name];
+  }
+  // `petrel-sandbox exec` runs a command as the node: in its cgroup and network namespace.
+  auto as_node = sb.cli({"exec", "node-1", "--", "cat", "/proc/self/cgroup"});
+  ASSERT_TRUE(as_node.ok()) << as_node.describe();
+  EXPECT_TRUE(endsWith(unifiedCgroup(as_node.out), sb.nodeCgroupPath(1))) << as_node.out;
+  auto node_ns = sb.cli({"exec", "node-1", "--", "readlink", "/proc/self/ns/net"});
+  ASSERT_TRUE(node_ns.ok()) << node_ns.describe();
+  struct stat ns_file {};
+  ASSERT_EQ(::stat(("/run/netns/" + sb.prefix() + "-node-1").c_str(), &ns_file), 0);
+  EXPECT_EQ(trim(node_ns.out), "net:[" + std::to_string(ns_file.st_ino) + "]");
+  EXPECT_EQ(sb.cli({"exec", "node-9", "--", "true"}).exitCode, 127);
+
   // The EndpointSlice controller lists the three ready echo pods.
   auto slices = sb.kubectlJson({"get", "endpointslices", "-l", "kubernetes.io/service-name=echo"});
   ASSERT_TRUE(slices.is_object());
@@ -116,6 +167,7 @@ TEST_F(SandboxE2e, UpRunsPodsOnRealCniAndDownRemovesEverything) {
 
   auto down = sb.cli({"down"});
   ASSERT_TRUE(down.ok()) << down.describe();
+  EXPECT_FALSE(fs::exists(sb.cgroupRoot())) << "down left the node cgroups";
   EXPECT_EQ(sb.leftovers(), std::vector<std::string>{});
 }
 
@@ -129,7 +181,10 @@ TEST_F(SandboxE2e, DownCleansUpAfterACrash) {
   ASSERT_TRUE(st.is_object());
   for (const auto& c : st["components"]) ::kill(c["pid"].get<pid_t>(), SIGKILL);
   fs::remove(sb.stateDir() + "/sandbox.json");
-  ASSERT_FALSE(sb.leftovers().empty());
+  auto left = sb.leftovers();
+  ASSERT_FALSE(left.empty());
+  // The node cgroup still holds the pods' processes; down finds it by its prefix.
+  EXPECT_NE(std::find(left.begin(), left.end(), "cgroup " + sb.cgroupRoot()), left.end());
   auto down = sb.cli({"down", "--prefix", sb.prefix()});
   ASSERT_TRUE(down.ok()) << down.describe();
   EXPECT_EQ(sb.leftovers(), std::vector<std::string>{});

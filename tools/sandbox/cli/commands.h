@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "tools/sandbox/cli/layout.h"
@@ -22,6 +23,11 @@ Status sandboxRestart(const std::string& state_dir, const std::string& component
 
 // Prints what runs where, the nodes and pods with their network namespaces; `json` for -o json.
 Status sandboxStatus(const std::string& state_dir, bool json);
+
+// Runs `command` as node `node` ("node-1") would: joins the node's cgroup (so its agent's socket
+// hooks apply), enters its network namespace, and execs. Returns only on failure.
+Status sandboxExec(const std::string& state_dir, const std::string& node,
+                   const std::vector<std::string>& command);
 
 // "==> what is happening" progress lines.
 void step(const std::string& message);

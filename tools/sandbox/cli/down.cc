@@ -1,7 +1,8 @@
 // petrel-sandbox down: stop every process, remove every namespace, link, pin and file the
 // sandbox made. It works from the state file when there is one and otherwise finds leftovers by
-// their prefixed names, by the namespaces processes live in, and by the state directory in their
-// command lines, so it also cleans up after a crash.
+// their prefixed names (namespaces, links, pins, the node cgroups), by the namespaces and cgroups
+// processes live in, and by the state directory in their command lines, so it also cleans up
+// after a crash.
 #include <signal.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
+#include "tools/sandbox/common/cgroup.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
@@ -51,16 +53,19 @@ std::string cmdline(pid_t pid) {
   return text;
 }
 
-// Every process inside a sandbox namespace or started with the state directory on its command
-// line (the API server and controller live in the root namespace).
+// Every process inside a sandbox namespace or cgroup, or started with the state directory on its
+// command line (the API server and controller live in the root namespace).
 std::vector<pid_t> sandboxProcesses(const std::vector<std::string>& netns,
-                                    const std::string& state_dir) {
+                                    const std::string& state_dir, const std::string& cgroup_root) {
   std::set<uint64_t> inodes;
   for (const auto& n : netns) {
     if (uint64_t ino = netnsInode("/run/netns/" + n)) inodes.insert(ino);
   }
   std::vector<pid_t> out;
   const pid_t self = getpid();
+  for (pid_t pid : cgroupPids(cgroup_root)) {
+    if (pid != self) out.push_back(pid);
+  }
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
@@ -72,6 +77,8 @@ std::vector<pid_t> sandboxProcesses(const std::vector<std::string>& netns,
       out.push_back(pid);
     }
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -84,7 +91,13 @@ Status sandboxDown(const Layout& given, bool quiet) {
   auto state = loadState(given.state_dir);
   // The state file knows the prefix `up` used; without one (a crash before it was written, or
   // it was removed) the caller's layout says what to look for.
-  const Layout l = state ? state->layout : given;
+  Layout l = state ? state->layout : given;
+  // Without a state file (or from before node cgroups) the cgroups are found under this
+  // machine's cgroup2 mount by their prefixed name.
+  if (l.cgroup2_mount.empty()) {
+    l.cgroup2_mount = cgroup2MountFromMounts(readFile("/proc/self/mounts"));
+  }
+  const std::string cgroup_root = l.cgroup2_mount.empty() ? std::string() : l.cgroupRoot();
   const std::string& state_dir = l.state_dir;
   if (state) {
     // Kubelets first so they do not restart pods while the rest goes away.
@@ -93,14 +106,21 @@ Status sandboxDown(const Layout& given, bool quiet) {
     }
   }
   auto netns = sandboxNetns(l);
-  auto leftovers = sandboxProcesses(netns, state_dir);
+  auto leftovers = sandboxProcesses(netns, state_dir, cgroup_root);
   for (pid_t pid : leftovers) kill(pid, SIGKILL);
   if (!leftovers.empty())
     say(fmt::format("Killed {} pod and leftover processes", leftovers.size()));
-  for (int i = 0; i < 50 && !sandboxProcesses(netns, state_dir).empty(); ++i) {
+  for (int i = 0; i < 50 && !sandboxProcesses(netns, state_dir, cgroup_root).empty(); ++i) {
     std::this_thread::sleep_for(20ms);
   }
   Status first = Status::ok();
+  if (!cgroup_root.empty() && fs::exists(cgroup_root)) {
+    if (Status s = removeCgroupTree(cgroup_root); !s) {
+      if (first) first = s;
+    } else {
+      say(fmt::format("Removed the node cgroups under {}", cgroup_root));
+    }
+  }
   for (const auto& n : netns) {
     if (Status s = runChecked({"ip", "netns", "del", n}); !s && first) first = s;
   }

@@ -20,6 +20,8 @@ namespace petrel::sandbox {
 inline constexpr const char* kDefaultStateDir = "/run/petrel-sandbox";
 inline constexpr const char* kUnderlayBridge = "br0";     // in the underlay namespace
 inline constexpr const char* kUnderlayUplink = "uplink";  // its port toward this machine
+// Where `up` mounts cgroup2 when the machine has none mounted (left mounted, like bpffs).
+inline constexpr const char* kCgroupFallbackMount = "/run/petrel-sandbox-cgroup2";
 
 struct Layout {
   std::string state_dir = kDefaultStateDir;
@@ -33,6 +35,9 @@ struct Layout {
   // Node i gets <pod_net>.i.0/24.
   std::string pod_net = "10.244";
   std::string routing_mode = "tunnel";  // the agents' --routing-mode: tunnel or native
+  // The cgroup2 mount `up` found (or made); empty until then. Each node's agent attaches its
+  // socket hooks to nodeCgroup(i), and that node's pod processes live in it.
+  std::string cgroup2_mount;
 
   std::string underlayNetns() const { return prefix + "-underlay"; }
   std::string hostLink() const { return prefix + "0"; }  // this machine's end of the uplink
@@ -47,6 +52,8 @@ struct Layout {
   std::string nodeDir(int i) const { return state_dir + "/nodes/" + nodeName(i); }
   std::string agentSocket(int i) const { return nodeDir(i) + "/petrel.sock"; }
   std::string nodeBpfRoot(int i) const { return bpfRoot() + "/" + nodeName(i); }
+  std::string cgroupRoot() const { return cgroup2_mount + "/petrel-" + prefix; }
+  std::string nodeCgroup(int i) const { return cgroupRoot() + "/" + nodeName(i); }
   std::string logDir() const { return state_dir + "/logs"; }
   std::string kubeconfig() const { return state_dir + "/kubeconfig"; }
   std::string stateFile() const { return state_dir + "/sandbox.json"; }

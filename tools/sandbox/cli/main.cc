@@ -1,8 +1,11 @@
 // petrel-sandbox: a multi-node Kubernetes-like cluster on one machine, made of network
-// namespaces, running the real Petrel agent and CNI plugin. `up`, `down`, `status`, `restart`.
+// namespaces, running the real Petrel agent and CNI plugin. `up`, `down`, `status`, `restart`,
+// `exec`.
 #include <unistd.h>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -45,6 +48,13 @@ int main(int argc, char** argv) {
   std::string output = "table";
   status->add_option("-o,--output", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
+  auto* exec = app.add_subcommand(
+      "exec", "Run a command as a node: in its network namespace and cgroup (socket LB applies)");
+  std::string exec_node;
+  std::vector<std::string> exec_command;
+  exec->add_option("node", exec_node, "node-N")->required();
+  exec->add_option("command", exec_command, "The command, after --")->required();
+  exec->footer("Example: petrel-sandbox exec node-1 -- curl -s http://10.96.0.10/");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("    %v");
 
@@ -59,9 +69,11 @@ int main(int argc, char** argv) {
   if (down->parsed()) result = petrel::sandbox::sandboxDown(layout, false);
   if (restart->parsed()) result = petrel::sandbox::sandboxRestart(layout.state_dir, component);
   if (status->parsed()) result = petrel::sandbox::sandboxStatus(layout.state_dir, output == "json");
+  if (exec->parsed())
+    result = petrel::sandbox::sandboxExec(layout.state_dir, exec_node, exec_command);
   if (!result) {
     std::cerr << "petrel-sandbox: " << result.message() << "\n";
-    return 1;
+    return exec->parsed() ? 127 : 1;  // exec returns only when the command could not be run
   }
   return 0;
 }

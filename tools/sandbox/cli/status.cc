@@ -1,5 +1,5 @@
-// petrel-sandbox status: the components and whether they run, the kubeconfig, every node and
-// pod with the network namespace a person can `ip netns exec` into.
+// petrel-sandbox status: the components and whether they run, the kubeconfig, every node (with
+// its cgroup) and pod with the network namespace a person can `ip netns exec` into.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -74,7 +74,8 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
                      {"netns", l.nodeNetns(i)},
                      {"ip", l.nodeIp(i)},
                      {"podCIDR", l.podCidr(i)},
-                     {"agentSocket", l.agentSocket(i)}});
+                     {"agentSocket", l.agentSocket(i)},
+                     {"cgroup", l.cgroup2_mount.empty() ? "" : l.nodeCgroup(i)}});
   }
   out["nodes"] = nodes;
   out["underlay"] = {
@@ -118,10 +119,11 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
   }
   components.print(std::cout);
   std::cout << "\n";
-  cli::Table node_table({"NODE", "NETNS", "IP", "POD CIDR", "AGENT SOCKET"});
-  node_table.addRow({"(underlay)", l.underlayNetns(), l.underlayGateway(), "-", "-"});
+  cli::Table node_table({"NODE", "NETNS", "IP", "POD CIDR", "AGENT SOCKET", "CGROUP"});
+  node_table.addRow({"(underlay)", l.underlayNetns(), l.underlayGateway(), "-", "-", "-"});
   for (const auto& n : nodes) {
-    node_table.addRow({n["name"], n["netns"], n["ip"], n["podCIDR"], n["agentSocket"]});
+    node_table.addRow({n["name"], n["netns"], n["ip"], n["podCIDR"], n["agentSocket"],
+                       n["cgroup"].get<std::string>().empty() ? "-" : n["cgroup"]});
   }
   node_table.print(std::cout);
   std::cout << "\n";
@@ -137,7 +139,9 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
     }
     pod_table.print(std::cout);
   }
-  std::cout << "\nEnter any namespace with: ip netns exec <NETNS> <command>\n";
+  std::cout << "\nEnter any namespace with: ip netns exec <NETNS> <command>\n"
+               "Run a command as a node (its namespace and cgroup): petrel-sandbox exec <NODE> -- "
+               "<command>\n";
   return Status::ok();
 }
 

@@ -16,6 +16,7 @@
 #include "agent/k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
+#include "tools/sandbox/common/cgroup.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
@@ -175,18 +176,29 @@ Status sandboxUp(const Layout& layout) {
       }
     }
   }
-  if (fs::exists(layout.state_dir) || fs::exists("/run/netns/" + layout.underlayNetns())) {
+  bool mounted_cgroup2 = false;
+  auto cgroup2 = findOrMountCgroup2(kCgroupFallbackMount, &mounted_cgroup2);
+  if (!cgroup2) return cgroup2.status();
+  Layout with_cgroups = layout;
+  with_cgroups.cgroup2_mount = *cgroup2;
+  if (fs::exists(layout.state_dir) || fs::exists("/run/netns/" + layout.underlayNetns()) ||
+      fs::exists(with_cgroups.cgroupRoot())) {
     step("Removing what a previous sandbox left behind");
     PETREL_RETURN_IF_ERROR(sandboxDown(layout, true));
   }
   SandboxState state;
-  state.layout = layout;
+  state.layout = with_cgroups;
   const Layout& l = state.layout;
   std::error_code ec;
   fs::create_directories(l.logDir(), ec);
   if (ec) return makeError(Code::kInternal, "cannot create {}: {}", l.logDir(), ec.message());
   PETREL_RETURN_IF_ERROR(saveState(state));
 
+  step(fmt::format("Node cgroups under {} ({}; node-i's agent attaches socket hooks to its own)",
+                   l.cgroupRoot(),
+                   mounted_cgroup2 ? "no cgroup2 was mounted: mounted one at " + *cgroup2
+                                   : "cgroup2 mounted at " + *cgroup2));
+  for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(createCgroup(l.nodeCgroup(i)));
   PETREL_RETURN_IF_ERROR(buildUnderlay(l));
   for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(buildNode(l, i));
 
@@ -230,16 +242,18 @@ Status sandboxUp(const Layout& layout) {
     PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
-                        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
-                         "--state-dir", dir + "/agent", "--socket", l.agentSocket(i),
-                         "--kubeconfig", dir + "/kubeconfig", "--routing-mode", l.routing_mode});
+    auto agent = launch(
+        state, node + "/agent", l.nodeNetns(i),
+        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
+         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig",
+         "--routing-mode", l.routing_mode, "--cgroup-root", l.nodeCgroup(i)});
     if (!agent) return agent.status();
-    auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
-                          {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i),
-                           "--kubeconfig", dir + "/kubeconfig", "--state-dir", dir + "/kubelet",
-                           "--cni-conf-dir", dir + "/net.d", "--cni-bin-dir", cni_path,
-                           "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr", l.podCidr(i)});
+    auto kubelet = launch(
+        state, node + "/kubelet", l.nodeNetns(i),
+        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
+         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
+         "--cni-bin-dir", cni_path, "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr",
+         l.podCidr(i), "--cgroup-parent", l.nodeCgroup(i)});
     if (!kubelet) return kubelet.status();
     PETREL_RETURN_IF_ERROR(
         waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
@@ -265,6 +279,7 @@ Status sandboxUp(const Layout& layout) {
       "  petrel-sandbox status               # what runs where, every namespace\n"
       "  petrel --socket {} status\n"
       "  ip netns exec {} ip addr            # a node; pods are {}<namespace>-<name>\n"
+      "  petrel-sandbox exec node-1 -- curl ...  # as node-1: its namespace and cgroup\n"
       "  petrel-sandbox down                 # remove it all\n",
       l.nodes, l.kubeconfig(), l.agentSocket(1), l.nodeNetns(1), l.podNetnsPrefix());
   return Status::ok();

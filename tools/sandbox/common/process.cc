@@ -64,9 +64,12 @@ struct ExecArgs {
   }
 };
 
-// In the child: enter the namespace and directory, then exec; exits 127 on failure after writing
-// why to `err_fd`.
-[[noreturn]] void execChild(const ProcessSpec& spec, ExecArgs& args, int netns_fd, int err_fd) {
+// In the child: join the cgroup (writing "0" to an open cgroup.procs moves the writer), enter the
+// namespace and directory, then exec; exits 127 on failure after writing why to `err_fd`. The
+// child is in its cgroup before it runs anything of its own, and before the parent learns that
+// exec succeeded.
+[[noreturn]] void execChild(const ProcessSpec& spec, ExecArgs& args, int netns_fd, int cgroup_fd,
+                            int err_fd) {
   auto fail = [&](const char* what) {
     const char* msg = strerror(errno);
     (void)!write(err_fd, what, strlen(what));
@@ -75,6 +78,7 @@ struct ExecArgs {
     (void)!write(err_fd, "\n", 1);
     _exit(127);
   };
+  if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) fail("join cgroup");
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail("setns");
   if (!spec.working_dir.empty() && chdir(spec.working_dir.c_str()) != 0) fail("chdir");
   sigset_t none;
@@ -94,6 +98,15 @@ Result<UniqueFd> openNetns(const ProcessSpec& spec) {
   if (ioctl(fd.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
     return makeError(Code::kInvalidArgument, "{}: not a network namespace", spec.netns_path);
   }
+  return fd;
+}
+
+// cgroup.procs of spec.cgroup_dir, opened before fork so the child only has to write to it.
+Result<UniqueFd> openCgroupProcs(const ProcessSpec& spec) {
+  if (spec.cgroup_dir.empty()) return UniqueFd();
+  const std::string path = spec.cgroup_dir + "/cgroup.procs";
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return errnoStatus(errno, fmt::format("open cgroup {}", path));
   return fd;
 }
 
@@ -131,6 +144,8 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Status(Code::kInvalidArgument, "runProcess: empty argv");
   auto netns = openNetns(spec);
   if (!netns) return netns.status();
+  auto cgroup = openCgroupProcs(spec);
+  if (!cgroup) return cgroup.status();
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
   if (pipe2(out, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
@@ -142,7 +157,7 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    execChild(spec, args, netns->get(), 2);
+    execChild(spec, args, netns->get(), cgroup->get(), 2);
   }
   close(in[0]);
   close(out[1]);
@@ -218,6 +233,8 @@ Result<pid_t> startProcess(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Status(Code::kInvalidArgument, "startProcess: empty argv");
   auto netns = openNetns(spec);
   if (!netns) return netns.status();
+  auto cgroup = openCgroupProcs(spec);
+  if (!cgroup) return cgroup.status();
   UniqueFd log(open(spec.log_path.empty() ? "/dev/null" : spec.log_path.c_str(),
                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!log) return errnoStatus(errno, fmt::format("open log file {}", spec.log_path));
@@ -233,7 +250,7 @@ Result<pid_t> startProcess(const ProcessSpec& spec) {
     dup2(devnull.get(), 0);
     dup2(log.get(), 1);
     dup2(log.get(), 2);
-    execChild(spec, args, netns->get(), status_pipe[1]);
+    execChild(spec, args, netns->get(), cgroup->get(), status_pipe[1]);
   }
   close(status_pipe[1]);
   UniqueFd status_r(status_pipe[0]);

@@ -1,7 +1,7 @@
 // Child processes for the sandbox tools: run a command to completion with input, a deadline and
 // captured output (CNI plugins, iproute2), or start one detached with its output in a log file
-// (daemons, pod containers), optionally inside a network namespace. Pids are paired with their
-// start time so a recycled pid is never mistaken for ours.
+// (daemons, pod containers), optionally inside a network namespace and a cgroup. Pids are paired
+// with their start time so a recycled pid is never mistaken for ours.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +19,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is looked up on PATH
   std::vector<std::string> env;   // "KEY=VALUE"; empty means inherit ours
   std::string netns_path;         // setns() into it before exec when set
+  std::string cgroup_dir;         // the child moves itself into this cgroup v2 before exec when set
   std::string working_dir;        // chdir() before exec when set
   std::string input;              // run(): fed to stdin
   std::string log_path;           // start(): stdout and stderr appended here (else /dev/null)

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
                  "Pod network namespaces are /run/netns/<prefix><namespace>-<name>")
       ->default_val("pod-");
   app.add_option("--pod-cidr", options.pod_cidr, "Reported as the Node's spec.podCIDR");
+  app.add_option("--cgroup-parent", rt.cgroup_dir,
+                 "cgroup v2 directory every container and exec probe process is put in (the "
+                 "node's cgroup); unset: they stay in the kubelet's");
   app.add_option("--log-level", log_level, "debug, info, warn, error")->default_val("info");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -42,6 +45,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::error_code ec;
+  if (!rt.cgroup_dir.empty() && !std::filesystem::exists(rt.cgroup_dir + "/cgroup.procs", ec)) {
+    spdlog::error("--cgroup-parent {}: not a cgroup v2 directory (no cgroup.procs)", rt.cgroup_dir);
+    return 1;
+  }
   std::filesystem::create_directories(rt.state_dir + "/pods", ec);
   if (ec) {
     spdlog::error("cannot create state dir {}: {}", rt.state_dir, ec.message());
@@ -56,7 +63,8 @@ int main(int argc, char** argv) {
     stop = true;
     kubelet.wake();
   });
-  spdlog::info("petrel-kubelet for node {} ({}) starting", rt.node_name, rt.node_ip);
+  spdlog::info("petrel-kubelet for node {} ({}) starting{}", rt.node_name, rt.node_ip,
+               rt.cgroup_dir.empty() ? "" : "; pods run in cgroup " + rt.cgroup_dir);
   kubelet.run(stop);
   return 0;
 }

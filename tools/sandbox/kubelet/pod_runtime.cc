@@ -268,6 +268,7 @@ Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, size_t index
       "HOME=/tmp"};
   for (const auto& [k, v] : spec.env) p.env.push_back(k + "=" + v);
   if (!r.host_network) p.netns_path = "/run/netns/" + r.netns;
+  p.cgroup_dir = options_.cgroup_dir;
   p.working_dir = spec.working_dir;
   std::error_code ec;
   fs::create_directories(podDir(r), ec);
@@ -320,6 +321,7 @@ bool PodRuntime::probe(const PodRecord& r, const ContainerSpec& spec) {
       ProcessSpec ps;
       ps.argv = p.command;
       if (!r.host_network) ps.netns_path = "/run/netns/" + r.netns;
+      ps.cgroup_dir = options_.cgroup_dir;
       ps.timeout = std::chrono::seconds(p.timeout_seconds);
       auto res = runProcess(ps);
       return res && res->ok();

@@ -66,6 +66,9 @@ struct RuntimeOptions {
   std::string bin_dir;       // put first on containers' PATH (petrel-workload lives there)
   std::string cni_conf_dir;
   std::string cni_bin_dir;
+  // cgroup v2 directory every container and exec probe process joins before exec (the node's
+  // cgroup, where its agent attaches socket hooks); empty: they stay in the kubelet's cgroup.
+  std::string cgroup_dir;
 };
 
 class PodRuntime {
