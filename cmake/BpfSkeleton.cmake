@@ -6,9 +6,25 @@ find_program(BPF_CLANG NAMES clang-16 clang-15 clang-14 clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 
 execute_process(COMMAND uname -m OUTPUT_VARIABLE PETREL_ARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+# vmlinux.h (kernel types from this machine's BTF) for the programs that reach into kernel
+# structures with CO-RE (the socket iterators); the others use the uapi headers only.
+set(PETREL_VMLINUX_DIR ${CMAKE_BINARY_DIR}/bpf/vmlinux)
+if(NOT EXISTS ${PETREL_VMLINUX_DIR}/vmlinux.h)
+  if(NOT EXISTS /sys/kernel/btf/vmlinux)
+    message(FATAL_ERROR "/sys/kernel/btf/vmlinux is missing: Petrel needs a kernel with BTF "
+                        "(CONFIG_DEBUG_INFO_BTF=y)")
+  endif()
+  file(MAKE_DIRECTORY ${PETREL_VMLINUX_DIR})
+  execute_process(COMMAND ${BPFTOOL} btf dump file /sys/kernel/btf/vmlinux format c
+                  OUTPUT_FILE ${PETREL_VMLINUX_DIR}/vmlinux.h RESULT_VARIABLE vmlinux_rc)
+  if(NOT vmlinux_rc EQUAL 0)
+    file(REMOVE ${PETREL_VMLINUX_DIR}/vmlinux.h)
+    message(FATAL_ERROR "bpftool btf dump of /sys/kernel/btf/vmlinux failed")
+  endif()
+endif()
 set(PETREL_BPF_INCLUDES
     -I${CMAKE_SOURCE_DIR}/bpf/include -I${CMAKE_SOURCE_DIR}/bpf/shared -I${CMAKE_SOURCE_DIR}/bpf/lib
-    -I${CMAKE_SOURCE_DIR}/bpf -I/usr/include/${PETREL_ARCH}-linux-gnu)
+    -I${CMAKE_SOURCE_DIR}/bpf -I/usr/include/${PETREL_ARCH}-linux-gnu -I${PETREL_VMLINUX_DIR})
 
 function(petrel_bpf_skeleton name src)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)

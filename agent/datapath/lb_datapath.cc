@@ -165,6 +165,8 @@ Status BpfLbDatapath::apply(const core::LbState& desired) {
       continue;
     }
     note(backends_.remove(it->second));
+    const auto& [ip, port, proto] = it->first;
+    if (on_removed_) on_removed_(Ipv4Addr{ip}, port, proto);
     it = backend_ids_.erase(it);
   }
   for (auto it = service_ids_.begin(); it != service_ids_.end();) {

@@ -5,6 +5,7 @@
 // maps are read back at start), so nothing that refers to an id is disturbed by a resync.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -18,8 +19,12 @@ namespace petrel::datapath {
 
 class BpfLbDatapath : public core::LbDatapath {
  public:
-  BpfLbDatapath(LbServiceMap& services, LbBackendMap& backends)
-      : services_(services), backends_(backends) {}
+  // Told about each backend that left the last frontend using it (its entry is gone), e.g. to
+  // destroy the sockets still connected to it.
+  using BackendRemoved = std::function<void(Ipv4Addr ip, uint16_t port, uint8_t proto)>;
+
+  BpfLbDatapath(LbServiceMap& services, LbBackendMap& backends, BackendRemoved on_removed = {})
+      : services_(services), backends_(backends), on_removed_(std::move(on_removed)) {}
   // Reads what a previous run left in the maps.
   Status restore();
   Status apply(const core::LbState& desired) override;
@@ -42,6 +47,7 @@ class BpfLbDatapath : public core::LbDatapath {
 
   LbServiceMap& services_;
   LbBackendMap& backends_;
+  BackendRemoved on_removed_;
   mutable std::mutex mu_;
   std::map<core::LbFrontend, Frontend> applied_;
   std::map<BackendAddr, uint32_t> backend_ids_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "agent/datapath/loader.h"
 #include "agent/datapath/masquerade.h"
 #include "agent/datapath/overlay.h"
+#include "agent/datapath/socket_destroyer.h"
 #include "agent/datapath/socket_lb.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/k8s/cluster_watch.h"
@@ -254,7 +256,31 @@ int main(int argc, char** argv) {
   if (auto st = petrel::datapath::attachSocketLb(dp, *cgroup_root); !st) {
     return fail(st.toString());
   }
-  petrel::datapath::BpfLbDatapath lb_dp(dp.lbServices(), dp.lbBackends());
+  // Clients of a backend that is gone get a reset at once rather than a blackhole: its sockets
+  // are destroyed in every pod's namespace and the node's.
+  auto destroyer = petrel::datapath::SocketDestroyer::load();
+  if (!destroyer) {
+    spdlog::warn("{}: connections to removed backends will time out instead of being reset",
+                 destroyer.status().toString());
+  }
+  std::atomic<petrel::core::EndpointManager*> endpoints_for_lb{nullptr};  // once they exist
+  auto on_backend_removed = [&](petrel::Ipv4Addr ip, uint16_t port, uint8_t) {
+    if (!destroyer) return;
+    std::vector<std::string> netns = {""};
+    if (auto* eps = endpoints_for_lb.load()) {
+      for (const auto& ep : eps->list()) {
+        if (!ep.netns.empty()) netns.push_back(ep.netns);
+      }
+    }
+    auto n = (*destroyer)->destroy(ip, port, netns);
+    if (!n) {
+      spdlog::warn("destroy sockets to removed backend {}:{}: {}", ip.toString(), port,
+                   n.status().message());
+    } else if (*n > 0) {
+      spdlog::info("backend {}:{} removed: reset {} connections to it", ip.toString(), port, *n);
+    }
+  };
+  petrel::datapath::BpfLbDatapath lb_dp(dp.lbServices(), dp.lbBackends(), on_backend_removed);
   if (auto st = lb_dp.restore(); !st) return fail("read the service LB maps: " + st.toString());
 
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
@@ -328,6 +354,11 @@ int main(int argc, char** argv) {
   petrel::core::JsonFileStateStore store(opt.state_dir + "/state.json");
   petrel::core::EndpointManager endpoints(*cidr, opt.mtu, store, endpoint_dp);
   if (auto st = endpoints.restore(); !st) return fail(st.toString());
+  endpoints_for_lb = &endpoints;
+  struct ClearOnExit {
+    std::atomic<petrel::core::EndpointManager*>& p;
+    ~ClearOnExit() { p = nullptr; }
+  } clear_endpoints_for_lb{endpoints_for_lb};
   if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
 
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
