@@ -1,0 +1,164 @@
+// End-to-end: Services through Petrel's socket-level load balancer in a 2-node sandbox, with
+// real clients (curl, socat) running as a pod would: in the pod's network namespace and its
+// node's cgroup. ClusterIP over TCP and UDP reaches backends on both nodes, a named targetPort
+// is resolved per pod, the application sees the Service address as its peer, the node itself
+// uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
+// internalTrafficPolicy Local stays on the node, a deleted backend stops getting connections,
+// and an agent restart under load fails no request. Needs root, kubectl, curl, socat.
+#include <set>
+#include <thread>
+
+#include "test/e2e/harness.h"
+#include "test/e2e/sandbox_cluster.h"
+
+namespace petrel::e2e {
+namespace {
+
+using nlohmann::json;
+
+// A petrel-workload pod on `node` labelled app=<app>, serving HTTP on `http_port` (named "web").
+std::string backendPod(const std::string& name, const std::string& node, const std::string& app,
+                       int http_port = 8080) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: " + app +
+         "}}\nspec:\n  nodeName: " + node +
+         "\n  containers:\n  - name: main\n    image: petrel/workload\n    command: [" +
+         (binDir() / "petrel-workload").string() + ", --name, " + name + ", --http-port, '" +
+         std::to_string(http_port) +
+         "']\n    ports: [{name: web, containerPort: " + std::to_string(http_port) +
+         "}]\n    readinessProbe: {httpGet: {path: /healthz, port: web}, periodSeconds: 1}\n---\n";
+}
+
+std::string service(const std::string& name, const std::string& app,
+                    const std::string& extra_spec = "") {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+         "}\nspec:\n  selector: {app: " + app +
+         "}\n  ports:\n  - {name: http, port: 80, targetPort: web}\n  - {name: udp, port: "
+         "53, targetPort: 9001, protocol: UDP}\n" +
+         extra_spec + "---\n";
+}
+
+class Services : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(requireBasics());
+    for (const char* tool : {"kubectl", "curl", "socat"}) ASSERT_TRUE(requireTool(tool));
+    ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
+    ASSERT_TRUE(sb_.up(2));
+    ASSERT_TRUE(apply(backendPod("web-1", "node-1", "web") +
+                      backendPod("web-2", "node-2", "web", 8081) +
+                      backendPod("web-3", "node-2", "web") +
+                      backendPod("client", "node-1", "client") + service("web", "web")));
+    ASSERT_TRUE(sb_.waitReady({"web-1", "web-2", "web-3", "client"}));
+    cluster_ip_ = sb_.kubectlJson({"get", "service", "web"})["spec"]["clusterIP"];
+    ASSERT_TRUE(waitBackends(cluster_ip_, 3));
+  }
+  ::testing::AssertionResult apply(const std::string& yaml) {
+    auto r = run({"kubectl", "--kubeconfig", sb_.kubeconfig(), "apply", "-f", "-"},
+                 {.input = yaml, .env = {{"HOME", sb_.stateDir()}}});
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
+  }
+  // `script` as the client pod runs it: its network namespace, node-1's cgroup.
+  CmdResult inClient(const std::string& script, Millis timeout = 30s) {
+    const std::string netns = sb_.podNetns()["client"];
+    return run({"sh", "-c",
+                "echo $$ > " + sb_.cgroupRoot() +
+                    "/node-1/cgroup.procs && exec nsenter --net=/run/netns/" + netns + " sh -c '" +
+                    script + "'"},
+               {.timeout = timeout});
+  }
+  std::string get(const std::string& url) { return trim(inClient("curl -s -m 3 " + url).out); }
+  // Waits until node-1's agent lists `count` backends for ip:80.
+  ::testing::AssertionResult waitBackends(const std::string& ip, size_t count) {
+    std::string last;
+    for (int i = 0; i < 100; ++i) {
+      auto r = run({(binDir() / "petrel").string(), "service", "list", "-o", "json", "--socket",
+                    sb_.agentSocket(1)});
+      last = r.out;
+      json list = json::parse(r.out, nullptr, false);
+      for (const auto& f : list.is_array() ? list : json::array()) {
+        if (f["frontend"] == ip + ":80/TCP" && f["backends"].size() == count)
+          return ::testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return ::testing::AssertionFailure() << "no " << count << " backends for " << ip << ":\n"
+                                         << last;
+  }
+  std::set<std::string> namesSeen(const std::string& ip, int requests) {
+    std::set<std::string> seen;
+    for (int i = 0; i < requests; ++i) seen.insert(get("http://" + ip + "/"));
+    return seen;
+  }
+
+  Sandbox sb_;
+  std::string cluster_ip_;
+};
+
+TEST_F(Services, ClusterIpBalancesTcpAndUdpOverBackendsOnBothNodes) {
+  // web-2 serves on 8081: the named targetPort "web" is resolved per pod.
+  EXPECT_EQ(namesSeen(cluster_ip_, 30), (std::set<std::string>{"web-1", "web-2", "web-3"}));
+  auto udp = inClient("echo hi | socat -t 2 - UDP:" + cluster_ip_ + ":53");
+  EXPECT_NE(udp.out.find(" hi"), std::string::npos) << udp.describe();
+  // The application's peer is the Service address (getpeername), not the backend's.
+  auto peer = inClient("curl -s -m 3 -o /dev/null -w %{remote_ip}:%{remote_port} http://" +
+                       cluster_ip_ + "/");
+  EXPECT_EQ(trim(peer.out), cluster_ip_ + ":80") << peer.describe();
+  // The node uses Services too (petrel-sandbox exec: node-1's namespace and cgroup).
+  auto node =
+      sb_.cli({"exec", "node-1", "--", "curl", "-s", "-m", "3", "http://" + cluster_ip_ + "/"});
+  EXPECT_TRUE(node.ok()) << node.describe();
+  EXPECT_EQ(node.out.rfind("web-", 0), 0u) << node.out;
+  // petrel service list names the backends by pod.
+  auto list =
+      run({(binDir() / "petrel").string(), "service", "list", "--socket", sb_.agentSocket(1)});
+  EXPECT_NE(list.out.find("default/web:http"), std::string::npos) << list.out;
+}
+
+TEST_F(Services, AServiceWithoutEndpointsRefusesAtOnce) {
+  ASSERT_TRUE(apply(service("nobody", "nothing-matches")));
+  const std::string ip = sb_.kubectlJson({"get", "service", "nobody"})["spec"]["clusterIP"];
+  ASSERT_TRUE(waitBackends(ip, 0));
+  auto start = std::chrono::steady_clock::now();
+  auto r = inClient("curl -s -m 5 http://" + ip + "/; echo exit=$?");
+  EXPECT_NE(r.out.find("exit=7"), std::string::npos) << r.describe();  // connection refused
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(Services, SessionAffinityAndInternalTrafficPolicyLocal) {
+  ASSERT_TRUE(apply(service("sticky", "web", "  sessionAffinity: ClientIP\n") +
+                    service("local", "web", "  internalTrafficPolicy: Local\n")));
+  const std::string sticky = sb_.kubectlJson({"get", "service", "sticky"})["spec"]["clusterIP"];
+  const std::string local = sb_.kubectlJson({"get", "service", "local"})["spec"]["clusterIP"];
+  ASSERT_TRUE(waitBackends(sticky, 3));
+  ASSERT_TRUE(waitBackends(local, 1));  // node-1 has one backend
+  EXPECT_EQ(namesSeen(sticky, 15).size(), 1u);
+  EXPECT_EQ(namesSeen(local, 10), (std::set<std::string>{"web-1"}));
+}
+
+TEST_F(Services, ADeletedBackendGetsNoNewConnections) {
+  ASSERT_TRUE(sb_.kubectl({"delete", "pod", "web-3", "--wait=false"}).ok());
+  ASSERT_TRUE(waitBackends(cluster_ip_, 2));
+  EXPECT_EQ(namesSeen(cluster_ip_, 20), (std::set<std::string>{"web-1", "web-2"}));
+}
+
+TEST_F(Services, AgentRestartUnderLoadFailsNoRequest) {
+  BackgroundProcess load(
+      {"sh", "-c",
+       "echo $$ > " + sb_.cgroupRoot() + "/node-1/cgroup.procs && exec nsenter --net=/run/netns/" +
+           sb_.podNetns()["client"] +
+           " sh -c 'ok=0; fail=0; for i in $(seq 1 80); do if curl -s -m 2 -o /dev/null http://" +
+           cluster_ip_ +
+           "/; then ok=$((ok+1)); else fail=$((fail+1)); fi; sleep 0.05; done; echo "
+           "ok=$ok fail=$fail'"},
+      sb_.stateDir() + "/load.log");
+  std::this_thread::sleep_for(1s);
+  auto restart = sb_.cli({"restart", "node-1/agent"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  ASSERT_TRUE(load.wait(60s).has_value()) << load.log();
+  EXPECT_NE(load.log().find("ok=80 fail=0"), std::string::npos) << load.log();
+  EXPECT_EQ(namesSeen(cluster_ip_, 20).size(), 3u);  // and it goes on balancing afterwards
+}
+
+}  // namespace
+}  // namespace petrel::e2e
