@@ -8,7 +8,7 @@
 
 #include "agent/datapath/bpffs.h"
 #include "lxc.skel.h"
-#include "nat.skel.h"
+#include "uplink.skel.h"
 #include "overlay.skel.h"
 #include "sock.skel.h"
 
@@ -53,10 +53,10 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   if (int err = overlay__load(dp->overlay_); err) {
     return errnoStatus(-err, "load BPF object overlay" + stale_hint);
   }
-  dp->nat_obj_ = nat__open_opts(&opts);
-  if (!dp->nat_obj_) return errnoStatus(errno, "open BPF object nat");
-  if (int err = nat__load(dp->nat_obj_); err) {
-    return errnoStatus(-err, "load BPF object nat" + stale_hint);
+  dp->uplink_ = uplink__open_opts(&opts);
+  if (!dp->uplink_) return errnoStatus(errno, "open BPF object uplink");
+  if (int err = uplink__load(dp->uplink_); err) {
+    return errnoStatus(-err, "load BPF object uplink" + stale_hint);
   }
   dp->sock_ = sock__open_opts(&opts);
   if (!dp->sock_) return errnoStatus(errno, "open BPF object sock");
@@ -67,7 +67,7 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
                                pin_root + "/" PETREL_MAP_ENDPOINTS);
   dp->tunnels_ =
       TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
-  dp->nat_ = NatMap(bpf_map__fd(dp->nat_obj_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
+  dp->nat_ = NatMap(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
   dp->lb_services_ = LbServiceMap(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
                                   pin_root + "/" PETREL_MAP_LB_SERVICES);
   dp->lb_backends_ = LbBackendMap(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),
@@ -78,7 +78,7 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
 
 LoadedDatapath::~LoadedDatapath() {
   sock__destroy(sock_);
-  nat__destroy(nat_obj_);
+  uplink__destroy(uplink_);
   overlay__destroy(overlay_);
   lxc__destroy(lxc_);
 }
@@ -95,16 +95,16 @@ int LoadedDatapath::overlayIngressFd() const {
   return bpf_program__fd(overlay_->progs.petrel_overlay_ingress);
 }
 
-int LoadedDatapath::natEgressFd() const {
-  return bpf_program__fd(nat_obj_->progs.petrel_nat_egress);
+int LoadedDatapath::uplinkEgressFd() const {
+  return bpf_program__fd(uplink_->progs.petrel_uplink_egress);
 }
 
-int LoadedDatapath::natIngressFd() const {
-  return bpf_program__fd(nat_obj_->progs.petrel_nat_ingress);
+int LoadedDatapath::uplinkIngressFd() const {
+  return bpf_program__fd(uplink_->progs.petrel_uplink_ingress);
 }
 
 nat_config& LoadedDatapath::natConfig() {
-  return nat_obj_->bss->nat_config;
+  return uplink_->bss->nat_config;
 }
 
 std::vector<std::pair<std::string, struct bpf_program*>> LoadedDatapath::socketLbPrograms() const {

@@ -1,4 +1,4 @@
-// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, nat,
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, uplink,
 // sock).
 // Maps are pinned by name under the pin root, and a new load reuses maps already pinned there, so
 // an agent restart keeps every entry (and the connections that depend on them).
@@ -15,7 +15,7 @@
 
 struct lxc;
 struct overlay;
-struct nat;
+struct uplink;
 struct sock;
 struct bpf_program;
 struct btf;
@@ -45,9 +45,10 @@ class LoadedDatapath {
   int lxcProgramFd() const;
   int overlayEgressFd() const;
   int overlayIngressFd() const;
-  int natEgressFd() const;
-  int natIngressFd() const;
-  // The nat programs' settings, in the object's mmapped .bss: writes take effect at once.
+  int uplinkEgressFd() const;
+  int uplinkIngressFd() const;
+  // The uplink programs' masquerade settings, in the object's mmapped .bss: writes take effect
+  // at once.
   nat_config& natConfig();
   // The socket-level load balancer's programs, one per cgroup hook (connect4, sendmsg4, ...).
   std::vector<std::pair<std::string, struct bpf_program*>> socketLbPrograms() const;
@@ -65,7 +66,7 @@ class LoadedDatapath {
   LoadedDatapath() = default;
   struct lxc* lxc_ = nullptr;
   struct overlay* overlay_ = nullptr;
-  struct nat* nat_obj_ = nullptr;
+  struct uplink* uplink_ = nullptr;
   struct sock* sock_ = nullptr;
   EndpointMap endpoints_;
   TunnelMap tunnels_;

@@ -85,11 +85,11 @@ Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& po
   c.udp_timeout_ns = 60 * kSecond;
   c.enabled = 1;
   const auto ifindex = static_cast<uint32_t>(link->ifindex);
-  if (auto st = attachTc(ifindex, dp.natEgressFd(), TcDirection::kEgress); !st) {
+  if (auto st = attachTc(ifindex, dp.uplinkEgressFd(), TcDirection::kEgress); !st) {
     return makeError(st.code(), "attach the masquerade program to {} egress: {}", link->name,
                      st.message());
   }
-  if (auto st = attachTc(ifindex, dp.natIngressFd(), TcDirection::kIngress); !st) {
+  if (auto st = attachTc(ifindex, dp.uplinkIngressFd(), TcDirection::kIngress); !st) {
     return makeError(st.code(), "attach the masquerade program to {} ingress: {}", link->name,
                      st.message());
   }

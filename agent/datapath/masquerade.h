@@ -1,5 +1,5 @@
 // Masquerading setup: finds the uplink (the device of the default route) and its address, writes
-// the nat programs' settings and attaches them to the uplink's tc ingress and egress. Pod traffic
+// the uplink programs' settings and attaches them to the uplink's tc ingress and egress. Pod traffic
 // that leaves the cluster then carries the node's address.
 #pragma once
 
@@ -29,7 +29,7 @@ struct MasqueradeUplink {
   Ipv4Addr address;
 };
 
-// Configures and attaches the nat programs for pods in `pod_cidr`.
+// Configures and attaches the uplink programs for pods in `pod_cidr`.
 Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr,
                                           PortRange ports);
 // Turns translation off and detaches the programs from the uplink (a previous run's included).

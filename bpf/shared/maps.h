@@ -210,3 +210,42 @@ struct lb_sock_revnat_value {
   __be16 port;
   __u16 service_id;
 };
+
+/* petrel_ct (LRU): Service connections the packet-level load balancer translated (traffic from
+ * outside to a NodePort, externalIP or LoadBalancer address). CT_DIR_SERVICE is keyed by the
+ * client's tuple toward the frontend and names the backend chosen once for the connection;
+ * CT_DIR_REPLY is keyed by the backend's tuple toward the client and names the frontend to show.
+ * The backend's address is kept in the entry, so an established connection keeps flowing to it
+ * while its endpoint terminates, whatever the Service's backends become. */
+#define PETREL_MAP_CT "petrel_ct"
+#define PETREL_MAX_CT_ENTRIES 262144
+
+enum ct_dir {
+  CT_DIR_SERVICE = 0,
+  CT_DIR_REPLY = 1,
+};
+
+struct ct_key {
+  __be32 saddr;
+  __be32 daddr;
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 dir; /* enum ct_dir */
+  __u8 family;
+  __u8 pad;
+};
+
+#define CT_F_CLOSING 0x1 /* TCP FIN or RST seen */
+#define CT_F_REPLIED 0x2 /* the backend has answered */
+#define CT_F_SNAT 0x4    /* the backend is on another node: the node address stands in */
+
+struct ct_entry {
+  __be32 addr; /* service: the backend; reply: the frontend */
+  __be16 port;
+  __u16 service_id;
+  __u32 backend_id;
+  __u8 flags; /* CT_F_* */
+  __u8 pad[3];
+  __u64 last_seen_ns;
+};

@@ -1,4 +1,4 @@
-// BPF program tests for masquerading: the nat programs on the uplink translate a pod's flows to
+// BPF program tests for masquerading: the uplink programs translate a pod's flows to
 // the outside to the node address and an allocated port, translate the replies back with valid
 // checksums, leave in-cluster, node and inbound traffic alone, and fail cleanly (a counted drop)
 // when ports run out or a packet cannot be translated.
@@ -57,8 +57,8 @@ class NatProgramTest : public ProgramTest {
     b.eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02")).ipv4(src, kNodeIp, 60);
     return b;
   }
-  RunResult egress(const std::vector<uint8_t>& frame) { return run(frame, dp_->natEgressFd()); }
-  RunResult ingress(const std::vector<uint8_t>& frame) { return run(frame, dp_->natIngressFd()); }
+  RunResult egress(const std::vector<uint8_t>& frame) { return run(frame, dp_->uplinkEgressFd()); }
+  RunResult ingress(const std::vector<uint8_t>& frame) { return run(frame, dp_->uplinkIngressFd()); }
   size_t natEntries() {
     auto keys = dp_->nat().keys();
     EXPECT_TRUE(keys) << keys.status().toString();

@@ -33,7 +33,7 @@ static __always_inline int in_cluster(__be32 ip4) {
 
 /* Returns the egress entry of an established translated flow, or NULL when the flow has none
  * (or lost its port to another flow after going idle, in which case the stale entry goes). */
-static __always_inline struct nat_entry* egress_entry(const struct nat_tuple* t, __u64 now) {
+static __always_inline struct nat_entry* egress_entry(const struct flow_tuple* t, __u64 now) {
   struct nat_key key;
   nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
   struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
@@ -55,7 +55,7 @@ static __always_inline struct nat_entry* egress_entry(const struct nat_tuple* t,
 }
 
 SEC("tc")
-int petrel_nat_egress(struct __sk_buff* skb) {
+int petrel_uplink_egress(struct __sk_buff* skb) {
   if (!nat_config.enabled) return TC_ACT_OK;
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
@@ -65,8 +65,8 @@ int petrel_nat_egress(struct __sk_buff* skb) {
   if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
   if (!is_local_pod(iph->saddr) || in_cluster(iph->daddr)) return TC_ACT_OK;
 
-  struct nat_tuple t;
-  if (nat_tuple_read(skb, iph, &t) < 0) {
+  struct flow_tuple t;
+  if (flow_tuple_read(skb, iph, &t) < 0) {
     return count(skb, PETREL_DROP_NAT_UNSUPPORTED, METRIC_DIR_EGRESS, 0);
   }
   __u64 now = bpf_ktime_get_ns();
@@ -78,7 +78,7 @@ int petrel_nat_egress(struct __sk_buff* skb) {
   if (!e) {
     /* Only flows the pod opens get a port; answers within flows opened from outside (a SYN-ACK,
      * an echo reply) pass as they are. */
-    if (t.proto == IPPROTO_TCP && (t.tcp_flags & (NAT_TCP_SYN | NAT_TCP_ACK)) != NAT_TCP_SYN)
+    if (t.proto == IPPROTO_TCP && (t.tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
       return TC_ACT_OK;
     if (t.proto == IPPROTO_ICMP && t.icmp_type != PETREL_ICMP_ECHO) return TC_ACT_OK;
     e = nat_allocate(&t, now);
@@ -87,14 +87,14 @@ int petrel_nat_egress(struct __sk_buff* skb) {
   nat_entry_touch(e, &t, now);
   __be32 to_addr = e->to_addr;
   __be16 to_port = e->to_port;
-  if (nat_rewrite(skb, &t, 1, to_addr, to_port) < 0) {
+  if (flow_rewrite(skb, &t, 1, to_addr, to_port) < 0) {
     return count(skb, PETREL_DROP_INVALID, METRIC_DIR_EGRESS, 0);
   }
   return count(skb, PETREL_MASQUERADED, METRIC_DIR_EGRESS, TC_ACT_OK);
 }
 
 /* A reply to a masqueraded flow: translate back and deliver into the pod. */
-static __always_inline int reverse_translate(struct __sk_buff* skb, const struct nat_tuple* t) {
+static __always_inline int reverse_translate(struct __sk_buff* skb, const struct flow_tuple* t) {
   __u16 port = bpf_ntohs(t->dport);
   if (port < nat_config.port_min || port > nat_config.port_max) return TC_ACT_OK;
   struct nat_key rkey;
@@ -104,7 +104,7 @@ static __always_inline int reverse_translate(struct __sk_buff* skb, const struct
   nat_entry_touch(r, t, bpf_ktime_get_ns());
   __be32 to_addr = r->to_addr;
   __be16 to_port = r->to_port;
-  if (nat_rewrite(skb, t, 0, to_addr, to_port) < 0) {
+  if (flow_rewrite(skb, t, 0, to_addr, to_port) < 0) {
     return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
   }
   void* data = (void*)(long)skb->data;
@@ -124,7 +124,7 @@ static __always_inline int reverse_translate(struct __sk_buff* skb, const struct
 
 /* A UDP packet from outside to a pod: remember the flow so the pod's answers keep its address
  * (TCP and ICMP answers are recognised by their flags and type). */
-static __always_inline void remember_inbound_udp(const struct nat_tuple* t) {
+static __always_inline void remember_inbound_udp(const struct flow_tuple* t) {
   struct nat_key key;
   nat_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
   __u64 now = bpf_ktime_get_ns();
@@ -139,7 +139,7 @@ static __always_inline void remember_inbound_udp(const struct nat_tuple* t) {
 }
 
 SEC("tc")
-int petrel_nat_ingress(struct __sk_buff* skb) {
+int petrel_uplink_ingress(struct __sk_buff* skb) {
   if (!nat_config.enabled) return TC_ACT_OK;
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
@@ -151,8 +151,8 @@ int petrel_nat_ingress(struct __sk_buff* skb) {
   const int udp_to_pod =
       iph->protocol == IPPROTO_UDP && is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
   if (!to_node && !udp_to_pod) return TC_ACT_OK;
-  struct nat_tuple t;
-  if (nat_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
+  struct flow_tuple t;
+  if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
   remember_inbound_udp(&t);
   return TC_ACT_OK;
