@@ -21,11 +21,11 @@
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
-#include "agent/datapath/masquerade.h"
 #include "agent/datapath/overlay.h"
 #include "agent/datapath/socket_destroyer.h"
 #include "agent/datapath/socket_lb.h"
 #include "agent/datapath/tc_attach.h"
+#include "agent/datapath/uplink.h"
 #include "agent/k8s/cluster_watch.h"
 #include "agent/k8s/service_frontends.h"
 #include "agent/k8s/tunnel_peers.h"
@@ -333,13 +333,14 @@ int main(int argc, char** argv) {
   }
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   std::string masquerade_text = "off";
-  if (opt.masquerade) {
-    auto up = petrel::datapath::enableMasquerade(dp, *cidr, *masquerade_ports);
-    if (!up) return fail(up.status().toString());
-    masquerade_text = fmt::format("to {} on {}, ports {}", up->address.toString(), up->device,
-                                  opt.masquerade_ports);
-  } else if (auto st = petrel::datapath::disableMasquerade(dp); !st) {
-    return fail(st.toString());
+  auto uplink = petrel::datapath::attachUplink(dp, *cidr, opt.masquerade, *masquerade_ports);
+  if (!uplink && opt.masquerade) return fail(uplink.status().toString());
+  if (!uplink) {
+    spdlog::warn("{}: NodePorts and external Service addresses will not be served",
+                 uplink.status().toString());
+  } else if (opt.masquerade) {
+    masquerade_text = fmt::format("to {} on {}, ports {}", uplink->address.toString(),
+                                  uplink->device, opt.masquerade_ports);
   }
   if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
 

@@ -107,3 +107,26 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
   }
   return bpf_map_lookup_elem(&petrel_nat, &ekey);
 }
+
+/* Returns the egress entry of an established translated flow, or NULL when the flow has none
+ * (or lost its port to another flow after going idle, in which case the stale entry goes). */
+static __always_inline struct nat_entry* nat_lookup_egress(const struct flow_tuple* t, __u64 now) {
+  struct nat_key key;
+  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
+  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
+  if (!e || (e->flags & NAT_F_PASSTHROUGH)) return e;
+  struct nat_key rkey;
+  nat_reply_key(&rkey, t, e->to_port);
+  struct nat_entry* reply = bpf_map_lookup_elem(&petrel_nat, &rkey);
+  if (reply && reply->to_addr == t->saddr && reply->to_port == t->sport) {
+    nat_entry_touch(reply, t, now);
+    return e;
+  }
+  if (!reply) {
+    /* The reply entry was evicted: claim the same port again if it is still free. */
+    struct nat_entry again = {.to_addr = t->saddr, .to_port = t->sport, .last_seen_ns = now};
+    if (bpf_map_update_elem(&petrel_nat, &rkey, &again, BPF_NOEXIST) == 0) return e;
+  }
+  bpf_map_delete_elem(&petrel_nat, &key);
+  return 0;
+}

@@ -1,7 +1,8 @@
 /* lxc: tc ingress of each pod's host-side veth, i.e. traffic leaving the pod. Answers ARP for
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
  * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
- * another node's pod CIDR to the overlay device (whose egress program adds the tunnel key), and
+ * another node's pod CIDR to the overlay device (whose egress program adds the tunnel key),
+ * gives a Service backend's answers to clients outside the node the frontend's address, and
  * hands everything else to the node's stack. Every exit is counted by reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -12,6 +13,7 @@
 #include "endpoints.h"
 #include "ipv4.h"
 #include "metrics.h"
+#include "service_reply.h"
 #include "tunnel.h"
 
 /* Set by the agent before load: the overlay device, 0 when tunnelling is off. */
@@ -54,6 +56,14 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
   if (!dst) {
     if (tunnel_ifindex && tunnel_lookup_ip4(iph->daddr)) {
       return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
+    }
+    /* This pod answering a Service connection that came from outside the node. */
+    struct flow_tuple t;
+    if ((iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) &&
+        flow_tuple_read(skb, iph, &t) == 0) {
+      __u32 reason;
+      int action = service_reply(skb, &t, &reason);
+      if (action >= 0) return finish(skb, reason, action);
     }
     return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
   }

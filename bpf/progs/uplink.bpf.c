@@ -1,10 +1,15 @@
-/* nat: masquerading on the node's uplink (the device of the default route). Egress: a packet
- * from one of this node's pods to an address outside the cluster (not a pod CIDR of any node)
- * leaves with the node's address and a port allocated from the configured range; TCP gets a
- * port on its SYN, ICMP on an echo request, UDP on any packet. Ingress: replies to an allocated
- * port are translated back and delivered straight into the pod. UDP flows opened from outside
- * toward a pod are remembered so the pod's answers are not translated. Nothing here touches
- * traffic that is not a pod's. Every translated or dropped packet is counted by reason. */
+/* uplink: tc programs on the node's uplink (the device of the default route).
+ * - Service load balancing for traffic from outside: a connection to a NodePort, externalIP or
+ *   LoadBalancer address is sent to a backend with connection tracking
+ *   (bpf/lib/service_xlate.h).
+ * - Masquerading, egress: a packet from one of this node's pods to an address outside the
+ *   cluster (not a pod CIDR of any node) leaves with the node's address and a port from the
+ *   configured range; TCP gets a port on its SYN, ICMP on an echo request, UDP on any packet.
+ *   UDP flows opened from outside toward a pod are remembered so the pod's answers keep its
+ *   address.
+ * - Ingress to an allocated port: translated back, then delivered into the pod, or (a Service
+ *   backend on another node answering) sent on to the client with the frontend's address.
+ * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
@@ -14,6 +19,7 @@
 #include "ipv4.h"
 #include "metrics.h"
 #include "nat.h"
+#include "service_xlate.h"
 #include "tunnel.h"
 
 static __always_inline int count(struct __sk_buff* skb, __u32 reason, __u32 dir, int action) {
@@ -31,32 +37,9 @@ static __always_inline int in_cluster(__be32 ip4) {
   return is_local_pod(ip4) || tunnel_lookup_ip4(ip4);
 }
 
-/* Returns the egress entry of an established translated flow, or NULL when the flow has none
- * (or lost its port to another flow after going idle, in which case the stale entry goes). */
-static __always_inline struct nat_entry* egress_entry(const struct flow_tuple* t, __u64 now) {
-  struct nat_key key;
-  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
-  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
-  if (!e || (e->flags & NAT_F_PASSTHROUGH)) return e;
-  struct nat_key rkey;
-  nat_reply_key(&rkey, t, e->to_port);
-  struct nat_entry* reply = bpf_map_lookup_elem(&petrel_nat, &rkey);
-  if (reply && reply->to_addr == t->saddr && reply->to_port == t->sport) {
-    nat_entry_touch(reply, t, now);
-    return e;
-  }
-  if (!reply) {
-    /* The reply entry was evicted: claim the same port again if it is still free. */
-    struct nat_entry again = {.to_addr = t->saddr, .to_port = t->sport, .last_seen_ns = now};
-    if (bpf_map_update_elem(&petrel_nat, &rkey, &again, BPF_NOEXIST) == 0) return e;
-  }
-  bpf_map_delete_elem(&petrel_nat, &key);
-  return 0;
-}
-
 SEC("tc")
 int petrel_uplink_egress(struct __sk_buff* skb) {
-  if (!nat_config.enabled) return TC_ACT_OK;
+  if (!nat_config.masquerade) return TC_ACT_OK;
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
@@ -70,7 +53,7 @@ int petrel_uplink_egress(struct __sk_buff* skb) {
     return count(skb, PETREL_DROP_NAT_UNSUPPORTED, METRIC_DIR_EGRESS, 0);
   }
   __u64 now = bpf_ktime_get_ns();
-  struct nat_entry* e = egress_entry(&t, now);
+  struct nat_entry* e = nat_lookup_egress(&t, now);
   if (e && (e->flags & NAT_F_PASSTHROUGH)) {
     nat_entry_touch(e, &t, now);
     return TC_ACT_OK;
@@ -107,6 +90,14 @@ static __always_inline int reverse_translate(struct __sk_buff* skb, const struct
   if (flow_rewrite(skb, t, 0, to_addr, to_port) < 0) {
     return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
   }
+  /* A Service backend on another node answering through the node's address: on to the client
+   * with the frontend's address. */
+  struct flow_tuple back = *t;
+  back.daddr = to_addr;
+  back.dport = to_port;
+  __u32 reason;
+  int action = service_reply(skb, &back, &reason);
+  if (action >= 0) return count(skb, reason, METRIC_DIR_INGRESS, action);
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
@@ -116,8 +107,7 @@ static __always_inline int reverse_translate(struct __sk_buff* skb, const struct
   }
   struct endpoint_info* dst = endpoint_lookup_ip4(to_addr);
   if (!dst) return count(skb, PETREL_UNMASQUERADED, METRIC_DIR_INGRESS, TC_ACT_OK);
-  __u32 reason;
-  int action = deliver_local_ipv4(eth, iph, dst, &reason);
+  action = deliver_local_ipv4(eth, iph, dst, &reason);
   return count(skb, reason == PETREL_FORWARDED ? PETREL_UNMASQUERADED : reason, METRIC_DIR_INGRESS,
                action);
 }
@@ -140,18 +130,27 @@ static __always_inline void remember_inbound_udp(const struct flow_tuple* t) {
 
 SEC("tc")
 int petrel_uplink_ingress(struct __sk_buff* skb) {
-  if (!nat_config.enabled) return TC_ACT_OK;
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
   if ((void*)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
   struct iphdr* iph = data + sizeof(*eth);
   if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
-  const int to_node = iph->daddr == nat_config.node_ip4;
-  const int udp_to_pod =
-      iph->protocol == IPPROTO_UDP && is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
-  if (!to_node && !udp_to_pod) return TC_ACT_OK;
   struct flow_tuple t;
+  if (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) {
+    if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
+    struct lb_service_value* svc = lb_lookup_service(t.daddr, t.dport, t.proto);
+    if (svc && svc->kind != LB_KIND_CLUSTER_IP) {
+      __u32 reason;
+      int action = service_forward(skb, &t, svc, &reason);
+      if (reason == PETREL_TO_STACK) return action;
+      return count(skb, reason, METRIC_DIR_INGRESS, action);
+    }
+  }
+  const int to_node = nat_config.node_ip4 && iph->daddr == nat_config.node_ip4;
+  const int udp_to_pod = nat_config.masquerade && iph->protocol == IPPROTO_UDP &&
+                         is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
+  if (!to_node && !udp_to_pod) return TC_ACT_OK;
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
   remember_inbound_udp(&t);

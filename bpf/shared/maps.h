@@ -114,15 +114,15 @@ struct nat_entry {
   __u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet, refreshed at most once a second */
 };
 
-/* The masquerade settings, written by the agent into the nat object's .bss once it knows its
- * pod CIDR and node address. enabled == 0: the programs pass everything. */
+/* The masquerade settings, written by the agent into the uplink object's .bss once it knows its
+ * pod CIDR and node address. */
 struct nat_config {
   __be32 node_ip4;  /* the address pods are masqueraded to */
   __be32 pod_net4;  /* this node's pod CIDR: network ... */
   __be32 pod_mask4; /* ... and mask, both in network order */
   __u16 port_min;   /* allocated ports, host order, inclusive */
   __u16 port_max;
-  __u32 enabled;
+  __u32 masquerade; /* pods' traffic to the outside (Service SNAT replies are handled anyway) */
   __u32 pad;
   __u64 tcp_timeout_ns;     /* idle TCP flow */
   __u64 closing_timeout_ns; /* TCP flow after FIN/RST */

@@ -11,6 +11,8 @@
   X(FROM_TUNNEL, 4, "from-tunnel")                       \
   X(MASQUERADED, 5, "masqueraded")                       \
   X(UNMASQUERADED, 6, "unmasqueraded")                   \
+  X(LB_FORWARDED, 7, "service-forwarded")                \
+  X(LB_REPLIED, 8, "service-reply")                      \
   X(DROP_INVALID, 130, "invalid-packet")                 \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
   X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \
@@ -18,9 +20,10 @@
   X(DROP_REDIRECT_FAILED, 134, "redirect-failed")        \
   X(DROP_ARP_INVALID, 135, "invalid-arp")                \
   X(DROP_NO_TUNNEL, 136, "no-tunnel-endpoint")           \
-  X(DROP_TUNNEL_KEY, 137, "tunnel-key-failed")          \
+  X(DROP_TUNNEL_KEY, 137, "tunnel-key-failed")           \
   X(DROP_NAT_NO_PORT, 138, "nat-ports-exhausted")        \
-  X(DROP_NAT_UNSUPPORTED, 139, "nat-unsupported-packet")
+  X(DROP_NAT_UNSUPPORTED, 139, "nat-unsupported-packet") \
+  X(DROP_NO_ROUTE, 140, "no-route")
 
 enum petrel_reason {
 #define PETREL_REASON_ENUM(name, value, text) PETREL_##name = value,

@@ -36,7 +36,7 @@ class NatProgramTest : public ProgramTest {
     c.tcp_timeout_ns = 3600ull * 1000000000ull;
     c.closing_timeout_ns = 10ull * 1000000000ull;
     c.udp_timeout_ns = 60ull * 1000000000ull;
-    c.enabled = 1;
+    c.masquerade = 1;
     // Another node's pod CIDR: in the cluster, never masqueraded.
     tunnel_key key{};
     key.prefixlen = TUNNEL_KEY_PREFIX_BITS + 16;
@@ -147,7 +147,7 @@ TEST_F(NatProgramTest, InClusterAndNodeTrafficIsLeftAlone) {
   EXPECT_EQ(counter(PETREL_MASQUERADED, METRIC_DIR_EGRESS), before);
   EXPECT_EQ(natEntries(), 0u);
 
-  dp_->natConfig().enabled = 0;
+  dp_->natConfig().masquerade = 0;
   auto off = fromPod(kPodA.ip, kOutside).tcp(40000, 80).build();
   EXPECT_EQ(egress(off).out, off);
 }

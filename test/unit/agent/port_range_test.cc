@@ -1,7 +1,7 @@
 // --masquerade-port-range parsing: MIN-MAX within 1..65535, anything else a clear error.
 #include <gtest/gtest.h>
 
-#include "agent/datapath/masquerade.h"
+#include "agent/datapath/uplink.h"
 
 namespace petrel::datapath {
 namespace {

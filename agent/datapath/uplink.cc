@@ -1,6 +1,6 @@
-// Masquerading setup on the uplink: settings, attachment, and a warning when the node's own
-// ephemeral ports overlap the translation range.
-#include "agent/datapath/masquerade.h"
+// Uplink setup: settings, attachment, and a warning when the node's own ephemeral ports overlap
+// the translation range.
+#include "agent/datapath/uplink.h"
 
 #include <arpa/inet.h>
 
@@ -30,8 +30,8 @@ Result<LinkInfo> uplink() {
   const std::string dev = underlayDevice();
   if (dev.empty()) {
     return makeError(Code::kFailedPrecondition,
-                     "masquerading needs the device of the default route, and there is no "
-                     "default route: add one, or run with --enable-masquerade=false");
+                     "there is no default route, so no uplink for masquerading and NodePorts: "
+                     "add one (or run with --enable-masquerade=false to go without both)");
   }
   auto nl = NetlinkSocket::open();
   if (!nl) return nl.status();
@@ -53,8 +53,8 @@ Result<PortRange> parsePortRange(const std::string& text) {
   return PortRange{static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
 }
 
-Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr,
-                                          PortRange ports) {
+Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
+                            PortRange ports) {
   auto link = uplink();
   if (!link) return link.status();
   auto nl = NetlinkSocket::open();
@@ -63,7 +63,8 @@ Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& po
   if (!addrs) return addrs.status();
   if (addrs->empty()) {
     return makeError(Code::kFailedPrecondition,
-                     "masquerading: the uplink {} has no IPv4 address to masquerade to",
+                     "the uplink {} has no IPv4 address (masquerading and Service source NAT "
+                     "need one)",
                      link->name);
   }
   const Ipv4Addr address = addrs->front().addr;
@@ -74,7 +75,7 @@ Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& po
         ports.min, ports.max, local->min, local->max);
   }
   nat_config& c = dp.natConfig();
-  c.enabled = 0;
+  c.masquerade = 0;
   c.node_ip4 = address.toNetwork();
   c.pod_net4 = pod_cidr.base.toNetwork();
   c.pod_mask4 = htonl(pod_cidr.prefix_len == 0 ? 0 : ~0u << (32 - pod_cidr.prefix_len));
@@ -83,26 +84,17 @@ Result<MasqueradeUplink> enableMasquerade(LoadedDatapath& dp, const Ipv4Cidr& po
   c.tcp_timeout_ns = 6 * 3600 * kSecond;  // as conntrack's established timeout
   c.closing_timeout_ns = 10 * kSecond;
   c.udp_timeout_ns = 60 * kSecond;
-  c.enabled = 1;
+  c.masquerade = masquerade ? 1 : 0;
   const auto ifindex = static_cast<uint32_t>(link->ifindex);
   if (auto st = attachTc(ifindex, dp.uplinkEgressFd(), TcDirection::kEgress); !st) {
-    return makeError(st.code(), "attach the masquerade program to {} egress: {}", link->name,
+    return makeError(st.code(), "attach the uplink program to {} egress: {}", link->name,
                      st.message());
   }
   if (auto st = attachTc(ifindex, dp.uplinkIngressFd(), TcDirection::kIngress); !st) {
-    return makeError(st.code(), "attach the masquerade program to {} ingress: {}", link->name,
+    return makeError(st.code(), "attach the uplink program to {} ingress: {}", link->name,
                      st.message());
   }
-  return MasqueradeUplink{link->name, address};
-}
-
-Status disableMasquerade(LoadedDatapath& dp) {
-  dp.natConfig().enabled = 0;
-  auto link = uplink();
-  if (!link) return Status::ok();  // no uplink: nothing can be attached
-  const auto ifindex = static_cast<uint32_t>(link->ifindex);
-  PETREL_RETURN_IF_ERROR(detachTc(ifindex, TcDirection::kEgress));
-  return detachTc(ifindex, TcDirection::kIngress);
+  return Uplink{link->name, address};
 }
 
 }  // namespace petrel::datapath

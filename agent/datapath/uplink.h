@@ -1,0 +1,38 @@
+// The uplink (the device of the default route): finds it and its address, writes the uplink
+// programs' settings and attaches them to its tc ingress and egress. They load-balance Services
+// for traffic from outside (NodePort, externalIPs, LoadBalancer) and, when masquerading is on,
+// give pod traffic that leaves the cluster the node's address.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/datapath/loader.h"
+#include "common/ip.h"
+#include "common/status.h"
+
+namespace petrel::datapath {
+
+struct PortRange {
+  uint16_t min = 0;
+  uint16_t max = 0;
+};
+
+// Outside Linux's default ephemeral range (32768-60999), so node sockets and translated flows
+// do not meet.
+inline constexpr PortRange kDefaultMasqueradePorts{61000, 65535};
+
+// Parses "MIN-MAX" (1 <= MIN <= MAX <= 65535).
+Result<PortRange> parsePortRange(const std::string& text);
+
+struct Uplink {
+  std::string device;
+  Ipv4Addr address;
+};
+
+// Configures and attaches the uplink programs for pods in `pod_cidr`; `ports` serve masquerading
+// and the source NAT of Service traffic sent on to another node.
+Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
+                            PortRange ports);
+
+}  // namespace petrel::datapath

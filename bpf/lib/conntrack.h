@@ -1,0 +1,50 @@
+/* Connection tracking for Service connections the packet-level load balancer translates: the CT
+ * map, its keys, and the per-packet bookkeeping (last seen, TCP closing). Idle entries are
+ * removed by the agent's garbage collector after their protocol's timeout, and the LRU evicts
+ * the oldest when full. */
+#pragma once
+
+#include "compiler.h"
+#include "flow.h"
+#include "maps.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PETREL_MAX_CT_ENTRIES);
+  __type(key, struct ct_key);
+  __type(value, struct ct_entry);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} petrel_ct SEC(".maps");
+
+#define CT_REFRESH_NS 1000000000ULL /* last_seen is rewritten at most once a second */
+
+static __always_inline void ct_key_of(struct ct_key* k, __be32 saddr, __be32 daddr, __be16 sport,
+                                      __be16 dport, __u8 proto, __u8 dir) {
+  __builtin_memset(k, 0, sizeof(*k));
+  k->saddr = saddr;
+  k->daddr = daddr;
+  k->sport = sport;
+  k->dport = dport;
+  k->proto = proto;
+  k->dir = dir;
+  k->family = PETREL_AF_INET;
+}
+
+/* Marks a packet's passage: last_seen (at most once a second), the TCP closing state, and
+ * whether the backend has answered. */
+static __always_inline void ct_touch(struct ct_entry* e, const struct flow_tuple* t, __u8 seen) {
+  __u64 now = bpf_ktime_get_ns();
+  __u8 flags = e->flags | seen;
+  if (t->proto == IPPROTO_TCP) {
+    if (t->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST)) flags |= CT_F_CLOSING;
+  }
+  if (flags != e->flags) e->flags = flags;
+  if (now - e->last_seen_ns > CT_REFRESH_NS) e->last_seen_ns = now;
+}
+
+/* The reply entry of a connection whose backend answers the client. */
+static __always_inline struct ct_entry* ct_lookup_reply(const struct flow_tuple* t) {
+  struct ct_key key;
+  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_REPLY);
+  return bpf_map_lookup_elem(&petrel_ct, &key);
+}

@@ -1,0 +1,93 @@
+/* Packet-level Service translation, for what the socket layer does not see: connections from
+ * outside the node to a NodePort, externalIP or LoadBalancer address. The first packet picks a
+ * backend (as the socket layer would) and records the connection in the CT map; every packet is
+ * then translated to that backend. A backend on this node gets the packet straight into its pod
+ * with the client's address kept; a backend on another node gets it with the node's address
+ * and a port of its own as the source (source NAT through the masquerade table), so the answer
+ * comes back here to be translated back. Replies leave with the frontend's address as source,
+ * forwarded by the FIB (the stack would drop a packet from its own address as a martian). */
+#pragma once
+
+#include "conntrack.h"
+#include "deliver.h"
+#include "endpoints.h"
+#include "fib.h"
+#include "lb.h"
+#include "metrics.h"
+#include "nat.h"
+#include "service_reply.h"
+
+/* Translates a packet of `t` to the frontend `svc` and forwards it. `t` must be TCP or UDP.
+ * Returns the tc action and sets *reason. */
+static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tuple* t,
+                                           const struct lb_service_value* svc, __u32* reason) {
+  *reason = PETREL_TO_STACK;
+  struct ct_key key;
+  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
+  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
+  __be32 backend;
+  __be16 backend_port;
+  __u8 snat;
+  __u64 now = bpf_ktime_get_ns();
+  if (ct) {
+    ct_touch(ct, t, 0);
+    backend = ct->addr;
+    backend_port = ct->port;
+    snat = ct->flags & CT_F_SNAT;
+  } else {
+    /* Not a connection we know and not its start: the stack answers it (a reset). With no
+     * backends nothing listens on the frontend, so the stack rejects there too (TCP RST, ICMP
+     * port unreachable), as kube-proxy's reject rule does. */
+    if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
+      return TC_ACT_OK;
+    if (svc->count == 0) return TC_ACT_OK;
+    struct lb_backend* b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
+    if (!b) return TC_ACT_OK;
+    backend = b->address;
+    backend_port = b->port;
+    snat = endpoint_lookup_ip4(backend) ? 0 : CT_F_SNAT;
+    struct ct_entry forward = {.addr = backend,
+                               .port = backend_port,
+                               .service_id = svc->service_id,
+                               .flags = snat,
+                               .last_seen_ns = now};
+    struct ct_entry reply = {.addr = t->daddr,
+                             .port = t->dport,
+                             .service_id = svc->service_id,
+                             .flags = snat,
+                             .last_seen_ns = now};
+    struct ct_key rkey;
+    ct_key_of(&rkey, backend, t->saddr, backend_port, t->sport, t->proto, CT_DIR_REPLY);
+    bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
+    bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
+  }
+  *reason = PETREL_DROP_INVALID;
+  if (flow_rewrite(skb, t, 0, backend, backend_port) < 0) return TC_ACT_SHOT;
+  t->daddr = backend;
+  t->dport = backend_port;
+  if (snat) {
+    struct nat_entry* e = nat_lookup_egress(t, now);
+    if (!e) e = nat_allocate(t, now);
+    if (!e) {
+      *reason = PETREL_DROP_NAT_NO_PORT;
+      return TC_ACT_SHOT;
+    }
+    nat_entry_touch(e, t, now);
+    __be32 to_addr = e->to_addr;
+    __be16 to_port = e->to_port;
+    if (flow_rewrite(skb, t, 1, to_addr, to_port) < 0) return TC_ACT_SHOT;
+    int action = redirect_by_fib(skb, reason);
+    if (*reason == PETREL_FORWARDED) *reason = PETREL_LB_FORWARDED;
+    return action;
+  }
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* iph = data + sizeof(*eth);
+  if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) return TC_ACT_SHOT;
+  struct endpoint_info* dst = endpoint_lookup_ip4(backend);
+  if (!dst) return TC_ACT_SHOT; /* the pod went away between the two lookups */
+  int action = deliver_local_ipv4(eth, iph, dst, reason);
+  if (*reason == PETREL_FORWARDED) *reason = PETREL_LB_FORWARDED;
+  return action;
+}

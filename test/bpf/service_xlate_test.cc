@@ -1,0 +1,202 @@
+// BPF program tests for packet-level Service translation (traffic from outside to a NodePort):
+// the uplink ingress program picks a backend and records the connection; a local backend gets
+// the packet in its pod with the client's address kept and its answer leaves (lxc program) with
+// the frontend's address; a backend on another node gets the packet from the node's address
+// and its answer, back at the uplink, goes to the client from the frontend. Established
+// connections keep their backend when the Service changes; no backends and strays go to the
+// stack. The tests run in their own network namespace whose routes and neighbours make the FIB
+// forwarding deterministic.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/pkt_cls.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "agent/datapath/lb_datapath.h"
+#include "common/unique_fd.h"
+#include "reasons.h"
+#include "test/bpf/packet_builder.h"
+#include "test/bpf/program_fixture.h"
+
+namespace petrel::bpftest {
+namespace {
+
+constexpr const char* kNodeIp = "192.168.50.10";
+constexpr const char* kClient = "198.51.100.7";
+constexpr const char* kRemoteBackend = "10.201.5.9";
+constexpr uint16_t kNodePort = 30080;
+
+class ServiceXlateTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    // A namespace with the node's address on a veth, a default route and known neighbours.
+    netns_ = "petrel-bpftest-svc-" + std::to_string(getpid());
+    const std::string n = "ip -n " + netns_ + " ";
+    ASSERT_EQ(
+        system(("ip netns add " + netns_ + " && " + n + "link set lo up && " + n +
+                "link add up0 type veth peer name up1 && " + n + "link set up0 up && " + n +
+                "link set up1 up && " + n + "addr add " + kNodeIp + "/24 dev up0 && " + n +
+                "route add default via 192.168.50.1 && " + n +
+                "route add 10.201.0.0/16 via 192.168.50.11 && " + n +
+                "neigh add 192.168.50.1 lladdr 02:00:00:00:00:01 dev up0 nud permanent && " + n +
+                "neigh add 192.168.50.11 lladdr 02:00:00:00:00:11 dev up0 nud permanent && " +
+                "ip netns exec " + netns_ + " sysctl -qw net.ipv4.ip_forward=1")
+                   .c_str()),
+        0);
+    original_ = UniqueFd(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    UniqueFd ns(open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_EQ(setns(ns.get(), CLONE_NEWNET), 0);
+    ProgramTest::SetUp();
+    if (HasFatalFailure()) return;
+    nat_config& c = dp_->natConfig();
+    c.node_ip4 = Ipv4Addr::parse(kNodeIp)->toNetwork();
+    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
+    c.pod_mask4 = htonl(0xffffff00);
+    c.port_min = 61000;
+    c.port_max = 61099;
+    c.tcp_timeout_ns = 3600ull * 1000000000ull;
+    c.closing_timeout_ns = 10ull * 1000000000ull;
+    c.udp_timeout_ns = 60ull * 1000000000ull;
+    lb_ = std::make_unique<datapath::BpfLbDatapath>(dp_->lbServices(), dp_->lbBackends());
+  }
+  void TearDown() override {
+    lb_.reset();
+    ProgramTest::TearDown();
+    if (original_) setns(original_.get(), CLONE_NEWNET);
+    system(("ip netns del " + netns_ + " 2>/dev/null").c_str());
+  }
+  void setBackends(const std::vector<std::pair<std::string, uint16_t>>& backends,
+                   uint8_t proto = core::kProtoTcp) {
+    core::LbService s;
+    s.service = "default/web";
+    s.port_name = "http";
+    s.kind = core::LbKind::kNodePort;
+    for (const auto& [ip, port] : backends) s.backends.push_back({*Ipv4Addr::parse(ip), port});
+    ASSERT_TRUE(lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}}).isOk());
+  }
+  std::vector<uint8_t> fromClient(uint8_t tcp_flags, uint16_t sport = 50000) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+        .ipv4(kClient, kNodeIp, 60)
+        .tcp(sport, kNodePort, tcp_flags)
+        .payload("req")
+        .build();
+  }
+  RunResult uplinkIngress(const std::vector<uint8_t>& frame) {
+    return run(frame, dp_->uplinkIngressFd());
+  }
+
+  std::string netns_;
+  UniqueFd original_;
+  std::unique_ptr<datapath::BpfLbDatapath> lb_;
+};
+
+TEST_F(ServiceXlateTest, LocalBackendKeepsTheClientAddressAndAnswersFromTheFrontend) {
+  setBackends({{kPodA.ip, 8080}});
+  auto in = uplinkIngress(fromClient(0x02));
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);  // straight into the pod
+  PacketView v{in.out};
+  EXPECT_EQ(v.ipSrc(), kClient);  // the client's address is kept
+  EXPECT_EQ(v.ipDst(), kPodA.ip);
+  EXPECT_EQ(v.dport(), 8080);
+  EXPECT_EQ(v.ethDst(), mac(kPodA.pod_mac));
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_TRUE(v.l4ChecksumValid());
+
+  uint64_t replies = counter(PETREL_LB_REPLIED, METRIC_DIR_EGRESS);
+  auto answer = PacketBuilder()
+                    .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                    .ipv4(kPodA.ip, kClient, 64)
+                    .tcp(8080, 50000, 0x12)
+                    .build();
+  auto out = run(answer);                   // the lxc program, as the pod's answer leaves it
+  EXPECT_EQ(out.verdict, TC_ACT_REDIRECT);  // forwarded by the FIB, not to the stack
+  PacketView a{out.out};
+  EXPECT_EQ(a.ipSrc(), kNodeIp);
+  EXPECT_EQ(a.sport(), kNodePort);
+  EXPECT_EQ(a.ipDst(), kClient);
+  EXPECT_EQ(a.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway
+  EXPECT_TRUE(a.ipChecksumValid());
+  EXPECT_TRUE(a.l4ChecksumValid());
+  EXPECT_EQ(counter(PETREL_LB_REPLIED, METRIC_DIR_EGRESS), replies + 1);
+}
+
+TEST_F(ServiceXlateTest, RemoteBackendGetsTheNodeAddressAndItsAnswerGoesBackToTheClient) {
+  setBackends({{kRemoteBackend, 8080}});
+  auto in = uplinkIngress(fromClient(0x02));
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);
+  PacketView v{in.out};
+  EXPECT_EQ(v.ipSrc(), kNodeIp);  // source NAT: the answer must come back through this node
+  EXPECT_EQ(v.ipDst(), kRemoteBackend);
+  EXPECT_EQ(v.dport(), 8080);
+  EXPECT_EQ(v.ethDst(), mac("02:00:00:00:00:11"));  // toward the backend's node
+  EXPECT_TRUE(v.l4ChecksumValid());
+  const uint16_t nat_port = v.sport();
+  EXPECT_GE(nat_port, 61000);
+
+  auto answer = PacketBuilder()
+                    .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
+                    .ipv4(kRemoteBackend, kNodeIp, 62)
+                    .tcp(8080, nat_port, 0x12)
+                    .build();
+  auto out = uplinkIngress(answer);
+  EXPECT_EQ(out.verdict, TC_ACT_REDIRECT);
+  PacketView a{out.out};
+  EXPECT_EQ(a.ipSrc(), kNodeIp);
+  EXPECT_EQ(a.sport(), kNodePort);
+  EXPECT_EQ(a.ipDst(), kClient);
+  EXPECT_EQ(a.dport(), 50000);
+  EXPECT_TRUE(a.ipChecksumValid());
+  EXPECT_TRUE(a.l4ChecksumValid());
+}
+
+TEST_F(ServiceXlateTest, AnEstablishedConnectionKeepsItsBackendWhenTheServiceChanges) {
+  setBackends({{kPodA.ip, 8080}});
+  ASSERT_EQ(PacketView{uplinkIngress(fromClient(0x02)).out}.ipDst(), kPodA.ip);
+  setBackends({{kPodB.ip, 8080}});
+  EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x10)).out}.ipDst(), kPodA.ip);
+  // A new connection goes to the new backend.
+  EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50001)).out}.ipDst(), kPodB.ip);
+}
+
+TEST_F(ServiceXlateTest, NoBackendsAndStraysAreLeftToTheStack) {
+  setBackends({});
+  auto syn = fromClient(0x02);
+  auto r = uplinkIngress(syn);
+  EXPECT_EQ(r.verdict, TC_ACT_OK);  // nothing listens there: the stack answers with a reset
+  EXPECT_EQ(r.out, syn);
+  setBackends({{kPodA.ip, 8080}});
+  auto stray = fromClient(0x10, 50002);  // mid-connection, never seen
+  auto s = uplinkIngress(stray);
+  EXPECT_EQ(s.verdict, TC_ACT_OK);
+  EXPECT_EQ(s.out, stray);
+}
+
+TEST_F(ServiceXlateTest, UdpToALocalBackendBothWays) {
+  setBackends({{kPodA.ip, 9001}}, core::kProtoUdp);
+  auto query = PacketBuilder()
+                   .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                   .ipv4(kClient, kNodeIp, 60)
+                   .udp(40000, kNodePort)
+                   .payload("q")
+                   .build();
+  auto in = uplinkIngress(query);
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{in.out}.dport(), 9001);
+  EXPECT_TRUE(PacketView{in.out}.l4ChecksumValid());
+  auto answer = PacketBuilder()
+                    .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                    .ipv4(kPodA.ip, kClient, 64)
+                    .udp(9001, 40000)
+                    .payload("a")
+                    .build();
+  PacketView a{run(answer).out};
+  EXPECT_EQ(a.ipSrc(), kNodeIp);
+  EXPECT_EQ(a.sport(), kNodePort);
+  EXPECT_TRUE(a.l4ChecksumValid());
+}
+
+}  // namespace
+}  // namespace petrel::bpftest
