@@ -4,7 +4,10 @@
 // is resolved per pod, the application sees the Service address as its peer, the node itself
 // uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
 // internalTrafficPolicy Local stays on the node, a deleted backend stops getting connections,
-// and an agent restart under load fails no request. Needs root, kubectl, curl, socat.
+// and an agent restart under load fails no request. From outside (the underlay namespace):
+// NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
+// the client's address and the node's own backends, an externalIP routed to a node is served.
+// Needs root, kubectl, curl, socat.
 #include <set>
 #include <thread>
 
@@ -68,8 +71,8 @@ class Services : public ::testing::Test {
                {.timeout = timeout});
   }
   std::string get(const std::string& url) { return trim(inClient("curl -s -m 3 " + url).out); }
-  // Waits until node-1's agent lists `count` backends for ip:80.
-  ::testing::AssertionResult waitBackends(const std::string& ip, size_t count) {
+  // Waits until node-1's agent lists `count` backends for ip:port/TCP.
+  ::testing::AssertionResult waitBackends(const std::string& ip, size_t count, int port = 80) {
     std::string last;
     for (int i = 0; i < 100; ++i) {
       auto r = run({(binDir() / "petrel").string(), "service", "list", "-o", "json", "--socket",
@@ -77,7 +80,8 @@ class Services : public ::testing::Test {
       last = r.out;
       json list = json::parse(r.out, nullptr, false);
       for (const auto& f : list.is_array() ? list : json::array()) {
-        if (f["frontend"] == ip + ":80/TCP" && f["backends"].size() == count)
+        if (f["frontend"] == ip + ":" + std::to_string(port) + "/TCP" &&
+            f["backends"].size() == count)
           return ::testing::AssertionSuccess();
       }
       std::this_thread::sleep_for(100ms);
@@ -158,6 +162,47 @@ TEST_F(Services, AgentRestartUnderLoadFailsNoRequest) {
   ASSERT_TRUE(load.wait(60s).has_value()) << load.log();
   EXPECT_NE(load.log().find("ok=80 fail=0"), std::string::npos) << load.log();
   EXPECT_EQ(namesSeen(cluster_ip_, 20).size(), 3u);  // and it goes on balancing afterwards
+}
+
+// Clients outside the cluster: the underlay namespace reaches the nodes directly.
+TEST_F(Services, NodePortAndExternalIpFromOutside) {
+  ASSERT_TRUE(
+      apply(service("np", "web", "  type: NodePort\n") +
+            service("np-local", "web", "  type: NodePort\n  externalTrafficPolicy: Local\n") +
+            service("ext", "web", "  externalIPs: [203.0.113.10]\n")));
+  auto node_port = [&](const std::string& name, int index) {
+    return std::to_string(
+        sb_.kubectlJson({"get", "service", name})["spec"]["ports"][index]["nodePort"].get<int>());
+  };
+  const std::string np = node_port("np", 0), np_udp = node_port("np", 1);
+  const std::string np_local = node_port("np-local", 0);
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 3, std::stoi(np)));
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 1, std::stoi(np_local)));
+  ASSERT_TRUE(waitBackends("203.0.113.10", 3));
+  const std::string outside = sb_.underlayNetns();
+  auto outside_get = [&](const std::string& url) { return trim(httpGet(outside, url)); };
+
+  // Cluster policy: backends on both nodes (node-2's through the node's source NAT).
+  std::set<std::string> seen;
+  for (int i = 0; i < 30; ++i) seen.insert(outside_get("http://" + sb_.nodeIp(1) + ":" + np + "/"));
+  EXPECT_EQ(seen, (std::set<std::string>{"web-1", "web-2", "web-3"}));
+  auto udp = run({"nsenter", "--net=/run/netns/" + outside, "sh", "-c",
+                  "echo hi | socat -t 2 - UDP:" + sb_.nodeIp(1) + ":" + np_udp});
+  EXPECT_NE(udp.out.find(" hi"), std::string::npos) << udp.describe();
+
+  // Local policy: node-1's own backend only, and it sees the real client.
+  for (int i = 0; i < 5; ++i) {
+    json j = json::parse(outside_get("http://" + sb_.nodeIp(1) + ":" + np_local + "/json"), nullptr,
+                         false);
+    ASSERT_TRUE(j.is_object());
+    EXPECT_EQ(j["name"], "web-1");
+    EXPECT_EQ(j["client"].get<std::string>().rfind(sb_.underlayIp(1) + ":", 0), 0u) << j.dump();
+  }
+
+  // An externalIP the outside routes to node-1.
+  ASSERT_TRUE(
+      run({"ip", "-n", outside, "route", "add", "203.0.113.10/32", "via", sb_.nodeIp(1)}).ok());
+  EXPECT_EQ(outside_get("http://203.0.113.10/").rfind("web-", 0), 0u);
 }
 
 }  // namespace
