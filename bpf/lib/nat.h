@@ -6,52 +6,18 @@
 #include "compiler.h"
 #include "flow.h"
 #include "maps.h"
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, PETREL_MAX_NAT_ENTRIES);
-  __type(key, struct nat_key);
-  __type(value, struct nat_entry);
-  __uint(pinning, LIBBPF_PIN_BY_NAME);
-} petrel_nat SEC(".maps");
+#include "nat_map.h"
 
 /* Written by the agent (and the tests) through the skeleton's mmapped .bss. */
 struct nat_config nat_config = {};
 
-#define NAT_PORT_TRIES 32            /* probes for a free port before giving up */
-#define NAT_REFRESH_NS 1000000000ULL /* last_seen is rewritten at most once a second */
-
-static __always_inline void nat_key_of(struct nat_key* k, __be32 saddr, __be32 daddr, __be16 sport,
-                                       __be16 dport, __u8 proto, __u8 dir) {
-  __builtin_memset(k, 0, sizeof(*k));
-  k->saddr = saddr;
-  k->daddr = daddr;
-  k->sport = sport;
-  k->dport = dport;
-  k->proto = proto;
-  k->dir = dir;
-  k->family = PETREL_AF_INET;
-}
+#define NAT_PORT_TRIES 32 /* probes for a free port before giving up */
 
 static __always_inline int nat_entry_stale(const struct nat_entry* e, __u8 proto, __u64 now) {
   __u64 timeout = nat_config.udp_timeout_ns;
   if (proto == IPPROTO_TCP)
     timeout = e->flags & NAT_F_CLOSING ? nat_config.closing_timeout_ns : nat_config.tcp_timeout_ns;
   return now - e->last_seen_ns > timeout;
-}
-
-/* Marks a packet's passage: last_seen (at most once a second) and the TCP closing state. */
-static __always_inline void nat_entry_touch(struct nat_entry* e, const struct flow_tuple* t,
-                                            __u64 now) {
-  __u8 flags = e->flags;
-  if (t->proto == IPPROTO_TCP) {
-    if (t->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST))
-      flags |= NAT_F_CLOSING;
-    else if ((t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN)
-      flags &= ~NAT_F_CLOSING;
-  }
-  if (flags != e->flags) e->flags = flags;
-  if (now - e->last_seen_ns > NAT_REFRESH_NS) e->last_seen_ns = now;
 }
 
 /* The reply-direction key of an egress flow translated to node_ip:port. */

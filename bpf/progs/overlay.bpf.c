@@ -2,7 +2,8 @@
  * Egress (pods' and the node's traffic for another node's pod CIDR) looks the destination up in
  * the tunnel map and sets the tunnel key: the remote node's address, and the source's security
  * identity as the VNI. Ingress (decapsulated traffic from other nodes) delivers to local pods
- * with bpf_redirect_peer and hands the rest to the stack. */
+ * with bpf_redirect_peer (remembering UDP flows from other nodes' own addresses, so the pods'
+ * answers are not masqueraded) and hands the rest to the stack. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
@@ -11,6 +12,7 @@
 #include "endpoints.h"
 #include "ipv4.h"
 #include "metrics.h"
+#include "nat_map.h"
 #include "tunnel.h"
 
 static __always_inline int count(struct __sk_buff* skb, __u32 reason, __u32 dir, int action) {
@@ -61,6 +63,20 @@ int petrel_overlay_ingress(struct __sk_buff* skb) {
   }
   struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
   if (!dst) return count(skb, PETREL_FROM_TUNNEL, METRIC_DIR_INGRESS, TC_ACT_OK);
+  /* UDP from another node's address (not its pods), e.g. a Service connection it load-balanced
+   * here: the pod's answers must go back unmasqueraded. */
+  struct flow_tuple t;
+  if (iph->protocol == IPPROTO_UDP && !tunnel_lookup_ip4(iph->saddr) &&
+      flow_tuple_read(skb, iph, &t) == 0) {
+    nat_remember_inbound_udp(&t);
+    data = (void*)(long)skb->data;
+    data_end = (void*)(long)skb->data_end;
+    eth = data;
+    iph = data + sizeof(*eth);
+    if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) {
+      return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+    }
+  }
   __u32 reason;
   int action = deliver_local_ipv4(eth, iph, dst, &reason);
   return count(skb, reason, METRIC_DIR_INGRESS, action);

@@ -112,22 +112,6 @@ static __always_inline int reverse_translate(struct __sk_buff* skb, const struct
                action);
 }
 
-/* A UDP packet from outside to a pod: remember the flow so the pod's answers keep its address
- * (TCP and ICMP answers are recognised by their flags and type). */
-static __always_inline void remember_inbound_udp(const struct flow_tuple* t) {
-  struct nat_key key;
-  nat_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
-  __u64 now = bpf_ktime_get_ns();
-  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
-  if (e) {
-    nat_entry_touch(e, t, now);
-    return;
-  }
-  struct nat_entry pass = {
-      .to_addr = t->daddr, .to_port = t->dport, .flags = NAT_F_PASSTHROUGH, .last_seen_ns = now};
-  bpf_map_update_elem(&petrel_nat, &key, &pass, BPF_NOEXIST);
-}
-
 SEC("tc")
 int petrel_uplink_ingress(struct __sk_buff* skb) {
   void* data = (void*)(long)skb->data;
@@ -153,7 +137,7 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   if (!to_node && !udp_to_pod) return TC_ACT_OK;
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
-  remember_inbound_udp(&t);
+  nat_remember_inbound_udp(&t);
   return TC_ACT_OK;
 }
 
