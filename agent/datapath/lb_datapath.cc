@@ -34,6 +34,7 @@ Status BpfLbDatapath::restore() {
     auto b = backends_.lookup(id);
     if (!b) continue;
     backend_ids_[{ntohl(b->address), ntohs(b->port), b->proto}] = id;
+    backend_values_[id] = *b;
     next_backend_id_ = std::max(next_backend_id_, id + 1);
   }
   auto service_keys = services_.keys();
@@ -64,12 +65,13 @@ Result<uint32_t> BpfLbDatapath::backendId(const core::LbBackend& b, uint8_t prot
   want.flags = b.terminating ? LB_BACKEND_F_TERMINATING : 0;
   const BackendAddr addr{b.ip.value, b.port, proto};
   auto it = backend_ids_.find(addr);
-  uint32_t id = it != backend_ids_.end() ? it->second : next_backend_id_;
-  if (it != backend_ids_.end()) {
-    auto have = backends_.lookup(id);
-    if (have && std::memcmp(&*have, &want, sizeof(want)) == 0) return id;
+  const uint32_t id = it != backend_ids_.end() ? it->second : next_backend_id_;
+  if (auto w = backend_values_.find(id);
+      w != backend_values_.end() && std::memcmp(&w->second, &want, sizeof(want)) == 0) {
+    return id;  // already written as wanted: no system call
   }
   PETREL_RETURN_IF_ERROR(backends_.update(id, want));
+  backend_values_[id] = want;
   if (it == backend_ids_.end()) {
     backend_ids_[addr] = id;
     ++next_backend_id_;
@@ -165,6 +167,7 @@ Status BpfLbDatapath::apply(const core::LbState& desired) {
       continue;
     }
     note(backends_.remove(it->second));
+    backend_values_.erase(it->second);
     const auto& [ip, port, proto] = it->first;
     if (on_removed_) on_removed_(Ipv4Addr{ip}, port, proto);
     it = backend_ids_.erase(it);

@@ -51,6 +51,7 @@ class BpfLbDatapath : public core::LbDatapath {
   mutable std::mutex mu_;
   std::map<core::LbFrontend, Frontend> applied_;
   std::map<BackendAddr, uint32_t> backend_ids_;
+  std::map<uint32_t, lb_backend> backend_values_;  // as written, so unchanged ones cost nothing
   uint32_t next_backend_id_ = 1;
   std::map<std::string, uint16_t> service_ids_;  // "namespace/name/port" -> id
   std::set<uint16_t> used_service_ids_;
