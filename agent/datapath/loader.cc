@@ -8,9 +8,9 @@
 
 #include "agent/datapath/bpffs.h"
 #include "lxc.skel.h"
-#include "uplink.skel.h"
 #include "overlay.skel.h"
 #include "sock.skel.h"
+#include "uplink.skel.h"
 
 namespace petrel::datapath {
 
@@ -68,6 +68,7 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   dp->tunnels_ =
       TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
   dp->nat_ = NatMap(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
+  dp->ct_ = CtMap(bpf_map__fd(dp->uplink_->maps.petrel_ct), pin_root + "/" PETREL_MAP_CT);
   dp->lb_services_ = LbServiceMap(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
                                   pin_root + "/" PETREL_MAP_LB_SERVICES);
   dp->lb_backends_ = LbBackendMap(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),

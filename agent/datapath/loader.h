@@ -1,7 +1,6 @@
-// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay, uplink,
-// sock).
-// Maps are pinned by name under the pin root, and a new load reuses maps already pinned there, so
-// an agent restart keeps every entry (and the connections that depend on them).
+// LoadedDatapath: owns the BPF objects embedded in the agent (libbpf skeletons: lxc, overlay,
+// uplink, sock). Maps are pinned by name under the pin root, and a new load reuses maps already
+// pinned there, so an agent restart keeps every entry (and the connections that depend on them).
 #pragma once
 
 #include <memory>
@@ -25,6 +24,7 @@ namespace petrel::datapath {
 using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
 using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
 using NatMap = BpfMap<nat_key, nat_entry>;
+using CtMap = BpfMap<ct_key, ct_entry>;
 using LbServiceMap = BpfMap<lb_service_key, lb_service_value>;
 using LbBackendMap = BpfMap<uint32_t, lb_backend>;
 
@@ -55,6 +55,7 @@ class LoadedDatapath {
   EndpointMap& endpoints() { return endpoints_; }
   TunnelMap& tunnels() { return tunnels_; }
   NatMap& nat() { return nat_; }
+  CtMap& conntrack() { return ct_; }
   LbServiceMap& lbServices() { return lb_services_; }
   LbBackendMap& lbBackends() { return lb_backends_; }
   int metricsFd() const;
@@ -71,6 +72,7 @@ class LoadedDatapath {
   EndpointMap endpoints_;
   TunnelMap tunnels_;
   NatMap nat_;
+  CtMap ct_;
   LbServiceMap lb_services_;
   LbBackendMap lb_backends_;
   std::string pin_root_;

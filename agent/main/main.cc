@@ -18,6 +18,7 @@
 #include "agent/api/agent_service.h"
 #include "agent/core/endpoint_manager.h"
 #include "agent/datapath/endpoint_datapath.h"
+#include "agent/datapath/flow_gc.h"
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
@@ -387,7 +388,7 @@ int main(int argc, char** argv) {
       opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, masquerade_text, opt.socket,
       opt.bpf_root);
 
-  // Wait for a stop signal; run a repair pass on every timeout.
+  // Wait for a stop signal; on every timeout run a repair pass and collect idle flows.
   const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};
   for (;;) {
     int sig = sigtimedwait(&stop_signals, nullptr, &interval);
@@ -396,6 +397,16 @@ int main(int argc, char** argv) {
       break;
     }
     if (auto st = endpoints.fullPass(); !st) spdlog::warn("full pass: {}", st.toString());
+    auto gc = petrel::datapath::collectIdleFlows(dp.conntrack(), dp.nat(),
+                                                 petrel::datapath::monotonicNowNs());
+    if (!gc) {
+      spdlog::warn("flow garbage collection: {}", gc.status().toString());
+    } else if (gc->ct_deleted + gc->nat_deleted > 0) {
+      spdlog::info(
+          "flow garbage collection: removed {} conntrack and {} NAT entries idle past "
+          "their timeout ({} and {} remain)",
+          gc->ct_deleted, gc->nat_deleted, gc->ct_kept, gc->nat_kept);
+    }
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   tunnel_sync.stop();

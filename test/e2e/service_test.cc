@@ -3,10 +3,12 @@
 // node's cgroup. ClusterIP over TCP and UDP reaches backends on both nodes, a named targetPort
 // is resolved per pod, the application sees the Service address as its peer, the node itself
 // uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
-// internalTrafficPolicy Local stays on the node, a deleted backend stops getting connections,
-// and an agent restart under load fails no request. From outside (the underlay namespace):
+// internalTrafficPolicy Local stays on the node, a pod reaches itself through its Service, a
+// deleted backend stops getting connections, and an agent restart under load fails no request.
+// From outside (the underlay namespace):
 // NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
-// the client's address and the node's own backends, an externalIP routed to a node is served.
+// the client's address and the node's own backends, an externalIP routed to a node is served,
+// and `petrel bpf ct list` shows the tracked connections.
 // Needs root, kubectl, curl, socat.
 #include <set>
 #include <thread>
@@ -138,6 +140,12 @@ TEST_F(Services, SessionAffinityAndInternalTrafficPolicyLocal) {
   ASSERT_TRUE(waitBackends(local, 1));  // node-1 has one backend
   EXPECT_EQ(namesSeen(sticky, 15).size(), 1u);
   EXPECT_EQ(namesSeen(local, 10), (std::set<std::string>{"web-1"}));
+  // Hairpin: web-1 reaches itself through the Service (its only node-local backend).
+  auto self = run({"sh", "-c",
+                   "echo $$ > " + sb_.cgroupRoot() +
+                       "/node-1/cgroup.procs && exec nsenter --net=/run/netns/" +
+                       sb_.podNetns()["web-1"] + " curl -s -m 3 http://" + local + "/"});
+  EXPECT_EQ(trim(self.out), "web-1") << self.describe();
 }
 
 TEST_F(Services, ADeletedBackendGetsNoNewConnections) {
@@ -192,6 +200,13 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
                     "echo hi | socat -t 0.5 - UDP:" + sb_.nodeIp(1) + ":" + np_udp});
     EXPECT_NE(udp.out.find(" hi"), std::string::npos) << udp.describe();
   }
+
+  // The connections are in node-1's conntrack map, read straight from its pin.
+  auto ct = run({(binDir() / "petrel").string(), "bpf", "ct", "list", "-o", "json", "--bpf-root",
+                 "/sys/fs/bpf/petrel-" + sb_.prefix() + "/node-1"});
+  ASSERT_TRUE(ct.ok()) << ct.describe();
+  EXPECT_NE(ct.out.find("\"destination\": \"" + sb_.nodeIp(1) + ":" + np + "\""), std::string::npos)
+      << ct.out.substr(0, 2000);
 
   // Local policy: node-1's own backend only, and it sees the real client.
   for (int i = 0; i < 5; ++i) {

@@ -321,6 +321,45 @@ int cmdBpfNatList(const Globals& g) {
   return 0;
 }
 
+// Service connections the packet-level load balancer tracks, as `cilium bpf ct list global`:
+// per connection the client's entry (-> the backend) and the backend's (-> the frontend).
+int cmdBpfCtList(const Globals& g) {
+  auto entries = readPinned<ct_key, ct_entry>(
+      g, PETREL_MAP_CT, "; an agent older than packet-level Service LB has no conntrack map");
+  if (!entries) return 1;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns() is this clock
+  const uint64_t now_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+  json out = json::array();
+  petrel::cli::Table t(
+      {"PROTO", "DIRECTION", "SOURCE", "DESTINATION", "TRANSLATED", "SERVICE ID", "FLAGS", "IDLE"});
+  for (const auto& [key, v] : *entries) {
+    if (key.family != PETREL_AF_INET) continue;
+    const std::string dir = key.dir == CT_DIR_SERVICE ? "service" : "reply";
+    const std::string src = hostPort(key.saddr, key.sport), dst = hostPort(key.daddr, key.dport);
+    const std::string to = hostPort(v.addr, v.port);
+    std::vector<std::string> flags;
+    if (v.flags & CT_F_REPLIED) flags.push_back("replied");
+    if (v.flags & CT_F_CLOSING) flags.push_back("closing");
+    if (v.flags & CT_F_SNAT) flags.push_back("snat");
+    std::string flag_text;
+    for (const auto& f : flags) flag_text += (flag_text.empty() ? "" : ",") + f;
+    const uint64_t idle_s = now_ns > v.last_seen_ns ? (now_ns - v.last_seen_ns) / 1000000000ull : 0;
+    out.push_back({{"proto", protoName(key.proto)},
+                   {"direction", dir},
+                   {"source", src},
+                   {"destination", dst},
+                   {"translated", to},
+                   {"serviceID", v.service_id},
+                   {"flags", flags},
+                   {"idleSeconds", idle_s}});
+    t.addRow({protoName(key.proto), dir, src, dst, to, std::to_string(v.service_id), flag_text,
+              std::to_string(idle_s) + "s"});
+  }
+  printList(g, out, t);
+  return 0;
+}
+
 const char* lbKindName(uint8_t kind) {
   switch (kind) {
     case LB_KIND_CLUSTER_IP:
@@ -480,6 +519,10 @@ int main(int argc, char** argv) {
   bpf_lb->require_subcommand(1);
   auto* bpf_lb_list = bpf_lb->add_subcommand("list", "List frontends, slots and backends");
   add_output(bpf_lb_list);
+  auto* bpf_ct = bpf->add_subcommand("ct", "The conntrack map: Service connections from outside");
+  bpf_ct->require_subcommand(1);
+  auto* bpf_ct_list = bpf_ct->add_subcommand("list", "List the conntrack map");
+  add_output(bpf_ct_list);
   auto* bpf_nat = bpf->add_subcommand("nat", "The NAT map: masqueraded flows");
   bpf_nat->require_subcommand(1);
   auto* bpf_nat_list = bpf_nat->add_subcommand("list", "List the NAT map");
@@ -500,6 +543,7 @@ int main(int argc, char** argv) {
   if (service_list->parsed()) return cmdServiceList(g);
   if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
   if (bpf_lb_list->parsed()) return cmdBpfLbList(g);
+  if (bpf_ct_list->parsed()) return cmdBpfCtList(g);
   if (bpf_tunnel_list->parsed()) return cmdBpfTunnelList(g);
   if (bpf_nat_list->parsed()) return cmdBpfNatList(g);
   if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);

@@ -1,0 +1,33 @@
+// Garbage collection of the flow tables the programs fill (conntrack and NAT): entries idle past
+// their protocol's timeout are deleted, so ports and slots come back before the LRU has to evict
+// live ones. Timeouts follow the kernel's conntrack defaults in spirit: a TCP connection that never
+// got an answer or is closing goes quickly, an established one lives for hours, UDP for a minute.
+#pragma once
+
+#include <cstdint>
+
+#include "agent/datapath/loader.h"
+
+namespace petrel::datapath {
+
+struct FlowTimeouts {
+  uint64_t tcp_established_ns = 6ull * 3600 * 1000000000ull;
+  uint64_t tcp_unanswered_ns = 60ull * 1000000000ull;  // conntrack only: no reply seen yet
+  uint64_t tcp_closing_ns = 10ull * 1000000000ull;
+  uint64_t other_ns = 60ull * 1000000000ull;  // UDP, ICMP
+};
+
+struct FlowGcResult {
+  uint64_t ct_deleted = 0;
+  uint64_t ct_kept = 0;
+  uint64_t nat_deleted = 0;
+  uint64_t nat_kept = 0;
+};
+
+// One pass over both maps at monotonic time `now_ns` (bpf_ktime_get_ns's clock).
+Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
+                                      const FlowTimeouts& timeouts = {});
+// CLOCK_MONOTONIC in nanoseconds, the programs' clock.
+uint64_t monotonicNowNs();
+
+}  // namespace petrel::datapath
