@@ -15,8 +15,18 @@ NODES=2
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
-in_pod() { local ns; ns=$(netns_of "$1"); shift; nsenter --net=/run/netns/"$ns" "$@"; }
+# Runs a command as a pod's process: in its network namespace and its node's cgroup (where the
+# node's agent attached socket-level Service load balancing).
+in_pod() {
+  local pod=$1 ns cg
+  shift
+  ns=$(netns_of "$pod")
+  cg=$(cgroup_of_node "$(pod_field "$pod" '{.spec.nodeName}')")
+  sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec nsenter --net=/run/netns/"$0" "$@"' \
+    "$ns" "$cg" "$@"
+}
 netns_of() { "$BIN/petrel-sandbox" status | awk -v p="$1" '$1 == "default" && $2 == p { print $6 }'; }
+cgroup_of_node() { "$BIN/petrel-sandbox" status | awk -v n="$1" '$1 == n && NF >= 6 { print $6 }'; }
 pod_field() { kubectl get pod "$1" -o jsonpath="$2"; }
 
 case "${1:-}" in
@@ -78,8 +88,22 @@ printf '  client (%s on %s) -> 192.168.200.1: the server saw %s (masqueraded by 
   "$(pod_field client '{.status.podIP}')" "$CLIENT_NODE" \
   "$(in_pod client curl -s -m 3 http://192.168.200.1:8080/json | sed -n 's/.*"client": "\(.*\)".*/\1/p')"
 
+CLUSTER_IP=$(kubectl get service echo -o jsonpath='{.spec.clusterIP}')
+step "Services: the client asks the echo Service at its ClusterIP $CLUSTER_IP (socket-level LB: one translation at connect)"
+for _ in 1 2 3 4 5 6; do
+  printf '  client -> %s:80  HTTP: %s\n' "$CLUSTER_IP" "$(in_pod client curl -s -m 3 "http://$CLUSTER_IP/")"
+done
+printf '  client -> %s:9001/UDP  %s\n' "$CLUSTER_IP" \
+  "$(echo hi | in_pod client socat -t 1 - "UDP:$CLUSTER_IP:9001")"
+step "Services from outside: the underlay namespace asks NodePort 30080 on node-1 (tc LB with conntrack)"
+for _ in 1 2 3 4 5 6; do
+  printf '  outside -> 192.168.200.11:30080  HTTP: %s\n' \
+    "$(nsenter --net=/run/netns/psbx-underlay curl -s -m 3 http://192.168.200.11:30080/)"
+done
+
 step "What the agent on $CLIENT_NODE sees"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" endpoint list
+"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" service list
 "$BIN/petrel" bpf nat list --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" bpf metrics list \
   --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
@@ -94,5 +118,4 @@ $(printf '\033[1mThe sandbox keeps running. Next:\033[0m')
   build/bin/petrel --socket $STATE/nodes/$CLIENT_NODE/petrel.sock status
   build/bin/petrel-sandbox restart node-1/agent  # pods keep their network across it
   scripts/demo.sh down                        # remove everything
-Services through their ClusterIP come with the next step (service load balancing).
 NEXT
