@@ -3,9 +3,15 @@
 
 #include <arpa/inet.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include <cstring>
 
 #include <spdlog/spdlog.h>
+
+#include "agent/core/maglev.h"
+#include "common/unique_fd.h"
 
 namespace petrel::datapath {
 
@@ -113,10 +119,12 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
                  (svc.internal_local ? LB_SVC_F_INTERNAL_LOCAL : 0);
   master.kind = static_cast<uint8_t>(svc.kind);
   Frontend& f = applied_[frontend];
-  if (f.slots == ids && sameValue(f.master, master)) {
+  const bool wants_maglev = maglev_size_ && svc.kind != core::LbKind::kClusterIp;
+  if (f.slots == ids && sameValue(f.master, master) && f.maglev == wants_maglev) {
     f.service = svc;
     return Status::ok();
   }
+  if (wants_maglev || f.maglev) PETREL_RETURN_IF_ERROR(writeMaglev(frontend, svc, ids));
   for (size_t i = 0; i < ids.size() && i < UINT16_MAX; ++i) {
     if (i < f.slots.size() && f.slots[i] == ids[i]) continue;
     lb_service_value slot{};
@@ -127,7 +135,39 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
   for (size_t i = ids.size(); i < f.slots.size(); ++i) {
     services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
   }
-  f = Frontend{svc, master, std::move(ids)};
+  f = Frontend{svc, master, std::move(ids), wants_maglev};
+  return Status::ok();
+}
+
+Status BpfLbDatapath::writeMaglev(const core::LbFrontend& frontend, const core::LbService& svc,
+                                  const std::vector<uint32_t>& ids) {
+  lb_service_key key = keyOf(frontend, 0);
+  if (ids.empty() || svc.kind == core::LbKind::kClusterIp || !maglev_size_) {
+    bpf_map_delete_elem(maglev_fd_, &key);  // ENOENT is fine: nothing to remove
+    return Status::ok();
+  }
+  std::vector<std::string> names;
+  names.reserve(svc.backends.size());
+  for (const auto& b : svc.backends)
+    names.push_back(b.ip.toString() + ":" + std::to_string(b.port));
+  const std::vector<uint32_t> table = core::maglevTable(names, maglev_size_);
+  std::vector<uint32_t> keys(table.size()), values(table.size());
+  for (uint32_t i = 0; i < table.size(); ++i) {
+    keys[i] = i;
+    values[i] = ids[table[i]];
+  }
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);  // as the template
+  UniqueFd inner(bpf_map_create(BPF_MAP_TYPE_ARRAY, "petrel_maglev", sizeof(uint32_t),
+                                sizeof(uint32_t), maglev_size_, &opts));
+  if (!inner) return errnoStatus(errno, "create a Maglev table for " + frontend.toString());
+  uint32_t count = static_cast<uint32_t>(keys.size());
+  if (bpf_map_update_batch(inner.get(), keys.data(), values.data(), &count, nullptr) != 0) {
+    return errnoStatus(errno, "fill the Maglev table for " + frontend.toString());
+  }
+  int inner_fd = inner.get();
+  if (bpf_map_update_elem(maglev_fd_, &key, &inner_fd, BPF_ANY) != 0) {
+    return errnoStatus(errno, "install the Maglev table for " + frontend.toString());
+  }
   return Status::ok();
 }
 
@@ -135,6 +175,10 @@ Status BpfLbDatapath::remove(const core::LbFrontend& frontend) {
   auto it = applied_.find(frontend);
   if (it == applied_.end()) return Status::ok();
   Status st = services_.remove(keyOf(frontend, 0));  // the master first: no new choices
+  if (maglev_fd_ >= 0) {                             // also a table a previous run wrote
+    lb_service_key key = keyOf(frontend, 0);
+    bpf_map_delete_elem(maglev_fd_, &key);
+  }
   for (size_t i = 0; i < it->second.slots.size(); ++i) {
     services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
   }

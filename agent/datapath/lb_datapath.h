@@ -25,6 +25,12 @@ class BpfLbDatapath : public core::LbDatapath {
 
   BpfLbDatapath(LbServiceMap& services, LbBackendMap& backends, BackendRemoved on_removed = {})
       : services_(services), backends_(backends), on_removed_(std::move(on_removed)) {}
+  // Also keeps a Maglev table of `table_size` entries (in the map-in-map `maglev_fd`) for every
+  // frontend reached from outside (NodePort, externalIPs, LoadBalancer).
+  void enableMaglev(int maglev_fd, uint32_t table_size) {
+    maglev_fd_ = maglev_fd;
+    maglev_size_ = table_size;
+  }
   // Reads what a previous run left in the maps.
   Status restore();
   Status apply(const core::LbState& desired) override;
@@ -33,6 +39,7 @@ class BpfLbDatapath : public core::LbDatapath {
     core::LbService service;  // as applied (empty service name for one only read back)
     lb_service_value master{};
     std::vector<uint32_t> slots;  // backend ids of slots 1..n
+    bool maglev = false;          // its Maglev table is written for these slots
   };
   // A copy of what is applied, for `petrel service list`.
   std::map<core::LbFrontend, Frontend> applied() const;
@@ -44,10 +51,14 @@ class BpfLbDatapath : public core::LbDatapath {
   uint16_t serviceId(const core::LbFrontend& frontend, const core::LbService& svc);
   Status write(const core::LbFrontend& frontend, const core::LbService& svc);
   Status remove(const core::LbFrontend& frontend);
+  Status writeMaglev(const core::LbFrontend& frontend, const core::LbService& svc,
+                     const std::vector<uint32_t>& ids);
 
   LbServiceMap& services_;
   LbBackendMap& backends_;
   BackendRemoved on_removed_;
+  int maglev_fd_ = -1;
+  uint32_t maglev_size_ = 0;
   mutable std::mutex mu_;
   std::map<core::LbFrontend, Frontend> applied_;
   std::map<BackendAddr, uint32_t> backend_ids_;

@@ -1,12 +1,15 @@
 // Loading the lxc, overlay, nat and sock skeletons with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
+#include <bpf/bpf.h>
+
 #include <cstdarg>
 #include <cstdio>
 
 #include <spdlog/spdlog.h>
 
 #include "agent/datapath/bpffs.h"
+#include "common/unique_fd.h"
 #include "lxc.skel.h"
 #include "overlay.skel.h"
 #include "sock.skel.h"
@@ -55,6 +58,19 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   }
   dp->uplink_ = uplink__open_opts(&opts);
   if (!dp->uplink_) return errnoStatus(errno, "open BPF object uplink");
+  // Maglev tables are arrays of the configured size: the outer map gets a template of it.
+  LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
+  UniqueFd maglev_template(bpf_map_create(BPF_MAP_TYPE_ARRAY, "petrel_maglev", sizeof(uint32_t),
+                                          sizeof(uint32_t), options.maglev_table_size,
+                                          &inner_opts));
+  if (!maglev_template) return errnoStatus(errno, "create the Maglev table template");
+  if (int err =
+          bpf_map__set_inner_map_fd(dp->uplink_->maps.petrel_lb_maglev, maglev_template.get());
+      err) {
+    return errnoStatus(-err, "set the Maglev table template");
+  }
+  dp->uplink_->bss->maglev_table_size = options.maglev_table_size;
+  dp->maglev_table_size_ = options.maglev_table_size;
   if (int err = uplink__load(dp->uplink_); err) {
     return errnoStatus(-err, "load BPF object uplink" + stale_hint);
   }
@@ -114,6 +130,10 @@ std::vector<std::pair<std::string, struct bpf_program*>> LoadedDatapath::socketL
           {"recvmsg4", p.petrel_sock_recvmsg4}, {"getpeername4", p.petrel_sock_getpeername4},
           {"connect6", p.petrel_sock_connect6}, {"sendmsg6", p.petrel_sock_sendmsg6},
           {"recvmsg6", p.petrel_sock_recvmsg6}, {"getpeername6", p.petrel_sock_getpeername6}};
+}
+
+int LoadedDatapath::lbMaglevFd() const {
+  return bpf_map__fd(uplink_->maps.petrel_lb_maglev);
 }
 
 const struct btf* LoadedDatapath::lxcBtf() const {

@@ -30,7 +30,8 @@ using LbBackendMap = BpfMap<uint32_t, lb_backend>;
 
 // Values the programs are configured with before load.
 struct LoadOptions {
-  uint32_t tunnel_ifindex = 0;  // the overlay device; 0: no tunnelling
+  uint32_t tunnel_ifindex = 0;         // the overlay device; 0: no tunnelling
+  uint32_t maglev_table_size = 16381;  // a prime (core::checkMaglevTableSize)
 };
 
 class LoadedDatapath {
@@ -58,6 +59,8 @@ class LoadedDatapath {
   CtMap& conntrack() { return ct_; }
   LbServiceMap& lbServices() { return lb_services_; }
   LbBackendMap& lbBackends() { return lb_backends_; }
+  int lbMaglevFd() const;
+  uint32_t maglevTableSize() const { return maglev_table_size_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
   // The BTF of the loaded lxc object (for layout checks); owned by the object.
@@ -76,6 +79,7 @@ class LoadedDatapath {
   LbServiceMap lb_services_;
   LbBackendMap lb_backends_;
   std::string pin_root_;
+  uint32_t maglev_table_size_ = 0;
 };
 
 }  // namespace petrel::datapath

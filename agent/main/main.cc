@@ -17,6 +17,7 @@
 
 #include "agent/api/agent_service.h"
 #include "agent/core/endpoint_manager.h"
+#include "agent/core/maglev.h"
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/flow_gc.h"
 #include "agent/datapath/host_device.h"
@@ -49,6 +50,7 @@ struct Options {
   std::string cgroup_root;  // "": the cgroup2 mount (mounted at /run/petrel/cgroupv2 if none)
   bool masquerade = true;
   std::string masquerade_ports = "61000-65535";
+  uint32_t maglev_table_size = petrel::core::kDefaultMaglevTableSize;
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
   std::string kubeconfig;
@@ -168,6 +170,10 @@ int main(int argc, char** argv) {
                  "Node ports masqueraded flows get, MIN-MAX; outside the node's own ephemeral "
                  "ports")
       ->capture_default_str();
+  app.add_option("--maglev-table-size", opt.maglev_table_size,
+                 "Entries of each Maglev table (a prime) used to choose backends for traffic "
+                 "from outside")
+      ->capture_default_str();
   app.add_option("--full-pass-interval", opt.full_pass_seconds,
                  "Seconds between datapath repair passes")
       ->capture_default_str();
@@ -188,6 +194,10 @@ int main(int argc, char** argv) {
   auto masquerade_ports = petrel::datapath::parsePortRange(opt.masquerade_ports);
   if (!masquerade_ports)
     return fail("--masquerade-port-range: " + masquerade_ports.status().message());
+
+  if (auto st = petrel::core::checkMaglevTableSize(opt.maglev_table_size); !st) {
+    return fail("--maglev-table-size: " + st.message());
+  }
 
   const bool use_api = !opt.kubeconfig.empty() || std::getenv("KUBERNETES_SERVICE_HOST");
   if (opt.pod_cidr.empty() && !use_api) {
@@ -220,6 +230,7 @@ int main(int argc, char** argv) {
   const uint32_t overlay_mtu = underlay_mtu - petrel::datapath::kVxlanOverhead;
   if (opt.mtu == 0) opt.mtu = tunnel ? overlay_mtu : underlay_mtu;
   petrel::datapath::LoadOptions load_options;
+  load_options.maglev_table_size = opt.maglev_table_size;
   if (tunnel) {
     auto ifindex = petrel::datapath::ensureOverlayDevice(opt.tunnel_port, overlay_mtu);
     if (!ifindex) return fail(ifindex.status().toString());
@@ -282,6 +293,7 @@ int main(int argc, char** argv) {
     }
   };
   petrel::datapath::BpfLbDatapath lb_dp(dp.lbServices(), dp.lbBackends(), on_backend_removed);
+  lb_dp.enableMaglev(dp.lbMaglevFd(), dp.maglevTableSize());
   if (auto st = lb_dp.restore(); !st) return fail("read the service LB maps: " + st.toString());
 
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;

@@ -1,6 +1,7 @@
 /* Packet-level Service translation, for what the socket layer does not see: connections from
  * outside the node to a NodePort, externalIP or LoadBalancer address. The first packet picks a
- * backend (as the socket layer would) and records the connection in the CT map; every packet is
+ * backend (by the frontend's Maglev table, else as the socket layer would) and records the
+ * connection in the CT map; every packet is
  * then translated to that backend. A backend on this node gets the packet straight into its pod
  * with the client's address kept; a backend on another node gets it with the node's address
  * and a port of its own as the source (source NAT through the masquerade table), so the answer
@@ -16,6 +17,53 @@
 #include "metrics.h"
 #include "nat.h"
 #include "service_reply.h"
+
+struct maglev_inner {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 16381); /* the template; the agent's tables may be of another prime size */
+  __uint(map_flags, BPF_F_INNER_MAP);
+  __type(key, __u32);
+  __type(value, __u32);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+  __uint(max_entries, PETREL_MAX_LB_MAGLEV);
+  __type(key, struct lb_service_key);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+  __array(values, struct maglev_inner);
+} petrel_lb_maglev SEC(".maps");
+
+/* The size of every Maglev table, written by the agent through the .bss. */
+__u32 maglev_table_size = 0;
+
+/* A connection's hash: fixed, so every node maps a flow to the same table entry. */
+static __always_inline __u32 flow_hash(const struct flow_tuple* t) {
+  __u64 h = ((__u64)t->saddr << 32) ^ t->daddr;
+  h ^= ((__u64)t->sport << 48) ^ ((__u64)t->dport << 32) ^ t->proto;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return (__u32)h;
+}
+
+/* The backend the frontend's Maglev table names for this connection; NULL without a table. */
+static __always_inline struct lb_backend* maglev_backend(const struct flow_tuple* t) {
+  if (!maglev_table_size) return 0;
+  struct lb_service_key key;
+  __builtin_memset(&key, 0, sizeof(key));
+  key.address = t->daddr;
+  key.port = t->dport;
+  key.proto = t->proto;
+  void* table = bpf_map_lookup_elem(&petrel_lb_maglev, &key);
+  if (!table) return 0;
+  __u32 index = flow_hash(t) % maglev_table_size;
+  __u32* backend_id = bpf_map_lookup_elem(table, &index);
+  if (!backend_id) return 0;
+  return bpf_map_lookup_elem(&petrel_lb_backends, backend_id);
+}
 
 /* Translates a packet of `t` to the frontend `svc` and forwards it. `t` must be TCP or UDP.
  * Returns the tc action and sets *reason. */
@@ -41,7 +89,10 @@ static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tu
     if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
       return TC_ACT_OK;
     if (svc->count == 0) return TC_ACT_OK;
-    struct lb_backend* b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
+    /* Maglev, so that every node picks the same backend for this connection; affinity first. */
+    struct lb_backend* b = 0;
+    if (!(svc->flags & LB_SVC_F_AFFINITY)) b = maglev_backend(t);
+    if (!b) b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
     if (!b) return TC_ACT_OK;
     backend = b->address;
     backend_port = b->port;

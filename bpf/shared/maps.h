@@ -249,3 +249,10 @@ struct ct_entry {
   __u8 pad[3];
   __u64 last_seen_ns;
 };
+
+/* petrel_lb_maglev: frontend (its master key, slot 0) -> that frontend's Maglev table, an array
+ * of backend ids whose size (a prime, the agent's --maglev-table-size) the uplink object is told
+ * in its .bss. Only frontends reached from outside (NodePort, externalIPs, LoadBalancer) have
+ * one: there every node must pick the same backend for a connection. */
+#define PETREL_MAP_LB_MAGLEV "petrel_lb_maglev"
+#define PETREL_MAX_LB_MAGLEV 65536

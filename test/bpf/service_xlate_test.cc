@@ -12,6 +12,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <map>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "agent/datapath/lb_datapath.h"
@@ -74,7 +77,8 @@ class ServiceXlateTest : public ProgramTest {
     s.port_name = "http";
     s.kind = core::LbKind::kNodePort;
     for (const auto& [ip, port] : backends) s.backends.push_back({*Ipv4Addr::parse(ip), port});
-    ASSERT_TRUE(lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}}).isOk());
+    auto st = lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}});
+    ASSERT_TRUE(st.isOk()) << st.toString();
   }
   std::vector<uint8_t> fromClient(uint8_t tcp_flags, uint16_t sport = 50000) {
     return PacketBuilder()
@@ -196,6 +200,32 @@ TEST_F(ServiceXlateTest, UdpToALocalBackendBothWays) {
   EXPECT_EQ(a.ipSrc(), kNodeIp);
   EXPECT_EQ(a.sport(), kNodePort);
   EXPECT_TRUE(a.l4ChecksumValid());
+}
+
+// Maglev: a new connection's backend is a function of its tuple (the same on every node and
+// after the conntrack entry is gone), and removing a backend leaves the others' flows in place.
+TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
+  lb_->enableMaglev(dp_->lbMaglevFd(), dp_->maglevTableSize());
+  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}});
+  auto choose = [&](uint16_t sport) {
+    return PacketView{uplinkIngress(fromClient(0x02, sport)).out}.ipDst();
+  };
+  auto forget = [&] {
+    for (const auto& k : *dp_->conntrack().keys()) dp_->conntrack().remove(k);
+  };
+  std::map<uint16_t, std::string> first;
+  for (uint16_t sport = 41000; sport < 41040; ++sport) first[sport] = choose(sport);
+  std::set<std::string> used;
+  for (const auto& [sport, b] : first) used.insert(b);
+  EXPECT_EQ(used, (std::set<std::string>{kPodA.ip, kPodB.ip}));
+  forget();
+  for (const auto& [sport, b] : first) EXPECT_EQ(choose(sport), b) << "sport " << sport;
+  forget();
+  setBackends({{kPodA.ip, 8080}});
+  for (const auto& [sport, b] : first) {
+    if (b == kPodA.ip)
+      EXPECT_EQ(choose(sport), kPodA.ip) << "a flow of the remaining backend moved";
+  }
 }
 
 }  // namespace
