@@ -90,7 +90,8 @@ Status attachSocketLb(LoadedDatapath& dp, const std::string& cgroup_dir) {
   if (ec) return makeError(Code::kInternal, "create {}/links: {}", dp.pinRoot(), ec.message());
   for (const auto& [hook, prog] : dp.socketLbPrograms()) {
     const std::string path = linkPath(dp.pinRoot(), hook);
-    if (bpf_link* old = bpf_link__open(path.c_str())) {
+    bpf_link* old = access(path.c_str(), F_OK) == 0 ? bpf_link__open(path.c_str()) : nullptr;
+    if (old) {
       const bool same_cgroup = linkCgroupId(bpf_link__fd(old)) == cgroup_id;
       if (same_cgroup && bpf_link__update_program(old, prog) == 0) {
         bpf_link__destroy(old);  // closes our fd; the pin keeps the link

@@ -30,8 +30,7 @@ Result<LinkInfo> uplink() {
   const std::string dev = underlayDevice();
   if (dev.empty()) {
     return makeError(Code::kFailedPrecondition,
-                     "there is no default route, so no uplink for masquerading and NodePorts: "
-                     "add one (or run with --enable-masquerade=false to go without both)");
+                     "there is no default route, so no uplink for masquerading and NodePorts");
   }
   auto nl = NetlinkSocket::open();
   if (!nl) return nl.status();

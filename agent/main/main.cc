@@ -347,10 +347,12 @@ int main(int argc, char** argv) {
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   std::string masquerade_text = "off";
   auto uplink = petrel::datapath::attachUplink(dp, *cidr, opt.masquerade, *masquerade_ports);
-  if (!uplink && opt.masquerade) return fail(uplink.status().toString());
   if (!uplink) {
-    spdlog::warn("{}: NodePorts and external Service addresses will not be served",
-                 uplink.status().toString());
+    // Without an uplink there is no outside to masquerade to nor to serve NodePorts on.
+    spdlog::warn(
+        "{}; until the agent restarts with one, pods' traffic is not masqueraded and "
+        "NodePorts and external Service addresses are not served",
+        uplink.status().message());
   } else if (opt.masquerade) {
     masquerade_text = fmt::format("to {} on {}, ports {}", uplink->address.toString(),
                                   uplink->device, opt.masquerade_ports);
