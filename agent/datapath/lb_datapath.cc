@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -86,6 +87,12 @@ Result<uint32_t> BpfLbDatapath::backendId(const core::LbBackend& b, uint8_t prot
 }
 
 uint16_t BpfLbDatapath::serviceId(const core::LbFrontend& frontend, const core::LbService& svc) {
+  // The common case, a frontend applied before for the same Service port: no string to build.
+  if (auto it = applied_.find(frontend);
+      it != applied_.end() && it->second.service.service == svc.service &&
+      it->second.service.port_name == svc.port_name && it->second.master.service_id) {
+    return it->second.master.service_id;
+  }
   const std::string key = svc.service + "/" + svc.port_name;
   if (auto it = service_ids_.find(key); it != service_ids_.end()) return it->second;
   uint16_t id = 0;
@@ -121,7 +128,7 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
   Frontend& f = applied_[frontend];
   const bool wants_maglev = maglev_size_ && svc.kind != core::LbKind::kClusterIp;
   if (f.slots == ids && sameValue(f.master, master) && f.maglev == wants_maglev) {
-    f.service = svc;
+    if (!(f.service == svc)) f.service = svc;  // names for output only: no copy when equal
     return Status::ok();
   }
   if (wants_maglev || f.maglev) PETREL_RETURN_IF_ERROR(writeMaglev(frontend, svc, ids));
@@ -199,8 +206,9 @@ Status BpfLbDatapath::apply(const core::LbState& desired) {
   for (const auto& frontend : gone) note(remove(frontend));
   for (const auto& [frontend, svc] : desired) note(write(frontend, svc));
   // Backends no frontend uses any more, and ids of Service ports that are gone.
-  std::set<uint32_t> used;
+  std::unordered_set<uint32_t> used;
   std::set<uint16_t> used_ids;
+  used.reserve(backend_ids_.size());
   for (const auto& [frontend, f] : applied_) {
     used.insert(f.slots.begin(), f.slots.end());
     used_ids.insert(f.master.service_id);
