@@ -139,8 +139,9 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
     PETREL_RETURN_IF_ERROR(services_.update(keyOf(frontend, static_cast<uint16_t>(i + 1)), slot));
   }
   PETREL_RETURN_IF_ERROR(services_.update(keyOf(frontend, 0), master));
+  // Surplus slots are beyond the new count, so never read: one left behind does no harm.
   for (size_t i = ids.size(); i < f.slots.size(); ++i) {
-    services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
+    static_cast<void>(services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1))));
   }
   f = Frontend{svc, master, std::move(ids), wants_maglev};
   return Status::ok();
@@ -186,8 +187,8 @@ Status BpfLbDatapath::remove(const core::LbFrontend& frontend) {
     lb_service_key key = keyOf(frontend, 0);
     bpf_map_delete_elem(maglev_fd_, &key);
   }
-  for (size_t i = 0; i < it->second.slots.size(); ++i) {
-    services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1)));
+  for (size_t i = 0; i < it->second.slots.size(); ++i) {  // unreachable without the master
+    static_cast<void>(services_.remove(keyOf(frontend, static_cast<uint16_t>(i + 1))));
   }
   applied_.erase(it);
   return st;

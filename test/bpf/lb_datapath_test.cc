@@ -19,7 +19,12 @@ core::LbService service(const std::vector<std::string>& backend_ips) {
   core::LbService s;
   s.service = "default/web";
   s.port_name = "http";
-  for (const auto& b : backend_ips) s.backends.push_back({*Ipv4Addr::parse(b), 8080});
+  for (const auto& ip : backend_ips) {
+    core::LbBackend b;
+    b.ip = *Ipv4Addr::parse(ip);
+    b.port = 8080;
+    s.backends.push_back(b);
+  }
   return s;
 }
 

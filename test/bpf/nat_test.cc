@@ -58,7 +58,9 @@ class NatProgramTest : public ProgramTest {
     return b;
   }
   RunResult egress(const std::vector<uint8_t>& frame) { return run(frame, dp_->uplinkEgressFd()); }
-  RunResult ingress(const std::vector<uint8_t>& frame) { return run(frame, dp_->uplinkIngressFd()); }
+  RunResult ingress(const std::vector<uint8_t>& frame) {
+    return run(frame, dp_->uplinkIngressFd());
+  }
   size_t natEntries() {
     auto keys = dp_->nat().keys();
     EXPECT_TRUE(keys) << keys.status().toString();

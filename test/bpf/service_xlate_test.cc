@@ -76,7 +76,12 @@ class ServiceXlateTest : public ProgramTest {
     s.service = "default/web";
     s.port_name = "http";
     s.kind = core::LbKind::kNodePort;
-    for (const auto& [ip, port] : backends) s.backends.push_back({*Ipv4Addr::parse(ip), port});
+    for (const auto& [ip, port] : backends) {
+      core::LbBackend b;
+      b.ip = *Ipv4Addr::parse(ip);
+      b.port = port;
+      s.backends.push_back(b);
+    }
     auto st = lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}});
     ASSERT_TRUE(st.isOk()) << st.toString();
   }
@@ -211,7 +216,7 @@ TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
     return PacketView{uplinkIngress(fromClient(0x02, sport)).out}.ipDst();
   };
   auto forget = [&] {
-    for (const auto& k : *dp_->conntrack().keys()) dp_->conntrack().remove(k);
+    for (const auto& k : *dp_->conntrack().keys()) ASSERT_TRUE(dp_->conntrack().remove(k).isOk());
   };
   std::map<uint16_t, std::string> first;
   for (uint16_t sport = 41000; sport < 41040; ++sport) first[sport] = choose(sport);
@@ -223,8 +228,9 @@ TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
   forget();
   setBackends({{kPodA.ip, 8080}});
   for (const auto& [sport, b] : first) {
-    if (b == kPodA.ip)
+    if (b == kPodA.ip) {
       EXPECT_EQ(choose(sport), kPodA.ip) << "a flow of the remaining backend moved";
+    }
   }
 }
 

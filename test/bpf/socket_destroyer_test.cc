@@ -88,9 +88,13 @@ TEST_F(SocketDestroyerTest, EntersOtherNamespacesByPath) {
   auto n = destroyer_->destroy(*Ipv4Addr::parse("127.0.0.1"), inside.port,
                                {"/run/netns/" + name, "/run/netns/" + name + "-gone"});
   EXPECT_TRUE(n) << n.status().toString();
-  if (n) EXPECT_EQ(*n, 1u);
+  if (n) {
+    EXPECT_EQ(*n, 1u);
+  }
   EXPECT_EQ(recvError(inside.client.get()), ECONNABORTED);
-  if (here.port != inside.port) EXPECT_EQ(recvError(here.client.get()), EAGAIN);
+  if (here.port != inside.port) {
+    EXPECT_EQ(recvError(here.client.get()), EAGAIN);
+  }
   inside = Pair();
   EXPECT_EQ(system(("ip netns del " + name).c_str()), 0);
 }

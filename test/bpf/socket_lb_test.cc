@@ -46,7 +46,9 @@ struct Backend {
   explicit Backend(int type) : fd(socket(AF_INET, type | SOCK_CLOEXEC, 0)) {
     sockaddr_in a = addr("127.0.0.1", 0);
     EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    if (type == SOCK_STREAM) EXPECT_EQ(listen(fd.get(), 128), 0);
+    if (type == SOCK_STREAM) {
+      EXPECT_EQ(listen(fd.get(), 128), 0);
+    }
     socklen_t len = sizeof(a);
     getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
@@ -86,8 +88,9 @@ class SocketLbTest : public ProgramTest {
   void TearDown() override {
     EXPECT_TRUE(joinCgroup(original_)) << "cannot go back to " << original_;
     EXPECT_TRUE(datapath::detachSocketLb(pin_root_).isOk());
-    if (!cgroup_.empty())
+    if (!cgroup_.empty()) {
       EXPECT_EQ(rmdir(cgroup_.c_str()), 0) << cgroup_ << ": " << strerror(errno);
+    }
     ProgramTest::TearDown();
   }
   static std::string currentCgroup() {

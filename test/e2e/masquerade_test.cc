@@ -113,14 +113,15 @@ TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInTunnelMode) {
 
 TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInNativeMode) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(2, {"--routing-mode", "native"}));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2")));
-  ASSERT_TRUE(sb.waitReady({"a", "b"}));
+  ASSERT_TRUE(sb.up(3, {"--routing-mode", "native"}));
+  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto server = startOutsideServer(sb);
   auto pods = sb.pods();
   auto netns = sb.podNetns();
   expectMasqueraded(sb, netns["a"], 1);
   expectMasqueraded(sb, netns["b"], 2);
+  expectMasqueraded(sb, netns["c"], 3);
   // Pod to pod crosses the uplink unencapsulated here, and still keeps the pod address.
   const std::string a_ip = pods["a"]["status"]["podIP"], b_ip = pods["b"]["status"]["podIP"];
   EXPECT_EQ(clientIp(httpGet(netns["a"], "http://" + b_ip + ":8080/json")), a_ip);

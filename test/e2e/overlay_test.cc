@@ -78,22 +78,28 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
 // pods keep the full underlay MTU.
 TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(2, {"--routing-mode", "native"}));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2")));
-  ASSERT_TRUE(sb.waitReady({"a", "b"}));
+  ASSERT_TRUE(sb.up(3, {"--routing-mode", "native"}));
+  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
+  for (const char* peer : {"b", "c"}) {
+    const std::string ip = pods[peer]["status"]["podIP"];
+    SCOPED_TRACE(std::string("a -> ") + peer + " " + ip);
+    EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + ip).ok());
+    auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1472 " + ip);  // the full 1500 MTU
+    EXPECT_TRUE(big.ok()) << big.describe();
+    EXPECT_EQ(trim(httpGet(a, "http://" + ip + ":8080/")), peer);
+    auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
+    EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
+  }
   const std::string b_ip = pods["b"]["status"]["podIP"];
-  EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + b_ip).ok());
-  auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1472 " + b_ip);
-  EXPECT_TRUE(big.ok()) << big.describe();
-  EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "b");
-  auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + b_ip + ":9001");
-  EXPECT_EQ(trim(udp.out), "b hi") << udp.describe();
   const std::string node1 = sb.prefix() + "-node-1";
   EXPECT_EQ(trim(httpGet(node1, "http://" + b_ip + ":8080/")), "b");
+  EXPECT_TRUE(inNetns(a, "ping -c 1 -W 2 " + sb.nodeIp(3)).ok());  // pod to a remote node
   auto routes = inNetns(node1, "ip route; ip link show petrel_vxlan 2>&1 || true");
   EXPECT_NE(routes.out.find(sb.podCidrPrefix(2) + "0/24 via "), std::string::npos) << routes.out;
+  EXPECT_NE(routes.out.find(sb.podCidrPrefix(3) + "0/24 via "), std::string::npos) << routes.out;
   EXPECT_NE(routes.out.find("does not exist"), std::string::npos) << routes.out;
 }
 
