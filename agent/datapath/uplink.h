@@ -32,7 +32,9 @@ struct Uplink {
 
 // Configures and attaches the uplink programs for pods in `pod_cidr`; `ports` serve masquerading
 // and the source NAT of Service traffic sent on to another node.
+// `tunnel_port` is the overlay's UDP port in tunnel mode (0 otherwise): its packets are let
+// through first thing.
 Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
-                            PortRange ports);
+                            PortRange ports, uint16_t tunnel_port);
 
 }  // namespace petrel::datapath

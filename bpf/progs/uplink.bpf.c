@@ -120,6 +120,11 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   if ((void*)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
   struct iphdr* iph = data + sizeof(*eth);
   if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
+  /* The overlay's own packets (most of the traffic in tunnel mode) pass at once. */
+  if (nat_config.tunnel_port && iph->protocol == IPPROTO_UDP && iph->daddr == nat_config.node_ip4) {
+    struct udphdr* uh = (void*)iph + iph->ihl * 4;
+    if ((void*)(uh + 1) <= data_end && uh->dest == nat_config.tunnel_port) return TC_ACT_OK;
+  }
   struct flow_tuple t;
   if (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) {
     if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */

@@ -122,8 +122,9 @@ struct nat_config {
   __be32 pod_mask4; /* ... and mask, both in network order */
   __u16 port_min;   /* allocated ports, host order, inclusive */
   __u16 port_max;
-  __u32 masquerade; /* pods' traffic to the outside (Service SNAT replies are handled anyway) */
-  __u32 pad;
+  __u32 masquerade;   /* pods' traffic to the outside (Service SNAT replies are handled anyway) */
+  __be16 tunnel_port; /* the overlay's UDP port in tunnel mode (its packets pass at once), or 0 */
+  __u16 pad;
   __u64 tcp_timeout_ns;     /* idle TCP flow */
   __u64 closing_timeout_ns; /* TCP flow after FIN/RST */
   __u64 udp_timeout_ns;     /* idle UDP or ICMP flow */
