@@ -208,6 +208,34 @@ baseline_native() {
   BASE_DEVS=(eth0 bveth0)
 }
 
+# Petrel's uplink programs (masquerading, Service LB from outside) sit on each node's eth0, which
+# the baseline's packets cross too. uplink_off removes them for the baseline's measurements;
+# uplink_on restarts the agents, which attach them again, for Petrel's.
+uplink_off() {
+  local i dir
+  for i in 1 2; do
+    for dir in ingress egress; do
+      in_ns "${NODE_NS[$i]}" tc filter del dev eth0 "$dir" 2>/dev/null || true
+    done
+  done
+}
+uplink_on() {
+  local i _
+  for i in 1 2; do
+    "$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" restart "node-$i/agent" >/dev/null ||
+      die "restart node-$i/agent"
+  done
+  for i in 1 2; do
+    for _ in $(seq 100); do
+      [ -n "$(in_ns "${NODE_NS[$i]}" tc filter show dev eth0 egress 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+    [ -n "$(in_ns "${NODE_NS[$i]}" tc filter show dev eth0 egress 2>/dev/null)" ] ||
+      die "node-$i's agent did not attach its uplink programs again"
+  done
+  sleep 3 # let the restarted agents finish starting (API lists, first passes) before measuring
+}
+
 # check_paths MODE: nothing of Petrel's sits on the baseline path, and in native mode Petrel's
 # pod traffic leaves node-1 by a plain route via node-2's IP (no overlay device).
 check_paths() {
@@ -276,6 +304,7 @@ run_rounds() {
     order=(petrel baseline)
     [ $((round % 2)) -eq 0 ] && order=(baseline petrel)
     for s in "${order[@]}"; do
+      if [ "$s" = baseline ]; then uplink_off; else uplink_on; fi
       up=$(iperf_gbps "$s") || exit 1
       down=$(iperf_gbps "$s" -R) || exit 1
       rr=$(in_ns "${CLIENT[$s]}" "$BIN_DIR/petrel-bench-rr" client --host "${SERVER_IP[$s]}" \
@@ -294,6 +323,7 @@ for mode in "${MODES[@]}"; do
   if [ "$mode" = tunnel ]; then MTU=1450; else MTU=1500; fi
   sandbox_up "$mode"
   "baseline_$mode"
+  uplink_off
   check_paths "$mode"
   start_servers "$mode"
   run_rounds "$mode"
