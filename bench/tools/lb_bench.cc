@@ -44,9 +44,9 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "agent/core/lb_state.h"
 #include "agent/datapath/lb_datapath.h"
@@ -61,7 +61,7 @@ namespace core = petrel::core;
 namespace datapath = petrel::datapath;
 
 constexpr uint32_t kServiceBase = (10u << 24) | (96u << 16) | 10u;  // 10.96.0.10
-constexpr uint32_t kFakeBackendBase = (10u << 24) | (128u << 16);  // 10.128.0.0
+constexpr uint32_t kFakeBackendBase = (10u << 24) | (128u << 16);   // 10.128.0.0
 constexpr uint16_t kServicePort = 80;
 constexpr uint16_t kFakeBackendPort = 8080;
 
@@ -70,7 +70,9 @@ struct Shape {
   uint16_t backend_port = 8080;
 };
 
-std::string ipString(uint32_t host_order) { return Ipv4Addr{host_order}.toString(); }
+std::string ipString(uint32_t host_order) {
+  return Ipv4Addr{host_order}.toString();
+}
 
 // The backends of Service i of a run with N Services before the added one.
 std::vector<std::pair<std::string, uint16_t>> backendsOf(const Shape& shape, uint64_t i,
@@ -254,14 +256,14 @@ int iptablesRules(uint64_t n_total, uint64_t n, const Shape& shape) {
             "{:.11f} -j {}\n",
             svc_chain, name, ep, 1.0 / static_cast<double>(left), sep);
       } else {
-        chain_rules +=
-            fmt::format("-A {} -m comment --comment \"{} -> {}\" -j {}\n", svc_chain, name, ep, sep);
+        chain_rules += fmt::format("-A {} -m comment --comment \"{} -> {}\" -j {}\n", svc_chain,
+                                   name, ep, sep);
       }
-      sep_rules += fmt::format("-A {} -s {}/32 -m comment --comment {} -j KUBE-MARK-MASQ\n", sep,
-                               ip, name);
-      sep_rules += fmt::format(
-          "-A {} -p tcp -m comment --comment {} -m tcp -j DNAT --to-destination {}\n", sep, name,
-          ep);
+      sep_rules +=
+          fmt::format("-A {} -s {}/32 -m comment --comment {} -j KUBE-MARK-MASQ\n", sep, ip, name);
+      sep_rules +=
+          fmt::format("-A {} -p tcp -m comment --comment {} -m tcp -j DNAT --to-destination {}\n",
+                      sep, name, ep);
     }
     chain_rules += sep_rules;
   }
@@ -359,8 +361,8 @@ std::string oneRequest(const sockaddr_in& target) {
   return answer.substr(3, answer.size() - 4);
 }
 
-int connectBench(const std::string& target_text, int count, double seconds, int threads,
-                 int warmup, const std::string& cgroup, const std::string& stats_pin_root) {
+int connectBench(const std::string& target_text, int count, double seconds, int threads, int warmup,
+                 const std::string& cgroup, const std::string& stats_pin_root) {
   if (!cgroup.empty() && !joinCgroup(cgroup)) {
     std::fprintf(stderr, "petrel-bench-lb: cannot join cgroup %s\n", cgroup.c_str());
     return 1;
@@ -392,8 +394,8 @@ int connectBench(const std::string& target_text, int count, double seconds, int 
   std::map<std::string, uint64_t> backends;
   std::atomic<uint64_t> errors{0};
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(seconds));
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   auto worker = [&](int quota) {
     std::vector<double> mine;
     std::map<std::string, uint64_t> seen;
@@ -516,6 +518,5 @@ int main(int argc, char** argv) {
     return st.isOk() ? 0 : 1;
   }
   if (*rules_cmd) return iptablesRules(plus_one ? services + 1 : services, services, shape);
-  return connectBench(target, count, seconds, std::max(threads, 1), warmup, cgroup,
-                      stats_pin_root);
+  return connectBench(target, count, seconds, std::max(threads, 1), warmup, cgroup, stats_pin_root);
 }

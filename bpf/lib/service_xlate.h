@@ -2,10 +2,11 @@
  * outside the node to a NodePort, externalIP or LoadBalancer address. The first packet picks a
  * backend (by the frontend's Maglev table, else as the socket layer would) and records the
  * connection in the CT map; every packet is then translated to that backend. A backend on this
- * node gets the packet straight into its pod with the client's address kept; a backend on another node gets it with the node's address
- * and a port of its own as the source (source NAT through the masquerade table), so the answer
- * comes back here to be translated back. Replies leave with the frontend's address as source,
- * forwarded by the FIB (the stack would drop a packet from its own address as a martian). */
+ * node gets the packet straight into its pod with the client's address kept; a backend on another
+ * node gets it with the node's address and a port of its own as the source (source NAT through the
+ * masquerade table), so the answer comes back here to be translated back. Replies leave with the
+ * frontend's address as source, forwarded by the FIB (the stack would drop a packet from its own
+ * address as a martian). */
 #pragma once
 
 #include "conntrack.h"

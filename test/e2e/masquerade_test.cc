@@ -14,12 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string podOn(const std::string& name, const std::string& node) {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: " + name +
-         "}}\nspec:\n  nodeName: " + node +
-         "\n  containers: [{name: main, image: petrel/workload}]\n---\n";
-}
-
 // The "client" field of petrel-workload's /json answer, without the port.
 std::string clientIp(const std::string& body) {
   json j = json::parse(body, nullptr, false);
@@ -34,15 +28,6 @@ class Masquerade : public ::testing::Test {
     ASSERT_TRUE(requireBasics());
     for (const char* tool : {"kubectl", "curl", "socat", "ping"}) ASSERT_TRUE(requireTool(tool));
     ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
-  }
-  ::testing::AssertionResult apply(Sandbox& sb, const std::string& yaml) {
-    auto r = run({"kubectl", "--kubeconfig", sb.kubeconfig(), "apply", "-f", "-"},
-                 {.input = yaml, .env = {{"HOME", sb.stateDir()}}});
-    if (r.ok()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
-  }
-  static CmdResult inNetns(const std::string& netns, const std::string& script) {
-    return run({"nsenter", "--net=/run/netns/" + netns, "sh", "-c", script}, {.timeout = 30s});
   }
   // petrel-workload named "outside" in the underlay namespace, at the underlay router's address.
   std::unique_ptr<BackgroundProcess> startOutsideServer(const Sandbox& sb) {
@@ -78,7 +63,8 @@ class Masquerade : public ::testing::Test {
 TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInTunnelMode) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(3));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
+                       workloadPodOn("c", "node-3")));
   ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto server = startOutsideServer(sb);
   auto pods = sb.pods();
@@ -114,7 +100,8 @@ TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInTunnelMode) {
 TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInNativeMode) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(3, {"--routing-mode", "native"}));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
+                       workloadPodOn("c", "node-3")));
   ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto server = startOutsideServer(sb);
   auto pods = sb.pods();
@@ -133,7 +120,7 @@ TEST_F(Masquerade, PodsReachTheOutsideAsTheirNodeInNativeMode) {
 TEST_F(Masquerade, TranslatedFlowSurvivesAnAgentRestart) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(1));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1")));
   ASSERT_TRUE(sb.waitReady({"a"}));
   auto server = startOutsideServer(sb);
   BackgroundProcess ping({"nsenter", "--net=/run/netns/" + sb.podNetns()["a"], "ping", "-c", "40",

@@ -13,12 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string podOn(const std::string& name, const std::string& node) {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: " + name +
-         "}}\nspec:\n  nodeName: " + node +
-         "\n  containers: [{name: main, image: petrel/workload}]\n---\n";
-}
-
 class Overlay : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,21 +20,13 @@ class Overlay : public ::testing::Test {
     for (const char* tool : {"kubectl", "curl", "socat", "ping"}) ASSERT_TRUE(requireTool(tool));
     ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
   }
-  ::testing::AssertionResult apply(Sandbox& sb, const std::string& yaml) {
-    auto r = run({"kubectl", "--kubeconfig", sb.kubeconfig(), "apply", "-f", "-"},
-                 {.input = yaml, .env = {{"HOME", sb.stateDir()}}});
-    if (r.ok()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
-  }
-  static CmdResult inNetns(const std::string& netns, const std::string& script) {
-    return run({"nsenter", "--net=/run/netns/" + netns, "sh", "-c", script}, {.timeout = 20s});
-  }
 };
 
 TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(3));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
+                       workloadPodOn("c", "node-3")));
   ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto pods = sb.pods();
   auto netns = sb.podNetns();
@@ -79,7 +65,8 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
 TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(3, {"--routing-mode", "native"}));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2") + podOn("c", "node-3")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
+                       workloadPodOn("c", "node-3")));
   ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
@@ -106,7 +93,7 @@ TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
 TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(2));
-  ASSERT_TRUE(apply(sb, podOn("a", "node-1") + podOn("b", "node-2")));
+  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2")));
   ASSERT_TRUE(sb.waitReady({"a", "b"}));
   const std::string a = sb.podNetns()["a"];
   const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
@@ -139,7 +126,7 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
     }
     return yaml;
   };
-  ASSERT_TRUE(apply(sb, strip(saved_node.out) + "---\n" + strip(saved_petrel_node.out)));
+  ASSERT_TRUE(sb.apply(strip(saved_node.out) + "---\n" + strip(saved_petrel_node.out)));
   std::string answer;
   for (int i = 0; i < 50 && answer != "b"; ++i, std::this_thread::sleep_for(100ms)) {
     answer = trim(httpGet(a, "http://" + b_ip + ":8080/"));

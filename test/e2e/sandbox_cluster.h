@@ -87,6 +87,13 @@ class Sandbox {
     args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig()});
     return run(args, {.timeout = timeout, .env = {{"HOME", state_dir_}}});
   }
+  // kubectl apply -f - of a YAML text.
+  ::testing::AssertionResult apply(const std::string& yaml) const {
+    auto r = run({"kubectl", "--kubeconfig", kubeconfig(), "apply", "-f", "-"},
+                 {.input = yaml, .env = {{"HOME", state_dir_}}});
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
+  }
   // kubectl's typed `create service` sends protobuf, which the sandbox API server refuses.
   ::testing::AssertionResult createService(const std::string& name) const {
     auto r = run({"kubectl", "--kubeconfig", kubeconfig(), "apply", "-f", "-"},
@@ -191,6 +198,18 @@ class Sandbox {
   std::string underlay_net_;
   std::string pod_net_;
 };
+
+// A pod named and labelled app=<name>, bound to `node`, running petrel-workload.
+inline std::string workloadPodOn(const std::string& name, const std::string& node) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: " + name +
+         "}}\nspec:\n  nodeName: " + node +
+         "\n  containers: [{name: main, image: petrel/workload}]\n---\n";
+}
+
+// `script` under sh in the named network namespace.
+inline CmdResult inNetns(const std::string& netns, const std::string& script) {
+  return run({"nsenter", "--net=/run/netns/" + netns, "sh", "-c", script}, {.timeout = 30s});
+}
 
 // curl in a pod's namespace (or on the host when netns is empty); the body, or "" on failure.
 inline std::string httpGet(const std::string& netns, const std::string& url) {

@@ -49,19 +49,13 @@ class Services : public ::testing::Test {
     for (const char* tool : {"kubectl", "curl", "socat"}) ASSERT_TRUE(requireTool(tool));
     ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
     ASSERT_TRUE(sb_.up(2));
-    ASSERT_TRUE(apply(backendPod("web-1", "node-1", "web") +
-                      backendPod("web-2", "node-2", "web", 8081) +
-                      backendPod("web-3", "node-2", "web") +
-                      backendPod("client", "node-1", "client") + service("web", "web")));
+    ASSERT_TRUE(sb_.apply(backendPod("web-1", "node-1", "web") +
+                          backendPod("web-2", "node-2", "web", 8081) +
+                          backendPod("web-3", "node-2", "web") +
+                          backendPod("client", "node-1", "client") + service("web", "web")));
     ASSERT_TRUE(sb_.waitReady({"web-1", "web-2", "web-3", "client"}));
     cluster_ip_ = sb_.kubectlJson({"get", "service", "web"})["spec"]["clusterIP"];
     ASSERT_TRUE(waitBackends(cluster_ip_, 3));
-  }
-  ::testing::AssertionResult apply(const std::string& yaml) {
-    auto r = run({"kubectl", "--kubeconfig", sb_.kubeconfig(), "apply", "-f", "-"},
-                 {.input = yaml, .env = {{"HOME", sb_.stateDir()}}});
-    if (r.ok()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
   }
   // `script` as the client pod runs it: its network namespace, node-1's cgroup.
   CmdResult inClient(const std::string& script, Millis timeout = 30s) {
@@ -122,7 +116,7 @@ TEST_F(Services, ClusterIpBalancesTcpAndUdpOverBackendsOnBothNodes) {
 }
 
 TEST_F(Services, AServiceWithoutEndpointsRefusesAtOnce) {
-  ASSERT_TRUE(apply(service("nobody", "nothing-matches")));
+  ASSERT_TRUE(sb_.apply(service("nobody", "nothing-matches")));
   const std::string ip = sb_.kubectlJson({"get", "service", "nobody"})["spec"]["clusterIP"];
   ASSERT_TRUE(waitBackends(ip, 0));
   auto start = std::chrono::steady_clock::now();
@@ -132,8 +126,8 @@ TEST_F(Services, AServiceWithoutEndpointsRefusesAtOnce) {
 }
 
 TEST_F(Services, SessionAffinityAndInternalTrafficPolicyLocal) {
-  ASSERT_TRUE(apply(service("sticky", "web", "  sessionAffinity: ClientIP\n") +
-                    service("local", "web", "  internalTrafficPolicy: Local\n")));
+  ASSERT_TRUE(sb_.apply(service("sticky", "web", "  sessionAffinity: ClientIP\n") +
+                        service("local", "web", "  internalTrafficPolicy: Local\n")));
   const std::string sticky = sb_.kubectlJson({"get", "service", "sticky"})["spec"]["clusterIP"];
   const std::string local = sb_.kubectlJson({"get", "service", "local"})["spec"]["clusterIP"];
   ASSERT_TRUE(waitBackends(sticky, 3));
@@ -175,9 +169,9 @@ TEST_F(Services, AgentRestartUnderLoadFailsNoRequest) {
 // Clients outside the cluster: the underlay namespace reaches the nodes directly.
 TEST_F(Services, NodePortAndExternalIpFromOutside) {
   ASSERT_TRUE(
-      apply(service("np", "web", "  type: NodePort\n") +
-            service("np-local", "web", "  type: NodePort\n  externalTrafficPolicy: Local\n") +
-            service("ext", "web", "  externalIPs: [203.0.113.10]\n")));
+      sb_.apply(service("np", "web", "  type: NodePort\n") +
+                service("np-local", "web", "  type: NodePort\n  externalTrafficPolicy: Local\n") +
+                service("ext", "web", "  externalIPs: [203.0.113.10]\n")));
   auto node_port = [&](const std::string& name, int index) {
     return std::to_string(
         sb_.kubectlJson({"get", "service", name})["spec"]["ports"][index]["nodePort"].get<int>());

@@ -84,7 +84,9 @@ class SandboxCgroupLive : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string mount = cgroup2MountFromMounts(slurp("/proc/self/mounts"));
-    if (geteuid() != 0 || mount.empty()) GTEST_SKIP() << "needs root and a cgroup2 mount";
+    ASSERT_EQ(geteuid(), 0u) << "this test creates a real cgroup and needs root: run the tests as "
+                                "root (scripts/test.sh does)";
+    ASSERT_FALSE(mount.empty()) << "no cgroup2 is mounted: mount one (mount -t cgroup2 none DIR)";
     relative_ = "/petrel-unit-" + std::to_string(getpid()) + "/node-1";
     dir_ = mount + relative_;
     ASSERT_TRUE(createCgroup(dir_).isOk());
