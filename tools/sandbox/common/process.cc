@@ -172,8 +172,9 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   // Input is fed even when the child has closed its output; a child that never reads it ends
   // with EPIPE (or the deadline).
   while (out_r || err_r || in_w) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    // Rounded up: truncating would call a deadline less than a millisecond away reached.
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       kill(pid, SIGKILL);
