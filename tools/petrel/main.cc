@@ -11,6 +11,8 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
@@ -493,44 +495,38 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  // Every `petrel [bpf] NOUN list` command: the noun, its `list` and the handler that runs it.
+  using Handler = int (*)(const Globals&);
+  std::vector<std::pair<CLI::App*, Handler>> lists;
+  auto add_list = [&](CLI::App* parent, const char* noun, const char* about, const char* list_about,
+                      Handler handler) {
+    auto* cmd = parent->add_subcommand(noun, about);
+    cmd->require_subcommand(1);
+    auto* list = cmd->add_subcommand("list", list_about);
+    add_output(list);
+    lists.emplace_back(list, handler);
+  };
+
   auto* version = app.add_subcommand("version", "Print the client version");
   auto* status = app.add_subcommand("status", "Show the local agent's health and IPAM usage");
   add_output(status);
-  auto* endpoint = app.add_subcommand("endpoint", "Pods attached on this node (from the agent)");
-  endpoint->require_subcommand(1);
-  auto* endpoint_list = endpoint->add_subcommand("list", "List endpoints");
-  add_output(endpoint_list);
-  auto* service = app.add_subcommand("service", "Service frontends and backends (from the agent)");
-  service->require_subcommand(1);
-  auto* service_list = service->add_subcommand("list", "List Service frontends");
-  add_output(service_list);
+  add_list(&app, "endpoint", "Pods attached on this node (from the agent)", "List endpoints",
+           cmdEndpointList);
+  add_list(&app, "service", "Service frontends and backends (from the agent)",
+           "List Service frontends", cmdServiceList);
   auto* bpf =
       app.add_subcommand("bpf", "Read pinned BPF maps directly (works while the agent is down)");
   bpf->require_subcommand(1);
-  auto* bpf_endpoint = bpf->add_subcommand("endpoint", "The endpoint map");
-  bpf_endpoint->require_subcommand(1);
-  auto* bpf_endpoint_list = bpf_endpoint->add_subcommand("list", "List the endpoint map");
-  add_output(bpf_endpoint_list);
-  auto* bpf_tunnel = bpf->add_subcommand("tunnel", "The tunnel map: other nodes' pod CIDRs");
-  bpf_tunnel->require_subcommand(1);
-  auto* bpf_tunnel_list = bpf_tunnel->add_subcommand("list", "List the tunnel map");
-  add_output(bpf_tunnel_list);
-  auto* bpf_lb = bpf->add_subcommand("lb", "The service load-balancing maps");
-  bpf_lb->require_subcommand(1);
-  auto* bpf_lb_list = bpf_lb->add_subcommand("list", "List frontends, slots and backends");
-  add_output(bpf_lb_list);
-  auto* bpf_ct = bpf->add_subcommand("ct", "The conntrack map: Service connections from outside");
-  bpf_ct->require_subcommand(1);
-  auto* bpf_ct_list = bpf_ct->add_subcommand("list", "List the conntrack map");
-  add_output(bpf_ct_list);
-  auto* bpf_nat = bpf->add_subcommand("nat", "The NAT map: masqueraded flows");
-  bpf_nat->require_subcommand(1);
-  auto* bpf_nat_list = bpf_nat->add_subcommand("list", "List the NAT map");
-  add_output(bpf_nat_list);
-  auto* bpf_metrics = bpf->add_subcommand("metrics", "Datapath counters by reason");
-  bpf_metrics->require_subcommand(1);
-  auto* bpf_metrics_list = bpf_metrics->add_subcommand("list", "List non-zero counters");
-  add_output(bpf_metrics_list);
+  add_list(bpf, "endpoint", "The endpoint map", "List the endpoint map", cmdBpfEndpointList);
+  add_list(bpf, "tunnel", "The tunnel map: other nodes' pod CIDRs", "List the tunnel map",
+           cmdBpfTunnelList);
+  add_list(bpf, "lb", "The service load-balancing maps", "List frontends, slots and backends",
+           cmdBpfLbList);
+  add_list(bpf, "ct", "The conntrack map: Service connections from outside",
+           "List the conntrack map", cmdBpfCtList);
+  add_list(bpf, "nat", "The NAT map: masqueraded flows", "List the NAT map", cmdBpfNatList);
+  add_list(bpf, "metrics", "Datapath counters by reason", "List non-zero counters",
+           cmdBpfMetricsList);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -539,13 +535,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (status->parsed()) return cmdStatus(g);
-  if (endpoint_list->parsed()) return cmdEndpointList(g);
-  if (service_list->parsed()) return cmdServiceList(g);
-  if (bpf_endpoint_list->parsed()) return cmdBpfEndpointList(g);
-  if (bpf_lb_list->parsed()) return cmdBpfLbList(g);
-  if (bpf_ct_list->parsed()) return cmdBpfCtList(g);
-  if (bpf_tunnel_list->parsed()) return cmdBpfTunnelList(g);
-  if (bpf_nat_list->parsed()) return cmdBpfNatList(g);
-  if (bpf_metrics_list->parsed()) return cmdBpfMetricsList(g);
+  for (const auto& [list, handler] : lists) {
+    if (list->parsed()) return handler(g);
+  }
   return 1;
 }
