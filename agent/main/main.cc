@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -21,16 +20,14 @@
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/flow_gc.h"
 #include "agent/datapath/host_device.h"
-#include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/overlay.h"
-#include "agent/datapath/socket_destroyer.h"
 #include "agent/datapath/socket_lb.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/datapath/uplink.h"
 #include "agent/k8s/cluster_watch.h"
-#include "agent/k8s/service_frontends.h"
 #include "agent/k8s/tunnel_peers.h"
+#include "agent/main/service_lb.h"
 #include "agent/main/service_list.h"
 #include "agent/main/sync_loop.h"
 #include "common/netlink.h"
@@ -268,35 +265,10 @@ int main(int argc, char** argv) {
   if (auto st = petrel::datapath::attachSocketLb(dp, *cgroup_root); !st) {
     return fail(st.toString());
   }
-  // Clients of a backend that is gone get a reset at once rather than a blackhole: its sockets
-  // are destroyed in every pod's namespace and the node's.
-  auto destroyer = petrel::datapath::SocketDestroyer::load();
-  if (!destroyer) {
-    spdlog::warn("{}: connections to removed backends will time out instead of being reset",
-                 destroyer.status().toString());
-  }
-  std::atomic<petrel::core::EndpointManager*> endpoints_for_lb{nullptr};  // once they exist
-  auto on_backend_removed = [&](petrel::Ipv4Addr ip, uint16_t port, uint8_t) {
-    if (!destroyer) return;
-    std::vector<std::string> netns = {""};
-    if (auto* eps = endpoints_for_lb.load()) {
-      for (const auto& ep : eps->list()) {
-        if (!ep.netns.empty()) netns.push_back(ep.netns);
-      }
-    }
-    auto n = (*destroyer)->destroy(ip, port, netns);
-    if (!n) {
-      spdlog::warn("destroy sockets to removed backend {}:{}: {}", ip.toString(), port,
-                   n.status().message());
-    } else if (*n > 0) {
-      spdlog::info("backend {}:{} removed: reset {} connections to it", ip.toString(), port, *n);
-    }
-  };
-  petrel::datapath::BpfLbDatapath lb_dp(dp.lbServices(), dp.lbBackends(), on_backend_removed);
-  lb_dp.enableMaglev(dp.lbMaglevFd(), dp.maglevTableSize());
-  if (auto st = lb_dp.restore(); !st) return fail("read the service LB maps: " + st.toString());
-
   std::unique_ptr<petrel::k8s::ClusterWatch> cluster;
+  petrel::agent::ServiceLb service_lb(dp, opt.node_name, cluster);
+  if (auto st = service_lb.restore(); !st)
+    return fail("read the service LB maps: " + st.toString());
   petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(), route_ifindex, !tunnel);
   petrel::agent::SyncLoop tunnel_sync(
       "tunnel routes",
@@ -304,18 +276,6 @@ int main(int argc, char** argv) {
       [&] {
         return tunnel_dp.apply(petrel::k8s::tunnelRoutes(cluster->petrelNodes().list(),
                                                          cluster->nodes().list(), opt.node_name));
-      });
-  petrel::agent::SyncLoop lb_sync(
-      "service load balancing",
-      [&cluster] {
-        return cluster->services().synced() && cluster->endpointSlices().synced() &&
-               cluster->nodes().synced();
-      },
-      [&] {
-        petrel::k8s::LbNode self{opt.node_name, {}};
-        if (auto node = cluster->nodes().get(opt.node_name)) self.addresses = node->internal_ips;
-        return lb_dp.apply(petrel::k8s::serviceFrontends(cluster->services().list(),
-                                                         cluster->endpointSlices().list(), self));
       });
 
   if (use_api) {
@@ -325,9 +285,9 @@ int main(int argc, char** argv) {
     petrel::k8s::ClusterHandlers handlers;
     auto node_changed = [&](const auto&) {
       tunnel_sync.markDirty();
-      lb_sync.markDirty();  // NodePorts listen on the node's addresses
+      service_lb.markDirty();  // NodePorts listen on the node's addresses
     };
-    auto service_changed = [&lb_sync](const auto&) { lb_sync.markDirty(); };
+    auto service_changed = [&service_lb](const auto&) { service_lb.markDirty(); };
     handlers.nodes = {node_changed, node_changed};
     handlers.petrel_nodes = {node_changed, node_changed};
     handlers.services = {service_changed, service_changed};
@@ -335,7 +295,7 @@ int main(int argc, char** argv) {
     cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
     cluster->start();
     tunnel_sync.start();
-    lb_sync.start();
+    service_lb.start();
     spdlog::info("watching the Kubernetes API at {}", cluster->server());
   }
 
@@ -371,11 +331,7 @@ int main(int argc, char** argv) {
   petrel::core::JsonFileStateStore store(opt.state_dir + "/state.json");
   petrel::core::EndpointManager endpoints(*cidr, opt.mtu, store, endpoint_dp);
   if (auto st = endpoints.restore(); !st) return fail(st.toString());
-  endpoints_for_lb = &endpoints;
-  struct ClearOnExit {
-    std::atomic<petrel::core::EndpointManager*>& p;
-    ~ClearOnExit() { p = nullptr; }
-  } clear_endpoints_for_lb{endpoints_for_lb};
+  auto endpoints_lease = service_lb.useEndpoints(endpoints);
   if (auto st = endpoints.fullPass(); !st) spdlog::warn("initial full pass: {}", st.toString());
 
   if (auto st = prepareSocketPath(opt.socket); !st) return fail(st.toString());
@@ -385,8 +341,8 @@ int main(int argc, char** argv) {
       fillKubernetesStatus(*cluster, out);
     };
   }
-  info.list_services = [&lb_dp](petrel::api::v1::ListServicesResponse* out) {
-    petrel::agent::fillServiceList(lb_dp, out);
+  info.list_services = [&service_lb](petrel::api::v1::ListServicesResponse* out) {
+    petrel::agent::fillServiceList(service_lb.datapath(), out);
   };
   petrel::api::AgentService service(endpoints, info);
   grpc::ServerBuilder builder;
@@ -425,7 +381,7 @@ int main(int argc, char** argv) {
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   tunnel_sync.stop();
-  lb_sync.stop();
+  service_lb.stop();
   if (cluster) cluster->stop();
   std::filesystem::remove(opt.socket, ec);
   return 0;

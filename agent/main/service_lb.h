@@ -1,0 +1,57 @@
+// ServiceLb: Service load balancing wired together in the agent. The BPF map writer, the sync
+// loop that feeds it from the informer caches, and the socket destroyer that resets clients of a
+// backend that is gone (in every pod's namespace and the node's).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "agent/core/endpoint_manager.h"
+#include "agent/datapath/lb_datapath.h"
+#include "agent/datapath/loader.h"
+#include "agent/datapath/socket_destroyer.h"
+#include "agent/k8s/cluster_watch.h"
+#include "agent/main/sync_loop.h"
+#include "common/status.h"
+
+namespace petrel::agent {
+
+class ServiceLb {
+ public:
+  // `cluster` may still be empty; it is read only once the loop is started.
+  ServiceLb(datapath::LoadedDatapath& dp, std::string node_name,
+            const std::unique_ptr<k8s::ClusterWatch>& cluster);
+  ServiceLb(const ServiceLb&) = delete;
+  ServiceLb& operator=(const ServiceLb&) = delete;
+
+  // Reads back what the maps hold, so the first apply changes only what differs.
+  Status restore() { return lb_.restore(); }
+  void start() { sync_.start(); }
+  void stop() { sync_.stop(); }
+  void markDirty() { sync_.markDirty(); }
+  const datapath::BpfLbDatapath& datapath() const { return lb_; }
+
+  // Lets the destroyer find pods' namespaces while the returned lease lives.
+  struct EndpointsLease {
+    std::atomic<core::EndpointManager*>& slot;
+    ~EndpointsLease() { slot = nullptr; }
+  };
+  [[nodiscard]] EndpointsLease useEndpoints(core::EndpointManager& endpoints) {
+    endpoints_ = &endpoints;
+    return EndpointsLease{endpoints_};
+  }
+
+ private:
+  void resetClientsOf(Ipv4Addr ip, uint16_t port);
+  Status apply();
+
+  std::string node_name_;
+  const std::unique_ptr<k8s::ClusterWatch>& cluster_;
+  Result<std::unique_ptr<datapath::SocketDestroyer>> destroyer_;
+  std::atomic<core::EndpointManager*> endpoints_{nullptr};
+  datapath::BpfLbDatapath lb_;
+  SyncLoop sync_;
+};
+
+}  // namespace petrel::agent
