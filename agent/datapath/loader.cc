@@ -120,6 +120,10 @@ int LoadedDatapath::uplinkIngressFd() const {
   return bpf_program__fd(uplink_->progs.petrel_uplink_ingress);
 }
 
+int LoadedDatapath::uplinkXdpFd() const {
+  return bpf_program__fd(uplink_->progs.petrel_uplink_xdp);
+}
+
 nat_config& LoadedDatapath::natConfig() {
   return uplink_->bss->nat_config;
 }

@@ -48,6 +48,7 @@ class LoadedDatapath {
   int overlayIngressFd() const;
   int uplinkEgressFd() const;
   int uplinkIngressFd() const;
+  int uplinkXdpFd() const;  // the NodePort fast path, attached before tc ingress
   // The uplink programs' masquerade settings, in the object's mmapped .bss: writes take effect
   // at once.
   nat_config& natConfig();

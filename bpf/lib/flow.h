@@ -45,12 +45,11 @@ struct flow_tuple {
 #define FLOW_TCP_RST 0x04
 #define FLOW_TCP_ACK 0x10
 
-/* Reads the tuple of an IPv4 packet whose header is valid. Returns 0, or -1 when the packet
- * cannot be translated (a fragment, a protocol other than TCP/UDP/ICMP, a short L4 header). */
-static __always_inline int flow_tuple_read(struct __sk_buff* skb, struct iphdr* iph,
-                                           struct flow_tuple* t) {
-  void* data = (void*)(long)skb->data;
-  void* data_end = (void*)(long)skb->data_end;
+/* Reads the tuple of an IPv4 packet (in the frame data..data_end) whose header is valid.
+ * Returns 0, or -1 when the packet cannot be translated (a fragment, a protocol other than
+ * TCP/UDP/ICMP, a short L4 header). Works for tc and XDP alike. */
+static __always_inline int flow_tuple_parse(void* data, void* data_end, struct iphdr* iph,
+                                            struct flow_tuple* t) {
   if (iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT)) return -1;
   __builtin_memset(t, 0, sizeof(*t));
   t->saddr = iph->saddr;
@@ -89,6 +88,11 @@ static __always_inline int flow_tuple_read(struct __sk_buff* skb, struct iphdr* 
     default:
       return -1;
   }
+}
+
+static __always_inline int flow_tuple_read(struct __sk_buff* skb, struct iphdr* iph,
+                                           struct flow_tuple* t) {
+  return flow_tuple_parse((void*)(long)skb->data, (void*)(long)skb->data_end, iph, t);
 }
 
 /* Offsets of the rewritten fields. */

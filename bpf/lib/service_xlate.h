@@ -65,53 +65,71 @@ static __always_inline struct lb_backend* maglev_backend(const struct flow_tuple
   return bpf_map_lookup_elem(&petrel_lb_backends, backend_id);
 }
 
+/* Where a connection to a frontend goes: its backend, and whether it is reached through the
+ * node's address (a backend on another node). */
+struct service_target {
+  __be32 addr;
+  __be16 port;
+  __u8 snat;
+};
+
+/* The target of a packet of `t` (TCP or UDP) to the frontend `svc`: the connection's, or for its
+ * first packet a new choice recorded in the CT map in both directions. Returns 0, or -1 when the
+ * stack should answer: a stray that is not a connection's start (the stack resets it), or a
+ * frontend without backends (nothing listens there, so the stack rejects: TCP RST, ICMP port
+ * unreachable, as kube-proxy's reject rule does). */
+static __always_inline int service_target_of(const struct flow_tuple* t,
+                                             const struct lb_service_value* svc, __u64 now,
+                                             struct service_target* out) {
+  struct ct_key key;
+  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
+  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
+  if (ct) {
+    ct_touch(ct, t, 0);
+    out->addr = ct->addr;
+    out->port = ct->port;
+    out->snat = ct->flags & CT_F_SNAT;
+    return 0;
+  }
+  if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
+    return -1;
+  if (svc->count == 0) return -1;
+  /* Maglev, so that every node picks the same backend for this connection; affinity first. */
+  struct lb_backend* b = 0;
+  if (!(svc->flags & LB_SVC_F_AFFINITY)) b = maglev_backend(t);
+  if (!b) b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
+  if (!b) return -1;
+  out->addr = b->address;
+  out->port = b->port;
+  out->snat = endpoint_lookup_ip4(b->address) ? 0 : CT_F_SNAT;
+  struct ct_entry forward = {.addr = out->addr,
+                             .port = out->port,
+                             .service_id = svc->service_id,
+                             .flags = out->snat,
+                             .last_seen_ns = now};
+  struct ct_entry reply = {.addr = t->daddr,
+                           .port = t->dport,
+                           .service_id = svc->service_id,
+                           .flags = out->snat,
+                           .last_seen_ns = now};
+  struct ct_key rkey;
+  ct_key_of(&rkey, out->addr, t->saddr, out->port, t->sport, t->proto, CT_DIR_REPLY);
+  bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
+  bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
+  return 0;
+}
+
 /* Translates a packet of `t` to the frontend `svc` and forwards it. `t` must be TCP or UDP.
  * Returns the tc action and sets *reason. */
 static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tuple* t,
                                            const struct lb_service_value* svc, __u32* reason) {
   *reason = PETREL_TO_STACK;
-  struct ct_key key;
-  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
-  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
-  __be32 backend;
-  __be16 backend_port;
-  __u8 snat;
   __u64 now = bpf_ktime_get_ns();
-  if (ct) {
-    ct_touch(ct, t, 0);
-    backend = ct->addr;
-    backend_port = ct->port;
-    snat = ct->flags & CT_F_SNAT;
-  } else {
-    /* Not a connection we know and not its start: the stack answers it (a reset). With no
-     * backends nothing listens on the frontend, so the stack rejects there too (TCP RST, ICMP
-     * port unreachable), as kube-proxy's reject rule does. */
-    if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
-      return TC_ACT_OK;
-    if (svc->count == 0) return TC_ACT_OK;
-    /* Maglev, so that every node picks the same backend for this connection; affinity first. */
-    struct lb_backend* b = 0;
-    if (!(svc->flags & LB_SVC_F_AFFINITY)) b = maglev_backend(t);
-    if (!b) b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
-    if (!b) return TC_ACT_OK;
-    backend = b->address;
-    backend_port = b->port;
-    snat = endpoint_lookup_ip4(backend) ? 0 : CT_F_SNAT;
-    struct ct_entry forward = {.addr = backend,
-                               .port = backend_port,
-                               .service_id = svc->service_id,
-                               .flags = snat,
-                               .last_seen_ns = now};
-    struct ct_entry reply = {.addr = t->daddr,
-                             .port = t->dport,
-                             .service_id = svc->service_id,
-                             .flags = snat,
-                             .last_seen_ns = now};
-    struct ct_key rkey;
-    ct_key_of(&rkey, backend, t->saddr, backend_port, t->sport, t->proto, CT_DIR_REPLY);
-    bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
-    bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
-  }
+  struct service_target target;
+  if (service_target_of(t, svc, now, &target) < 0) return TC_ACT_OK;
+  __be32 backend = target.addr;
+  __be16 backend_port = target.port;
+  __u8 snat = target.snat;
   *reason = PETREL_DROP_INVALID;
   if (flow_rewrite(skb, t, 0, backend, backend_port) < 0) return TC_ACT_SHOT;
   t->daddr = backend;

@@ -9,6 +9,8 @@
  *   address.
  * - Ingress to an allocated port: translated back, then delivered into the pod, or (a Service
  *   backend on another node answering) sent on to the client with the frontend's address.
+ * - XDP, before either: the fast path of Service traffic from outside to backends on other
+ *   nodes, both ways (bpf/lib/nodeport_xdp.h); what it does not finish goes on to tc ingress.
  * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -19,6 +21,7 @@
 #include "ipv4.h"
 #include "metrics.h"
 #include "nat.h"
+#include "nodeport_xdp.h"
 #include "service_xlate.h"
 #include "tunnel.h"
 
@@ -144,6 +147,11 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   if (to_node) return reverse_translate(skb, &t);
   nat_remember_inbound_udp(&t);
   return TC_ACT_OK;
+}
+
+SEC("xdp")
+int petrel_uplink_xdp(struct xdp_md* ctx) {
+  return nodeport_xdp(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -9,9 +9,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/pkt_cls.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -29,6 +33,7 @@ namespace {
 constexpr const char* kNodeIp = "192.168.50.10";
 constexpr const char* kClient = "198.51.100.7";
 constexpr const char* kRemoteBackend = "10.201.5.9";
+constexpr const char* kUnresolvedBackend = "10.202.5.9";  // its next hop has no neighbour entry
 constexpr uint16_t kNodePort = 30080;
 
 class ServiceXlateTest : public ProgramTest {
@@ -44,8 +49,9 @@ class ServiceXlateTest : public ProgramTest {
                 "route add default via 192.168.50.1 && " + n +
                 "route add 10.201.0.0/16 via 192.168.50.11 && " + n +
                 "neigh add 192.168.50.1 lladdr 02:00:00:00:00:01 dev up0 nud permanent && " + n +
-                "neigh add 192.168.50.11 lladdr 02:00:00:00:00:11 dev up0 nud permanent && " +
-                "ip netns exec " + netns_ + " sysctl -qw net.ipv4.ip_forward=1")
+                "neigh add 192.168.50.11 lladdr 02:00:00:00:00:11 dev up0 nud permanent && " + n +
+                "route add 10.202.0.0/16 via 192.168.50.12 && " + "ip netns exec " + netns_ +
+                " sysctl -qw net.ipv4.ip_forward=1")
                    .c_str()),
         0);
     original_ = UniqueFd(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -95,6 +101,32 @@ class ServiceXlateTest : public ProgramTest {
   }
   RunResult uplinkIngress(const std::vector<uint8_t>& frame) {
     return run(frame, dp_->uplinkIngressFd());
+  }
+  // Runs the uplink's XDP program on `frame` as if it arrived on the node's uplink (up0).
+  RunResult uplinkXdp(const std::vector<uint8_t>& frame) {
+    RunResult r;
+    r.out.resize(frame.size() + 256);
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(frame.size());  // the kernel wants the frame's size
+    ctx.ingress_ifindex = if_nametoindex("up0");
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
+                .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx));
+    int err = bpf_prog_test_run_opts(dp_->uplinkXdpFd(), &opts);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN of the XDP program failed: " << strerror(-err);
+    r.verdict = static_cast<int>(opts.retval);
+    r.out.resize(opts.data_size_out);
+    return r;
+  }
+  Mac uplinkMac() {  // by ioctl: /sys shows the namespace the test started in
+    UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq req{};
+    std::strncpy(req.ifr_name, "up0", IFNAMSIZ - 1);
+    EXPECT_EQ(ioctl(sock.get(), SIOCGIFHWADDR, &req), 0) << strerror(errno);
+    Mac m{};
+    std::memcpy(m.data(), req.ifr_hwaddr.sa_data, m.size());
+    return m;
   }
 
   std::string netns_;
@@ -232,6 +264,115 @@ TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
       EXPECT_EQ(choose(sport), kPodA.ip) << "a flow of the remaining backend moved";
     }
   }
+}
+
+// The XDP fast path: a backend on another node is reached, both ways, with XDP_TX from the
+// uplink, with the same conntrack and NAT entries the tc path uses (so tc can carry any packet
+// of the connection too).
+TEST_F(ServiceXlateTest, XdpSendsRemoteBackendTrafficBothWaysWithXdpTx) {
+  setBackends({{kRemoteBackend, 8080}});
+  const uint64_t forwarded = counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS);
+  const uint64_t replied = counter(PETREL_LB_REPLIED_XDP, METRIC_DIR_INGRESS);
+  auto syn = uplinkXdp(fromClient(0x02));
+  ASSERT_EQ(syn.verdict, XDP_TX);
+  PacketView v{syn.out};
+  EXPECT_EQ(v.ipSrc(), kNodeIp);
+  EXPECT_EQ(v.ipDst(), kRemoteBackend);
+  EXPECT_EQ(v.dport(), 8080);
+  EXPECT_EQ(v.ethDst(), mac("02:00:00:00:00:11"));  // the backend's node
+  EXPECT_EQ(v.ethSrc(), uplinkMac());
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_TRUE(v.l4ChecksumValid());
+  const uint16_t nat_port = v.sport();
+  EXPECT_GE(nat_port, 61000);
+  EXPECT_LE(nat_port, 61099);
+
+  auto ack = uplinkXdp(fromClient(0x10));  // established: the same translation
+  ASSERT_EQ(ack.verdict, XDP_TX);
+  EXPECT_EQ(PacketView{ack.out}.sport(), nat_port);
+  EXPECT_TRUE(PacketView{ack.out}.l4ChecksumValid());
+  auto by_tc = uplinkIngress(fromClient(0x10));  // tc agrees on the same connection
+  ASSERT_EQ(by_tc.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{by_tc.out}.sport(), nat_port);
+  EXPECT_EQ(PacketView{by_tc.out}.ipDst(), kRemoteBackend);
+
+  auto answer = PacketBuilder()
+                    .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
+                    .ipv4(kRemoteBackend, kNodeIp, 62)
+                    .tcp(8080, nat_port, 0x12)
+                    .payload("answer")
+                    .build();
+  auto out = uplinkXdp(answer);
+  ASSERT_EQ(out.verdict, XDP_TX);
+  PacketView a{out.out};
+  EXPECT_EQ(a.ipSrc(), kNodeIp);
+  EXPECT_EQ(a.sport(), kNodePort);
+  EXPECT_EQ(a.ipDst(), kClient);
+  EXPECT_EQ(a.dport(), 50000);
+  EXPECT_EQ(a.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway, toward the client
+  EXPECT_TRUE(a.ipChecksumValid());
+  EXPECT_TRUE(a.l4ChecksumValid());
+  EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), forwarded + 2);
+  EXPECT_EQ(counter(PETREL_LB_REPLIED_XDP, METRIC_DIR_INGRESS), replied + 1);
+}
+
+TEST_F(ServiceXlateTest, XdpPatchesUdpChecksumsAndKeepsAbsentOnes) {
+  setBackends({{kRemoteBackend, 5353}}, core::kProtoUdp);
+  auto query = PacketBuilder()
+                   .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                   .ipv4(kClient, kNodeIp, 60)
+                   .udp(40000, kNodePort)
+                   .payload("query")
+                   .build();
+  auto r = uplinkXdp(query);
+  ASSERT_EQ(r.verdict, XDP_TX);
+  PacketView v{r.out};
+  ASSERT_NE(r.out[14 + 20 + 6] | r.out[14 + 20 + 7], 0) << "the UDP checksum went missing";
+  EXPECT_TRUE(v.l4ChecksumValid());
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_EQ(v.dport(), 5353);
+  auto no_sum = query;
+  no_sum[14 + 20 + 6] = no_sum[14 + 20 + 7] = 0;  // a sender without UDP checksums
+  auto n = uplinkXdp(no_sum);
+  ASSERT_EQ(n.verdict, XDP_TX);
+  EXPECT_EQ(n.out[14 + 20 + 6] | n.out[14 + 20 + 7], 0);
+  EXPECT_TRUE(PacketView{n.out}.ipChecksumValid());
+}
+
+// What XDP does not finish it passes untouched, and tc carries on with the same connection.
+TEST_F(ServiceXlateTest, XdpLeavesLocalBackendsUnresolvedNeighboursAndOtherTrafficToTc) {
+  setBackends({{kPodA.ip, 8080}});
+  auto syn = fromClient(0x02);
+  auto r = uplinkXdp(syn);
+  EXPECT_EQ(r.verdict, XDP_PASS);
+  EXPECT_EQ(r.out, syn);
+  auto in = uplinkIngress(syn);  // tc delivers it into the pod
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{in.out}.ipDst(), kPodA.ip);
+
+  setBackends({{kUnresolvedBackend, 8080}});
+  auto fresh = fromClient(0x02, 50100);
+  auto u = uplinkXdp(fresh);
+  EXPECT_EQ(u.verdict, XDP_PASS);  // the stack resolves the neighbour (tc: redirect_neigh)
+  EXPECT_EQ(u.out, fresh);
+  auto t = uplinkIngress(fresh);
+  ASSERT_EQ(t.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{t.out}.ipDst(), kUnresolvedBackend);
+
+  setBackends({});
+  auto refused = fromClient(0x02, 50200);
+  EXPECT_EQ(uplinkXdp(refused).verdict, XDP_PASS);  // no backends: the stack rejects
+  auto other = PacketBuilder()
+                   .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                   .ipv4(kClient, kNodeIp, 60)
+                   .tcp(50000, 22, 0x02)
+                   .build();
+  auto o = uplinkXdp(other);
+  EXPECT_EQ(o.verdict, XDP_PASS);
+  EXPECT_EQ(o.out, other);
+  auto truncated = fromClient(0x02);
+  truncated.resize(14 + 20 + 8);  // a TCP header cut short
+  EXPECT_EQ(uplinkXdp(truncated).verdict, XDP_PASS);
 }
 
 }  // namespace
