@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -129,6 +130,53 @@ class Sandbox {
     return "/petrel-" + prefix_ + "/node-" + std::to_string(node);
   }
   std::string cgroupRoot() const { return cgroup2Mount() + "/petrel-" + prefix_; }
+  // argv that runs `script` under sh as a pod on node `node` runs: in the network namespace
+  // `netns` and the node's cgroup (where socket-level Service load balancing applies). For run()
+  // and BackgroundProcess; `script` must not contain single quotes.
+  std::vector<std::string> asPodOn(int node, const std::string& netns,
+                                   const std::string& script) const {
+    return {"sh", "-c",
+            "echo $$ > " + cgroupRoot() + "/node-" + std::to_string(node) +
+                "/cgroup.procs && exec nsenter --net=/run/netns/" + netns + " sh -c '" + script +
+                "'"};
+  }
+  // `petrel service list -o json` from node `node`'s agent (null when it fails).
+  json serviceList(int node) const {
+    auto r = run({(binDir() / "petrel").string(), "service", "list", "-o", "json", "--socket",
+                  agentSocket(node)});
+    return r.ok() ? json::parse(r.out, nullptr, false) : json();
+  }
+  // The backends node `node` applies for frontend "ip:port/TCP", each "address:port state"
+  // (state "active" or "terminating"), sorted; nullopt when there is no such frontend.
+  std::optional<std::set<std::string>> frontendBackends(int node,
+                                                        const std::string& frontend) const {
+    json list = serviceList(node);
+    for (const auto& f : list.is_array() ? list : json::array()) {
+      if (f["frontend"] != frontend) continue;
+      std::set<std::string> out;
+      for (const auto& b : f["backends"]) {
+        out.insert(b["address"].get<std::string>() + ":" + std::to_string(b["port"].get<int>()) +
+                   " " + b["state"].get<std::string>());
+      }
+      return out;
+    }
+    return std::nullopt;
+  }
+  // Waits until node `node` applies exactly `expected` (as frontendBackends) for `frontend`.
+  ::testing::AssertionResult waitFrontendBackends(int node, const std::string& frontend,
+                                                  const std::set<std::string>& expected,
+                                                  Millis limit = 10s) const {
+    std::optional<std::set<std::string>> last;
+    for (auto deadline = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(100ms)) {
+      last = frontendBackends(node, frontend);
+      if (last == expected) return ::testing::AssertionSuccess();
+    }
+    std::string seen = last ? "" : "(no such frontend)";
+    for (const auto& b : last.value_or(std::set<std::string>{})) seen += "\n  " + b;
+    return ::testing::AssertionFailure() << "node-" << node << " never applied the expected "
+                                         << "backends of " << frontend << "; last seen: " << seen;
+  }
 
   // Waits until every listed pod is Running with its Ready condition True.
   ::testing::AssertionResult waitReady(const std::set<std::string>& names, Millis limit = 60s) {
