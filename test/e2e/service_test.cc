@@ -5,12 +5,18 @@
 // uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
 // internalTrafficPolicy Local stays on the node, a pod reaches itself through its Service, a
 // deleted backend stops getting connections, and an agent restart under load fails no request.
+// With EndpointSlices written by the test (Services without a selector): a serving terminating
+// endpoint gets new connections only when no endpoint is ready, and a connection to an endpoint
+// removed from the slice is reset at once instead of hanging.
 // From outside (the underlay namespace):
 // NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
 // the client's address and the node's own backends, an externalIP routed to a node is served,
 // and `petrel bpf ct list` shows the tracked connections.
 // Needs root, kubectl, curl, socat.
+#include <fstream>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "test/e2e/harness.h"
@@ -41,6 +47,62 @@ std::string service(const std::string& name, const std::string& app,
          "53, targetPort: 9001, protocol: UDP}\n" +
          extra_spec + "---\n";
 }
+
+// A Service without a selector: TCP port 90, named "tcp", whose EndpointSlice the test writes.
+std::string manualService(const std::string& name) {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+         "}\nspec:\n  ports: [{name: tcp, port: 90, targetPort: 9000}]\n---\n";
+}
+
+// One endpoint of a slice written by the test: a backend pod and its conditions.
+struct SliceEndpoint {
+  std::string pod;
+  std::string ip;
+  std::string node;
+  bool ready = true;
+  bool serving = true;
+  bool terminating = false;
+};
+
+// The EndpointSlice `name` of Service `service`: port "tcp" = 9000 (petrel-workload's TCP
+// greeting+echo port) on each endpoint.
+std::string manualSlice(const std::string& name, const std::string& service,
+                        const std::vector<SliceEndpoint>& endpoints) {
+  auto b = [](bool v) { return v ? std::string("true") : std::string("false"); };
+  std::string yaml =
+      "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name +
+      "\n  labels: {kubernetes.io/service-name: " + service +
+      "}\naddressType: IPv4\nports: [{name: tcp, port: 9000, protocol: TCP}]\n" +
+      "endpoints:" + (endpoints.empty() ? " []\n" : "\n");
+  for (const auto& e : endpoints) {
+    yaml += "- addresses: [" + e.ip + "]\n  nodeName: " + e.node +
+            "\n  targetRef: {kind: Pod, namespace: default, name: " + e.pod +
+            "}\n  conditions: {ready: " + b(e.ready) + ", serving: " + b(e.serving) +
+            ", terminating: " + b(e.terminating) + "}\n";
+  }
+  return yaml + "---\n";
+}
+
+// A bash client that holds one TCP connection to ip:port open: prints the greeting (the
+// backend's name), then sends a line every 100 ms and prints each echo with a timestamp. A
+// failed write or read (3 s timeout) is printed and ends it, with status 2 or 3.
+// clang-format off
+constexpr const char* kLongLivedClient = R"sh(ip=$1 port=$2
+exec 3<>/dev/tcp/$ip/$port || { echo connect-failed; exit 1; }
+read -t 3 greeting <&3 || { echo greeting-failed; exit 1; }
+echo "greeting $greeting"
+i=0
+while true; do
+  i=$((i+1))
+  echo "ping $i" >&3 || { echo "write-failed at $(date +%s.%N)"; exit 2; }
+  read -t 3 line <&3
+  rc=$?
+  [ $rc -eq 0 ] || { echo "read-failed rc=$rc at $(date +%s.%N)"; exit 3; }
+  echo "echo $line at $(date +%s.%N)"
+  sleep 0.1
+done
+)sh";
+// clang-format on
 
 class Services : public ::testing::Test {
  protected:
@@ -89,6 +151,57 @@ class Services : public ::testing::Test {
     std::set<std::string> seen;
     for (int i = 0; i < requests; ++i) seen.insert(get("http://" + ip + "/"));
     return seen;
+  }
+  // The names greeting `connections` new TCP connections from the client to ip:90 (one
+  // half-closed connection each; "" for one that got no greeting).
+  std::multiset<std::string> greetings(const std::string& ip, int connections) {
+    auto r = inClient("for i in $(seq " + std::to_string(connections) +
+                      "); do echo \"[$(socat -T 2 " + "- TCP:" + ip + ":90 </dev/null)]\"; done");
+    std::multiset<std::string> out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.size() >= 2) out.insert(trim(line.substr(1, line.size() - 2)));
+    }
+    return out;
+  }
+  // kLongLivedClient run by the client pod against ip:90, logging to <state dir>/<name>.log.
+  std::unique_ptr<BackgroundProcess> startLongLivedClient(const std::string& name,
+                                                          const std::string& ip) {
+    const std::string script = sb_.stateDir() + "/" + name + ".sh";
+    std::ofstream(script) << kLongLivedClient;
+    return std::make_unique<BackgroundProcess>(
+        sb_.asPodOn(1, sb_.podNetns()["client"], "exec bash " + script + " " + ip + " 90"),
+        sb_.stateDir() + "/" + name + ".log");
+  }
+  // The backend that greeted the long-lived client ("" when none did within 5 s).
+  static std::string greetedBy(BackgroundProcess& client) {
+    std::string name;
+    waitUntil(
+        [&] {
+          const std::string log = client.log();
+          auto at = log.find("greeting ");
+          if (at == std::string::npos) return false;
+          name = log.substr(at + 9, log.find('\n', at) - at - 9);
+          return true;
+        },
+        5s);
+    return name;
+  }
+  static size_t echoes(const BackgroundProcess& client) {
+    const std::string log = client.log();
+    size_t n = 0;
+    for (auto at = log.find("echo ping"); at != std::string::npos;
+         at = log.find("echo ping", at + 1))
+      ++n;
+    return n;
+  }
+  std::map<std::string, SliceEndpoint> webEndpoints() {
+    auto pods = sb_.pods();
+    std::map<std::string, SliceEndpoint> out;
+    for (const char* name : {"web-1", "web-2", "web-3"}) {
+      out[name] = {name, pods[name]["status"]["podIP"], pods[name]["spec"]["nodeName"]};
+    }
+    return out;
   }
 
   Sandbox sb_;
@@ -215,6 +328,76 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
   ASSERT_TRUE(
       run({"ip", "-n", outside, "route", "add", "203.0.113.10/32", "via", sb_.nodeIp(1)}).ok());
   EXPECT_EQ(outside_get("http://203.0.113.10/").rfind("web-", 0), 0u);
+}
+
+// Serving terminating endpoints (ready=false, serving=true, terminating=true) take new
+// connections only while no endpoint of the Service is ready.
+TEST_F(Services, ServingTerminatingEndpointsTakeNewConnectionsOnlyWhenNoneIsReady) {
+  auto web = webEndpoints();
+  SliceEndpoint terminating = web["web-2"];
+  terminating.ready = false;
+  terminating.terminating = true;
+  ASSERT_TRUE(sb_.apply(manualService("drain") +
+                        manualSlice("drain-1", "drain", {web["web-1"], terminating})));
+  const std::string ip = sb_.kubectlJson({"get", "service", "drain"})["spec"]["clusterIP"];
+  const std::string frontend = ip + ":90/TCP";
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web["web-1"].ip + ":9000 active"}));
+  auto fresh = greetings(ip, 15);
+  EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{"web-1"});
+  EXPECT_EQ(fresh.size(), 15u);
+
+  // web-1 is no longer ready (nor terminating): the serving terminating web-2 takes over.
+  SliceEndpoint not_ready = web["web-1"];
+  not_ready.ready = false;
+  not_ready.serving = false;
+  ASSERT_TRUE(sb_.apply(manualSlice("drain-1", "drain", {not_ready, terminating})));
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web["web-2"].ip + ":9000 terminating"}));
+  fresh = greetings(ip, 15);
+  EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{"web-2"});
+  EXPECT_EQ(fresh.size(), 15u);
+  // And back: once web-1 is ready again, web-2 gets no new connections.
+  ASSERT_TRUE(sb_.apply(manualSlice("drain-1", "drain", {web["web-1"], terminating})));
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web["web-1"].ip + ":9000 active"}));
+  fresh = greetings(ip, 10);
+  EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{"web-1"});
+}
+
+// A backend taken out of its Service's EndpointSlice (its pod still running) has its clients'
+// connections destroyed by the agent: the client's next read or write fails at once instead of
+// talking on to a pod that is no longer a backend, or hanging.
+TEST_F(Services, ARemovedBackendsConnectionsAreResetAtOnce) {
+  auto web = webEndpoints();
+  ASSERT_TRUE(sb_.apply(manualService("gone") +
+                        manualSlice("gone-1", "gone", {web["web-1"], web["web-3"]})));
+  const std::string ip = sb_.kubectlJson({"get", "service", "gone"})["spec"]["clusterIP"];
+  const std::string frontend = ip + ":90/TCP";
+  ASSERT_TRUE(sb_.waitFrontendBackends(
+      1, frontend, {web["web-1"].ip + ":9000 active", web["web-3"].ip + ":9000 active"}));
+
+  auto client = startLongLivedClient("gone-client", ip);
+  const std::string held = greetedBy(*client);
+  ASSERT_TRUE(held == "web-1" || held == "web-3") << client->log();
+  const std::string other = held == "web-1" ? "web-3" : "web-1";
+  ASSERT_TRUE(waitUntil([&] { return echoes(*client) >= 3; }, 5s)) << client->log();
+
+  ASSERT_TRUE(sb_.apply(manualSlice("gone-1", "gone", {web[other]})));
+  auto removed = std::chrono::steady_clock::now();
+  auto status = client->wait(5s);
+  auto took = std::chrono::steady_clock::now() - removed;
+  ASSERT_TRUE(status.has_value()) << "the connection to removed " << held
+                                  << " still works 5 s later:\n"
+                                  << client->log();
+  EXPECT_TRUE(*status == 2 || *status == 3) << "status " << *status << "\n" << client->log();
+  // A write or read error, not the client's 3 s read timeout (bash says rc>128 for that).
+  EXPECT_TRUE(client->log().find("write-failed") != std::string::npos ||
+              client->log().find("read-failed rc=1 ") != std::string::npos)
+      << client->log();
+  EXPECT_LT(took, 3s) << client->log();
+  // The Service goes on with the other backend.
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web[other].ip + ":9000 active"}));
+  auto fresh = greetings(ip, 5);
+  EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{other});
+  EXPECT_EQ(fresh.size(), 5u);
 }
 
 }  // namespace
