@@ -6,8 +6,9 @@
 // internalTrafficPolicy Local stays on the node, a pod reaches itself through its Service, a
 // deleted backend stops getting connections, and an agent restart under load fails no request.
 // With EndpointSlices written by the test (Services without a selector): a serving terminating
-// endpoint gets new connections only when no endpoint is ready, and a connection to an endpoint
-// removed from the slice is reset at once instead of hanging.
+// endpoint gets new connections only when no endpoint is ready, a connection to an endpoint that
+// turns terminating goes on, and one to an endpoint removed from the slice is reset at once
+// instead of hanging.
 // From outside (the underlay namespace):
 // NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
 // the client's address and the node's own backends, an externalIP routed to a node is served,
@@ -360,6 +361,40 @@ TEST_F(Services, ServingTerminatingEndpointsTakeNewConnectionsOnlyWhenNoneIsRead
   ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web["web-1"].ip + ":9000 active"}));
   fresh = greetings(ip, 10);
   EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{"web-1"});
+}
+
+// A connection open to a backend that turns terminating (its pod shutting down gracefully, still
+// serving) goes on while new connections go to the ready backend: Kubernetes' graceful
+// termination. Unlike a backend removed from the slice, it must not be reset.
+TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
+  auto web = webEndpoints();
+  ASSERT_TRUE(sb_.apply(manualService("term") +
+                        manualSlice("term-1", "term", {web["web-1"], web["web-2"]})));
+  const std::string ip = sb_.kubectlJson({"get", "service", "term"})["spec"]["clusterIP"];
+  const std::string frontend = ip + ":90/TCP";
+  ASSERT_TRUE(sb_.waitFrontendBackends(
+      1, frontend, {web["web-1"].ip + ":9000 active", web["web-2"].ip + ":9000 active"}));
+
+  auto client = startLongLivedClient("term-client", ip);
+  const std::string held = greetedBy(*client);
+  ASSERT_TRUE(held == "web-1" || held == "web-2") << client->log();
+  const std::string other = held == "web-1" ? "web-2" : "web-1";
+  ASSERT_TRUE(waitUntil([&] { return echoes(*client) >= 3; }, 5s)) << client->log();
+
+  SliceEndpoint terminating = web[held];
+  terminating.ready = false;
+  terminating.terminating = true;
+  ASSERT_TRUE(sb_.apply(manualSlice("term-1", "term", {terminating, web[other]})));
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web[other].ip + ":9000 active"}));
+  auto changed = std::chrono::steady_clock::now();
+  const size_t echoes_at_change = echoes(*client);
+  auto fresh = greetings(ip, 10);
+  EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{other});
+  std::this_thread::sleep_until(changed + 2s);
+  EXPECT_TRUE(client->running()) << "the connection to the terminating " << held << " ended:\n"
+                                 << client->log();
+  EXPECT_GE(echoes(*client), echoes_at_change + 10) << client->log();
+  client->terminate();
 }
 
 // A backend taken out of its Service's EndpointSlice (its pod still running) has its clients'
