@@ -3,6 +3,11 @@
 // slots removed after it), so the programs never see a count beyond the slots. Backend ids are
 // stable: a backend keeps its id while any frontend uses it, also across agent restarts (the
 // maps are read back at start), so nothing that refers to an id is disturbed by a resync.
+//
+// A resync costs little more than one comparison per frontend: apply() walks the desired state
+// and what is applied side by side (both ordered by frontend), and only a frontend whose Service
+// entry differs from the one it last wrote is written again. Which backends and Service ids are
+// still in use is kept as reference counts, updated only for the frontends written or removed.
 #pragma once
 
 #include <functional>
@@ -10,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/core/lb_state.h"
@@ -31,15 +37,27 @@ class BpfLbDatapath : public core::LbDatapath {
     maglev_fd_ = maglev_fd;
     maglev_size_ = table_size;
   }
-  // Reads what a previous run left in the maps.
+  // Reads what a previous run left in the maps. Call once, before the first apply().
   Status restore();
   Status apply(const core::LbState& desired) override;
+
+  // What the last apply() did: frontends written (new or changed) and removed, updates and
+  // deletes on the service and backend maps, and Maglev tables built or removed. For tests and
+  // benchmarks.
+  struct ApplyStats {
+    size_t written = 0;
+    size_t removed = 0;
+    size_t map_writes = 0;
+    size_t maglev_writes = 0;
+  };
+  ApplyStats lastApply() const;
 
   struct Frontend {
     core::LbService service;  // as applied (empty service name for one only read back)
     lb_service_value master{};
     std::vector<uint32_t> slots;  // backend ids of slots 1..n
     bool maglev = false;          // its Maglev table is written for these slots
+    bool restored = false;        // read back from the maps, not written by this run yet
   };
   // A copy of what is applied, for `petrel service list`.
   std::map<core::LbFrontend, Frontend> applied() const;
@@ -48,9 +66,16 @@ class BpfLbDatapath : public core::LbDatapath {
  private:
   using BackendAddr = std::tuple<uint32_t, uint16_t, uint8_t>;  // ip, port (host order), proto
   Result<uint32_t> backendId(const core::LbBackend& b, uint8_t proto);
-  uint16_t serviceId(const core::LbFrontend& frontend, const core::LbService& svc);
+  uint16_t serviceId(const Frontend& applied, const core::LbService& svc);
+  bool wantsMaglev(const core::LbService& svc) const;
+  bool unchanged(const Frontend& applied, const core::LbService& svc) const;
   Status write(const core::LbFrontend& frontend, const core::LbService& svc);
-  Status remove(const core::LbFrontend& frontend);
+  Status remove(std::map<core::LbFrontend, Frontend>::iterator it);
+  // Reference counting of the backend ids in slots and the Service ids in masters.
+  void reference(const Frontend& f);
+  void unreference(const Frontend& f);
+  // Removes the backends and forgets the Service ids no frontend refers to any more.
+  Status collectUnused();
   Status writeMaglev(const core::LbFrontend& frontend, const core::LbService& svc,
                      const std::vector<uint32_t>& ids);
 
@@ -62,11 +87,17 @@ class BpfLbDatapath : public core::LbDatapath {
   mutable std::mutex mu_;
   std::map<core::LbFrontend, Frontend> applied_;
   std::map<BackendAddr, uint32_t> backend_ids_;
-  std::map<uint32_t, lb_backend> backend_values_;  // as written, so unchanged ones cost nothing
+  std::unordered_map<uint32_t, lb_backend> backend_values_;  // as written: unchanged cost nothing
   uint32_t next_backend_id_ = 1;
+  std::unordered_map<uint32_t, uint32_t> backend_refs_;  // id -> slots of applied_ holding it
+  std::vector<uint32_t> unused_backends_;        // may have no slot left: checked after a pass
   std::map<std::string, uint16_t> service_ids_;  // "namespace/name/port" -> id
-  std::set<uint16_t> used_service_ids_;
+  std::unordered_map<uint16_t, std::string> service_keys_;  // the reverse of service_ids_
+  std::set<uint16_t> used_service_ids_;  // allocated (also read back): not to be given out
+  std::unordered_map<uint16_t, uint32_t> service_refs_;  // id -> masters of applied_ with it
+  std::vector<uint16_t> unused_service_ids_;  // may be in no master: checked after a pass
   uint16_t next_service_id_ = 1;
+  ApplyStats stats_;
 };
 
 }  // namespace petrel::datapath
