@@ -10,6 +10,8 @@
 #   - time to program all N Services (from empty) and to add one more at N (Petrel:
 #     BpfLbDatapath::apply() on the pinned maps; iptables: iptables-restore --noflush of the nat
 #     table, the full table N + 1 for the add, as kube-proxy's full sync does), median of REPEAT;
+#     for Petrel also what the agent's sync adds around apply() for one added Service: copying
+#     the informers' object lists and serviceFrontends() over all N + 1 Services;
 #   - new-connection request latency (connect, 16-byte request, answer, close; mean, p50, p99) with
 #     one client, COUNT connections a round (-r rounds), and connections/s with two client threads
 #     for SECONDS (-T rounds), to the last Service (the one added; last in KUBE-SERVICES), against
@@ -38,7 +40,7 @@ while getopts "n:p:r:c:T:t:R:h" opt; do
     T) TPUT_ROUNDS=$OPTARG ;;
     t) SECONDS_TPUT=$OPTARG ;;
     R) REPEAT=$OPTARG ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 
@@ -248,6 +250,19 @@ for n in $NS_LIST $PETREL_ONLY; do
   else
     echo "| $n | $(fmt3 "$pa") | $(fmt3 "$p1") | - | - | - | - | - | - | - |"
   fi
+done
+echo
+echo "## Petrel: one Service added, the agent's whole sync (ms)"
+echo
+echo "apply +1: the writer alone (frontends written / map writes); lists: copying the Service and"
+echo "EndpointSlice lists as the informers hand them out; serviceFrontends: the desired state from"
+echo "all N + 1 Services; sync: lists + serviceFrontends + apply, as the agent does on a change."
+echo
+echo "| N | apply +1 | written / map writes | lists | serviceFrontends | sync |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for n in $NS_LIST $PETREL_ONLY; do
+  f=$RES/program-petrel-$n.json
+  echo "| $n | $(fmt3 "$(jq -r .add_one_ms "$f")") | $(jq -r '"\(.add_one_written) / \(.add_one_map_writes)"' "$f") | $(fmt3 "$(jq -r .lists_copy_ms "$f")") | $(fmt3 "$(jq -r .frontends_ms "$f")") | $(fmt3 "$(jq -r .agent_add_one_ms "$f")") |"
 done
 echo
 echo "## New connection + request + close, to the last Service"

@@ -7,8 +7,11 @@
 //   petrel-bench-lb program --pin-root DIR --services N [--repeat R] [--keep] [--cgroup DIR]
 //       Loads the datapath with maps pinned under DIR and times BpfLbDatapath::apply() for N
 //       Services of 2 backends each (from empty maps), then for N + 1 (one added), then for
-//       nothing (all removed); R times. With --keep the last round leaves N + 1 in the maps, and
-//       with --cgroup the socket LB is attached to that cgroup (pinned links: it stays after exit).
+//       nothing (all removed); R times. The states come from Service and EndpointSlice objects
+//       through serviceFrontends(), which is timed too, alone and with the apply() of one added
+//       Service (what the agent does on a change). With --keep the last round leaves N + 1 in the
+//       maps, and with --cgroup the socket LB is attached to that cgroup (pinned links: it stays
+//       after exit).
 //   petrel-bench-lb detach --pin-root DIR
 //   petrel-bench-lb iptables-rules --services N
 //       Prints kube-proxy's nat table for the same N Services (iptables-restore input).
@@ -52,6 +55,7 @@
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/socket_lb.h"
+#include "agent/k8s/service_frontends.h"
 
 namespace {
 
@@ -113,25 +117,58 @@ bool joinCgroup(const std::string& dir) {
 
 // ---- program ----------------------------------------------------------------------------------
 
-core::LbState buildState(const Shape& shape, uint64_t count, uint64_t n) {
-  core::LbState state;
+// Service i and its EndpointSlice as the informers hold them (names, labels, a selector, the
+// endpoints' node and pod), so serviceFrontends() works on objects of a realistic size.
+struct Objects {
+  std::vector<petrel::k8s::Service> services;
+  std::vector<petrel::k8s::EndpointSlice> slices;
+};
+
+Objects buildObjects(const Shape& shape, uint64_t count, uint64_t n) {
+  Objects out;
+  out.services.reserve(count);
+  out.slices.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    core::LbFrontend f{Ipv4Addr{kServiceBase + static_cast<uint32_t>(i)}, kServicePort,
-                       core::kProtoTcp};
-    core::LbService s;
-    s.service = "bench/svc-" + std::to_string(i);
-    s.port_name = "http";
-    for (const auto& [ip, port] : backendsOf(shape, i, n)) {
-      core::LbBackend b;
-      b.ip = *Ipv4Addr::parse(ip);
-      b.port = port;
-      s.backends.push_back(std::move(b));
+    const std::string name = "svc-" + std::to_string(i);
+    petrel::k8s::Service svc;
+    svc.meta.name = name;
+    svc.meta.namespace_ = "bench";
+    svc.meta.uid = fmt::format("00000000-0000-4000-8000-{:012x}", i);
+    svc.meta.resource_version = std::to_string(1000 + i);
+    svc.meta.labels = {{"app", name}, {"app.kubernetes.io/part-of", "bench"}};
+    svc.type = "ClusterIP";
+    svc.cluster_ips = {Ipv4Addr{kServiceBase + static_cast<uint32_t>(i)}};
+    svc.ports = {petrel::k8s::ServicePort{"http", "TCP", kServicePort, 0, "http", 0}};
+    svc.selector = {{"app", name}};
+    petrel::k8s::EndpointSlice slice;
+    slice.meta.name = name + "-abcde";
+    slice.meta.namespace_ = "bench";
+    slice.meta.uid = fmt::format("00000000-0000-4000-9000-{:012x}", i);
+    slice.meta.resource_version = std::to_string(2000 + i);
+    slice.meta.labels = {{"kubernetes.io/service-name", name},
+                         {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller"}};
+    slice.service_name = name;
+    slice.address_type = "IPv4";
+    const auto backends = backendsOf(shape, i, n);
+    for (size_t k = 0; k < backends.size(); ++k) {
+      petrel::k8s::EndpointSlice::Endpoint ep;
+      ep.addresses = {*Ipv4Addr::parse(backends[k].first)};
+      ep.node_name = "node-" + std::to_string(k + 1);
+      ep.pod_name = name + "-7d9c5b6f4-" + std::to_string(k);
+      slice.endpoints.push_back(std::move(ep));
     }
-    std::sort(s.backends.begin(), s.backends.end(),
-              [](const auto& a, const auto& b) { return a.ip < b.ip; });
-    state.emplace(f, std::move(s));
+    // All backends of one Service listen on the same port (the measured one's --backend-port).
+    slice.ports = {{"http", "TCP", backends.front().second}};
+    out.services.push_back(std::move(svc));
+    out.slices.push_back(std::move(slice));
   }
-  return state;
+  return out;
+}
+
+const petrel::k8s::LbNode kBenchNode{"node-1", {}};
+
+core::LbState frontendsOf(const Objects& objects) {
+  return petrel::k8s::serviceFrontends(objects.services, objects.slices, kBenchNode);
 }
 
 int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
@@ -142,10 +179,16 @@ int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
                  dp.status().toString().c_str());
     return 1;
   }
-  const core::LbState all = buildState(shape, n, n);
-  const core::LbState plus_one = buildState(shape, n + 1, n);
+  const Objects objects_all = buildObjects(shape, n, n);
+  const Objects objects_plus_one = buildObjects(shape, n + 1, n);
+  const core::LbState all = frontendsOf(objects_all);
+  const core::LbState plus_one = frontendsOf(objects_plus_one);
   const core::LbState none;
-  std::vector<double> all_ms, add_ms, clear_ms;
+  // all_ms, add_ms: apply() of a state built beforehand. What the agent's sync does after one
+  // Service is added: lists_ms, copying the object lists (as the informers hand them out);
+  // frontends_ms, serviceFrontends() over all N + 1 Services; agent_add_ms: both and apply().
+  std::vector<double> all_ms, add_ms, clear_ms, frontends_ms, agent_add_ms, lists_ms;
+  size_t add_written = 0, add_map_writes = 0;
   for (int r = 0; r < repeat; ++r) {
     // A fresh writer on empty maps: what an agent does at its first sync.
     datapath::BpfLbDatapath lb((*dp)->lbServices(), (*dp)->lbBackends());
@@ -154,16 +197,29 @@ int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
     auto t1 = Clock::now();
     if (st.isOk()) st = lb.apply(plus_one);
     auto t2 = Clock::now();
+    add_written = lb.lastApply().written;
+    add_map_writes = lb.lastApply().map_writes;
+    if (st.isOk()) st = lb.apply(all);  // back to N, then the same addition the agent's way
+    auto t3 = Clock::now();
+    const Objects copies{objects_plus_one.services, objects_plus_one.slices};
+    auto t4 = Clock::now();
+    const core::LbState derived = frontendsOf(copies);
+    auto t5 = Clock::now();
+    if (st.isOk()) st = lb.apply(derived);
+    auto t6 = Clock::now();
     if (!st.isOk()) {
       std::fprintf(stderr, "petrel-bench-lb: apply: %s\n", st.toString().c_str());
       return 1;
     }
     all_ms.push_back(msBetween(t0, t1));
     add_ms.push_back(msBetween(t1, t2));
+    lists_ms.push_back(msBetween(t3, t4));
+    frontends_ms.push_back(msBetween(t4, t5));
+    agent_add_ms.push_back(msBetween(t3, t6));
     if (keep && r == repeat - 1) break;
-    auto t3 = Clock::now();
+    auto t7 = Clock::now();
     st = lb.apply(none);
-    clear_ms.push_back(msBetween(t3, Clock::now()));
+    clear_ms.push_back(msBetween(t7, Clock::now()));
     if (!st.isOk()) {
       std::fprintf(stderr, "petrel-bench-lb: clear: %s\n", st.toString().c_str());
       return 1;
@@ -179,10 +235,14 @@ int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
   }
   std::printf(
       "{\"services\":%llu,\"apply_all_ms\":%.3f,\"add_one_ms\":%.3f,\"remove_all_ms\":%.3f,"
-      "\"runs\":{\"apply_all_ms\":%s,\"add_one_ms\":%s,\"remove_all_ms\":%s},"
-      "\"target\":\"%s:%u\"}\n",
+      "\"frontends_ms\":%.3f,\"agent_add_one_ms\":%.3f,\"lists_copy_ms\":%.3f,"
+      "\"add_one_written\":%zu,\"add_one_map_writes\":%zu,"
+      "\"runs\":{\"apply_all_ms\":%s,\"add_one_ms\":%s,\"remove_all_ms\":%s,"
+      "\"frontends_ms\":%s,\"agent_add_one_ms\":%s},\"target\":\"%s:%u\"}\n",
       static_cast<unsigned long long>(n), median(all_ms), median(add_ms), median(clear_ms),
+      median(frontends_ms), median(agent_add_ms), median(lists_ms), add_written, add_map_writes,
       jsonList(all_ms).c_str(), jsonList(add_ms).c_str(), jsonList(clear_ms).c_str(),
+      jsonList(frontends_ms).c_str(), jsonList(agent_add_ms).c_str(),
       ipString(kServiceBase + static_cast<uint32_t>(n)).c_str(), kServicePort);
   return 0;
 }
