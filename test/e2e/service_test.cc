@@ -391,8 +391,10 @@ TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
   auto fresh = greetings(ip, 10);
   EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{other});
   std::this_thread::sleep_until(changed + 2s);
-  EXPECT_TRUE(client->running()) << "the connection to the terminating " << held << " ended:\n"
-                                 << client->log();
+  EXPECT_TRUE(client->running())
+      << "the connection to the terminating " << held << " ended:\n"
+      << client->log() << "node-1 agent:\n"
+      << sh("grep -i reset " + sb_.stateDir() + "/logs/node-1-agent.log").out;
   EXPECT_GE(echoes(*client), echoes_at_change + 10) << client->log();
   client->terminate();
 }
