@@ -94,7 +94,7 @@ Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool m
     return makeError(st.code(), "attach the uplink program to {} ingress: {}", link->name,
                      st.message());
   }
-  return Uplink{link->name, address};
+  return Uplink{link->name, ifindex, address};
 }
 
 }  // namespace petrel::datapath

@@ -27,13 +27,15 @@ Result<PortRange> parsePortRange(const std::string& text);
 
 struct Uplink {
   std::string device;
+  uint32_t ifindex = 0;
   Ipv4Addr address;
 };
 
 // Configures and attaches the uplink programs for pods in `pod_cidr`; `ports` serve masquerading
 // and the source NAT of Service traffic sent on to another node.
 // `tunnel_port` is the overlay's UDP port in tunnel mode (0 otherwise): its packets are let
-// through first thing.
+// through first thing. The XDP fast path is attached after this (xdp_attach.h), as it relies
+// on these settings and on the tc programs for what it passes on.
 Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
                             PortRange ports, uint16_t tunnel_port);
 

@@ -25,6 +25,7 @@
 #include "agent/datapath/socket_lb.h"
 #include "agent/datapath/tc_attach.h"
 #include "agent/datapath/uplink.h"
+#include "agent/datapath/xdp_attach.h"
 #include "agent/k8s/cluster_watch.h"
 #include "agent/k8s/tunnel_peers.h"
 #include "agent/main/service_lb.h"
@@ -48,6 +49,7 @@ struct Options {
   bool masquerade = true;
   std::string masquerade_ports = "61000-65535";
   uint32_t maglev_table_size = petrel::core::kDefaultMaglevTableSize;
+  std::string lb_acceleration = "best-effort";
   uint32_t full_pass_seconds = 30;
   std::string log_level = "info";
   std::string kubeconfig;
@@ -171,6 +173,12 @@ int main(int argc, char** argv) {
                  "Entries of each Maglev table (a prime) used to choose backends for traffic "
                  "from outside")
       ->capture_default_str();
+  app.add_option("--lb-acceleration", opt.lb_acceleration,
+                 "XDP fast path for Service traffic from outside on the uplink: native "
+                 "(required), best-effort (where the driver supports it; not on veths) or "
+                 "disabled (tc only)")
+      ->check(CLI::IsMember({"native", "best-effort", "disabled"}))
+      ->capture_default_str();
   app.add_option("--full-pass-interval", opt.full_pass_seconds,
                  "Seconds between datapath repair passes")
       ->capture_default_str();
@@ -191,6 +199,9 @@ int main(int argc, char** argv) {
   auto masquerade_ports = petrel::datapath::parsePortRange(opt.masquerade_ports);
   if (!masquerade_ports)
     return fail("--masquerade-port-range: " + masquerade_ports.status().message());
+
+  auto lb_acceleration = petrel::datapath::parseLbAcceleration(opt.lb_acceleration);
+  if (!lb_acceleration) return fail("--lb-acceleration: " + lb_acceleration.status().message());
 
   if (auto st = petrel::core::checkMaglevTableSize(opt.maglev_table_size); !st) {
     return fail("--maglev-table-size: " + st.message());
@@ -306,6 +317,7 @@ int main(int argc, char** argv) {
   }
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   std::string masquerade_text = "off";
+  std::string service_path_text = "none (no uplink)";  // where traffic from outside is balanced
   auto uplink = petrel::datapath::attachUplink(dp, *cidr, opt.masquerade, *masquerade_ports,
                                                tunnel ? opt.tunnel_port : 0);
   if (!uplink) {
@@ -314,9 +326,15 @@ int main(int argc, char** argv) {
         "{}; until the agent restarts with one, pods' traffic is not masqueraded and "
         "NodePorts and external Service addresses are not served",
         uplink.status().message());
-  } else if (opt.masquerade) {
-    masquerade_text = fmt::format("to {} on {}, ports {}", uplink->address.toString(),
-                                  uplink->device, opt.masquerade_ports);
+  } else {
+    if (opt.masquerade) {
+      masquerade_text = fmt::format("to {} on {}, ports {}", uplink->address.toString(),
+                                    uplink->device, opt.masquerade_ports);
+    }
+    auto xdp = petrel::datapath::applyUplinkXdp(uplink->device, uplink->ifindex, dp.uplinkXdpFd(),
+                                                *lb_acceleration);
+    if (!xdp) return fail(xdp.status().toString());
+    service_path_text = *xdp ? "XDP + tc on " + uplink->device : "tc on " + uplink->device;
   }
   if (auto st = petrel::datapath::ensureHostDevice(cidr->at(1)); !st) return fail(st.toString());
 
@@ -354,10 +372,10 @@ int main(int argc, char** argv) {
   ::chmod(opt.socket.c_str(), 0600);
 
   spdlog::info(
-      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, routing {}, masquerade {}, API "
-      "unix:{}, maps {}",
-      opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, masquerade_text, opt.socket,
-      opt.bpf_root);
+      "petrel-agent ready: node {}, pod CIDR {}, pod MTU {}, routing {}, masquerade {}, "
+      "NodePort path {}, API unix:{}, maps {}",
+      opt.node_name, cidr->toString(), opt.mtu, opt.routing_mode, masquerade_text,
+      service_path_text, opt.socket, opt.bpf_root);
 
   // Wait for a stop signal; on every timeout run a repair pass and collect idle flows.
   const timespec interval{static_cast<time_t>(opt.full_pass_seconds), 0};

@@ -1,8 +1,9 @@
 /* The XDP fast path of packet-level Service load balancing, on the node's uplink: connections
  * from outside to a NodePort, externalIP or LoadBalancer address whose backend is on another
  * node are translated (destination to the backend, source to the node's address and a port of
- * the masquerade range) and sent back out by XDP_TX, before the kernel allocates an skb; the
- * backend's answers, arriving at that port, go back to the client the same way. The choice of
+ * the masquerade range) and sent back out by XDP_TX, before the kernel allocates an skb
+ * (wrapped in VXLAN toward the backend's node in tunnel mode); the backend's answers, arriving
+ * at that port, go back to the client the same way. The choice of
  * backend and the conntrack and NAT entries are the tc path's own (service_xlate.h, nat.h), so
  * either path can carry any packet of a connection. Everything else, and whatever needs the
  * stack (a backend in a pod of this node, an unresolved neighbour, a stray), is passed to tc
@@ -18,6 +19,7 @@
 #include "metrics.h"
 #include "nat.h"
 #include "service_xlate.h"
+#include "tunnel.h"
 
 /* Incremental checksum update (RFC 1624: HC' = ~(~HC + ~m + m')), summed over 16-bit words; the
  * one's-complement sum does not depend on byte order. */
@@ -37,55 +39,54 @@ static __always_inline __sum16 csum_apply(__sum16 check, __u32 delta) {
   return (__sum16)~sum;
 }
 
-/* The new addresses and ports of a packet, and the MACs and device it leaves by. */
+/* The new addresses and ports of a packet. */
 struct xdp_translation {
   __be32 saddr;
   __be32 daddr;
   __be16 sport;
   __be16 dport;
-  __u32 ifindex;
-  __u8 smac[ETH_ALEN];
-  __u8 dmac[ETH_ALEN];
 };
 
-/* The next hop toward x->daddr from x->saddr, by the kernel's FIB. Returns 0 with the MACs and
- * device filled, or -1 when the stack must resolve it (no route, neighbour not yet known). */
-static __always_inline int xdp_next_hop(struct xdp_md* ctx, const struct iphdr* iph,
-                                        struct xdp_translation* x) {
+/* The MACs of the next hop toward `dst` from `src` for an IP packet of `tot_len` bytes, by the
+ * kernel's FIB. Returns 0 when it leaves by the device it came in on (XDP_TX), else -1: the
+ * stack must handle it (no route, neighbour not yet known, too big for the MTU, another
+ * device such as the overlay's). */
+static __always_inline int xdp_next_hop(struct xdp_md* ctx, const struct iphdr* iph, __be32 src,
+                                        __be32 dst, __u16 tot_len, __u8* smac, __u8* dmac) {
   struct bpf_fib_lookup p;
   __builtin_memset(&p, 0, sizeof(p));
   p.family = PETREL_AF_INET_KERNEL;
   p.tos = iph->tos;
   p.l4_protocol = iph->protocol;
-  p.tot_len = bpf_ntohs(iph->tot_len);
-  p.ipv4_src = x->saddr;
-  p.ipv4_dst = x->daddr;
+  p.tot_len = tot_len;
+  p.ipv4_src = src;
+  p.ipv4_dst = dst;
   p.ifindex = ctx->ingress_ifindex;
   if (bpf_fib_lookup(ctx, &p, sizeof(p), 0) != BPF_FIB_LKUP_RET_SUCCESS) return -1;
-  x->ifindex = p.ifindex;
-  __builtin_memcpy(x->smac, p.smac, ETH_ALEN);
-  __builtin_memcpy(x->dmac, p.dmac, ETH_ALEN);
+  if (p.ifindex != ctx->ingress_ifindex) return -1;
+  __builtin_memcpy(smac, p.smac, ETH_ALEN);
+  __builtin_memcpy(dmac, p.dmac, ETH_ALEN);
   return 0;
 }
 
-/* Rewrites the frame to `x` (both checksums patched incrementally) and sends it: XDP_TX when it
- * leaves by the device it came in on, else a redirect. */
-static __always_inline int xdp_translate_and_send(struct xdp_md* ctx, struct ethhdr* eth,
-                                                  struct iphdr* iph, const struct flow_tuple* t,
-                                                  const struct xdp_translation* x) {
+/* Rewrites the packet's addresses and ports to `x`, both checksums patched incrementally.
+ * Returns -1 when the L4 header is cut short. */
+static __always_inline int xdp_rewrite(struct xdp_md* ctx, struct iphdr* iph,
+                                       const struct flow_tuple* t,
+                                       const struct xdp_translation* x) {
   void* data_end = (void*)(long)ctx->data_end;
   __u32 l3 = csum_delta32(t->saddr, x->saddr) + csum_delta32(t->daddr, x->daddr);
   __u32 l4 = l3 + csum_delta16(t->sport, x->sport) + csum_delta16(t->dport, x->dport);
   void* l4h = (void*)iph + iph->ihl * 4;
   if (t->proto == IPPROTO_TCP) {
     struct tcphdr* th = l4h;
-    if ((void*)(th + 1) > data_end) return XDP_DROP;
+    if ((void*)(th + 1) > data_end) return -1;
     th->source = x->sport;
     th->dest = x->dport;
     th->check = csum_apply(th->check, l4);
   } else {
     struct udphdr* uh = l4h;
-    if ((void*)(uh + 1) > data_end) return XDP_DROP;
+    if ((void*)(uh + 1) > data_end) return -1;
     uh->source = x->sport;
     uh->dest = x->dport;
     if (uh->check) { /* 0: the sender sent no checksum */
@@ -96,15 +97,90 @@ static __always_inline int xdp_translate_and_send(struct xdp_md* ctx, struct eth
   iph->saddr = x->saddr;
   iph->daddr = x->daddr;
   iph->check = csum_apply(iph->check, l3);
-  __builtin_memcpy(eth->h_source, x->smac, ETH_ALEN);
-  __builtin_memcpy(eth->h_dest, x->dmac, ETH_ALEN);
-  if (x->ifindex == ctx->ingress_ifindex) return XDP_TX;
-  return bpf_redirect(x->ifindex, 0);
+  return 0;
+}
+
+/* VXLAN as the overlay device sends it: outer IPv4 and UDP (no checksum), the VNI carrying the
+ * source's identity. */
+struct vxlan_encap {
+  struct ethhdr eth;
+  struct iphdr ip;
+  struct udphdr udp;
+  __be32 vx_flags; /* the I flag: the VNI is valid */
+  __be32 vx_vni;   /* VNI << 8 */
+} __attribute__((packed));
+
+#define VXLAN_ENCAP_LEN (sizeof(struct vxlan_encap) - sizeof(struct ethhdr)) /* 36 */
+
+static __always_inline __sum16 ipv4_header_csum(const struct iphdr* iph) {
+  const __u16* w = (const __u16*)iph;
+  __u32 sum = 0;
+#pragma unroll
+  for (int i = 0; i < (int)(sizeof(*iph) / 2); i++) sum += w[i];
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return (__sum16)~sum;
+}
+
+/* Wraps the (already translated) frame in VXLAN toward `remote`, from the node's address, and
+ * sends it back out with XDP_TX. Returns the XDP action, or -1 to leave it to the stack. */
+static __always_inline int xdp_encap_and_send(struct xdp_md* ctx, __be32 remote, __u32 hash,
+                                              const __u8* smac, const __u8* dmac) {
+  if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct vxlan_encap))) return XDP_DROP;
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct vxlan_encap* h = data;
+  if ((void*)(h + 1) > data_end) return XDP_DROP;
+  __u16 inner_len = (__u16)(data_end - data - sizeof(*h)); /* the inner frame */
+  __builtin_memcpy(h->eth.h_source, smac, ETH_ALEN);
+  __builtin_memcpy(h->eth.h_dest, dmac, ETH_ALEN);
+  h->eth.h_proto = bpf_htons(ETH_P_IP);
+  struct iphdr ip = {.version = 4,
+                     .ihl = 5,
+                     .tot_len = bpf_htons(inner_len + VXLAN_ENCAP_LEN),
+                     .ttl = 64,
+                     .protocol = IPPROTO_UDP,
+                     .saddr = nat_config.node_ip4,
+                     .daddr = remote};
+  ip.check = ipv4_header_csum(&ip);
+  __builtin_memcpy(&h->ip, &ip, sizeof(ip));
+  /* The source port spreads flows over the receiver's queues, as the kernel's VXLAN does. */
+  h->udp.source = bpf_htons((__u16)(0xc000 | (hash & 0x3fff)));
+  h->udp.dest = nat_config.tunnel_port;
+  h->udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + 8);
+  h->udp.check = 0;
+  h->vx_flags = bpf_htonl(0x08000000);
+  h->vx_vni = bpf_htonl(PETREL_IDENTITY_HOST << 8);
+  return XDP_TX;
 }
 
 static __always_inline int xdp_count(struct xdp_md* ctx, __u32 reason, int action) {
   metrics_count(reason, METRIC_DIR_INGRESS, ctx->data_end - ctx->data);
   return action;
+}
+
+/* Translates the frame to `x` and sends it toward x->daddr: through the overlay (tunnel mode,
+ * a pod of another node) or straight back out. Returns -1, with the frame untouched, when the
+ * stack must handle it. */
+static __always_inline int xdp_forward(struct xdp_md* ctx, struct ethhdr* eth, struct iphdr* iph,
+                                       const struct flow_tuple* t,
+                                       const struct xdp_translation* x) {
+  __u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+  const __u16 tot_len = bpf_ntohs(iph->tot_len);
+  struct tunnel_info* remote = nat_config.tunnel_port ? tunnel_lookup_ip4(x->daddr) : 0;
+  if (remote) {
+    __be32 remote_ip = remote->ip4;
+    if (xdp_next_hop(ctx, iph, nat_config.node_ip4, remote_ip,
+                     tot_len + sizeof(struct ethhdr) + VXLAN_ENCAP_LEN, smac, dmac) < 0)
+      return -1;
+    if (xdp_rewrite(ctx, iph, t, x) < 0) return XDP_DROP;
+    return xdp_encap_and_send(ctx, remote_ip, flow_hash(t), smac, dmac);
+  }
+  if (xdp_next_hop(ctx, iph, x->saddr, x->daddr, tot_len, smac, dmac) < 0) return -1;
+  if (xdp_rewrite(ctx, iph, t, x) < 0) return XDP_DROP;
+  __builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+  return XDP_TX;
 }
 
 /* A new or established connection to a frontend of `svc` whose backend is on another node. */
@@ -124,8 +200,8 @@ static __always_inline int nodeport_xdp_forward(struct xdp_md* ctx, struct ethhd
   nat_entry_touch(e, &to_backend, now);
   struct xdp_translation x = {
       .saddr = e->to_addr, .daddr = target.addr, .sport = e->to_port, .dport = target.port};
-  if (xdp_next_hop(ctx, iph, &x) < 0) return XDP_PASS; /* tc resolves it (the flow is set up) */
-  int action = xdp_translate_and_send(ctx, eth, iph, t, &x);
+  int action = xdp_forward(ctx, eth, iph, t, &x);
+  if (action < 0) return XDP_PASS; /* tc does it (the flow is set up) */
   return xdp_count(ctx, action == XDP_DROP ? PETREL_DROP_INVALID : PETREL_LB_FORWARDED_XDP, action);
 }
 
@@ -149,8 +225,8 @@ static __always_inline int nodeport_xdp_reply(struct xdp_md* ctx, struct ethhdr*
   ct_touch(ct, &back, CT_F_REPLIED);
   struct xdp_translation x = {
       .saddr = ct->addr, .daddr = r->to_addr, .sport = ct->port, .dport = r->to_port};
-  if (xdp_next_hop(ctx, iph, &x) < 0) return XDP_PASS;
-  int action = xdp_translate_and_send(ctx, eth, iph, t, &x);
+  int action = xdp_forward(ctx, eth, iph, t, &x);
+  if (action < 0) return XDP_PASS;
   return xdp_count(ctx, action == XDP_DROP ? PETREL_DROP_INVALID : PETREL_LB_REPLIED_XDP, action);
 }
 

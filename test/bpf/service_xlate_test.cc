@@ -248,7 +248,9 @@ TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
     return PacketView{uplinkIngress(fromClient(0x02, sport)).out}.ipDst();
   };
   auto forget = [&] {
-    for (const auto& k : *dp_->conntrack().keys()) ASSERT_TRUE(dp_->conntrack().remove(k).isOk());
+    auto keys = dp_->conntrack().keys();
+    ASSERT_TRUE(keys) << keys.status().toString();
+    for (const auto& k : *keys) ASSERT_TRUE(dp_->conntrack().remove(k).isOk());
   };
   std::map<uint16_t, std::string> first;
   for (uint16_t sport = 41000; sport < 41040; ++sport) first[sport] = choose(sport);
@@ -373,6 +375,46 @@ TEST_F(ServiceXlateTest, XdpLeavesLocalBackendsUnresolvedNeighboursAndOtherTraff
   auto truncated = fromClient(0x02);
   truncated.resize(14 + 20 + 8);  // a TCP header cut short
   EXPECT_EQ(uplinkXdp(truncated).verdict, XDP_PASS);
+}
+
+// Tunnel mode: the backend's node is reached through the overlay, so XDP wraps the translated
+// frame in VXLAN itself (as the overlay device would) toward that node, and sends it with XDP_TX.
+TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
+  dp_->natConfig().tunnel_port = htons(8472);
+  tunnel_key key{};
+  key.prefixlen = TUNNEL_KEY_PREFIX_BITS + 16;
+  key.family = PETREL_AF_INET;
+  key.ip4 = Ipv4Addr::parse("10.201.0.0")->toNetwork();
+  tunnel_info info{};
+  info.ip4 = Ipv4Addr::parse("192.168.50.11")->toNetwork();
+  info.family = PETREL_AF_INET;
+  ASSERT_TRUE(dp_->tunnels().update(key, info).isOk());
+  setBackends({{kRemoteBackend, 8080}});
+  const auto syn = fromClient(0x02);
+  auto r = uplinkXdp(syn);
+  ASSERT_EQ(r.verdict, XDP_TX);
+  constexpr size_t kEncap = 14 + 20 + 8 + 8;
+  ASSERT_EQ(r.out.size(), syn.size() + kEncap);
+  PacketView outer{r.out};
+  EXPECT_EQ(outer.ethDst(), mac("02:00:00:00:00:11"));  // the backend's node
+  EXPECT_EQ(outer.ethSrc(), uplinkMac());
+  EXPECT_EQ(outer.ipSrc(), kNodeIp);
+  EXPECT_EQ(outer.ipDst(), "192.168.50.11");
+  EXPECT_TRUE(outer.ipChecksumValid());
+  EXPECT_EQ(outer.dport(), 8472);
+  EXPECT_GE(outer.sport(), 0xc000);
+  EXPECT_EQ((r.out[14 + 20 + 4] << 8 | r.out[14 + 20 + 5]), syn.size() + 16);  // UDP length
+  EXPECT_EQ((r.out[14 + 2] << 8 | r.out[14 + 3]), syn.size() + 36);            // outer IP length
+  EXPECT_EQ(r.out[14 + 20 + 8], 0x08);                                         // the VXLAN I flag
+  EXPECT_EQ(r.out[14 + 20 + 8 + 6], PETREL_IDENTITY_HOST);  // the VNI: the node's identity
+  std::vector<uint8_t> inner_bytes(r.out.begin() + kEncap, r.out.end());
+  PacketView inner{inner_bytes};
+  EXPECT_EQ(inner.ipSrc(), kNodeIp);
+  EXPECT_EQ(inner.ipDst(), kRemoteBackend);
+  EXPECT_EQ(inner.dport(), 8080);
+  EXPECT_TRUE(inner.ipChecksumValid());
+  EXPECT_TRUE(inner.l4ChecksumValid());
+  EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), 1u);
 }
 
 }  // namespace

@@ -36,6 +36,12 @@ int main(int argc, char** argv) {
                  "How pods reach other nodes' pods: tunnel (VXLAN) or native (routes)")
       ->check(CLI::IsMember({"tunnel", "native"}))
       ->default_val("tunnel");
+  up->add_option("--lb-acceleration", layout.lb_acceleration,
+                 "The agents' XDP Service fast path: native (on the nodes' uplink veths, with "
+                 "the underlay made to act as a wire for it), best-effort (skips veths: tc "
+                 "only) or disabled")
+      ->check(CLI::IsMember({"native", "best-effort", "disabled"}))
+      ->default_val("best-effort");
   auto* down = app.add_subcommand("down", "Remove everything the sandbox made");
   down->add_option("--prefix", layout.prefix,
                    "Prefix to clean up when the state file is gone (after a crash)")

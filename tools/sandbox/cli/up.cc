@@ -16,6 +16,7 @@
 #include "agent/k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
+#include "tools/sandbox/cli/wire_emulation.h"
 #include "tools/sandbox/common/cgroup.h"
 #include "tools/sandbox/common/process.h"
 
@@ -77,6 +78,12 @@ Status buildUnderlay(const Layout& l) {
                              kUnderlayUplink, "netns", l.underlayNetns()}));
   PETREL_RETURN_IF_ERROR(ip({"addr", "add", l.hostIp() + "/24", "dev", l.hostLink()}));
   PETREL_RETURN_IF_ERROR(ip({"link", "set", l.hostLink(), "up"}));
+  if (l.lb_acceleration == "native") {
+    // Clients here and in the underlay send complete checksums, as over a wire, so the nodes'
+    // XDP fast path can patch them.
+    PETREL_RETURN_IF_ERROR(completeChecksumsOn("", l.hostLink()));
+    PETREL_RETURN_IF_ERROR(completeChecksumsOn(l.underlayNetns(), kUnderlayBridge));
+  }
   return ip(
       {"-n", l.underlayNetns(), "link", "set", kUnderlayUplink, "master", kUnderlayBridge, "up"});
 }
@@ -91,6 +98,12 @@ Status buildNode(const Layout& l, int i) {
                              "name", "eth0", "netns", ns}));
   PETREL_RETURN_IF_ERROR(
       ip({"-n", l.underlayNetns(), "link", "set", port, "master", kUnderlayBridge, "up"}));
+  if (l.lb_acceleration == "native") {
+    // The node's uplink gets XDP: its bridge port must receive XDP_TX frames, and what the
+    // node sends must carry complete checksums, as on a wire.
+    PETREL_RETURN_IF_ERROR(attachXdpPass(l.underlayNetns(), port));
+    PETREL_RETURN_IF_ERROR(completeChecksumsOn(ns, "eth0"));
+  }
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "addr", "add", l.nodeIp(i) + "/24", "dev", "eth0"}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "link", "set", "eth0", "up"}));
   PETREL_RETURN_IF_ERROR(ip({"-n", ns, "route", "add", "default", "via", l.underlayGateway()}));
@@ -242,11 +255,11 @@ Status sandboxUp(const Layout& layout) {
     PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent = launch(
-        state, node + "/agent", l.nodeNetns(i),
-        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
-         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/kubeconfig",
-         "--routing-mode", l.routing_mode, "--cgroup-root", l.nodeCgroup(i)});
+    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
+                        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
+                         "--state-dir", dir + "/agent", "--socket", l.agentSocket(i),
+                         "--kubeconfig", dir + "/kubeconfig", "--routing-mode", l.routing_mode,
+                         "--cgroup-root", l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
     auto kubelet = launch(
         state, node + "/kubelet", l.nodeNetns(i),
