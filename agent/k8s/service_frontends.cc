@@ -2,11 +2,26 @@
 #include "agent/k8s/service_frontends.h"
 
 #include <algorithm>
-#include <map>
+#include <string_view>
+#include <unordered_map>
 
 namespace petrel::k8s {
 
 namespace {
+
+// A Service by namespace and name, pointing into the objects (no copy).
+struct ServiceRef {
+  std::string_view namespace_;
+  std::string_view name;
+  bool operator==(const ServiceRef&) const = default;
+};
+struct ServiceRefHash {
+  size_t operator()(const ServiceRef& r) const {
+    const size_t h = std::hash<std::string_view>{}(r.namespace_);
+    return h ^
+           (std::hash<std::string_view>{}(r.name) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+  }
+};
 
 uint8_t protoOf(const std::string& protocol) {
   if (protocol.empty() || protocol == "TCP") return core::kProtoTcp;
@@ -27,16 +42,14 @@ std::vector<core::LbBackend> backendsFor(const std::vector<const EndpointSlice*>
       if (p.name == port.name && protoOf(p.protocol) == protoOf(port.protocol)) target = p.port;
     }
     if (target == 0) continue;
+    ready.reserve(ready.size() + slice->endpoints.size());
     for (const auto& ep : slice->endpoints) {
       if (local_only && ep.node_name != self) continue;
+      const bool is_ready = ep.ready && !ep.terminating;
+      if (!is_ready && !(ep.serving && ep.terminating)) continue;
+      auto& into = is_ready ? ready : terminating;
       for (const auto& ip : ep.addresses) {
-        core::LbBackend b{ip, target, false, ep.node_name, ep.pod_name};
-        if (ep.ready && !ep.terminating) {
-          ready.push_back(b);
-        } else if (ep.serving && ep.terminating) {
-          b.terminating = true;
-          terminating.push_back(b);
-        }
+        into.push_back(core::LbBackend{ip, target, !is_ready, ep.node_name, ep.pod_name});
       }
     }
   }
@@ -56,19 +69,46 @@ std::vector<core::LbBackend> backendsFor(const std::vector<const EndpointSlice*>
 
 core::LbState serviceFrontends(const std::vector<Service>& services,
                                const std::vector<EndpointSlice>& slices, const LbNode& self) {
-  std::map<std::string, std::vector<const EndpointSlice*>> slices_by_service;
+  // Run on every change, over every Service: no strings built to find a Service's slices, and
+  // the backends and names moved into the last frontend that uses them instead of copied.
+  std::unordered_map<ServiceRef, std::vector<const EndpointSlice*>, ServiceRefHash>
+      slices_by_service;
+  slices_by_service.reserve(slices.size());
   for (const auto& s : slices) {
     if (s.service_name.empty()) continue;
-    slices_by_service[s.meta.namespace_ + "/" + s.service_name].push_back(&s);
+    slices_by_service[ServiceRef{s.meta.namespace_, s.service_name}].push_back(&s);
   }
+  static const std::vector<const EndpointSlice*> kNoSlices;
   core::LbState state;
+  struct Target {
+    core::LbFrontend frontend;
+    core::LbKind kind;
+  };
+  std::vector<Target> targets;
   for (const auto& svc : services) {
     if (svc.headless || svc.type == "ExternalName" || svc.cluster_ips.empty()) continue;
+    auto found = slices_by_service.find(ServiceRef{svc.meta.namespace_, svc.meta.name});
+    const auto& svc_slices = found != slices_by_service.end() ? found->second : kNoSlices;
     const std::string key = svc.meta.key();
-    const auto& svc_slices = slices_by_service[key];
+    const bool has_node_port = svc.type == "NodePort" || svc.type == "LoadBalancer";
     for (const auto& port : svc.ports) {
       const uint8_t proto = protoOf(port.protocol);
       if (!proto) continue;
+      targets.clear();
+      for (const auto& ip : svc.cluster_ips) {
+        targets.push_back({{ip, port.port, proto}, core::LbKind::kClusterIp});
+      }
+      for (const auto& ip : svc.external_ips) {
+        targets.push_back({{ip, port.port, proto}, core::LbKind::kExternalIp});
+      }
+      for (const auto& ip : svc.load_balancer_ips) {
+        targets.push_back({{ip, port.port, proto}, core::LbKind::kLoadBalancer});
+      }
+      if (has_node_port && port.node_port != 0) {
+        for (const auto& ip : self.addresses) {
+          targets.push_back({{ip, port.node_port, proto}, core::LbKind::kNodePort});
+        }
+      }
       core::LbService base;
       base.service = key;
       base.port_name = port.name;
@@ -79,22 +119,24 @@ core::LbState serviceFrontends(const std::vector<Service>& services,
       // Backends are computed at most twice per port: cluster-wide and node-local.
       std::vector<core::LbBackend> internal =
           backendsFor(svc_slices, port, svc.internal_traffic_local, self.name);
+      const bool same = svc.external_traffic_local == svc.internal_traffic_local;
       std::vector<core::LbBackend> external =
-          svc.external_traffic_local == svc.internal_traffic_local
-              ? internal
-              : backendsFor(svc_slices, port, svc.external_traffic_local, self.name);
-      auto add = [&](Ipv4Addr ip, uint16_t fport, core::LbKind kind) {
-        core::LbService entry = base;
-        entry.kind = kind;
-        entry.backends = kind == core::LbKind::kClusterIp ? internal : external;
-        state[core::LbFrontend{ip, fport, proto}] = std::move(entry);
-      };
-      for (const auto& ip : svc.cluster_ips) add(ip, port.port, core::LbKind::kClusterIp);
-      for (const auto& ip : svc.external_ips) add(ip, port.port, core::LbKind::kExternalIp);
-      for (const auto& ip : svc.load_balancer_ips) add(ip, port.port, core::LbKind::kLoadBalancer);
-      const bool has_node_port = svc.type == "NodePort" || svc.type == "LoadBalancer";
-      if (has_node_port && port.node_port != 0) {
-        for (const auto& ip : self.addresses) add(ip, port.node_port, core::LbKind::kNodePort);
+          same ? std::vector<core::LbBackend>{}
+               : backendsFor(svc_slices, port, svc.external_traffic_local, self.name);
+      // The last target using each list takes it; the ones before get copies.
+      size_t last_internal = 0, last_external = 0;
+      for (size_t i = 0; i < targets.size(); ++i) {
+        (same || targets[i].kind == core::LbKind::kClusterIp ? last_internal : last_external) = i;
+      }
+      for (size_t i = 0; i < targets.size(); ++i) {
+        const bool uses_internal = same || targets[i].kind == core::LbKind::kClusterIp;
+        auto& backends = uses_internal ? internal : external;
+        const bool last_use = i == (uses_internal ? last_internal : last_external);
+        const bool last = i + 1 == targets.size();
+        core::LbService entry = last ? std::move(base) : base;
+        entry.kind = targets[i].kind;
+        entry.backends = last_use ? std::move(backends) : backends;
+        state.insert_or_assign(targets[i].frontend, std::move(entry));
       }
     }
   }

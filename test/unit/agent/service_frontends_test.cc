@@ -125,6 +125,37 @@ TEST(ServiceFrontends, InternalTrafficPolicyLocalKeepsClusterIpTrafficOnTheNode)
   EXPECT_EQ(backends(state, kClusterIp), (std::vector<std::string>{"10.244.1.2:8080"}));
 }
 
+TEST(ServiceFrontends, EveryFrontendOfAPortGetsTheWholeEntryWhateverThePolicies) {
+  // The backends and names are moved into the last frontend that uses them: each frontend before
+  // it must still get a full copy, for either list.
+  for (const auto& [internal_local, external_local] :
+       std::vector<std::pair<bool, bool>>{{false, false}, {true, false}, {false, true}}) {
+    Service s = service("web", "LoadBalancer");
+    s.cluster_ips = {ip("10.96.0.10"), ip("10.96.0.11")};
+    s.ports[0].node_port = 30080;
+    s.external_ips = {ip("203.0.113.5")};
+    s.load_balancer_ips = {ip("198.51.100.9")};
+    s.internal_traffic_local = internal_local;
+    s.external_traffic_local = external_local;
+    const LbNode self{"node-1", {ip("192.168.200.11"), ip("192.168.201.11")}};
+    auto state = serviceFrontends(
+        {s},
+        {slice("web", 8080, {endpoint("10.244.1.2", "node-1"), endpoint("10.244.2.2", "node-2")})},
+        self);
+    ASSERT_EQ(state.size(), 6u);
+    const std::vector<std::string> all{"10.244.1.2:8080", "10.244.2.2:8080"};
+    const std::vector<std::string> local{"10.244.1.2:8080"};
+    for (const auto& [f, svc] : state) {
+      const bool cluster_ip = svc.kind == core::LbKind::kClusterIp;
+      EXPECT_EQ(backends(state, f), (cluster_ip ? internal_local : external_local) ? local : all)
+          << f.toString();
+      EXPECT_EQ(svc.service, "default/web") << f.toString();
+      EXPECT_EQ(svc.port_name, "http") << f.toString();
+      EXPECT_EQ(svc.backends.front().node, "node-1") << f.toString();
+    }
+  }
+}
+
 TEST(ServiceFrontends, UdpAndSeveralPortsAndWhatIsLeftAlone) {
   Service dns = service("dns");
   dns.ports = {ServicePort{"dns", "UDP", 53, 53, "", 0},
