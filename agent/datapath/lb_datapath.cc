@@ -39,7 +39,7 @@ Status BpfLbDatapath::restore() {
   for (uint32_t id : *backend_keys) {
     auto b = backends_.lookup(id);
     if (!b) continue;
-    backend_ids_[{ntohl(b->address), ntohs(b->port), b->proto}] = id;
+    backend_ids_[backendAddr(ntohl(b->address), ntohs(b->port), b->proto)] = id;
     backend_values_[id] = *b;
     unused_backends_.push_back(id);  // unless a slot below refers to it
     next_backend_id_ = std::max(next_backend_id_, id + 1);
@@ -95,7 +95,7 @@ Result<uint32_t> BpfLbDatapath::backendId(const core::LbBackend& b, uint8_t prot
   want.port = htons(b.port);
   want.proto = proto;
   want.flags = b.terminating ? LB_BACKEND_F_TERMINATING : 0;
-  const BackendAddr addr{b.ip.value, b.port, proto};
+  const BackendAddr addr = backendAddr(b.ip.value, b.port, proto);
   auto it = backend_ids_.find(addr);
   const uint32_t id = it != backend_ids_.end() ? it->second : next_backend_id_;
   if (auto w = backend_values_.find(id);
@@ -261,10 +261,12 @@ Status BpfLbDatapath::collectUnused() {
     if (v == backend_values_.end()) continue;  // a slot naming a backend with no entry, or seen
     ++stats_.map_writes;
     if (Status st = backends_.remove(id); !st.isOk() && first.isOk()) first = std::move(st);
-    const BackendAddr addr{ntohl(v->second.address), ntohs(v->second.port), v->second.proto};
+    const uint32_t ip = ntohl(v->second.address);
+    const uint16_t port = ntohs(v->second.port);
+    const uint8_t proto = v->second.proto;
     backend_values_.erase(v);
-    backend_ids_.erase(addr);
-    if (on_removed_) on_removed_(Ipv4Addr{std::get<0>(addr)}, std::get<1>(addr), std::get<2>(addr));
+    backend_ids_.erase(backendAddr(ip, port, proto));
+    if (on_removed_) on_removed_(Ipv4Addr{ip}, port, proto);
   }
   unused_backends_.clear();
   for (uint16_t id : unused_service_ids_) {

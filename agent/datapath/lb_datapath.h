@@ -14,7 +14,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -64,7 +63,11 @@ class BpfLbDatapath : public core::LbDatapath {
   size_t backendCount() const;
 
  private:
-  using BackendAddr = std::tuple<uint32_t, uint16_t, uint8_t>;  // ip, port (host order), proto
+  // ip << 24 | port << 8 | proto (host order): one hash lookup finds a backend's id.
+  using BackendAddr = uint64_t;
+  static BackendAddr backendAddr(uint32_t ip, uint16_t port, uint8_t proto) {
+    return uint64_t{ip} << 24 | uint64_t{port} << 8 | proto;
+  }
   Result<uint32_t> backendId(const core::LbBackend& b, uint8_t proto);
   uint16_t serviceId(const Frontend& applied, const core::LbService& svc);
   bool wantsMaglev(const core::LbService& svc) const;
@@ -86,7 +89,7 @@ class BpfLbDatapath : public core::LbDatapath {
   uint32_t maglev_size_ = 0;
   mutable std::mutex mu_;
   std::map<core::LbFrontend, Frontend> applied_;
-  std::map<BackendAddr, uint32_t> backend_ids_;
+  std::unordered_map<BackendAddr, uint32_t> backend_ids_;
   std::unordered_map<uint32_t, lb_backend> backend_values_;  // as written: unchanged cost nothing
   uint32_t next_backend_id_ = 1;
   std::unordered_map<uint32_t, uint32_t> backend_refs_;  // id -> slots of applied_ holding it
