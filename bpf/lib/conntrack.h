@@ -30,16 +30,22 @@ static __always_inline void ct_key_of(struct ct_key* k, __be32 saddr, __be32 dad
   k->family = PETREL_AF_INET;
 }
 
-/* Marks a packet's passage: last_seen (at most once a second), the TCP closing state, and
- * whether the backend has answered. */
-static __always_inline void ct_touch(struct ct_entry* e, const struct flow_tuple* t, __u8 seen) {
-  __u64 now = bpf_ktime_get_ns();
+/* Marks a packet's passage at `now`: last_seen (at most once a second), the TCP closing state,
+ * and whether the backend has answered. Returns 1 when last_seen was refreshed. */
+static __always_inline int ct_touch_at(struct ct_entry* e, const struct flow_tuple* t, __u8 seen,
+                                       __u64 now) {
   __u8 flags = e->flags | seen;
   if (t->proto == IPPROTO_TCP) {
     if (t->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST)) flags |= CT_F_CLOSING;
   }
   if (flags != e->flags) e->flags = flags;
-  if (now - e->last_seen_ns > CT_REFRESH_NS) e->last_seen_ns = now;
+  if (now - e->last_seen_ns <= CT_REFRESH_NS) return 0;
+  e->last_seen_ns = now;
+  return 1;
+}
+
+static __always_inline void ct_touch(struct ct_entry* e, const struct flow_tuple* t, __u8 seen) {
+  ct_touch_at(e, t, seen, bpf_ktime_get_ns());
 }
 
 /* The reply entry of a connection whose backend answers the client. */

@@ -159,25 +159,49 @@ static __always_inline int xdp_count(struct xdp_md* ctx, __u32 reason, int actio
   return action;
 }
 
+/* Whether `ct` holds a next hop found in the last second for a packet at least this large (so
+ * the MTU was checked). */
+static __always_inline int xdp_hop_cached(const struct ct_entry* ct, __u16 tot_len, __u64 now) {
+  return ct && tot_len <= ct->hop_len && now - ct->hop_ns <= CT_REFRESH_NS;
+}
+
+static __always_inline void xdp_cache_hop(struct ct_entry* ct, __u16 tot_len, __u64 now,
+                                          __be32 tunnel, const __u8* smac, const __u8* dmac) {
+  if (!ct) return;
+  __builtin_memcpy(ct->hop_smac, smac, ETH_ALEN);
+  __builtin_memcpy(ct->hop_dmac, dmac, ETH_ALEN);
+  ct->hop_tunnel = tunnel;
+  ct->hop_len = tot_len > ct->hop_len || now - ct->hop_ns > CT_REFRESH_NS ? tot_len : ct->hop_len;
+  ct->hop_ns = now;
+}
+
 /* Translates the frame to `x` and sends it toward x->daddr: through the overlay (tunnel mode,
- * a pod of another node) or straight back out. Returns -1, with the frame untouched, when the
- * stack must handle it. */
+ * a pod of another node) or straight back out. The next hop (and the tunnel) come from the
+ * connection's cache in `ct` (this direction's conntrack entry, may be NULL), else from the
+ * tunnel map and the FIB, and are cached. Returns -1, with the frame untouched, when the stack
+ * must handle it. */
 static __always_inline int xdp_forward(struct xdp_md* ctx, struct ethhdr* eth, struct iphdr* iph,
-                                       const struct flow_tuple* t,
-                                       const struct xdp_translation* x) {
+                                       const struct flow_tuple* t, const struct xdp_translation* x,
+                                       struct ct_entry* ct, __u64 now) {
   __u8 smac[ETH_ALEN], dmac[ETH_ALEN];
   const __u16 tot_len = bpf_ntohs(iph->tot_len);
-  struct tunnel_info* remote = nat_config.tunnel_port ? tunnel_lookup_ip4(x->daddr) : 0;
-  if (remote) {
-    __be32 remote_ip = remote->ip4;
-    if (xdp_next_hop(ctx, iph, nat_config.node_ip4, remote_ip,
-                     tot_len + sizeof(struct ethhdr) + VXLAN_ENCAP_LEN, smac, dmac) < 0)
+  const __u16 encap_len = tot_len + sizeof(struct ethhdr) + VXLAN_ENCAP_LEN;
+  __be32 tunnel = 0;
+  if (ct && xdp_hop_cached(ct, ct->hop_tunnel ? encap_len : tot_len, now)) {
+    tunnel = ct->hop_tunnel;
+    __builtin_memcpy(smac, ct->hop_smac, ETH_ALEN);
+    __builtin_memcpy(dmac, ct->hop_dmac, ETH_ALEN);
+  } else {
+    struct tunnel_info* remote = nat_config.tunnel_port ? tunnel_lookup_ip4(x->daddr) : 0;
+    if (remote) tunnel = remote->ip4;
+    const __u16 len = tunnel ? encap_len : tot_len;
+    if (xdp_next_hop(ctx, iph, tunnel ? nat_config.node_ip4 : x->saddr, tunnel ? tunnel : x->daddr,
+                     len, smac, dmac) < 0)
       return -1;
-    if (xdp_rewrite(ctx, iph, t, x) < 0) return XDP_DROP;
-    return xdp_encap_and_send(ctx, remote_ip, flow_hash(t), smac, dmac);
+    xdp_cache_hop(ct, len, now, tunnel, smac, dmac);
   }
-  if (xdp_next_hop(ctx, iph, x->saddr, x->daddr, tot_len, smac, dmac) < 0) return -1;
   if (xdp_rewrite(ctx, iph, t, x) < 0) return XDP_DROP;
+  if (tunnel) return xdp_encap_and_send(ctx, tunnel, flow_hash(t), smac, dmac);
   __builtin_memcpy(eth->h_source, smac, ETH_ALEN);
   __builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
   return XDP_TX;
@@ -191,16 +215,23 @@ static __always_inline int nodeport_xdp_forward(struct xdp_md* ctx, struct ethhd
   struct service_target target;
   if (service_target_of(t, svc, now, &target) < 0) return XDP_PASS;
   if (!target.snat) return XDP_PASS; /* a backend in a pod here: tc delivers it (CT is set) */
-  struct flow_tuple to_backend = *t;
-  to_backend.daddr = target.addr;
-  to_backend.dport = target.port;
-  struct nat_entry* e = nat_lookup_egress(&to_backend, now);
-  if (!e) e = nat_allocate(&to_backend, now);
-  if (!e) return xdp_count(ctx, PETREL_DROP_NAT_NO_PORT, XDP_DROP);
-  nat_entry_touch(e, &to_backend, now);
+  /* The node's port for this connection, kept in its conntrack entry; the NAT entries are
+   * looked up (and kept alive) only when that is refreshed, once a second. */
+  __be16 nat_port = target.ct ? target.ct->nat_port : 0;
+  if (!nat_port || target.refreshed) {
+    struct flow_tuple to_backend = *t;
+    to_backend.daddr = target.addr;
+    to_backend.dport = target.port;
+    struct nat_entry* e = nat_lookup_egress(&to_backend, now);
+    if (!e) e = nat_allocate(&to_backend, now);
+    if (!e) return xdp_count(ctx, PETREL_DROP_NAT_NO_PORT, XDP_DROP);
+    nat_entry_touch(e, &to_backend, now);
+    nat_port = e->to_port;
+    if (target.ct) target.ct->nat_port = nat_port;
+  }
   struct xdp_translation x = {
-      .saddr = e->to_addr, .daddr = target.addr, .sport = e->to_port, .dport = target.port};
-  int action = xdp_forward(ctx, eth, iph, t, &x);
+      .saddr = nat_config.node_ip4, .daddr = target.addr, .sport = nat_port, .dport = target.port};
+  int action = xdp_forward(ctx, eth, iph, t, &x, target.ct, now);
   if (action < 0) return XDP_PASS; /* tc does it (the flow is set up) */
   return xdp_count(ctx, action == XDP_DROP ? PETREL_DROP_INVALID : PETREL_LB_FORWARDED_XDP, action);
 }
@@ -222,10 +253,10 @@ static __always_inline int nodeport_xdp_reply(struct xdp_md* ctx, struct ethhdr*
   if (!ct) return XDP_PASS; /* a masqueraded pod flow: tc delivers it into the pod */
   __u64 now = bpf_ktime_get_ns();
   nat_entry_touch(r, t, now);
-  ct_touch(ct, &back, CT_F_REPLIED);
+  ct_touch_at(ct, &back, CT_F_REPLIED, now);
   struct xdp_translation x = {
       .saddr = ct->addr, .daddr = r->to_addr, .sport = ct->port, .dport = r->to_port};
-  int action = xdp_forward(ctx, eth, iph, t, &x);
+  int action = xdp_forward(ctx, eth, iph, t, &x, ct, now);
   if (action < 0) return XDP_PASS;
   return xdp_count(ctx, action == XDP_DROP ? PETREL_DROP_INVALID : PETREL_LB_REPLIED_XDP, action);
 }

@@ -71,6 +71,8 @@ struct service_target {
   __be32 addr;
   __be16 port;
   __u8 snat;
+  __u8 refreshed;      /* the connection's last_seen was refreshed by this packet */
+  struct ct_entry* ct; /* its entry (NULL if it could not be stored) */
 };
 
 /* The target of a packet of `t` (TCP or UDP) to the frontend `svc`: the connection's, or for its
@@ -85,10 +87,11 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
   ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
   struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
   if (ct) {
-    ct_touch(ct, t, 0);
+    out->refreshed = ct_touch_at(ct, t, 0, now);
     out->addr = ct->addr;
     out->port = ct->port;
     out->snat = ct->flags & CT_F_SNAT;
+    out->ct = ct;
     return 0;
   }
   if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
@@ -116,6 +119,8 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
   ct_key_of(&rkey, out->addr, t->saddr, out->port, t->sport, t->proto, CT_DIR_REPLY);
   bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
   bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
+  out->refreshed = 1;
+  out->ct = bpf_map_lookup_elem(&petrel_ct, &key);
   return 0;
 }
 

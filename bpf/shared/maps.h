@@ -245,10 +245,16 @@ struct ct_entry {
   __be32 addr; /* service: the backend; reply: the frontend */
   __be16 port;
   __u16 service_id;
-  __u32 backend_id;
-  __u8 flags; /* CT_F_* */
+  __be16 nat_port; /* service, CT_F_SNAT: the node's source port toward the backend (0: unknown) */
+  __u16 hop_len;   /* the largest IP packet the cached next hop was checked for (0: none) */
+  __u8 flags;      /* CT_F_* */
   __u8 pad[3];
+  /* The XDP fast path's cache of the FIB's answer for this direction, refreshed every second. */
+  __u8 hop_smac[6];
+  __u8 hop_dmac[6];
+  __be32 hop_tunnel; /* tunnel mode: the node the next hop leads to through VXLAN (0: none) */
   __u64 last_seen_ns;
+  __u64 hop_ns; /* when the next hop was looked up */
 };
 
 /* petrel_lb_maglev: frontend (its master key, slot 0) -> that frontend's Maglev table, an array

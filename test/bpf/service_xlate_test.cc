@@ -289,6 +289,15 @@ TEST_F(ServiceXlateTest, XdpSendsRemoteBackendTrafficBothWaysWithXdpTx) {
   EXPECT_GE(nat_port, 61000);
   EXPECT_LE(nat_port, 61099);
 
+  auto full = PacketBuilder()  // a full-size packet fits the uplink as it is
+                  .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                  .ipv4(kClient, kNodeIp, 60)
+                  .tcp(50000, kNodePort, 0x10)
+                  .payload(std::string(1460, 'x'))
+                  .build();
+  auto big = uplinkXdp(full);
+  ASSERT_EQ(big.verdict, XDP_TX);
+  EXPECT_TRUE(PacketView{big.out}.l4ChecksumValid());
   auto ack = uplinkXdp(fromClient(0x10));  // established: the same translation
   ASSERT_EQ(ack.verdict, XDP_TX);
   EXPECT_EQ(PacketView{ack.out}.sport(), nat_port);
@@ -314,7 +323,7 @@ TEST_F(ServiceXlateTest, XdpSendsRemoteBackendTrafficBothWaysWithXdpTx) {
   EXPECT_EQ(a.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway, toward the client
   EXPECT_TRUE(a.ipChecksumValid());
   EXPECT_TRUE(a.l4ChecksumValid());
-  EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), forwarded + 2);
+  EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), forwarded + 3);
   EXPECT_EQ(counter(PETREL_LB_REPLIED_XDP, METRIC_DIR_INGRESS), replied + 1);
 }
 
@@ -415,6 +424,20 @@ TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
   EXPECT_TRUE(inner.ipChecksumValid());
   EXPECT_TRUE(inner.l4ChecksumValid());
   EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), 1u);
+
+  // The connection's next hop is cached, but only for packets as large as the one it was
+  // checked for: a full-size packet would not fit the underlay once wrapped, so the stack gets
+  // it (and answers with "fragmentation needed").
+  auto full = PacketBuilder()
+                  .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                  .ipv4(kClient, kNodeIp, 60)
+                  .tcp(50000, kNodePort, 0x10)
+                  .payload(std::string(1460, 'x'))
+                  .build();
+  auto big = uplinkXdp(full);
+  EXPECT_EQ(big.verdict, XDP_PASS);
+  EXPECT_EQ(big.out, full);
+  EXPECT_EQ(uplinkXdp(fromClient(0x10)).verdict, XDP_TX);  // small ones still go
 }
 
 }  // namespace
