@@ -1,10 +1,14 @@
 // ServiceLb: Service load balancing wired together in the agent. The BPF map writer, the sync
 // loop that feeds it from the informer caches, and the socket destroyer that resets clients of a
-// backend that is gone (in every pod's namespace and the node's).
+// backend that is gone (in every pod's namespace and the node's). A backend that leaves the
+// maps because it is terminating (serving, not ready, while another is ready) keeps its
+// connections: they are reset only once its endpoint is gone from the EndpointSlices.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "agent/core/endpoint_manager.h"
@@ -43,6 +47,7 @@ class ServiceLb {
   }
 
  private:
+  void backendRemoved(Ipv4Addr ip, uint16_t port);
   void resetClientsOf(Ipv4Addr ip, uint16_t port);
   Status apply();
 
@@ -50,6 +55,10 @@ class ServiceLb {
   const std::unique_ptr<k8s::ClusterWatch>& cluster_;
   Result<std::unique_ptr<datapath::SocketDestroyer>> destroyer_;
   std::atomic<core::EndpointManager*> endpoints_{nullptr};
+  // Sync thread only: serving terminating endpoints (address, port) as of the last apply, and
+  // the removed backends among them whose connections drain.
+  std::set<std::pair<uint32_t, uint16_t>> serving_terminating_;
+  std::set<std::pair<uint32_t, uint16_t>> draining_;
   datapath::BpfLbDatapath lb_;
   SyncLoop sync_;
 };
