@@ -254,15 +254,17 @@ done
 echo
 echo "## Petrel: one Service added, the agent's whole sync (ms)"
 echo
-echo "apply +1: the writer alone (frontends written / map writes); lists: copying the Service and"
-echo "EndpointSlice lists as the informers hand them out; serviceFrontends: the desired state from"
-echo "all N + 1 Services; sync: lists + serviceFrontends + apply, as the agent does on a change."
+echo "apply +1: the writer alone (frontends written / map writes); sync +1: the agent's sync after"
+echo "the add (the Service and its slice fetched, its frontends recomputed alone, apply). The full"
+echo "sync (start, repair pass): lists, copying the Service and EndpointSlice lists as the informers"
+echo "hand them out; serviceFrontends, the desired state from all N + 1 Services; full: lists +"
+echo "serviceFrontends + apply."
 echo
-echo "| N | apply +1 | written / map writes | lists | serviceFrontends | sync |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| N | apply +1 | written / map writes | sync +1 | lists | serviceFrontends | full sync |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for n in $NS_LIST $PETREL_ONLY; do
   f=$RES/program-petrel-$n.json
-  echo "| $n | $(fmt3 "$(jq -r .add_one_ms "$f")") | $(jq -r '"\(.add_one_written) / \(.add_one_map_writes)"' "$f") | $(fmt3 "$(jq -r .lists_copy_ms "$f")") | $(fmt3 "$(jq -r .frontends_ms "$f")") | $(fmt3 "$(jq -r .agent_add_one_ms "$f")") |"
+  echo "| $n | $(fmt3 "$(jq -r .add_one_ms "$f")") | $(jq -r '"\(.add_one_written) / \(.add_one_map_writes)"' "$f") | $(fmt3 "$(jq -r .agent_add_one_ms "$f")") | $(fmt3 "$(jq -r .lists_copy_ms "$f")") | $(fmt3 "$(jq -r .frontends_ms "$f")") | $(fmt3 "$(jq -r .full_sync_ms "$f")") |"
 done
 echo
 echo "## New connection + request + close, to the last Service"

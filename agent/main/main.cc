@@ -294,15 +294,21 @@ int main(int argc, char** argv) {
                                          : petrel::k8s::loadKubeconfig(opt.kubeconfig);
     if (!config) return fail(config.status().toString());
     petrel::k8s::ClusterHandlers handlers;
-    auto node_changed = [&](const auto&) {
+    auto tunnels_changed = [&tunnel_sync](const auto&) { tunnel_sync.markDirty(); };
+    auto node_changed = [&](const petrel::k8s::Node& node) {
       tunnel_sync.markDirty();
-      service_lb.markDirty();  // NodePorts listen on the node's addresses
+      // NodePorts listen on this node's addresses.
+      if (node.meta.name == opt.node_name) service_lb.nodeAddressesChanged();
     };
-    auto service_changed = [&service_lb](const auto&) { service_lb.markDirty(); };
+    auto service_changed = [&service_lb](const petrel::k8s::Service& s) {
+      service_lb.serviceChanged(s);
+    };
     handlers.nodes = {node_changed, node_changed};
-    handlers.petrel_nodes = {node_changed, node_changed};
+    handlers.petrel_nodes = {tunnels_changed, tunnels_changed};
     handlers.services = {service_changed, service_changed};
-    handlers.endpoint_slices = {service_changed, service_changed};
+    handlers.endpoint_slices = {
+        [&service_lb](const petrel::k8s::EndpointSlice& s) { service_lb.sliceChanged(s, false); },
+        [&service_lb](const petrel::k8s::EndpointSlice& s) { service_lb.sliceChanged(s, true); }};
     cluster = std::make_unique<petrel::k8s::ClusterWatch>(*config, opt.node_name, handlers);
     cluster->start();
     tunnel_sync.start();

@@ -28,34 +28,99 @@ ServiceLb::ServiceLb(datapath::LoadedDatapath& dp, std::string node_name,
   lb_.enableMaglev(dp.lbMaglevFd(), dp.maglevTableSize());
 }
 
-namespace {
-
-// The (address, port) of every serving terminating endpoint in `slices`.
-std::set<std::pair<uint32_t, uint16_t>> servingTerminating(
-    const std::vector<k8s::EndpointSlice>& slices) {
-  std::set<std::pair<uint32_t, uint16_t>> out;
-  for (const auto& slice : slices) {
-    for (const auto& ep : slice.endpoints) {
-      if (!ep.serving || !ep.terminating) continue;
-      for (const auto& a : ep.addresses) {
-        for (const auto& p : slice.ports) out.emplace(a.value, p.port);
-      }
-    }
+void ServiceLb::serviceChanged(const k8s::Service& service) {
+  {
+    std::lock_guard lock(mu_);
+    dirty_services_.insert(service.meta.key());
   }
-  return out;
+  sync_.markDirty();
 }
 
-}  // namespace
+void ServiceLb::sliceChanged(const k8s::EndpointSlice& slice, bool deleted) {
+  const std::string key = slice.meta.key();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = service_of_slice_.find(key); it != service_of_slice_.end()) {
+      slices_of_service_[it->second].erase(key);
+      if (slices_of_service_[it->second].empty()) slices_of_service_.erase(it->second);
+      dirty_services_.insert(it->second);
+      service_of_slice_.erase(it);
+    }
+    if (auto it = terminating_of_slice_.find(key); it != terminating_of_slice_.end()) {
+      for (const auto& e : it->second) {
+        if (--serving_terminating_[e] <= 0) serving_terminating_.erase(e);
+      }
+      terminating_of_slice_.erase(it);
+    }
+    if (!deleted && !slice.service_name.empty()) {
+      const std::string service = slice.meta.namespace_ + "/" + slice.service_name;
+      service_of_slice_[key] = service;
+      slices_of_service_[service].insert(key);
+      dirty_services_.insert(service);
+      std::vector<Endpoint> terminating;
+      for (const auto& ep : slice.endpoints) {
+        if (!ep.serving || !ep.terminating) continue;
+        for (const auto& a : ep.addresses) {
+          for (const auto& p : slice.ports) terminating.emplace_back(a.value, p.port);
+        }
+      }
+      for (const auto& e : terminating) ++serving_terminating_[e];
+      if (!terminating.empty()) terminating_of_slice_[key] = std::move(terminating);
+    }
+  }
+  sync_.markDirty();
+}
+
+void ServiceLb::nodeAddressesChanged() {
+  {
+    std::lock_guard lock(mu_);
+    full_ = true;
+  }
+  sync_.markDirty();
+}
+
+bool ServiceLb::servingTerminating(Endpoint e) {
+  std::lock_guard lock(mu_);
+  return serving_terminating_.count(e) > 0;
+}
 
 Status ServiceLb::apply() {
   k8s::LbNode self{node_name_, {}};
   if (auto node = cluster_->nodes().get(node_name_)) self.addresses = node->internal_ips;
-  const auto slices = cluster_->endpointSlices().list();
-  serving_terminating_ = servingTerminating(slices);
-  auto st = lb_.apply(k8s::serviceFrontends(cluster_->services().list(), slices, self));
+  std::set<std::string> dirty;
+  bool full = false;
+  {
+    std::lock_guard lock(mu_);
+    dirty.swap(dirty_services_);
+    full = full_ || dirty.empty();  // nothing named: a start, a retry or the repair pass
+    full_ = false;
+  }
+  if (full) {
+    frontends_.rebuild(cluster_->services().list(), cluster_->endpointSlices().list(), self);
+  } else {
+    for (const auto& service : dirty) {
+      std::set<std::string> slice_keys;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = slices_of_service_.find(service); it != slices_of_service_.end()) {
+          slice_keys = it->second;
+        }
+      }
+      std::vector<k8s::EndpointSlice> slices;
+      for (const auto& key : slice_keys) {
+        if (auto slice = cluster_->endpointSlices().get(key)) slices.push_back(std::move(*slice));
+      }
+      frontends_.update(service, cluster_->services().get(service), slices, self);
+    }
+  }
+  auto st = lb_.apply(frontends_.state());
+  if (!st) {
+    std::lock_guard lock(mu_);
+    full_ = true;  // the retry recomputes everything
+  }
   // Draining backends whose endpoints are gone now: their clients get the reset.
   for (auto it = draining_.begin(); it != draining_.end();) {
-    if (serving_terminating_.count(*it)) {
+    if (servingTerminating(*it)) {
       ++it;
       continue;
     }
@@ -66,7 +131,7 @@ Status ServiceLb::apply() {
 }
 
 void ServiceLb::backendRemoved(Ipv4Addr ip, uint16_t port) {
-  if (serving_terminating_.count({ip.value, port})) {
+  if (servingTerminating({ip.value, port})) {
     if (draining_.emplace(ip.value, port).second) {
       spdlog::info(
           "backend {}:{} is terminating: it takes no new connections, and its open ones go on "
