@@ -1,5 +1,9 @@
-/* Lookups in the tunnel map: which node holds the pod CIDR an address belongs to. */
+/* Lookups in the tunnel map: which node holds the pod CIDR an address belongs to; and the
+ * overlay device's address of a node (its VTEP MAC), derived from the node's underlay IPv4
+ * address. */
 #pragma once
+
+#include <linux/if_ether.h>
 
 #include "map_defs.h"
 
@@ -10,4 +14,15 @@ static __always_inline struct tunnel_info* tunnel_lookup_ip4(__be32 ip4) {
   key.family = PETREL_AF_INET;
   key.ip4 = ip4;
   return bpf_map_lookup_elem(&petrel_tunnel, &key);
+}
+
+/* The MAC address of a node's overlay device: 02:50 (locally administered, 'P') followed by the
+ * node's IPv4 address in network order. The agent gives each node's device this address and
+ * one forwarding entry per remote node (this MAC -> that node's address), so the device finds
+ * the remote end by the inner destination MAC. Keep in step with vtepMac() in
+ * agent/datapath/overlay.cc. */
+static __always_inline void tunnel_vtep_mac(__u8 mac[ETH_ALEN], __be32 node_ip4) {
+  mac[0] = 0x02;
+  mac[1] = 0x50;
+  __builtin_memcpy(&mac[2], &node_ip4, 4);
 }

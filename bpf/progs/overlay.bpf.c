@@ -1,8 +1,9 @@
-/* overlay: tc programs on the node's VXLAN device (collect_md mode, one device for all peers).
- * Egress (pods' and the node's traffic for another node's pod CIDR) looks the destination up in
- * the tunnel map and sets the tunnel key: the remote node's address, and the source's security
- * identity as the VNI. Ingress (decapsulated traffic from other nodes) delivers to local pods
- * with bpf_redirect_peer (remembering UDP flows from other nodes' own addresses, so the pods'
+/* overlay: tc programs on the node's VXLAN device (one device for all peers, a fixed VNI, no
+ * collect_md: see docs/decisions.md, "Multi-node"). Egress (pods' and the node's traffic for
+ * another node's pod CIDR) looks the destination up in the tunnel map and addresses the inner
+ * frame to the remote node's VTEP MAC, which the device's forwarding entries map to the remote
+ * node's address. Ingress (decapsulated traffic from other nodes) delivers to local pods with
+ * bpf_redirect_peer (remembering UDP flows from other nodes' own addresses, so the pods'
  * answers are not masqueraded) and hands the rest to the stack. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -26,7 +27,7 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
   if ((void*)(eth + 1) > data_end) return count(skb, PETREL_DROP_INVALID, METRIC_DIR_EGRESS, 0);
-  /* Only IPv4 is tunnelled; a collect_md device drops what carries no key anyway. */
+  /* Only IPv4 is tunnelled. */
   if (eth->h_proto != bpf_htons(ETH_P_IP)) {
     return count(skb, PETREL_DROP_UNSUPPORTED_L3, METRIC_DIR_EGRESS, 0);
   }
@@ -36,15 +37,8 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
   }
   struct tunnel_info* remote = tunnel_lookup_ip4(iph->daddr);
   if (!remote) return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
-  struct endpoint_info* src = endpoint_lookup_ip4(iph->saddr);
-  struct bpf_tunnel_key key;
-  __builtin_memset(&key, 0, sizeof(key));
-  key.remote_ipv4 = bpf_ntohl(remote->ip4);
-  key.tunnel_id = src ? src->identity : PETREL_IDENTITY_HOST;
-  key.tunnel_ttl = 64;
-  if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0) {
-    return count(skb, PETREL_DROP_TUNNEL_KEY, METRIC_DIR_EGRESS, 0);
-  }
+  /* The device sends the frame to the node its forwarding entry for this MAC names. */
+  tunnel_vtep_mac(eth->h_dest, remote->ip4);
   return count(skb, PETREL_TO_TUNNEL, METRIC_DIR_EGRESS, TC_ACT_OK);
 }
 

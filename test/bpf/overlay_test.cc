@@ -1,10 +1,12 @@
 // BPF program tests for the overlay: lxc sends traffic for another node's pod CIDR (longest
-// prefix in the tunnel map) to the overlay device; the overlay device's egress program sets the
-// tunnel key or drops what has no tunnel; its ingress program delivers to local pods.
+// prefix in the tunnel map) to the overlay device; the overlay device's egress program addresses
+// the frame to the remote node's VTEP MAC or drops what has no tunnel; its ingress program
+// delivers to local pods.
 #include <linux/pkt_cls.h>
 
 #include <gtest/gtest.h>
 
+#include "agent/datapath/overlay.h"
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
 #include "test/bpf/program_fixture.h"
@@ -68,11 +70,19 @@ TEST_F(OverlayProgramTest, PodToRemotePodGoesToTheOverlayDevice) {
   EXPECT_EQ(outside.verdict, TC_ACT_OK);
 }
 
-TEST_F(OverlayProgramTest, EgressSetsTheTunnelKeyOrDropsWithoutATunnel) {
+TEST_F(OverlayProgramTest, EgressAddressesTheRemoteNodeOrDropsWithoutATunnel) {
   uint64_t ok_before = counter(PETREL_TO_TUNNEL, METRIC_DIR_EGRESS);
-  auto r = run(tcpFrame(kPodA.ip, "10.201.5.9"), dp_->overlayEgressFd());
+  auto in = tcpFrame(kPodA.ip, "10.201.5.9");
+  auto r = run(in, dp_->overlayEgressFd());
   EXPECT_EQ(r.verdict, TC_ACT_OK);
   EXPECT_EQ(counter(PETREL_TO_TUNNEL, METRIC_DIR_EGRESS), ok_before + 1);
+  // The device's forwarding entry for this MAC (the agent's vtepMac) names node 192.168.7.5.
+  PacketView v{r.out};
+  EXPECT_EQ(v.ethDst(), datapath::vtepMac(*Ipv4Addr::parse("192.168.7.5")));
+  EXPECT_EQ(v.ethDst(), mac("02:50:c0:a8:07:05"));
+  EXPECT_EQ(v.ethSrc(), PacketView{in}.ethSrc());
+  auto other = run(tcpFrame(kPodA.ip, "10.201.6.9"), dp_->overlayEgressFd());
+  EXPECT_EQ(PacketView{other.out}.ethDst(), mac("02:50:c0:a8:07:01"));
 
   uint64_t drop_before = counter(PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS);
   auto none = run(tcpFrame(kPodA.ip, "10.250.0.1"), dp_->overlayEgressFd());
