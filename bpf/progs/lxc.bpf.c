@@ -1,9 +1,10 @@
 /* lxc: tc ingress of each pod's host-side veth, i.e. traffic leaving the pod. Answers ARP for
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
  * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
- * another node's pod CIDR to the overlay device (whose egress program adds the tunnel key),
- * gives a Service backend's answers to clients outside the node the frontend's address, and
- * hands everything else to the node's stack. Every exit is counted by reason. */
+ * another node's pod CIDR to the overlay device (whose egress program addresses the frame to
+ * the remote node), gives a Service backend's answers to clients outside the node the
+ * frontend's address, and hands everything else to the node's stack. Every exit is counted by
+ * reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 

@@ -1,8 +1,8 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
 // ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
-// remote node — and a node removed from the API loses its PetrelNode (petrel-operator) and its
-// tunnel route until it is added back. Native routing mode is checked the same way.
-// Needs root, kubectl, curl, socat, ping.
+// remote node — and a node removed from the API loses its PetrelNode (petrel-operator), its
+// tunnel route and the overlay device's forwarding entry for it until it is added back. Native
+// routing mode is checked the same way. Needs root, kubectl, curl, socat, ping.
 #include <thread>
 
 #include "test/e2e/harness.h"
@@ -102,6 +102,12 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   const std::string cidr2 = sb.podCidrPrefix(2) + "0/24";
   auto routes = [&] { return inNetns(node1, "ip route").out; };
   ASSERT_NE(routes().find(cidr2), std::string::npos) << routes();
+  // The overlay device forwards node-2's VTEP MAC (02:50 and its address) to node-2.
+  auto node2_ip = json::parse(sb.kubectl({"get", "node", "node-2", "-o", "json"})
+                                  .out)["status"]["addresses"][0]["address"]
+                      .get<std::string>();
+  auto fdb = [&] { return inNetns(node1, "bridge fdb show dev petrel_vxlan").out; };
+  ASSERT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
 
   auto saved_node = sb.kubectl({"get", "node", "node-2", "-o", "yaml"});
   auto saved_petrel_node = sb.kubectl({"get", "petrelnode", "node-2", "-o", "yaml"});
@@ -114,6 +120,11 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
     gone = routes().find(cidr2) == std::string::npos;
   }
   EXPECT_TRUE(gone) << "the route to node-2's pods stayed: " << routes();
+  bool fdb_gone = false;  // removed in the same pass as the route, just after it
+  for (int i = 0; i < 20 && !fdb_gone; ++i, std::this_thread::sleep_for(50ms)) {
+    fdb_gone = fdb().find("dst " + node2_ip + " ") == std::string::npos;
+  }
+  EXPECT_TRUE(fdb_gone) << fdb();
   EXPECT_FALSE(sb.kubectl({"get", "petrelnode", "node-2"}).ok());
   EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "");
 
@@ -132,6 +143,7 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
     answer = trim(httpGet(a, "http://" + b_ip + ":8080/"));
   }
   EXPECT_EQ(answer, "b") << routes();
+  EXPECT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
 }
 
 }  // namespace
