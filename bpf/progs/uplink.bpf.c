@@ -8,7 +8,8 @@
  *   UDP flows opened from outside toward a pod are remembered so the pod's answers keep its
  *   address.
  * - Ingress to an allocated port: translated back, then delivered into the pod, or (a Service
- *   backend on another node answering) sent on to the client with the frontend's address.
+ *   backend on another node answering) sent on to the client with the frontend's address. ICMP
+ *   errors about a pod's masqueraded packets go back to the pod (bpf/lib/icmp_error.h).
  * - XDP, before either: the fast path of Service traffic from outside to backends on other
  *   nodes, both ways (bpf/lib/nodeport_xdp.h); what it does not finish goes on to tc ingress.
  * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
@@ -18,6 +19,7 @@
 #include "compiler.h"
 #include "deliver.h"
 #include "endpoints.h"
+#include "icmp_error.h"
 #include "ipv4.h"
 #include "metrics.h"
 #include "nat.h"
@@ -143,6 +145,13 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   const int udp_to_pod = nat_config.masquerade && iph->protocol == IPPROTO_UDP &&
                          is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
   if (!to_node && !udp_to_pod) return TC_ACT_OK;
+  if (to_node && iph->protocol == IPPROTO_ICMP &&
+      !(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
+    __u32 reason;
+    int action;
+    if (icmp_error_reverse(skb, iph, &action, &reason))
+      return count(skb, reason, METRIC_DIR_INGRESS, action);
+  }
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
   nat_remember_inbound_udp(&t);
