@@ -46,7 +46,8 @@ echo "built: $(cd "$BIN" && ls petrel petrel-agent petrel-cni petrel-sandbox pet
 
 step "Starting the sandbox cluster ($NODES nodes)"
 "$BIN/petrel-sandbox" down >/dev/null 2>&1 || true
-"$BIN/petrel-sandbox" up --nodes "$NODES"
+# native: the agents' XDP Service fast path on the nodes' veths (the underlay acts as a wire for it)
+"$BIN/petrel-sandbox" up --nodes "$NODES" --lb-acceleration native
 
 step "kubectl get nodes -o wide"
 kubectl get nodes -o wide
@@ -95,11 +96,14 @@ for _ in 1 2 3 4 5 6; do
 done
 printf '  client -> %s:9001/UDP  %s\n' "$CLUSTER_IP" \
   "$(echo hi | in_pod client socat -t 1 - "UDP:$CLUSTER_IP:9001")"
-step "Services from outside: the underlay namespace asks NodePort 30080 on node-1 (tc LB with conntrack)"
+step "Services from outside: the underlay namespace asks NodePort 30080 on node-1 (Maglev + conntrack; backends on other nodes in XDP, local ones in tc)"
 for _ in 1 2 3 4 5 6; do
   printf '  outside -> 192.168.200.11:30080  HTTP: %s\n' \
     "$(nsenter --net=/run/netns/psbx-underlay curl -s -m 3 http://192.168.200.11:30080/)"
 done
+echo "  node-1's Service counters (petrel bpf metrics list):"
+"$BIN/petrel" bpf metrics list --bpf-root /sys/fs/bpf/petrel-psbx/node-1 | grep -E 'REASON|service' |
+  sed 's/^/    /'
 
 step "What the agent on $CLIENT_NODE sees"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" endpoint list
