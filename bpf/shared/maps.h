@@ -212,6 +212,18 @@ struct lb_sock_revnat_value {
   __u16 service_id;
 };
 
+/* petrel_lb_sock_frontend (socket-local storage): for a connect()ed socket, the backend it was
+ * sent to and the frontend the application asked for; lives and dies with the socket, and is
+ * cheaper to write than the LRU map, which serves unconnected UDP (one socket, many peers). */
+#define PETREL_MAP_LB_SOCK_FRONTEND "petrel_lb_sock_frontend"
+
+struct lb_sock_frontend {
+  __be32 backend;
+  __be16 backend_port;
+  __be16 port;
+  __be32 address;
+};
+
 /* petrel_ct (LRU): Service connections the packet-level load balancer translated (traffic from
  * outside to a NodePort, externalIP or LoadBalancer address). CT_DIR_SERVICE is keyed by the
  * client's tuple toward the frontend and names the backend chosen once for the connection;

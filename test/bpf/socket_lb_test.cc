@@ -158,6 +158,11 @@ TEST_F(SocketLbTest, ConnectReachesABackendAndGetpeernameShowsTheFrontend) {
   ASSERT_EQ(connectFrontend(&peer), 0) << strerror(errno);
   EXPECT_EQ(peer, std::string(kFrontend) + ":80");
   EXPECT_EQ(a.drain(), 1);
+  // A connected socket keeps its frontend in its own storage, not in the shared LRU map.
+  UniqueFd revnat(bpf_obj_get((pin_root_ + "/" PETREL_MAP_LB_SOCK_REVNAT).c_str()));
+  ASSERT_TRUE(revnat) << strerror(errno);
+  lb_sock_revnat_key first{};
+  EXPECT_NE(bpf_map_get_next_key(revnat.get(), nullptr, &first), 0) << "an LRU entry was written";
 }
 
 TEST_F(SocketLbTest, NewConnectionsSpreadOverTheBackends) {
