@@ -39,15 +39,7 @@ class NatProgramTest : public ProgramTest {
     c.closing_timeout_ns = 10ull * 1000000000ull;
     c.udp_timeout_ns = 60ull * 1000000000ull;
     c.masquerade = 1;
-    // Another node's pod CIDR: in the cluster, never masqueraded.
-    tunnel_key key{};
-    key.prefixlen = TUNNEL_KEY_PREFIX_BITS + 16;
-    key.family = PETREL_AF_INET;
-    key.ip4 = Ipv4Addr::parse("10.201.0.0")->toNetwork();
-    tunnel_info info{};
-    info.ip4 = Ipv4Addr::parse("192.168.50.11")->toNetwork();
-    info.family = PETREL_AF_INET;
-    ASSERT_TRUE(dp_->tunnels().update(key, info).isOk());
+    addTunnel("10.201.0.0", 16, "192.168.50.11");  // another node's pods: never masqueraded
   }
   PacketBuilder fromPod(const std::string& src, const std::string& dst) {
     PacketBuilder b;

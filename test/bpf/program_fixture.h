@@ -60,6 +60,18 @@ class ProgramTest : public ::testing::Test {
     std::filesystem::remove_all(pin_root_, ec);
   }
 
+  // Another node's pod CIDR `base`/`prefix_len`, behind that node's address `node`.
+  void addTunnel(const std::string& base, uint8_t prefix_len, const std::string& node) {
+    tunnel_key key{};
+    key.prefixlen = TUNNEL_KEY_PREFIX_BITS + prefix_len;
+    key.family = PETREL_AF_INET;
+    key.ip4 = Ipv4Addr::parse(base)->toNetwork();
+    tunnel_info info{};
+    info.ip4 = Ipv4Addr::parse(node)->toNetwork();
+    info.family = PETREL_AF_INET;
+    ASSERT_TRUE(dp_->tunnels().update(key, info).isOk());
+  }
+
   void addEndpoint(const TestEndpoint& t) {
     core::Endpoint ep;
     ep.id = t.ifindex;

@@ -91,6 +91,24 @@ class ServiceXlateTest : public ProgramTest {
     auto st = lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}});
     ASSERT_TRUE(st.isOk()) << st.toString();
   }
+  // The remote backend's answer to the node's translated port `nat_port`.
+  std::vector<uint8_t> fromRemoteBackend(uint16_t nat_port) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
+        .ipv4(kRemoteBackend, kNodeIp, 62)
+        .tcp(8080, nat_port, 0x12)
+        .payload("answer")
+        .build();
+  }
+  // An answer on its way back to the client, from the frontend.
+  void expectToClientFromFrontend(const PacketView& a) {
+    EXPECT_EQ(a.ipSrc(), kNodeIp);
+    EXPECT_EQ(a.sport(), kNodePort);
+    EXPECT_EQ(a.ipDst(), kClient);
+    EXPECT_EQ(a.dport(), 50000);
+    EXPECT_TRUE(a.ipChecksumValid());
+    EXPECT_TRUE(a.l4ChecksumValid());
+  }
   std::vector<uint8_t> fromClient(uint8_t tcp_flags, uint16_t sport = 50000) {
     return PacketBuilder()
         .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
@@ -177,20 +195,9 @@ TEST_F(ServiceXlateTest, RemoteBackendGetsTheNodeAddressAndItsAnswerGoesBackToTh
   const uint16_t nat_port = v.sport();
   EXPECT_GE(nat_port, 61000);
 
-  auto answer = PacketBuilder()
-                    .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
-                    .ipv4(kRemoteBackend, kNodeIp, 62)
-                    .tcp(8080, nat_port, 0x12)
-                    .build();
-  auto out = uplinkIngress(answer);
+  auto out = uplinkIngress(fromRemoteBackend(nat_port));
   EXPECT_EQ(out.verdict, TC_ACT_REDIRECT);
-  PacketView a{out.out};
-  EXPECT_EQ(a.ipSrc(), kNodeIp);
-  EXPECT_EQ(a.sport(), kNodePort);
-  EXPECT_EQ(a.ipDst(), kClient);
-  EXPECT_EQ(a.dport(), 50000);
-  EXPECT_TRUE(a.ipChecksumValid());
-  EXPECT_TRUE(a.l4ChecksumValid());
+  expectToClientFromFrontend(PacketView{out.out});
 }
 
 TEST_F(ServiceXlateTest, AnEstablishedConnectionKeepsItsBackendWhenTheServiceChanges) {
@@ -307,22 +314,11 @@ TEST_F(ServiceXlateTest, XdpSendsRemoteBackendTrafficBothWaysWithXdpTx) {
   EXPECT_EQ(PacketView{by_tc.out}.sport(), nat_port);
   EXPECT_EQ(PacketView{by_tc.out}.ipDst(), kRemoteBackend);
 
-  auto answer = PacketBuilder()
-                    .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
-                    .ipv4(kRemoteBackend, kNodeIp, 62)
-                    .tcp(8080, nat_port, 0x12)
-                    .payload("answer")
-                    .build();
-  auto out = uplinkXdp(answer);
+  auto out = uplinkXdp(fromRemoteBackend(nat_port));
   ASSERT_EQ(out.verdict, XDP_TX);
   PacketView a{out.out};
-  EXPECT_EQ(a.ipSrc(), kNodeIp);
-  EXPECT_EQ(a.sport(), kNodePort);
-  EXPECT_EQ(a.ipDst(), kClient);
-  EXPECT_EQ(a.dport(), 50000);
+  expectToClientFromFrontend(a);
   EXPECT_EQ(a.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway, toward the client
-  EXPECT_TRUE(a.ipChecksumValid());
-  EXPECT_TRUE(a.l4ChecksumValid());
   EXPECT_EQ(counter(PETREL_LB_FORWARDED_XDP, METRIC_DIR_INGRESS), forwarded + 3);
   EXPECT_EQ(counter(PETREL_LB_REPLIED_XDP, METRIC_DIR_INGRESS), replied + 1);
 }
@@ -390,14 +386,7 @@ TEST_F(ServiceXlateTest, XdpLeavesLocalBackendsUnresolvedNeighboursAndOtherTraff
 // frame in VXLAN itself (as the overlay device would) toward that node, and sends it with XDP_TX.
 TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
   dp_->natConfig().tunnel_port = htons(8472);
-  tunnel_key key{};
-  key.prefixlen = TUNNEL_KEY_PREFIX_BITS + 16;
-  key.family = PETREL_AF_INET;
-  key.ip4 = Ipv4Addr::parse("10.201.0.0")->toNetwork();
-  tunnel_info info{};
-  info.ip4 = Ipv4Addr::parse("192.168.50.11")->toNetwork();
-  info.family = PETREL_AF_INET;
-  ASSERT_TRUE(dp_->tunnels().update(key, info).isOk());
+  addTunnel("10.201.0.0", 16, "192.168.50.11");
   setBackends({{kRemoteBackend, 8080}});
   const auto syn = fromClient(0x02);
   auto r = uplinkXdp(syn);
