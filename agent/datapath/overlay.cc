@@ -80,15 +80,16 @@ std::optional<Ipv4Addr> nodeAddress(NetlinkSocket& nl) {
 }
 
 // Whether the existing device is the one Petrel wants: VXLAN, not collect_md, VNI kOverlayVni,
-// on `port`.
+// on `port`, with the group policy extension (the source identity travels there).
 bool deviceMatches(nl_sock* sock, uint16_t port) {
   rtnl_link* raw = nullptr;
   if (rtnl_link_get_kernel(sock, 0, kOverlayDevice, &raw) < 0) return false;
   LinkPtr link(raw);
-  uint32_t vni = 0, have_port = 0;
+  uint32_t vni = 0, have_port = 0, flags = 0;
   return rtnl_link_is_vxlan(link.get()) && rtnl_link_vxlan_get_collect_metadata(link.get()) == 0 &&
          rtnl_link_vxlan_get_id(link.get(), &vni) == 0 && vni == kOverlayVni &&
-         rtnl_link_vxlan_get_port(link.get(), &have_port) == 0 && have_port == port;
+         rtnl_link_vxlan_get_port(link.get(), &have_port) == 0 && have_port == port &&
+         rtnl_link_vxlan_get_flags(link.get(), &flags) == 0 && (flags & RTNL_LINK_VXLAN_F_GBP);
 }
 
 Status createDevice(nl_sock* sock, uint16_t port, uint32_t mtu, const std::optional<MacAddr>& mac) {
@@ -106,6 +107,9 @@ Status createDevice(nl_sock* sock, uint16_t port, uint32_t mtu, const std::optio
   rtnl_link_vxlan_set_port(link.get(), port);
   rtnl_link_vxlan_set_learning(link.get(), 0);
   rtnl_link_vxlan_set_udp_csum(link.get(), 0);
+  // VXLAN-GBP: the sender's skb mark (the source identity) travels in the header's group policy
+  // field and is the receiver's skb mark.
+  rtnl_link_vxlan_set_flags(link.get(), RTNL_LINK_VXLAN_F_GBP, 1);
   int err = rtnl_link_add(sock, link.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0)
     return netlinkStatus(err, fmt::format("create vxlan {} (udp {})", kOverlayDevice, port));

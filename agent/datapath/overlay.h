@@ -19,9 +19,9 @@ namespace petrel::datapath {
 inline constexpr const char* kOverlayDevice = "petrel_vxlan";
 inline constexpr uint16_t kDefaultVxlanPort = 8472;
 inline constexpr uint32_t kVxlanOverhead = 50;  // outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
-// Every node's device uses this VNI: the host identity, which the XDP NodePort path also puts in
-// the VXLAN packets it builds (bpf/lib/nodeport_xdp.h).
-inline constexpr uint32_t kOverlayVni = PETREL_IDENTITY_HOST;
+// Every node's device uses this VNI, as does the XDP NodePort path in the VXLAN packets it builds
+// (bpf/lib/nodeport_xdp.h); the source identity travels in the group policy extension.
+inline constexpr uint32_t kOverlayVni = PETREL_OVERLAY_VNI;
 
 // The MAC address of `node`'s overlay device: 02:50 and the node's IPv4 address. The overlay
 // egress program addresses tunnelled frames to it (tunnel_vtep_mac() in bpf/lib/tunnel.h).

@@ -2,9 +2,11 @@
  * collect_md: see docs/decisions.md, "Multi-node"). Egress (pods' and the node's traffic for
  * another node's pod CIDR) looks the destination up in the tunnel map and addresses the inner
  * frame to the remote node's VTEP MAC, which the device's forwarding entries map to the remote
- * node's address. Ingress (decapsulated traffic from other nodes) delivers to local pods with
- * bpf_redirect_peer (remembering UDP flows from other nodes' own addresses, so the pods'
- * answers are not masqueraded) and hands the rest to the stack. */
+ * node's address; the source's security identity rides along as the VXLAN-GBP group policy id
+ * (the device sends the skb mark there, and the receiving device makes it the mark). Ingress
+ * (decapsulated traffic from other nodes) delivers to local pods with bpf_redirect_peer
+ * (remembering UDP flows from other nodes' own addresses, so the pods' answers are not masqueraded)
+ * and hands the rest to the stack. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
@@ -37,8 +39,11 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
   }
   struct tunnel_info* remote = tunnel_lookup_ip4(iph->daddr);
   if (!remote) return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
-  /* The device sends the frame to the node its forwarding entry for this MAC names. */
+  /* The device sends the frame to the node its forwarding entry for this MAC names, with the
+   * source's identity as the VXLAN-GBP group policy id (taken from the mark). */
   tunnel_vtep_mac(eth->h_dest, remote->ip4);
+  struct endpoint_info* src = endpoint_lookup_ip4(iph->saddr);
+  skb->mark = (src ? src->identity : PETREL_IDENTITY_HOST) & 0xffff; /* GBP ids are 16 bits */
   return count(skb, PETREL_TO_TUNNEL, METRIC_DIR_EGRESS, TC_ACT_OK);
 }
 

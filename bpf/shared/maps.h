@@ -77,9 +77,13 @@ struct tunnel_info {
   __u8 pad[3];
 };
 
-/* Security identities (the VNI of tunnelled packets carries the source's). */
+/* Security identities (tunnelled packets carry the source's as their VXLAN-GBP group policy id,
+ * so identities that cross nodes fit 16 bits). */
 #define PETREL_IDENTITY_UNKNOWN 0
 #define PETREL_IDENTITY_HOST 1
+
+/* The overlay's one VNI, on every node's device and in what the XDP NodePort path wraps. */
+#define PETREL_OVERLAY_VNI 1
 
 /* petrel_nat: LRU hash of masqueraded flows (pod traffic leaving the cluster gets the node's
  * address). Each flow has two entries: NAT_DIR_EGRESS keyed by the pod's original tuple, and

@@ -81,6 +81,12 @@ TEST_F(OverlayProgramTest, EgressAddressesTheRemoteNodeOrDropsWithoutATunnel) {
   EXPECT_EQ(v.ethDst(), datapath::vtepMac(*Ipv4Addr::parse("192.168.7.5")));
   EXPECT_EQ(v.ethDst(), mac("02:50:c0:a8:07:05"));
   EXPECT_EQ(v.ethSrc(), PacketView{in}.ethSrc());
+  // The source's identity goes as the skb mark, which the device sends as the GBP policy id.
+  auto src = dp_->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodA.ip)));
+  ASSERT_TRUE(src) << src.status().toString();
+  EXPECT_EQ(r.mark, src->identity & 0xffff);
+  auto from_node = run(tcpFrame("192.168.7.9", "10.201.5.9"), dp_->overlayEgressFd());
+  EXPECT_EQ(from_node.mark, uint32_t{PETREL_IDENTITY_HOST});  // not a pod: the host identity
   auto other = run(tcpFrame(kPodA.ip, "10.201.6.9"), dp_->overlayEgressFd());
   EXPECT_EQ(PacketView{other.out}.ethDst(), mac("02:50:c0:a8:07:01"));
 

@@ -38,6 +38,7 @@ const TestEndpoint kPodB{"10.200.0.3", kPeerIfindex, "0a:00:00:00:00:03", "0e:00
 struct RunResult {
   int verdict = -1;
   std::vector<uint8_t> out;
+  uint32_t mark = 0;  // the skb's mark as the program left it
 };
 
 class ProgramTest : public ::testing::Test {
@@ -89,16 +90,17 @@ class ProgramTest : public ::testing::Test {
   RunResult run(const std::vector<uint8_t>& frame, int prog_fd = -1) {
     RunResult r;
     r.out.resize(frame.size() + 256);
-    __sk_buff ctx{};
+    __sk_buff ctx{}, ctx_out{};
     ctx.ifindex = kLoopbackIfindex;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
                 .data_size_in = static_cast<uint32_t>(frame.size()),
                 .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx,
-                .ctx_size_in = sizeof(ctx));
+                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx), .ctx_size_out = sizeof(ctx_out));
     int err = bpf_prog_test_run_opts(prog_fd >= 0 ? prog_fd : dp_->lxcProgramFd(), &opts);
     EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN failed: " << strerror(-err);
     r.verdict = static_cast<int>(opts.retval);
     r.out.resize(opts.data_size_out);
+    r.mark = ctx_out.mark;
     return r;
   }
 

@@ -403,8 +403,10 @@ TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
   EXPECT_GE(outer.sport(), 0xc000);
   EXPECT_EQ((r.out[14 + 20 + 4] << 8 | r.out[14 + 20 + 5]), syn.size() + 16);  // UDP length
   EXPECT_EQ((r.out[14 + 2] << 8 | r.out[14 + 3]), syn.size() + 36);            // outer IP length
-  EXPECT_EQ(r.out[14 + 20 + 8], 0x08);                                         // the VXLAN I flag
-  EXPECT_EQ(r.out[14 + 20 + 8 + 6], PETREL_IDENTITY_HOST);  // the VNI: the node's identity
+  EXPECT_EQ(r.out[14 + 20 + 8], 0x88);  // the VXLAN G and I flags
+  EXPECT_EQ(r.out[14 + 20 + 8 + 2] << 8 | r.out[14 + 20 + 8 + 3],
+            PETREL_IDENTITY_HOST);                        // GBP: the node's identity
+  EXPECT_EQ(r.out[14 + 20 + 8 + 6], PETREL_OVERLAY_VNI);  // the overlay's VNI
   std::vector<uint8_t> inner_bytes(r.out.begin() + kEncap, r.out.end());
   PacketView inner{inner_bytes};
   EXPECT_EQ(inner.ipSrc(), kNodeIp);

@@ -52,6 +52,9 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   EXPECT_EQ(entries[1]["podCIDR"], sb.podCidrPrefix(3) + "0/24");
   auto mtu = inNetns(a, "cat /sys/class/net/eth0/mtu; ip -o link show eth0");
   EXPECT_NE(mtu.out.find("mtu 1450"), std::string::npos) << mtu.out;
+  // The overlay device carries the source identity in the group policy extension.
+  auto device = inNetns(sb.prefix() + "-node-1", "ip -d link show petrel_vxlan");
+  EXPECT_NE(device.out.find(" gbp"), std::string::npos) << device.out;
   // The node's own traffic to a remote pod, and a pod to a remote node.
   const std::string b_ip = pods["b"]["status"]["podIP"];
   EXPECT_EQ(trim(httpGet(sb.prefix() + "-node-3", "http://" + b_ip + ":8080/")), "b");
