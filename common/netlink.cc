@@ -12,7 +12,6 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
-#include <netlink/route/link/vxlan.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
@@ -155,20 +154,6 @@ Status NetlinkSocket::addVeth(const VethSpec& spec) {
   if (err < 0) {
     return netlinkStatus(err, "create veth " + spec.name + " <-> " + spec.peer_name);
   }
-  return Status::ok();
-}
-
-Status NetlinkSocket::addVxlan(const std::string& name, uint16_t port, uint32_t mtu) {
-  LinkPtr link(rtnl_link_vxlan_alloc());
-  if (!link) return Status(Code::kResourceExhausted, "rtnl_link_vxlan_alloc failed");
-  rtnl_link_set_name(link.get(), name.c_str());
-  if (mtu != 0) rtnl_link_set_mtu(link.get(), mtu);
-  rtnl_link_set_flags(link.get(), IFF_NOARP);
-  rtnl_link_vxlan_set_collect_metadata(link.get(), 1);
-  rtnl_link_vxlan_set_port(link.get(), port);
-  rtnl_link_vxlan_set_learning(link.get(), 0);
-  int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
-  if (err < 0) return netlinkStatus(err, fmt::format("create vxlan {} (udp {})", name, port));
   return Status::ok();
 }
 

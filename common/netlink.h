@@ -53,9 +53,6 @@ class NetlinkSocket {
 
   // Creates a veth pair; kAlreadyExists if either name is taken.
   Status addVeth(const VethSpec& spec);
-  // Creates a VXLAN device in collect_md ("external") mode on UDP `port`, NOARP (the BPF program
-  // on it sets each packet's tunnel key); kAlreadyExists if the name is taken.
-  Status addVxlan(const std::string& name, uint16_t port, uint32_t mtu);
   // Deletes a link by name; OK when it does not exist.
   Status deleteLink(const std::string& name);
   // kNotFound when the link does not exist.
