@@ -2,6 +2,8 @@
 // function, so no path leaks a reference.
 #include "common/netlink.h"
 
+#include "common/nl_ptr.h"
+
 #include <linux/if.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -24,31 +26,12 @@
 namespace petrel {
 namespace {
 
-struct LinkPut {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct AddrPut {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct RtAddrPut {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-struct RoutePut {
-  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
-};
-struct NeighPut {
-  void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); }
-};
-struct CacheFree {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-
-using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
-using NlAddrPtr = std::unique_ptr<nl_addr, AddrPut>;
-using RtAddrPtr = std::unique_ptr<rtnl_addr, RtAddrPut>;
-using RoutePtr = std::unique_ptr<rtnl_route, RoutePut>;
-using NeighPtr = std::unique_ptr<rtnl_neigh, NeighPut>;
-using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
+using nl::CachePtr;
+using nl::LinkPtr;
+using nl::NeighPtr;
+using nl::NlAddrPtr;
+using nl::RoutePtr;
+using nl::RtAddrPtr;
 
 NlAddrPtr ipv4Addr(Ipv4Addr ip, uint8_t prefix_len) {
   uint32_t be = ip.toNetwork();

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/netlink.h"
+#include "common/nl_ptr.h"
 
 namespace petrel::datapath {
 
@@ -37,22 +38,10 @@ Ipv4Cidr cidrOf(const tunnel_key& key) {
                   static_cast<uint8_t>(key.prefixlen - TUNNEL_KEY_PREFIX_BITS)};
 }
 
-struct SockFree {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct LinkPut {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct NeighPut {
-  void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); }
-};
-struct AddrPut {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-using SockPtr = std::unique_ptr<nl_sock, SockFree>;
-using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
-using NeighPtr = std::unique_ptr<rtnl_neigh, NeighPut>;
-using AddrPtr = std::unique_ptr<nl_addr, AddrPut>;
+using nl::LinkPtr;
+using nl::NeighPtr;
+using nl::SockPtr;
+using AddrPtr = nl::NlAddrPtr;
 
 // A raw libnl route socket for what NetlinkSocket does not offer (a classic VXLAN device, its
 // MAC address and its forwarding entries).
