@@ -15,8 +15,8 @@
 #   - new-connection request latency (connect, 16-byte request, answer, close; mean, p50, p99) with
 #     one client, COUNT connections a round (-r rounds), and connections/s with two client threads
 #     for SECONDS (-T rounds), to the last Service (the one added; last in KUBE-SERVICES), against
-#     connecting straight to a backend pod IP; for Petrel also the connect4 program's own run
-#     time per call (BPF stats).
+#     connecting straight to a backend pod IP; for Petrel also the connect4 and sock_release
+#     programs' own run time per call (BPF stats, in a pass of their own).
 # -p lists extra N for Petrel's programming time only. Each setup's client has its own network
 # namespace with a veth to one server namespace, where 10.244.1.10 and .11 (the backends) answer.
 # Rounds rotate the order of the setups. Everything is removed on exit.
@@ -191,7 +191,6 @@ measure() {  # SETUP lat|tput ROUND
   local s=$1 cg=()
   [ -z "${SETUP_CGROUP[$s]}" ] || cg+=(--cgroup "${SETUP_CGROUP[$s]}")
   if [ "$2" = lat ]; then
-    [ -z "${SETUP_PIN[$s]}" ] || cg+=(--hook-stats "${SETUP_PIN[$s]}")
     in_ns "${SETUP_NS[$s]}" "$LB" connect --target "${SETUP_TARGET[$s]}" --count "$COUNT" \
       --warmup 50 "${cg[@]}" >>"$RES/lat-$s.json" || die "connect failed: $s round $3"
   else
@@ -212,6 +211,13 @@ echo "latency: ${#SETUPS[@]} setups x $ROUNDS rounds of $COUNT connections" >&2
 run_rounds lat "$ROUNDS"
 echo "connections/s: ${#SETUPS[@]} setups x $TPUT_ROUNDS rounds of ${SECONDS_TPUT}s, 2 threads" >&2
 run_rounds tput "$TPUT_ROUNDS"
+# The socket LB programs' own run time, in a pass of its own: BPF stats slow every program.
+for s in "${SETUPS[@]}"; do
+  [ -n "${SETUP_PIN[$s]}" ] || continue
+  in_ns "${SETUP_NS[$s]}" "$LB" connect --target "${SETUP_TARGET[$s]}" --count "$COUNT" \
+    --warmup 50 --cgroup "${SETUP_CGROUP[$s]}" --hook-stats "${SETUP_PIN[$s]}" \
+    >"$RES/stats-$s.json" || die "connect failed: $s (BPF stats)"
+done
 
 # ---- report -----------------------------------------------------------------------------------
 # med_json FILE FIELD: median over the rounds' JSON lines.
@@ -270,7 +276,8 @@ echo
 echo "## New connection + request + close, to the last Service"
 echo
 echo "Medians over rounds. \"paired\": the median over rounds of this setup's mean / direct's mean in"
-echo "the same round. connect4: the socket LB program's own run time per connect (BPF stats)."
+echo "the same round. connect4 / release: the socket LB programs' own run time per connection (BPF"
+echo "stats, in a pass after the rounds: the stats slow every program, so the rounds run without)."
 echo
 # paired SETUP: median over rounds of (SETUP mean / direct mean), rounds matched by line.
 paired() {
@@ -287,11 +294,12 @@ row() {  # LABEL SETUP [NFT_SETUP]
   p50=$(med_json "$RES/lat-$s.json" p50_us)
   p99=$(med_json "$RES/lat-$s.json" p99_us)
   c=$(med_json "$RES/tput-$s.json" conn_per_s)
-  [ -z "${SETUP_PIN[$s]}" ] || hook="$(med_json "$RES/lat-$s.json" connect4_ns) ns"
+  [ -z "${SETUP_PIN[$s]}" ] ||
+    hook="$(jq -r '"\(.connect4_ns) / \(.release_ns // "-")"' "$RES/stats-$s.json") ns"
   [ -z "${3:-}" ] || vs_nft=$(ratio "$m" "$(med_json "$RES/lat-$3.json" mean_us)")
   echo "| $1 | $(fmt1 "$m") | $(fmt1 "$p50") | $(fmt1 "$p99") | $(fmt1 "$c") | $(ratio "$m" "$d_mean") | $(fmt2 "$(paired "$s")") | $(ratio "$p50" "$d_p50") | $(ratio "$p99" "$d_p99") | $(ratio "$c" "$d_cps") | $vs_nft | $hook | $(hits "$s") |"
 }
-echo "| setup | mean (µs) | p50 (µs) | p99 (µs) | conn/s | mean / direct | paired | p50 / direct | p99 / direct | conn/s / direct | mean / nft same N | connect4 | backends hit |"
+echo "| setup | mean (µs) | p50 (µs) | p99 (µs) | conn/s | mean / direct | paired | p50 / direct | p99 / direct | conn/s / direct | mean / nft same N | connect4 / release | backends hit |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 row "direct to pod IP" direct
 row "direct to pod IP, in Petrel's cgroup (N=${NS_LIST%% *})" direct-cgroup
@@ -302,7 +310,7 @@ for n in $NS_LIST; do
 done
 echo
 first=${NS_LIST%% *} last=${NS_LIST##* }
-echo "Petrel N=$last / N=$first: mean $(ratio "$(med_json "$RES/lat-petrel-$last.json" mean_us)" "$(med_json "$RES/lat-petrel-$first.json" mean_us)"), p50 $(ratio "$(med_json "$RES/lat-petrel-$last.json" p50_us)" "$(med_json "$RES/lat-petrel-$first.json" p50_us)"), connect4 run time $(ratio "$(med_json "$RES/lat-petrel-$last.json" connect4_ns)" "$(med_json "$RES/lat-petrel-$first.json" connect4_ns)")"
+echo "Petrel N=$last / N=$first: mean $(ratio "$(med_json "$RES/lat-petrel-$last.json" mean_us)" "$(med_json "$RES/lat-petrel-$first.json" mean_us)"), p50 $(ratio "$(med_json "$RES/lat-petrel-$last.json" p50_us)" "$(med_json "$RES/lat-petrel-$first.json" p50_us)"), connect4 run time $(ratio "$(jq -r .connect4_ns "$RES/stats-petrel-$last.json")" "$(jq -r .connect4_ns "$RES/stats-petrel-$first.json")")"
 echo
 echo "Per-round values (mean_us/p99_us | conn/s):"
 for s in "${SETUPS[@]}"; do

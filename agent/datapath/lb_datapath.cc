@@ -60,7 +60,9 @@ Status BpfLbDatapath::restore() {
       }
     } else {
       if (applied.slots.size() < key.slot) applied.slots.resize(key.slot, 0);
-      applied.slots[key.slot - 1] = v->backend_id;
+      // A slot without the backend's address (written by an older agent) counts as unknown
+      // (id 0), so the first apply() rewrites it.
+      applied.slots[key.slot - 1] = v->backend_address ? v->backend_id : 0;
       // A slot may name a backend whose entry is gone: never hand its id to another.
       next_backend_id_ = std::max(next_backend_id_, v->backend_id + 1);
     }
@@ -182,6 +184,8 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
     if (i < f.slots.size() && f.slots[i] == ids[i]) continue;
     lb_service_value slot{};
     slot.backend_id = ids[i];
+    slot.backend_address = svc.backends[i].ip.toNetwork();
+    slot.backend_port = htons(svc.backends[i].port);
     ++stats_.map_writes;
     PETREL_RETURN_IF_ERROR(services_.update(keyOf(frontend, static_cast<uint16_t>(i + 1)), slot));
   }

@@ -5,6 +5,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -130,10 +131,14 @@ nat_config& LoadedDatapath::natConfig() {
 
 std::vector<std::pair<std::string, struct bpf_program*>> LoadedDatapath::socketLbPrograms() const {
   const auto& p = sock_->progs;
-  return {{"connect4", p.petrel_sock_connect4}, {"sendmsg4", p.petrel_sock_sendmsg4},
-          {"recvmsg4", p.petrel_sock_recvmsg4}, {"getpeername4", p.petrel_sock_getpeername4},
-          {"connect6", p.petrel_sock_connect6}, {"sendmsg6", p.petrel_sock_sendmsg6},
-          {"recvmsg6", p.petrel_sock_recvmsg6}, {"getpeername6", p.petrel_sock_getpeername6}};
+  struct bpf_program* const progs[] = {
+      p.petrel_sock_connect4,     p.petrel_sock_sendmsg4, p.petrel_sock_recvmsg4,
+      p.petrel_sock_getpeername4, p.petrel_sock_release,  p.petrel_sock_connect6,
+      p.petrel_sock_sendmsg6,     p.petrel_sock_recvmsg6, p.petrel_sock_getpeername6};
+  static_assert(std::size(progs) == std::size(kSocketLbHooks));
+  std::vector<std::pair<std::string, struct bpf_program*>> out;
+  for (size_t i = 0; i < std::size(progs); ++i) out.emplace_back(kSocketLbHooks[i], progs[i]);
+  return out;
 }
 
 int LoadedDatapath::lbMaglevFd() const {

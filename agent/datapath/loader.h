@@ -34,6 +34,11 @@ struct LoadOptions {
   uint32_t maglev_table_size = 16381;  // a prime (core::checkMaglevTableSize)
 };
 
+// The cgroup hooks the socket-level load balancer attaches to (the names of their link pins).
+inline constexpr const char* kSocketLbHooks[] = {"connect4",     "sendmsg4", "recvmsg4",
+                                                 "getpeername4", "release",  "connect6",
+                                                 "sendmsg6",     "recvmsg6", "getpeername6"};
+
 class LoadedDatapath {
  public:
   // Mounts bpffs if needed, opens and loads the programs with maps pinned under `pin_root`.
@@ -52,7 +57,7 @@ class LoadedDatapath {
   // The uplink programs' masquerade settings, in the object's mmapped .bss: writes take effect
   // at once.
   nat_config& natConfig();
-  // The socket-level load balancer's programs, one per cgroup hook (connect4, sendmsg4, ...).
+  // The socket-level load balancer's programs, one per hook of kSocketLbHooks, in its order.
   std::vector<std::pair<std::string, struct bpf_program*>> socketLbPrograms() const;
   EndpointMap& endpoints() { return endpoints_; }
   TunnelMap& tunnels() { return tunnels_; }

@@ -113,8 +113,7 @@ Status attachSocketLb(LoadedDatapath& dp, const std::string& cgroup_dir) {
 
 Status detachSocketLb(const std::string& pin_root) {
   std::error_code ec;
-  for (const char* hook : {"connect4", "sendmsg4", "recvmsg4", "getpeername4", "connect6",
-                           "sendmsg6", "recvmsg6", "getpeername6"}) {
+  for (const char* hook : kSocketLbHooks) {
     fs::remove(linkPath(pin_root, hook), ec);  // the last reference: the link detaches
     if (ec)
       return makeError(Code::kInternal, "unpin {}: {}", linkPath(pin_root, hook), ec.message());

@@ -19,8 +19,9 @@
 //                           [--cgroup DIR] [--warmup W]
 //       New connection per request: connect, send 16 bytes, read the answer to EOF, close.
 //       Prints JSON: mean/p50/p99 in µs, connections/s, errors, answers per backend. With
-//       --hook-stats PIN_ROOT also the socket LB's connect4 program's own run time per call
-//       (kernel BPF stats, enabled through BPF_ENABLE_STATS only while this runs).
+//       --hook-stats PIN_ROOT also the socket LB's connect4 and sock_release programs' own run
+//       time per call (kernel BPF stats, enabled through BPF_ENABLE_STATS only while this runs;
+//       they slow every BPF program a little, so measure latency in runs without them).
 //
 // Services are the same for Petrel and iptables: Service i (0-based, "bench/svc-<i>", port 80,
 // ClusterIP 10.96.0.10 + i) has the backends 10.128.0.0 + 2i and + 2i + 1 on port 8080, which
@@ -452,15 +453,20 @@ int connectBench(const std::string& target_text, int count, double seconds, int 
   target.sin_port = htons(static_cast<uint16_t>(std::stoi(target_text.substr(colon + 1))));
   for (int i = 0; i < warmup; ++i) oneRequest(target);
 
-  const std::string connect4_link = stats_pin_root + "/links/sock_connect4";
+  // The hooks a connection runs, by the names of their link pins.
+  const std::vector<std::string> hooks = {"connect4", "release"};
   int stats_fd = -1;
-  std::optional<ProgStats> stats_before;
+  std::vector<ProgStats> stats_before;
   if (!stats_pin_root.empty()) {
     stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-    stats_before = progStats(connect4_link);
-    if (stats_fd < 0 || !stats_before) {
-      std::fprintf(stderr, "petrel-bench-lb: no BPF stats for %s\n", connect4_link.c_str());
-      return 1;
+    for (const auto& h : hooks) {
+      auto st = progStats(stats_pin_root + "/links/sock_" + h);
+      if (stats_fd < 0 || !st) {
+        std::fprintf(stderr, "petrel-bench-lb: no BPF stats for %s/links/sock_%s\n",
+                     stats_pin_root.c_str(), h.c_str());
+        return 1;
+      }
+      stats_before.push_back(*st);
     }
   }
   std::mutex mu;
@@ -496,14 +502,16 @@ int connectBench(const std::string& target_text, int count, double seconds, int 
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::string hook;
   if (stats_fd >= 0) {
-    auto after = progStats(connect4_link);
-    close(stats_fd);
-    if (after && after->runs > stats_before->runs) {
-      hook = fmt::format(",\"connect4_ns\":{:.1f},\"connect4_runs\":{}",
-                         static_cast<double>(after->ns - stats_before->ns) /
-                             static_cast<double>(after->runs - stats_before->runs),
-                         after->runs - stats_before->runs);
+    for (size_t i = 0; i < hooks.size(); ++i) {
+      auto after = progStats(stats_pin_root + "/links/sock_" + hooks[i]);
+      if (!after || after->runs <= stats_before[i].runs) continue;
+      const uint64_t runs = after->runs - stats_before[i].runs;
+      hook += fmt::format(
+          ",\"{}_ns\":{:.1f},\"{}_runs\":{}", hooks[i],
+          static_cast<double>(after->ns - stats_before[i].ns) / static_cast<double>(runs), hooks[i],
+          runs);
     }
+    close(stats_fd);
   }
 
   std::sort(lat_us.begin(), lat_us.end());

@@ -42,10 +42,10 @@ static __always_inline struct lb_service_value* lb_lookup_service(__be32 address
   return bpf_map_lookup_elem(&petrel_lb_services, &key);
 }
 
-/* The backend in a random slot of the frontend; NULL when the slot or backend is missing (an
- * update in flight). */
-static __always_inline struct lb_backend* lb_random_backend(__be32 address, __be16 port, __u8 proto,
-                                                            __u16 count, __u32* backend_id) {
+/* The backend in a random slot of the frontend into *out (address and port); -1 when the slot
+ * is missing (an update in flight). */
+static __always_inline int lb_random_backend(__be32 address, __be16 port, __u8 proto, __u16 count,
+                                             __u32* backend_id, struct lb_backend* out) {
   struct lb_service_key key;
   __builtin_memset(&key, 0, sizeof(key));
   key.address = address;
@@ -53,38 +53,39 @@ static __always_inline struct lb_backend* lb_random_backend(__be32 address, __be
   key.proto = proto;
   key.slot = (__u16)(bpf_get_prandom_u32() % count) + 1;
   struct lb_service_value* slot = bpf_map_lookup_elem(&petrel_lb_services, &key);
-  if (!slot) return 0;
+  if (!slot || !slot->backend_address) return -1;
   *backend_id = slot->backend_id;
-  return bpf_map_lookup_elem(&petrel_lb_backends, backend_id);
+  out->address = slot->backend_address;
+  out->port = slot->backend_port;
+  return 0;
 }
 
 /* Chooses a backend for a new connection from `client` to the frontend `svc` (its master
- * entry). Returns NULL when none can be chosen. */
-static __always_inline struct lb_backend* lb_select_backend(const struct lb_service_value* svc,
-                                                            __be32 address, __be16 port, __u8 proto,
-                                                            __u64 client) {
+ * entry) into *out (address and port). Returns -1 when none can be chosen. */
+static __always_inline int lb_select_backend(const struct lb_service_value* svc, __be32 address,
+                                             __be16 port, __u8 proto, __u64 client,
+                                             struct lb_backend* out) {
   __u32 backend_id = 0;
+  if (!(svc->flags & LB_SVC_F_AFFINITY))
+    return lb_random_backend(address, port, proto, svc->count, &backend_id, out);
   struct lb_affinity_key akey;
   __builtin_memset(&akey, 0, sizeof(akey));
   akey.client = client;
   akey.service_id = svc->service_id;
   __u64 now = bpf_ktime_get_ns();
-  if (svc->flags & LB_SVC_F_AFFINITY) {
-    struct lb_affinity_value* a = bpf_map_lookup_elem(&petrel_lb_affinity, &akey);
-    if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * 1000000000ULL) {
-      backend_id = a->backend_id;
-      struct lb_backend* b = bpf_map_lookup_elem(&petrel_lb_backends, &backend_id);
-      /* A terminating backend takes no new connections, not even from its affine clients. */
-      if (b && !(b->flags & LB_BACKEND_F_TERMINATING)) {
-        a->last_used_ns = now;
-        return b;
-      }
+  struct lb_affinity_value* a = bpf_map_lookup_elem(&petrel_lb_affinity, &akey);
+  if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * 1000000000ULL) {
+    backend_id = a->backend_id;
+    struct lb_backend* b = bpf_map_lookup_elem(&petrel_lb_backends, &backend_id);
+    /* A terminating backend takes no new connections, not even from its affine clients. */
+    if (b && !(b->flags & LB_BACKEND_F_TERMINATING)) {
+      a->last_used_ns = now;
+      *out = *b;
+      return 0;
     }
   }
-  struct lb_backend* b = lb_random_backend(address, port, proto, svc->count, &backend_id);
-  if (b && (svc->flags & LB_SVC_F_AFFINITY)) {
-    struct lb_affinity_value v = {.last_used_ns = now, .backend_id = backend_id};
-    bpf_map_update_elem(&petrel_lb_affinity, &akey, &v, BPF_ANY);
-  }
-  return b;
+  if (lb_random_backend(address, port, proto, svc->count, &backend_id, out) < 0) return -1;
+  struct lb_affinity_value v = {.last_used_ns = now, .backend_id = backend_id};
+  bpf_map_update_elem(&petrel_lb_affinity, &akey, &v, BPF_ANY);
+  return 0;
 }

@@ -49,20 +49,24 @@ static __always_inline __u32 flow_hash(const struct flow_tuple* t) {
   return (__u32)h;
 }
 
-/* The backend the frontend's Maglev table names for this connection; NULL without a table. */
-static __always_inline struct lb_backend* maglev_backend(const struct flow_tuple* t) {
-  if (!maglev_table_size) return 0;
+/* The backend the frontend's Maglev table names for this connection into *out; -1 without a
+ * table. */
+static __always_inline int maglev_backend(const struct flow_tuple* t, struct lb_backend* out) {
+  if (!maglev_table_size) return -1;
   struct lb_service_key key;
   __builtin_memset(&key, 0, sizeof(key));
   key.address = t->daddr;
   key.port = t->dport;
   key.proto = t->proto;
   void* table = bpf_map_lookup_elem(&petrel_lb_maglev, &key);
-  if (!table) return 0;
+  if (!table) return -1;
   __u32 index = flow_hash(t) % maglev_table_size;
   __u32* backend_id = bpf_map_lookup_elem(table, &index);
-  if (!backend_id) return 0;
-  return bpf_map_lookup_elem(&petrel_lb_backends, backend_id);
+  if (!backend_id) return -1;
+  struct lb_backend* b = bpf_map_lookup_elem(&petrel_lb_backends, backend_id);
+  if (!b) return -1;
+  *out = *b;
+  return 0;
 }
 
 /* Where a connection to a frontend goes: its backend, and whether it is reached through the
@@ -98,13 +102,13 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
     return -1;
   if (svc->count == 0) return -1;
   /* Maglev, so that every node picks the same backend for this connection; affinity first. */
-  struct lb_backend* b = 0;
-  if (!(svc->flags & LB_SVC_F_AFFINITY)) b = maglev_backend(t);
-  if (!b) b = lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr);
-  if (!b) return -1;
-  out->addr = b->address;
-  out->port = b->port;
-  out->snat = endpoint_lookup_ip4(b->address) ? 0 : CT_F_SNAT;
+  struct lb_backend b;
+  if (((svc->flags & LB_SVC_F_AFFINITY) || maglev_backend(t, &b) < 0) &&
+      lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr, &b) < 0)
+    return -1;
+  out->addr = b.address;
+  out->port = b.port;
+  out->snat = endpoint_lookup_ip4(b.address) ? 0 : CT_F_SNAT;
   struct ct_entry forward = {.addr = out->addr,
                              .port = out->port,
                              .service_id = svc->service_id,

@@ -1,7 +1,8 @@
 /* sock: socket-level Service load balancing on cgroup v2 hooks. connect() and sendmsg() to a
  * Service frontend are sent to a backend chosen once, at the socket, so the packets carry the
  * backend address from the start (no per-packet NAT); getpeername() and recvmsg() show the
- * frontend again. A frontend without backends is refused with ECONNREFUSED, like kube-proxy's
+ * frontend again (the frontend is kept per socket in an array slot the sock_release hook frees).
+ * A frontend without backends is refused with ECONNREFUSED, like kube-proxy's
  * reject rule. Addresses that are not frontends pass untouched. The IPv6 hooks are attached too
  * and pass everything until IPv6 Services exist. */
 #include <linux/in.h>
@@ -20,12 +21,34 @@ struct {
 } petrel_lb_sock_revnat SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, PETREL_LB_SOCK_FRONTEND_SLOTS);
+  __type(key, __u32);
   __type(value, struct lb_sock_frontend);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } petrel_lb_sock_frontend SEC(".maps");
+
+/* The petrel_lb_sock_frontend slot of the socket with this cookie (NULL only if the map is
+ * smaller than the verifier can see). */
+static __always_inline struct lb_sock_frontend* sock_frontend_slot(__u64 cookie) {
+  __u32 index = (__u32)cookie & (PETREL_LB_SOCK_FRONTEND_SLOTS - 1);
+  return bpf_map_lookup_elem(&petrel_lb_sock_frontend, &index);
+}
+
+/* Keeps the frontend of a connect()ed socket in its slot. Returns 0, or -1 when a live socket
+ * holds the slot. */
+static __always_inline int sock_frontend_store(__u64 cookie, __be32 backend, __be16 backend_port,
+                                               __be32 address, __be16 port) {
+  struct lb_sock_frontend* f = sock_frontend_slot(cookie);
+  if (!f) return -1;
+  __u64 holder = __sync_val_compare_and_swap(&f->cookie, 0, cookie);
+  if (holder != 0 && holder != cookie) return -1;
+  f->backend = backend;
+  f->backend_port = backend_port;
+  f->address = address;
+  f->port = port;
+  return 0;
+}
 
 static __always_inline __u8 sock_proto(struct bpf_sock_addr* ctx) {
   if (ctx->type == 1 /* SOCK_STREAM */) return IPPROTO_TCP;
@@ -46,44 +69,36 @@ static __always_inline int translate(struct bpf_sock_addr* ctx, int connected) {
     bpf_set_retval(-PETREL_ECONNREFUSED);
     return 0;
   }
-  struct lb_backend* b = lb_select_backend(svc, address, port, proto, bpf_get_netns_cookie(ctx));
-  if (!b) {
+  struct lb_backend b;
+  __u64 client = (svc->flags & LB_SVC_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0;
+  if (lb_select_backend(svc, address, port, proto, client, &b) < 0) {
     bpf_set_retval(-PETREL_ECONNREFUSED);
     return 0;
   }
-  struct lb_sock_frontend* f =
-      connected && ctx->sk
-          ? bpf_sk_storage_get(&petrel_lb_sock_frontend, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE)
-          : 0;
-  if (f) {
-    f->backend = b->address;
-    f->backend_port = b->port;
-    f->address = address;
-    f->port = port;
-  } else {
-    struct lb_sock_revnat_key rkey = {
-        .cookie = bpf_get_socket_cookie(ctx), .address = b->address, .port = b->port};
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  if (!connected || sock_frontend_store(cookie, b.address, b.port, address, port) < 0) {
+    struct lb_sock_revnat_key rkey = {.cookie = cookie, .address = b.address, .port = b.port};
     struct lb_sock_revnat_value rval = {
         .address = address, .port = port, .service_id = svc->service_id};
     bpf_map_update_elem(&petrel_lb_sock_revnat, &rkey, &rval, BPF_ANY);
   }
-  ctx->user_ip4 = b->address;
-  ctx->user_port = b->port;
+  ctx->user_ip4 = b.address;
+  ctx->user_port = b.port;
   return 1;
 }
 
 /* Shows the frontend in place of the backend this socket was sent to. */
 static __always_inline void reverse(struct bpf_sock_addr* ctx) {
-  struct lb_sock_frontend* f =
-      ctx->sk ? bpf_sk_storage_get(&petrel_lb_sock_frontend, ctx->sk, 0, 0) : 0;
-  if (f && f->backend == ctx->user_ip4 && f->backend_port == (__be16)ctx->user_port) {
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  struct lb_sock_frontend* f = sock_frontend_slot(cookie);
+  if (f && f->cookie == cookie && f->backend == ctx->user_ip4 &&
+      f->backend_port == (__be16)ctx->user_port) {
     ctx->user_ip4 = f->address;
     ctx->user_port = f->port;
     return;
   }
-  struct lb_sock_revnat_key rkey = {.cookie = bpf_get_socket_cookie(ctx),
-                                    .address = ctx->user_ip4,
-                                    .port = (__be16)ctx->user_port};
+  struct lb_sock_revnat_key rkey = {
+      .cookie = cookie, .address = ctx->user_ip4, .port = (__be16)ctx->user_port};
   struct lb_sock_revnat_value* v = bpf_map_lookup_elem(&petrel_lb_sock_revnat, &rkey);
   if (!v) return;
   ctx->user_ip4 = v->address;
@@ -109,6 +124,15 @@ int petrel_sock_recvmsg4(struct bpf_sock_addr* ctx) {
 SEC("cgroup/getpeername4")
 int petrel_sock_getpeername4(struct bpf_sock_addr* ctx) {
   reverse(ctx);
+  return 1;
+}
+
+/* Frees the closing socket's petrel_lb_sock_frontend slot. */
+SEC("cgroup/sock_release")
+int petrel_sock_release(struct bpf_sock* sk) {
+  __u64 cookie = bpf_get_socket_cookie(sk);
+  struct lb_sock_frontend* f = sock_frontend_slot(cookie);
+  if (f && f->cookie == cookie) f->cookie = 0; /* only its holder frees a slot */
   return 1;
 }
 

@@ -53,6 +53,9 @@ class LbDatapathTest : public ProgramTest {
       if (!slot) return {"(missing slot)"};
       auto b = dp_->lbBackends().lookup(slot->backend_id);
       if (!b) return {"(missing backend)"};
+      // The slot carries its backend's address for the socket LB: it must match the entry.
+      if (slot->backend_address != b->address || slot->backend_port != b->port)
+        return {"(slot address differs from its backend)"};
       out.push_back(Ipv4Addr::fromNetwork(b->address).toString() + ":" +
                     std::to_string(ntohs(b->port)));
     }
@@ -210,6 +213,24 @@ TEST_F(LbDatapathTest, ARestartsFirstSyncWritesNothingThatIsAlreadyRight) {
   // Read-back frontends are now known as written: the next sync compares in memory.
   ASSERT_TRUE(second.apply(state).isOk());
   EXPECT_EQ(second.lastApply().written, 0u);
+}
+
+TEST_F(LbDatapathTest, ARestartRewritesSlotsThatLackTheBackendsAddress) {
+  const auto state = services(2);
+  const auto f = frontend("10.96.1.1", 80);
+  {
+    datapath::BpfLbDatapath first(dp_->lbServices(), dp_->lbBackends());
+    ASSERT_TRUE(first.apply(state).isOk());
+  }
+  // As an older agent wrote it: the backend id only.
+  lb_service_value old{};
+  old.backend_id = entry(f, 1)->backend_id;
+  plant(f, 1, old);
+  datapath::BpfLbDatapath second(dp_->lbServices(), dp_->lbBackends());
+  ASSERT_TRUE(second.restore().isOk());
+  ASSERT_TRUE(second.apply(state).isOk());
+  EXPECT_EQ(second.lastApply().map_writes, 2u);  // that slot and the master
+  EXPECT_EQ(resolved(f), (std::vector<std::string>{"10.244.1.2:8080", "10.244.1.3:8080"}));
 }
 
 TEST_F(LbDatapathTest, MaglevTablesAreRebuiltOnlyWhenTheBackendsChange) {

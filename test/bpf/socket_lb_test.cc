@@ -1,7 +1,8 @@
 // BPF program tests for socket-level Service load balancing. The sock programs are attached to a
 // fresh cgroup v2 directory this test process joins; real sockets then connect and send to a
 // frontend address and reach loopback listeners standing in for backends. Checks: the backend
-// is reached and getpeername()/recvfrom() show the frontend, choices spread over backends,
+// is reached and getpeername()/recvfrom() show the frontend (kept in the socket's array slot until
+// close, or in the LRU map when another socket holds that slot), choices spread over backends,
 // sessionAffinity sticks, a frontend without backends is refused with ECONNREFUSED at once, and
 // other addresses pass untouched.
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +124,8 @@ class SocketLbTest : public ProgramTest {
       key.slot = static_cast<uint16_t>(i + 1);
       lb_service_value slot{};
       slot.backend_id = id;
+      slot.backend_address = b.address;
+      slot.backend_port = b.port;
       ASSERT_TRUE(dp_->lbServices().update(key, slot).isOk());
     }
     key.slot = 0;
@@ -158,11 +162,79 @@ TEST_F(SocketLbTest, ConnectReachesABackendAndGetpeernameShowsTheFrontend) {
   ASSERT_EQ(connectFrontend(&peer), 0) << strerror(errno);
   EXPECT_EQ(peer, std::string(kFrontend) + ":80");
   EXPECT_EQ(a.drain(), 1);
-  // A connected socket keeps its frontend in its own storage, not in the shared LRU map.
+  // A connected socket keeps its frontend in its slot of the array, not in the shared LRU map.
   UniqueFd revnat(bpf_obj_get((pin_root_ + "/" PETREL_MAP_LB_SOCK_REVNAT).c_str()));
   ASSERT_TRUE(revnat) << strerror(errno);
   lb_sock_revnat_key first{};
   EXPECT_NE(bpf_map_get_next_key(revnat.get(), nullptr, &first), 0) << "an LRU entry was written";
+}
+
+uint64_t socketCookie(int fd) {
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  EXPECT_EQ(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len), 0) << strerror(errno);
+  return cookie;
+}
+
+uint32_t frontendSlot(uint64_t cookie) {
+  return static_cast<uint32_t>(cookie & (PETREL_LB_SOCK_FRONTEND_SLOTS - 1));
+}
+
+TEST_F(SocketLbTest, AConnectedSocketsSlotHoldsItsFrontendUntilItCloses) {
+  Backend a(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port});
+  UniqueFd slots(bpf_obj_get((pin_root_ + "/" PETREL_MAP_LB_SOCK_FRONTEND).c_str()));
+  ASSERT_TRUE(slots) << strerror(errno);
+  auto s = std::make_unique<UniqueFd>(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const uint64_t cookie = socketCookie(s->get());
+  const uint32_t index = frontendSlot(cookie);
+  sockaddr_in f = addr(kFrontend, kFrontendPort);
+  ASSERT_EQ(connect(s->get(), reinterpret_cast<sockaddr*>(&f), sizeof(f)), 0) << strerror(errno);
+  lb_sock_frontend slot{};
+  ASSERT_EQ(bpf_map_lookup_elem(slots.get(), &index, &slot), 0);
+  EXPECT_EQ(slot.cookie, cookie);
+  EXPECT_EQ(slot.address, inet_addr(kFrontend));
+  EXPECT_EQ(slot.port, htons(kFrontendPort));
+  EXPECT_EQ(slot.backend, inet_addr("127.0.0.1"));
+  EXPECT_EQ(slot.backend_port, htons(a.port));
+  s.reset();  // close(): the sock_release hook frees the slot
+  ASSERT_EQ(bpf_map_lookup_elem(slots.get(), &index, &slot), 0);
+  EXPECT_EQ(slot.cookie, 0u) << "the closed socket's slot was not freed";
+  EXPECT_EQ(a.drain(), 1);
+}
+
+TEST_F(SocketLbTest, ASocketWhoseSlotIsTakenKeepsItsFrontendInTheLruMap) {
+  Backend a(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port});
+  UniqueFd slots(bpf_obj_get((pin_root_ + "/" PETREL_MAP_LB_SOCK_FRONTEND).c_str()));
+  UniqueFd revnat(bpf_obj_get((pin_root_ + "/" PETREL_MAP_LB_SOCK_REVNAT).c_str()));
+  ASSERT_TRUE(slots && revnat) << strerror(errno);
+  UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const uint64_t cookie = socketCookie(s.get());
+  const uint32_t index = frontendSlot(cookie);
+  // Another live socket, whose cookie shares the slot, holds it.
+  lb_sock_frontend other{};
+  other.cookie = cookie + PETREL_LB_SOCK_FRONTEND_SLOTS;
+  other.address = inet_addr("10.96.9.9");
+  ASSERT_EQ(bpf_map_update_elem(slots.get(), &index, &other, BPF_ANY), 0);
+  sockaddr_in f = addr(kFrontend, kFrontendPort);
+  ASSERT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&f), sizeof(f)), 0) << strerror(errno);
+  sockaddr_in p{};
+  socklen_t len = sizeof(p);
+  ASSERT_EQ(getpeername(s.get(), reinterpret_cast<sockaddr*>(&p), &len), 0);
+  EXPECT_EQ(describe(p), std::string(kFrontend) + ":80");
+  lb_sock_frontend slot{};
+  ASSERT_EQ(bpf_map_lookup_elem(slots.get(), &index, &slot), 0);
+  EXPECT_EQ(slot.cookie, other.cookie) << "the holder's slot was overwritten";
+  EXPECT_EQ(slot.address, other.address);
+  lb_sock_revnat_key key{};
+  key.cookie = cookie;
+  key.address = inet_addr("127.0.0.1");
+  key.port = htons(a.port);
+  lb_sock_revnat_value value{};
+  ASSERT_EQ(bpf_map_lookup_elem(revnat.get(), &key, &value), 0) << "no LRU entry for the socket";
+  EXPECT_EQ(value.address, inet_addr(kFrontend));
+  EXPECT_EQ(a.drain(), 1);
 }
 
 TEST_F(SocketLbTest, NewConnectionsSpreadOverTheBackends) {
