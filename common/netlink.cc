@@ -14,6 +14,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/vxlan.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
@@ -38,6 +39,25 @@ NlAddrPtr ipv4Addr(Ipv4Addr ip, uint8_t prefix_len) {
   NlAddrPtr a(nl_addr_build(AF_INET, &be, sizeof(be)));
   if (a) nl_addr_set_prefixlen(a.get(), prefix_len);
   return a;
+}
+
+NlAddrPtr macAddr(const MacAddr& mac) {
+  return NlAddrPtr(nl_addr_build(AF_LLC, mac.data(), mac.size()));
+}
+
+// A VXLAN device's forwarding entry mac -> remote (an AF_BRIDGE neighbour with NTF_SELF).
+NeighPtr fdbEntry(int ifindex, const MacAddr& mac, Ipv4Addr remote) {
+  NeighPtr n(rtnl_neigh_alloc());
+  NlAddrPtr dst = ipv4Addr(remote, 32);
+  NlAddrPtr ll = macAddr(mac);
+  // The destination first: libnl takes the entry's family from it, then AF_BRIDGE replaces it.
+  rtnl_neigh_set_dst(n.get(), dst.get());
+  rtnl_neigh_set_family(n.get(), AF_BRIDGE);
+  rtnl_neigh_set_ifindex(n.get(), ifindex);
+  rtnl_neigh_set_lladdr(n.get(), ll.get());
+  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
+  rtnl_neigh_set_flags(n.get(), NTF_SELF);
+  return n;
 }
 
 LinkInfo toLinkInfo(rtnl_link* link) {
@@ -279,7 +299,7 @@ Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex) {
 Status NetlinkSocket::replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const MacAddr& mac) {
   NeighPtr neigh(rtnl_neigh_alloc());
   NlAddrPtr dst = ipv4Addr(ip, 32);
-  NlAddrPtr ll(nl_addr_build(AF_LLC, mac.data(), mac.size()));
+  NlAddrPtr ll = macAddr(mac);
   rtnl_neigh_set_family(neigh.get(), AF_INET);
   rtnl_neigh_set_ifindex(neigh.get(), ifindex);
   rtnl_neigh_set_dst(neigh.get(), dst.get());
@@ -289,6 +309,78 @@ Status NetlinkSocket::replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const 
   if (err < 0) {
     return netlinkStatus(err, fmt::format("add neighbour {} lladdr {} on ifindex {}", ip.toString(),
                                           formatMac(mac.data()), ifindex));
+  }
+  return Status::ok();
+}
+
+Status NetlinkSocket::addVxlan(const VxlanSpec& spec) {
+  LinkPtr link(rtnl_link_vxlan_alloc());
+  if (!link) return Status(Code::kResourceExhausted, "rtnl_link_vxlan_alloc failed");
+  rtnl_link_set_name(link.get(), spec.name.c_str());
+  if (spec.mtu != 0) rtnl_link_set_mtu(link.get(), spec.mtu);
+  rtnl_link_set_flags(link.get(), IFF_NOARP);
+  NlAddrPtr mac;
+  if (spec.mac) {
+    mac = macAddr(*spec.mac);
+    rtnl_link_set_addr(link.get(), mac.get());
+  }
+  rtnl_link_vxlan_set_id(link.get(), spec.vni);
+  rtnl_link_vxlan_set_port(link.get(), spec.port);
+  rtnl_link_vxlan_set_learning(link.get(), 0);
+  rtnl_link_vxlan_set_udp_csum(link.get(), 0);
+  if (spec.gbp) rtnl_link_vxlan_set_flags(link.get(), RTNL_LINK_VXLAN_F_GBP, 1);
+  int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err < 0) {
+    return netlinkStatus(
+        err, fmt::format("create vxlan {} (vni {}, udp {})", spec.name, spec.vni, spec.port));
+  }
+  return Status::ok();
+}
+
+bool NetlinkSocket::vxlanMatches(const VxlanSpec& spec) {
+  rtnl_link* raw = nullptr;
+  if (rtnl_link_get_kernel(sock_, 0, spec.name.c_str(), &raw) < 0) return false;
+  LinkPtr link(raw);
+  uint32_t vni = 0, port = 0, flags = 0;
+  return rtnl_link_is_vxlan(link.get()) && rtnl_link_vxlan_get_collect_metadata(link.get()) == 0 &&
+         rtnl_link_vxlan_get_id(link.get(), &vni) == 0 && vni == spec.vni &&
+         rtnl_link_vxlan_get_port(link.get(), &port) == 0 && port == spec.port &&
+         rtnl_link_vxlan_get_flags(link.get(), &flags) == 0 &&
+         ((flags & RTNL_LINK_VXLAN_F_GBP) != 0) == spec.gbp;
+}
+
+Status NetlinkSocket::setLinkMac(const std::string& name, const MacAddr& mac) {
+  rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
+  if (err < 0) return netlinkStatus(err, "get link " + name);
+  LinkPtr orig(raw);
+  NlAddrPtr want = macAddr(mac);
+  nl_addr* have = rtnl_link_get_addr(orig.get());
+  if (have && nl_addr_cmp(have, want.get()) == 0) return Status::ok();
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_addr(change.get(), want.get());
+  err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
+  if (err < 0) return netlinkStatus(err, "set address of " + name);
+  return Status::ok();
+}
+
+Status NetlinkSocket::replaceFdbEntry(int ifindex, const MacAddr& mac, Ipv4Addr remote) {
+  NeighPtr n = fdbEntry(ifindex, mac, remote);
+  int err = rtnl_neigh_add(sock_, n.get(), NLM_F_CREATE | NLM_F_REPLACE);
+  if (err < 0) {
+    return netlinkStatus(err, fmt::format("add forwarding entry {} -> {} on ifindex {}",
+                                          formatMac(mac.data()), remote.toString(), ifindex));
+  }
+  return Status::ok();
+}
+
+Status NetlinkSocket::deleteFdbEntry(int ifindex, const MacAddr& mac, Ipv4Addr remote) {
+  NeighPtr n = fdbEntry(ifindex, mac, remote);
+  int err = rtnl_neigh_delete(sock_, n.get(), 0);
+  if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return Status::ok();
+  if (err < 0) {
+    return netlinkStatus(err, fmt::format("delete forwarding entry {} -> {} on ifindex {}",
+                                          formatMac(mac.data()), remote.toString(), ifindex));
   }
   return Status::ok();
 }

@@ -40,6 +40,17 @@ struct VethSpec {
   uint32_t mtu = 0;  // 0 = kernel default
 };
 
+// A classic (not collect_md) VXLAN device without address learning or UDP checksums; its
+// forwarding entries are added one per remote endpoint (replaceFdbEntry).
+struct VxlanSpec {
+  std::string name;
+  uint32_t vni = 0;
+  uint16_t port = 0;  // UDP destination port
+  uint32_t mtu = 0;   // 0 = kernel default
+  std::optional<MacAddr> mac;
+  bool gbp = false;  // the group policy extension: the skb mark travels in the header
+};
+
 // Converts a negative libnl error code into a Status: "what: message".
 Status netlinkStatus(int nl_err, const std::string& what);
 
@@ -73,6 +84,17 @@ class NetlinkSocket {
   Status deleteRoute(const Ipv4Cidr& dst, int ifindex);
   // Creates or replaces a PERMANENT neighbour entry ip -> mac on ifindex.
   Status replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const MacAddr& mac);
+
+  // Creates the VXLAN device (down, IFF_NOARP); kAlreadyExists if the name is taken.
+  Status addVxlan(const VxlanSpec& spec);
+  // Whether the link `spec.name` is such a VXLAN device: same VNI, port and gbp (mtu and mac
+  // are not compared). False when it does not exist.
+  bool vxlanMatches(const VxlanSpec& spec);
+  Status setLinkMac(const std::string& name, const MacAddr& mac);
+  // Creates or replaces the VXLAN device's PERMANENT forwarding entry: frames for `mac` go to
+  // `remote`. deleteFdbEntry is OK when there is none.
+  Status replaceFdbEntry(int ifindex, const MacAddr& mac, Ipv4Addr remote);
+  Status deleteFdbEntry(int ifindex, const MacAddr& mac, Ipv4Addr remote);
 
  private:
   explicit NetlinkSocket(nl_sock* sock) : sock_(sock) {}
