@@ -3,6 +3,8 @@
 
 #include <bpf/bpf.h>
 
+#include <unistd.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <iterator>
@@ -32,6 +34,21 @@ int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
     spdlog::debug("libbpf: {}", line);
   }
   return n;
+}
+
+// An older agent kept the socket LB's per-socket frontends in socket-local storage. That pin
+// holds only what getpeername() of sockets connected before the upgrade shows, so it is dropped
+// rather than failing the load (which would stop the node's datapath from being updated).
+void dropOutdatedSocketFrontends(const std::string& pin_root) {
+  const std::string path = pin_root + "/" PETREL_MAP_LB_SOCK_FRONTEND;
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd) return;  // none yet
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.type == BPF_MAP_TYPE_ARRAY) return;
+  if (unlink(path.c_str()) == 0) {
+    spdlog::info("removed {}: an older agent's map of type {}, not an array", path, info.type);
+  }
 }
 }  // namespace
 
@@ -75,6 +92,7 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   if (int err = uplink__load(dp->uplink_); err) {
     return errnoStatus(-err, "load BPF object uplink" + stale_hint);
   }
+  dropOutdatedSocketFrontends(pin_root);
   dp->sock_ = sock__open_opts(&opts);
   if (!dp->sock_) return errnoStatus(errno, "open BPF object sock");
   if (int err = sock__load(dp->sock_); err) {

@@ -237,6 +237,26 @@ TEST_F(SocketLbTest, ASocketWhoseSlotIsTakenKeepsItsFrontendInTheLruMap) {
   EXPECT_EQ(a.drain(), 1);
 }
 
+TEST_F(SocketLbTest, AnOlderAgentsSocketFrontendsOfAnotherMapTypeDoNotStopTheLoad) {
+  dp_.reset();
+  const std::string path = pin_root_ + "/" PETREL_MAP_LB_SOCK_FRONTEND;
+  ASSERT_EQ(unlink(path.c_str()), 0) << strerror(errno);
+  // (The older agent's was socket-local storage, which cannot be made without BTF here; any
+  // other type takes the same path.)
+  UniqueFd old(bpf_map_create(BPF_MAP_TYPE_HASH, "petrel_lb_sock_", sizeof(int), 12, 16, nullptr));
+  ASSERT_TRUE(old) << strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old.get(), path.c_str()), 0) << strerror(errno);
+  auto dp = datapath::LoadedDatapath::load(pin_root_, {});
+  ASSERT_TRUE(dp) << dp.status().toString();
+  dp_ = std::move(dp.value());
+  UniqueFd now(bpf_obj_get(path.c_str()));
+  ASSERT_TRUE(now) << strerror(errno);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(now.get(), &info, &len), 0);
+  EXPECT_EQ(info.type, BPF_MAP_TYPE_ARRAY);
+}
+
 TEST_F(SocketLbTest, NewConnectionsSpreadOverTheBackends) {
   Backend a(SOCK_STREAM), b(SOCK_STREAM);
   addService(IPPROTO_TCP, {a.port, b.port});
