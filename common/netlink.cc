@@ -2,8 +2,6 @@
 // function, so no path leaks a reference.
 #include "common/netlink.h"
 
-#include "common/nl_ptr.h"
-
 #include <linux/if.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -22,17 +20,26 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace petrel {
 namespace {
 
-using nl::CachePtr;
-using nl::LinkPtr;
-using nl::NeighPtr;
-using nl::NlAddrPtr;
-using nl::RoutePtr;
-using nl::RtAddrPtr;
+// Owning pointers for libnl objects, each freed or put by its own libnl call.
+template <auto Release>
+struct LibnlRelease {
+  template <typename T>
+  void operator()(T* object) const {
+    Release(object);
+  }
+};
+using CachePtr = std::unique_ptr<nl_cache, LibnlRelease<nl_cache_free>>;
+using LinkPtr = std::unique_ptr<rtnl_link, LibnlRelease<rtnl_link_put>>;
+using NeighPtr = std::unique_ptr<rtnl_neigh, LibnlRelease<rtnl_neigh_put>>;
+using NlAddrPtr = std::unique_ptr<nl_addr, LibnlRelease<nl_addr_put>>;
+using RoutePtr = std::unique_ptr<rtnl_route, LibnlRelease<rtnl_route_put>>;
+using RtAddrPtr = std::unique_ptr<rtnl_addr, LibnlRelease<rtnl_addr_put>>;
 
 NlAddrPtr ipv4Addr(Ipv4Addr ip, uint8_t prefix_len) {
   uint32_t be = ip.toNetwork();

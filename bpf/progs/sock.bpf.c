@@ -1,10 +1,10 @@
 /* sock: socket-level Service load balancing on cgroup v2 hooks. connect() and sendmsg() to a
  * Service frontend are sent to a backend chosen once, at the socket, so the packets carry the
  * backend address from the start (no per-packet NAT); getpeername() and recvmsg() show the
- * frontend again (the frontend is kept per socket in an array slot the sock_release hook frees).
- * A frontend without backends is refused with ECONNREFUSED, like kube-proxy's
- * reject rule. Addresses that are not frontends pass untouched. The IPv6 hooks are attached too
- * and pass everything until IPv6 Services exist. */
+ * frontend again (kept per socket in an array slot that the sock_release hook frees). A frontend
+ * without backends is refused with ECONNREFUSED, like kube-proxy's reject rule. Addresses that
+ * are not frontends pass untouched. The IPv6 hooks are attached too and pass everything until
+ * IPv6 Services exist. */
 #include <linux/in.h>
 
 #include "compiler.h"
