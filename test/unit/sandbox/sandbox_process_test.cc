@@ -443,7 +443,8 @@ TEST_F(SandboxProcess, NoDescriptorLeaks) {
     ASSERT_GT(pid, 0);
     EXPECT_EQ(reap(pid), 0);
   }
-  EXPECT_EQ(openFds(), before);
+  // A leak can only add descriptors; fewer is another test's thread closing one of its own.
+  EXPECT_LE(openFds(), before);
 }
 
 TEST(SandboxProcessHelpers, NetnsInodeAndSelfDir) {
