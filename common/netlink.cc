@@ -331,7 +331,11 @@ Status NetlinkSocket::addVxlan(const VxlanSpec& spec) {
     mac = macAddr(*spec.mac);
     rtnl_link_set_addr(link.get(), mac.get());
   }
-  rtnl_link_vxlan_set_id(link.get(), spec.vni);
+  if (spec.collect_md) {
+    rtnl_link_vxlan_set_collect_metadata(link.get(), 1);
+  } else {
+    rtnl_link_vxlan_set_id(link.get(), spec.vni);
+  }
   rtnl_link_vxlan_set_port(link.get(), spec.port);
   rtnl_link_vxlan_set_learning(link.get(), 0);
   rtnl_link_vxlan_set_udp_csum(link.get(), 0);
@@ -339,7 +343,9 @@ Status NetlinkSocket::addVxlan(const VxlanSpec& spec) {
   int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) {
     return netlinkStatus(
-        err, fmt::format("create vxlan {} (vni {}, udp {})", spec.name, spec.vni, spec.port));
+        err, spec.collect_md
+                 ? fmt::format("create vxlan {} (collect_md, udp {})", spec.name, spec.port)
+                 : fmt::format("create vxlan {} (vni {}, udp {})", spec.name, spec.vni, spec.port));
   }
   return Status::ok();
 }
@@ -349,8 +355,10 @@ bool NetlinkSocket::vxlanMatches(const VxlanSpec& spec) {
   if (rtnl_link_get_kernel(sock_, 0, spec.name.c_str(), &raw) < 0) return false;
   LinkPtr link(raw);
   uint32_t vni = 0, port = 0, flags = 0;
-  return rtnl_link_is_vxlan(link.get()) && rtnl_link_vxlan_get_collect_metadata(link.get()) == 0 &&
-         rtnl_link_vxlan_get_id(link.get(), &vni) == 0 && vni == spec.vni &&
+  if (!rtnl_link_is_vxlan(link.get())) return false;
+  const bool collect_md = rtnl_link_vxlan_get_collect_metadata(link.get()) == 1;
+  return collect_md == spec.collect_md &&
+         (collect_md || (rtnl_link_vxlan_get_id(link.get(), &vni) == 0 && vni == spec.vni)) &&
          rtnl_link_vxlan_get_port(link.get(), &port) == 0 && port == spec.port &&
          rtnl_link_vxlan_get_flags(link.get(), &flags) == 0 &&
          ((flags & RTNL_LINK_VXLAN_F_GBP) != 0) == spec.gbp;

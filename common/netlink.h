@@ -40,11 +40,13 @@ struct VethSpec {
   uint32_t mtu = 0;  // 0 = kernel default
 };
 
-// A classic (not collect_md) VXLAN device without address learning or UDP checksums; its
-// forwarding entries are added one per remote endpoint (replaceFdbEntry).
+// A VXLAN device without address learning or UDP checksums: classic (one VNI; its forwarding
+// entries are added one per remote endpoint with replaceFdbEntry) or collect_md (`external`: a
+// BPF program sets each packet's tunnel key, VNI and remote, and reads it on receive).
 struct VxlanSpec {
   std::string name;
-  uint32_t vni = 0;
+  bool collect_md = false;
+  uint32_t vni = 0;   // classic only
   uint16_t port = 0;  // UDP destination port
   uint32_t mtu = 0;   // 0 = kernel default
   std::optional<MacAddr> mac;
@@ -87,8 +89,8 @@ class NetlinkSocket {
 
   // Creates the VXLAN device (down, IFF_NOARP); kAlreadyExists if the name is taken.
   Status addVxlan(const VxlanSpec& spec);
-  // Whether the link `spec.name` is such a VXLAN device: same VNI, port and gbp (mtu and mac
-  // are not compared). False when it does not exist.
+  // Whether the link `spec.name` is such a VXLAN device: same collect_md, VNI (classic), port
+  // and gbp (mtu and mac are not compared). False when it does not exist.
   bool vxlanMatches(const VxlanSpec& spec);
   Status setLinkMac(const std::string& name, const MacAddr& mac);
   // Creates or replaces the VXLAN device's PERMANENT forwarding entry: frames for `mac` go to

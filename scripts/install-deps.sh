@@ -11,7 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev libyaml-cpp-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 ethtool iputils-ping iperf3 socat curl procps psmisc kmod iptables util-linux tar
+  iproute2 ethtool iputils-ping iperf3 socat curl procps psmisc kmod iptables util-linux tar tcpdump
   containernetworking-plugins podman runc busybox-static
   golang-go golang-github-appc-cni-dev
 )

@@ -71,6 +71,7 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   // The overlay object shares the endpoint, tunnel and metrics maps through their pins.
   dp->overlay_ = overlay__open_opts(&opts);
   if (!dp->overlay_) return errnoStatus(errno, "open BPF object overlay");
+  dp->overlay_->rodata->collect_md = options.tunnel_collect_md;
   if (int err = overlay__load(dp->overlay_); err) {
     return errnoStatus(-err, "load BPF object overlay" + stale_hint);
   }

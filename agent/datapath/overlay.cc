@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/netlink.h"
@@ -28,11 +29,13 @@ Ipv4Cidr cidrOf(const tunnel_key& key) {
                   static_cast<uint8_t>(key.prefixlen - TUNNEL_KEY_PREFIX_BITS)};
 }
 
-// The overlay device as Petrel wants it: classic VXLAN (VNI kOverlayVni) on `port`, with the
-// group policy extension, since the source identity travels in the skb mark.
-VxlanSpec overlaySpec(uint16_t port, uint32_t mtu, std::optional<MacAddr> mac) {
+// The overlay device as Petrel wants it on `port`: classic (VNI kOverlayVni) or collect_md, with
+// the group policy extension either way (classic: the source identity travels in the skb mark;
+// both: the XDP NodePort path's packets carry it).
+VxlanSpec overlaySpec(uint16_t port, uint32_t mtu, std::optional<MacAddr> mac, OverlayMode mode) {
   VxlanSpec spec;
   spec.name = kOverlayDevice;
+  spec.collect_md = mode == OverlayMode::kCollectMd;
   spec.vni = kOverlayVni;
   spec.port = port;
   spec.mtu = mtu;
@@ -61,24 +64,24 @@ MacAddr vtepMac(Ipv4Addr node) {
   return mac;
 }
 
-Result<int> ensureOverlayDevice(uint16_t port, uint32_t mtu) {
+Result<int> ensureOverlayDevice(uint16_t port, uint32_t mtu, OverlayMode mode) {
   auto nl = NetlinkSocket::open();
   if (!nl) return nl.status();
   std::optional<MacAddr> mac;
   if (auto node = nodeAddress(*nl)) mac = vtepMac(*node);
-  const VxlanSpec spec = overlaySpec(port, mtu, mac);
+  const VxlanSpec spec = overlaySpec(port, mtu, mac, mode);
+  const std::string kind =
+      spec.collect_md ? "VXLAN collect_md" : fmt::format("VXLAN, VNI {}", kOverlayVni);
   auto existing = nl->getLink(kOverlayDevice);
   if (existing && !nl->vxlanMatches(spec)) {
-    // E.g. the collect_md device of an earlier version.
+    // E.g. the device of the other --vxlan-mode.
     PETREL_RETURN_IF_ERROR(nl->deleteLink(kOverlayDevice));
-    spdlog::info("removed {}: not a VXLAN device with VNI {} on udp {}", kOverlayDevice,
-                 kOverlayVni, port);
+    spdlog::info("removed {}: not a {} device on udp {}", kOverlayDevice, kind, port);
     existing = Status(Code::kNotFound, "replaced");
   }
   if (!existing) {
     PETREL_RETURN_IF_ERROR(nl->addVxlan(spec));
-    spdlog::info("created {} (VXLAN, VNI {}, udp {}, mtu {})", kOverlayDevice, kOverlayVni, port,
-                 mtu);
+    spdlog::info("created {} ({}, udp {}, mtu {})", kOverlayDevice, kind, port, mtu);
   } else if (mac) {
     PETREL_RETURN_IF_ERROR(nl->setLinkMac(kOverlayDevice, *mac));
   }
@@ -120,7 +123,7 @@ uint32_t underlayMtu() {
 Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
   auto nl = NetlinkSocket::open();
   if (!nl) return nl.status();
-  // Tunnel mode: one forwarding entry per remote node, for its VTEP MAC.
+  // A classic overlay device: one forwarding entry per remote node, for its VTEP MAC.
   auto fdb = [&](bool add, uint32_t node_be) {
     const Ipv4Addr node = Ipv4Addr::fromNetwork(node_be);
     return add ? nl->replaceFdbEntry(ifindex_, vtepMac(node), node)
@@ -141,7 +144,7 @@ Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
     auto old = map_.lookup(key);
     note(map_.remove(key));
     note(nl->deleteRoute(cidr, ifindex_));
-    if (!native_ && old && !nodes.count(old->ip4)) {
+    if (forwarding_entries_ && old && !nodes.count(old->ip4)) {
       note(fdb(false, old->ip4));
     }
     spdlog::info("tunnel: removed {}", cidr.toString());
@@ -153,7 +156,7 @@ Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
     auto have = map_.lookup(keyFor(cidr));
     if (!have || have->ip4 != want.ip4) {
       // The node of this CIDR changed: its old node's forwarding entry goes if nothing needs it.
-      if (!native_ && have && !nodes.count(have->ip4)) {
+      if (forwarding_entries_ && have && !nodes.count(have->ip4)) {
         note(fdb(false, have->ip4));
       }
       note(map_.update(keyFor(cidr), want));
@@ -165,7 +168,7 @@ Status BpfTunnelDatapath::apply(const core::TunnelRoutes& desired) {
     note(nl->replaceRoute(cidr, ifindex_,
                           native_ ? std::optional<Ipv4Addr>(route.node_ip) : std::nullopt));
   }
-  if (!native_) {
+  if (forwarding_entries_) {
     for (uint32_t node : nodes) note(fdb(true, node));
   }
   return first;

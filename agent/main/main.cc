@@ -44,6 +44,7 @@ struct Options {
   std::string socket = "/var/run/petrel/petrel.sock";
   uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
   std::string routing_mode = "tunnel";
+  std::string vxlan_mode = "classic";
   uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
   std::string cgroup_root;  // "": the cgroup2 mount (mounted at /run/petrel/cgroupv2 if none)
   bool masquerade = true;
@@ -154,6 +155,12 @@ int main(int argc, char** argv) {
                  "nodes' pod CIDRs via their node addresses (nodes share a network)")
       ->check(CLI::IsMember({"tunnel", "native"}))
       ->capture_default_str();
+  app.add_option("--vxlan-mode", opt.vxlan_mode,
+                 "The overlay device in tunnel mode. classic: one VNI, the source identity in "
+                 "the VXLAN-GBP policy id (faster receive); collect-md: an external device, each "
+                 "packet's tunnel key set by BPF with the source identity as the VNI")
+      ->check(CLI::IsMember({"classic", "collect-md"}))
+      ->capture_default_str();
   app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
@@ -234,15 +241,20 @@ int main(int argc, char** argv) {
   if (ec) return fail("create state dir " + opt.state_dir + ": " + ec.message());
 
   const bool tunnel = opt.routing_mode == "tunnel";
+  const auto overlay_mode = opt.vxlan_mode == "collect-md"
+                                ? petrel::datapath::OverlayMode::kCollectMd
+                                : petrel::datapath::OverlayMode::kClassic;
   const uint32_t underlay_mtu = petrel::datapath::underlayMtu();
   const uint32_t overlay_mtu = underlay_mtu - petrel::datapath::kVxlanOverhead;
   if (opt.mtu == 0) opt.mtu = tunnel ? overlay_mtu : underlay_mtu;
   petrel::datapath::LoadOptions load_options;
   load_options.maglev_table_size = opt.maglev_table_size;
   if (tunnel) {
-    auto ifindex = petrel::datapath::ensureOverlayDevice(opt.tunnel_port, overlay_mtu);
+    auto ifindex =
+        petrel::datapath::ensureOverlayDevice(opt.tunnel_port, overlay_mtu, overlay_mode);
     if (!ifindex) return fail(ifindex.status().toString());
     load_options.tunnel_ifindex = static_cast<uint32_t>(*ifindex);
+    load_options.tunnel_collect_md = overlay_mode == petrel::datapath::OverlayMode::kCollectMd;
   } else if (auto st = petrel::datapath::removeOverlayDevice(); !st) {
     return fail(st.toString());
   }
@@ -280,7 +292,8 @@ int main(int argc, char** argv) {
   petrel::agent::ServiceLb service_lb(dp, opt.node_name, cluster);
   if (auto st = service_lb.restore(); !st)
     return fail("read the service LB maps: " + st.toString());
-  petrel::datapath::BpfTunnelDatapath tunnel_dp(dp.tunnels(), route_ifindex, !tunnel);
+  petrel::datapath::BpfTunnelDatapath tunnel_dp(
+      dp.tunnels(), route_ifindex, tunnel ? std::optional(overlay_mode) : std::nullopt);
   petrel::agent::SyncLoop tunnel_sync(
       "tunnel routes",
       [&cluster] { return cluster->nodes().synced() && cluster->petrelNodes().synced(); },

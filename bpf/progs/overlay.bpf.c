@@ -1,9 +1,11 @@
-/* overlay: tc programs on the node's VXLAN device (one device for all peers, a fixed VNI, no
- * collect_md: see docs/decisions.md, "Multi-node"). Egress (pods' and the node's traffic for
- * another node's pod CIDR) looks the destination up in the tunnel map and addresses the inner
- * frame to the remote node's VTEP MAC, which the device's forwarding entries map to the remote
- * node's address; the source's security identity rides along as the VXLAN-GBP group policy id
- * (the device sends the skb mark there, and the receiving device makes it the mark). Ingress
+/* overlay: tc programs on the node's VXLAN device (one device for all peers; see
+ * docs/decisions.md, "Multi-node"). Egress (pods' and the node's traffic for another node's pod
+ * CIDR) looks the destination up in the tunnel map and addresses the inner frame to the remote
+ * node's VTEP MAC. On a classic device (the default: a fixed VNI) the device's forwarding entries
+ * map that MAC to the remote node's address, and the source's security identity rides along as
+ * the VXLAN-GBP group policy id (the device sends the skb mark there, and the receiving device
+ * makes it the mark). On a collect_md device the program sets the tunnel key itself: the remote
+ * node, and the source identity as the VNI, which ingress turns back into the mark. Ingress
  * (decapsulated traffic from other nodes) delivers to local pods with bpf_redirect_peer
  * (remembering UDP flows from other nodes' own addresses, so the pods' answers are not masqueraded)
  * and hands the rest to the stack. */
@@ -17,6 +19,9 @@
 #include "metrics.h"
 #include "nat_map.h"
 #include "tunnel.h"
+
+/* Set by the agent before load: the device is collect_md (--vxlan-mode collect-md). */
+const volatile __u8 collect_md = 0;
 
 static __always_inline int count(struct __sk_buff* skb, __u32 reason, __u32 dir, int action) {
   metrics_count(reason, dir, skb->len);
@@ -39,11 +44,23 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
   }
   struct tunnel_info* remote = tunnel_lookup_ip4(iph->daddr);
   if (!remote) return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
-  /* The device sends the frame to the node its forwarding entry for this MAC names, with the
-   * source's identity as the VXLAN-GBP group policy id (taken from the mark). */
   tunnel_vtep_mac(eth->h_dest, remote->ip4);
   struct endpoint_info* src = endpoint_lookup_ip4(iph->saddr);
-  skb->mark = (src ? src->identity : PETREL_IDENTITY_HOST) & 0xffff; /* GBP ids are 16 bits */
+  __u32 identity = src ? src->identity : PETREL_IDENTITY_HOST;
+  if (collect_md) {
+    struct bpf_tunnel_key key = {
+        .remote_ipv4 = bpf_ntohl(remote->ip4),
+        .tunnel_id = identity & PETREL_VNI_MASK, /* VNIs are 24 bits */
+        .tunnel_ttl = 64,
+    };
+    if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0) {
+      return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
+    }
+  } else {
+    /* The device sends the frame to the node its forwarding entry for this MAC names, with the
+     * source's identity as the VXLAN-GBP group policy id (taken from the mark). */
+    skb->mark = identity & 0xffff; /* GBP ids are 16 bits */
+  }
   return count(skb, PETREL_TO_TUNNEL, METRIC_DIR_EGRESS, TC_ACT_OK);
 }
 
@@ -53,6 +70,11 @@ int petrel_overlay_ingress(struct __sk_buff* skb) {
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
   if ((void*)(eth + 1) > data_end) return count(skb, PETREL_DROP_INVALID, METRIC_DIR_INGRESS, 0);
+  if (collect_md) {
+    /* The sender's identity, as a classic GBP device would have left it in the mark. */
+    struct bpf_tunnel_key key = {};
+    if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) == 0) skb->mark = key.tunnel_id;
+  }
   if (eth->h_proto != bpf_htons(ETH_P_IP)) {
     return count(skb, PETREL_FROM_TUNNEL, METRIC_DIR_INGRESS, TC_ACT_OK);
   }

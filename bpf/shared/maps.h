@@ -78,12 +78,14 @@ struct tunnel_info {
 };
 
 /* Security identities (tunnelled packets carry the source's as their VXLAN-GBP group policy id,
- * so identities that cross nodes fit 16 bits). */
+ * or as the VNI with --vxlan-mode collect-md, so identities that cross nodes fit 16 bits). */
 #define PETREL_IDENTITY_UNKNOWN 0
 #define PETREL_IDENTITY_HOST 1
 
-/* The overlay's one VNI, on every node's device and in what the XDP NodePort path wraps. */
+/* The overlay's one VNI, on every classic device and in what the XDP NodePort path wraps (a
+ * collect_md device reads it as the host identity). */
 #define PETREL_OVERLAY_VNI 1
+#define PETREL_VNI_MASK 0xffffff
 
 /* petrel_nat: LRU hash of masqueraded flows (pod traffic leaving the cluster gets the node's
  * address). Each flow has two entries: NAT_DIR_EGRESS keyed by the pod's original tuple, and

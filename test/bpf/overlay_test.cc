@@ -1,6 +1,8 @@
 // BPF program tests for the overlay: lxc sends traffic for another node's pod CIDR (longest
 // prefix in the tunnel map) to the overlay device; the overlay device's egress program addresses
-// the frame to the remote node's VTEP MAC or drops what has no tunnel; its ingress program
+// the frame to the remote node's VTEP MAC (on a classic device with the source identity as the
+// mark; on a collect_md device through the tunnel key, which a test run cannot show: the Overlay
+// e2e suite checks the VNI on the wire) or drops what has no tunnel; its ingress program
 // delivers to local pods.
 #include <linux/pkt_cls.h>
 
@@ -118,6 +120,36 @@ TEST_F(OverlayProgramTest, IngressDeliversToTheLocalPodAsARouterHop) {
   auto node = run(tcpFrame("10.201.5.9", "192.168.7.9"), dp_->overlayIngressFd());
   EXPECT_EQ(node.verdict, TC_ACT_OK);
   EXPECT_EQ(counter(PETREL_FROM_TUNNEL, METRIC_DIR_INGRESS), stack_before + 1);
+}
+
+// --vxlan-mode collect-md: the same programs, loaded for a collect_md device.
+class CollectMdOverlayProgramTest : public OverlayProgramTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    return {.tunnel_ifindex = kOverlayIfindex, .tunnel_collect_md = true};
+  }
+};
+
+TEST_F(CollectMdOverlayProgramTest, EgressSetsTheTunnelKeyInsteadOfTheMark) {
+  uint64_t ok_before = counter(PETREL_TO_TUNNEL, METRIC_DIR_EGRESS);
+  auto r = run(tcpFrame(kPodA.ip, "10.201.5.9"), dp_->overlayEgressFd());
+  EXPECT_EQ(r.verdict, TC_ACT_OK);
+  EXPECT_EQ(counter(PETREL_TO_TUNNEL, METRIC_DIR_EGRESS), ok_before + 1);
+  // The identity goes in the VNI, so the mark stays as it was; the inner destination is still
+  // the remote node's VTEP MAC, the receiving device's own address.
+  EXPECT_EQ(r.mark, 0u);
+  EXPECT_EQ(PacketView{r.out}.ethDst(), mac("02:50:c0:a8:07:05"));
+  uint64_t drop_before = counter(PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS);
+  EXPECT_EQ(run(tcpFrame(kPodA.ip, "10.250.0.1"), dp_->overlayEgressFd()).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS), drop_before + 1);
+}
+
+TEST_F(CollectMdOverlayProgramTest, IngressWithoutATunnelKeyStillDelivers) {
+  // A test run's packet carries no tunnel metadata: the mark is left alone and the pod gets it.
+  auto r = run(tcpFrame("10.201.5.9", kPodB.ip), dp_->overlayIngressFd());
+  EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{r.out}.ethDst(), mac(kPodB.pod_mac));
+  EXPECT_EQ(r.mark, 0u);
 }
 
 }  // namespace

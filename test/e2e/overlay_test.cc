@@ -1,10 +1,13 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
 // ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
 // remote node — and a node removed from the API loses its PetrelNode (petrel-operator), its
-// tunnel route and the overlay device's forwarding entry for it until it is added back. Native
-// routing mode is checked the same way. Needs root, kubectl, curl, socat, ping.
+// tunnel route and the overlay device's forwarding entry for it until it is added back. The
+// collect_md device (--vxlan-mode collect-md) and native routing mode are checked the same way.
+// Needs root, kubectl, curl, socat, ping (and tcpdump for the VNI on the wire).
+#include <optional>
 #include <thread>
 
+#include "bpf/shared/maps.h"
 #include "test/e2e/harness.h"
 #include "test/e2e/sandbox_cluster.h"
 
@@ -20,28 +23,41 @@ class Overlay : public ::testing::Test {
     for (const char* tool : {"kubectl", "curl", "socat", "ping"}) ASSERT_TRUE(requireTool(tool));
     ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
   }
+  // Three nodes (the sandbox's `up` flags `extra`) with pods a, b and c on node-1, -2 and -3.
+  static ::testing::AssertionResult upWithThreePods(Sandbox& sb,
+                                                    const std::vector<std::string>& extra = {}) {
+    auto up = sb.up(3, extra);
+    if (!up) return up;
+    auto applied = sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
+                            workloadPodOn("c", "node-3"));
+    if (!applied) return applied;
+    return sb.waitReady({"a", "b", "c"});
+  }
+  // Pod a pings b and c (also with `df_payload` bytes and don't-fragment), fetches HTTP from
+  // them and gets their UDP echo.
+  static void expectATalksToBAndC(Sandbox& sb, int df_payload) {
+    auto pods = sb.pods();
+    const std::string a = sb.podNetns()["a"];
+    for (const char* peer : {"b", "c"}) {
+      const std::string ip = pods[peer]["status"]["podIP"];
+      SCOPED_TRACE(std::string("a -> ") + peer + " " + ip);
+      EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + ip).ok());
+      auto big = inNetns(a, "ping -c 2 -W 2 -M do -s " + std::to_string(df_payload) + " " + ip);
+      EXPECT_TRUE(big.ok()) << big.describe();
+      EXPECT_EQ(trim(httpGet(a, "http://" + ip + ":8080/")), peer);
+      auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
+      EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
+    }
+  }
 };
 
 TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(3));
-  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
-                       workloadPodOn("c", "node-3")));
-  ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
+  ASSERT_TRUE(upWithThreePods(sb));
+  // 1400 bytes on the wire with don't-fragment: the pod MTU leaves room for the VXLAN header.
+  expectATalksToBAndC(sb, 1372);
   auto pods = sb.pods();
-  auto netns = sb.podNetns();
-  const std::string a = netns["a"];
-  for (const char* peer : {"b", "c"}) {
-    const std::string ip = pods[peer]["status"]["podIP"];
-    SCOPED_TRACE(std::string("a -> ") + peer + " " + ip);
-    EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + ip).ok());
-    // 1400 bytes on the wire with don't-fragment: the pod MTU leaves room for the VXLAN header.
-    auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1372 " + ip);
-    EXPECT_TRUE(big.ok()) << big.describe();
-    EXPECT_EQ(trim(httpGet(a, "http://" + ip + ":8080/")), peer);
-    auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
-    EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
-  }
+  const std::string a = sb.podNetns()["a"];
   // `petrel bpf tunnel list` on node-1: the two other nodes' pod CIDRs, read from the pinned map.
   auto tunnels = run({(binDir() / "petrel").string(), "bpf", "tunnel", "list", "-o", "json",
                       "--bpf-root", "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"});
@@ -63,26 +79,58 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   EXPECT_TRUE(inNetns(a, "ping -c 1 -W 2 " + node2_ip).ok()) << node2_ip;
 }
 
+// --vxlan-mode collect-md: an external VXLAN device whose packets get their remote node and VNI
+// from the egress program; pods talk as with the classic device, and the VNI on the wire is the
+// source pod's identity.
+TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
+  ASSERT_TRUE(requireTool("tcpdump"));
+  Sandbox sb;
+  ASSERT_TRUE(upWithThreePods(sb, {"--vxlan-mode", "collect-md"}));
+  expectATalksToBAndC(sb, 1372);
+  auto pods = sb.pods();
+  const std::string a = sb.podNetns()["a"];
+  const std::string node1 = sb.prefix() + "-node-1";
+  const std::string b_ip = pods["b"]["status"]["podIP"];
+  EXPECT_EQ(trim(httpGet(sb.prefix() + "-node-3", "http://" + b_ip + ":8080/")), "b");
+  auto device = inNetns(node1, "ip -d link show petrel_vxlan");
+  EXPECT_NE(device.out.find(" external "), std::string::npos) << device.out;
+  EXPECT_NE(device.out.find(" gbp"), std::string::npos) << device.out;
+  // No forwarding entries: the program names the remote node.
+  auto fdb = inNetns(node1, "bridge fdb show dev petrel_vxlan");
+  EXPECT_EQ(fdb.out.find(" dst "), std::string::npos) << fdb.out;
+
+  // On the underlay: the VNI is the source's identity: pod a's (from the endpoint map; pods
+  // share identity 0 until policy allocates them), and the host identity for node-1's own.
+  auto endpoints = run({(binDir() / "petrel").string(), "bpf", "endpoint", "list", "-o", "json",
+                        "--bpf-root", "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"});
+  ASSERT_TRUE(endpoints.ok()) << endpoints.describe();
+  std::optional<uint32_t> a_identity;
+  for (const auto& e : json::parse(endpoints.out)) {
+    if (e["ip"] == pods["a"]["status"]["podIP"]) a_identity = e["identity"].get<uint32_t>();
+  }
+  ASSERT_TRUE(a_identity) << endpoints.out;
+  auto vniOfPingFrom = [&](const std::string& netns) {
+    auto capture =
+        inNetns(sb.prefix() + "-underlay",
+                "timeout 15 tcpdump -l -n -i br0 -c 1 -T vxlan 'udp dst port 8472 and src host " +
+                    sb.nodeIp(1) + "' 2>/dev/null & sleep 1; nsenter --net=/run/netns/" + netns +
+                    " ping -c 3 -i 0.2 -W 2 " + b_ip + " >/dev/null; wait");
+    auto at = capture.out.find(", vni ");
+    EXPECT_NE(at, std::string::npos) << capture.describe();
+    return at == std::string::npos ? -1 : std::stoll(capture.out.substr(at + 6));
+  };
+  EXPECT_EQ(vniOfPingFrom(a), int64_t{*a_identity & 0xffffff});
+  EXPECT_EQ(vniOfPingFrom(node1), int64_t{PETREL_IDENTITY_HOST});
+}
+
 // Native routing: no VXLAN device; each node routes the other's pod CIDR via its address, and
 // pods keep the full underlay MTU.
 TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(3, {"--routing-mode", "native"}));
-  ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2") +
-                       workloadPodOn("c", "node-3")));
-  ASSERT_TRUE(sb.waitReady({"a", "b", "c"}));
+  ASSERT_TRUE(upWithThreePods(sb, {"--routing-mode", "native"}));
+  expectATalksToBAndC(sb, 1472);  // the full 1500 MTU
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
-  for (const char* peer : {"b", "c"}) {
-    const std::string ip = pods[peer]["status"]["podIP"];
-    SCOPED_TRACE(std::string("a -> ") + peer + " " + ip);
-    EXPECT_TRUE(inNetns(a, "ping -c 2 -W 2 " + ip).ok());
-    auto big = inNetns(a, "ping -c 2 -W 2 -M do -s 1472 " + ip);  // the full 1500 MTU
-    EXPECT_TRUE(big.ok()) << big.describe();
-    EXPECT_EQ(trim(httpGet(a, "http://" + ip + ":8080/")), peer);
-    auto udp = inNetns(a, "echo hi | socat -t 2 - UDP:" + ip + ":9001");
-    EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
-  }
   const std::string b_ip = pods["b"]["status"]["podIP"];
   const std::string node1 = sb.prefix() + "-node-1";
   EXPECT_EQ(trim(httpGet(node1, "http://" + b_ip + ":8080/")), "b");

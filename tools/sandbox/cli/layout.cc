@@ -23,12 +23,19 @@ json toJson(const SandboxState& s) {
                           {"log", c.log},
                           {"argv", c.argv}});
   }
-  return {{"stateDir", s.layout.state_dir},         {"nodes", s.layout.nodes},
-          {"apiPort", s.layout.api_port},           {"prefix", s.layout.prefix},
-          {"underlayNet", s.layout.underlay_net},   {"podNet", s.layout.pod_net},
-          {"routingMode", s.layout.routing_mode},   {"lbAcceleration", s.layout.lb_acceleration},
-          {"cgroup2Mount", s.layout.cgroup2_mount}, {"apiServer", s.api_url},
-          {"kubeconfig", s.layout.kubeconfig()},    {"components", components}};
+  return {{"stateDir", s.layout.state_dir},
+          {"nodes", s.layout.nodes},
+          {"apiPort", s.layout.api_port},
+          {"prefix", s.layout.prefix},
+          {"underlayNet", s.layout.underlay_net},
+          {"podNet", s.layout.pod_net},
+          {"routingMode", s.layout.routing_mode},
+          {"vxlanMode", s.layout.vxlan_mode},
+          {"lbAcceleration", s.layout.lb_acceleration},
+          {"cgroup2Mount", s.layout.cgroup2_mount},
+          {"apiServer", s.api_url},
+          {"kubeconfig", s.layout.kubeconfig()},
+          {"components", components}};
 }
 
 Result<SandboxState> loadState(const std::string& state_dir) {
@@ -47,6 +54,7 @@ Result<SandboxState> loadState(const std::string& state_dir) {
   s.layout.underlay_net = j.value("underlayNet", s.layout.underlay_net);
   s.layout.pod_net = j.value("podNet", s.layout.pod_net);
   s.layout.routing_mode = j.value("routingMode", s.layout.routing_mode);
+  s.layout.vxlan_mode = j.value("vxlanMode", s.layout.vxlan_mode);
   s.layout.lb_acceleration = j.value("lbAcceleration", s.layout.lb_acceleration);
   s.layout.cgroup2_mount = j.value("cgroup2Mount", "");
   s.api_url = j.value("apiServer", "");

@@ -35,6 +35,7 @@ struct Layout {
   // Node i gets <pod_net>.i.0/24.
   std::string pod_net = "10.244";
   std::string routing_mode = "tunnel";  // the agents' --routing-mode: tunnel or native
+  std::string vxlan_mode = "classic";   // the agents' --vxlan-mode: classic or collect-md
   // The agents' --lb-acceleration. With "native" the nodes' uplink veths get the XDP Service
   // fast path, and the underlay is made to behave like a wire for it (wire_emulation.h).
   std::string lb_acceleration = "best-effort";

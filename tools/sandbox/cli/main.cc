@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
                  "How pods reach other nodes' pods: tunnel (VXLAN) or native (routes)")
       ->check(CLI::IsMember({"tunnel", "native"}))
       ->default_val("tunnel");
+  up->add_option("--vxlan-mode", layout.vxlan_mode,
+                 "The agents' overlay device: classic (identity in VXLAN-GBP) or collect-md "
+                 "(identity in the VNI)")
+      ->check(CLI::IsMember({"classic", "collect-md"}))
+      ->default_val("classic");
   up->add_option("--lb-acceleration", layout.lb_acceleration,
                  "The agents' XDP Service fast path: native (on the nodes' uplink veths, with "
                  "the underlay made to act as a wire for it), best-effort (skips veths: tc "

@@ -255,11 +255,12 @@ Status sandboxUp(const Layout& layout) {
     PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent = launch(state, node + "/agent", l.nodeNetns(i),
-                        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
-                         "--state-dir", dir + "/agent", "--socket", l.agentSocket(i),
-                         "--kubeconfig", dir + "/kubeconfig", "--routing-mode", l.routing_mode,
-                         "--cgroup-root", l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
+    auto agent =
+        launch(state, node + "/agent", l.nodeNetns(i),
+               {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
+                "--state-dir", dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig",
+                dir + "/kubeconfig", "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode,
+                "--cgroup-root", l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
     auto kubelet = launch(
         state, node + "/kubelet", l.nodeNetns(i),
