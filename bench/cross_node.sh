@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-node pod-to-pod throughput and latency, side by side in one run, in two modes:
+# Cross-node pod-to-pod throughput and latency, side by side in one run, in three modes:
 #   tunnel: petrel   - two pods of a 2-node petrel-sandbox in tunnel mode (client on node-1,
 #                      server on node-2), wired by petrel-cni; petrel_vxlan (VNI 1, a forwarding
 #                      entry per remote node, the inner destination MAC set by BPF), delivery
@@ -9,6 +9,9 @@
 #                      into a "baseline pod" namespace, routed by the node's stack; MTU 1450.
 #                      Path: veth -> node stack -> vxlan -> underlay bridge -> vxlan -> node
 #                      stack -> veth
+#   collect-md: the same as tunnel, with the agents' --vxlan-mode collect-md: petrel_vxlan is an
+#                      external (collect_md) device, the egress program sets each packet's tunnel
+#                      key (remote node, VNI = source identity); same baseline
 #   native: petrel   - the same in a sandbox started with --routing-mode native: the agents route
 #                      the other node's pod CIDR via its node IP on eth0, no encapsulation; pod
 #                      MTU 1500. Path: pod -> lxc (tc, to the stack) -> node stack -> eth0 ->
@@ -26,25 +29,29 @@
 #
 # Usage (root, after `ninja -C build petrel-sandbox petrel-agent petrel-cni petrel-kubelet
 #   petrel-apiserver petrel-controller petrel-operator petrel-workload petrel petrel-bench-rr`):
-#   bench/cross_node.sh [-m tunnel|native|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]
+#   bench/cross_node.sh [-m MODE[,MODE...]] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]
+#   MODE: tunnel, collect-md or native (default: all three; "both" = tunnel,native)
 # PETREL_BIN_DIR overrides build/bin. The sandboxes (own prefix, subnets, API port and state dir)
 # and everything else it creates are removed on exit, also on Ctrl-C or failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-MODES=(tunnel native)
+MODES=(tunnel collect-md native)
 ROUNDS=3
 SECS=10
 RR_SECS=5
-usage="usage: $0 [-m tunnel|native|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
+usage="usage: $0 [-m tunnel|collect-md|native[,...]|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
 while getopts "m:r:t:l:" opt; do
   case $opt in
     m)
-      case $OPTARG in
-        both) MODES=(tunnel native) ;;
-        tunnel | native) MODES=("$OPTARG") ;;
-        *) die "$usage" ;;
-      esac
+      if [ "$OPTARG" = both ]; then OPTARG=tunnel,native; fi
+      IFS=, read -ra MODES <<<"$OPTARG"
+      for m in "${MODES[@]}"; do
+        case $m in
+          tunnel | collect-md | native) ;;
+          *) die "$usage" ;;
+        esac
+      done
       ;;
     r) ROUNDS=$OPTARG ;;
     t) SECS=$OPTARG ;;
@@ -60,7 +67,7 @@ require ip nsenter tc iperf3 ss jq kubectl ping "$BIN_DIR/petrel-sandbox" "$BIN_
 
 IPERF_PORT=5201
 RR_PORT=7001
-# The sandbox of the mode being measured: its state dir and prefix (pxt<pid> / pxn<pid>), and
+# The sandbox of the mode being measured: its state dir and prefix (px<t|c|n><pid>), and
 # whether `down` is still owed.
 SBX_DIR=""
 SBX_PREFIX=""
@@ -121,19 +128,24 @@ pod_yaml() {
 
 declare -A NODE_NS NODE_IP CLIENT SERVER SERVER_IP
 
-# sandbox_up MODE: a 2-node sandbox with --routing-mode MODE and two pods (client on node-1,
-# server on node-2); fills NODE_NS, NODE_IP and CLIENT/SERVER/SERVER_IP[petrel].
+# sandbox_up MODE: a 2-node sandbox in MODE and two pods (client on node-1, server on node-2);
+# fills NODE_NS, NODE_IP and CLIENT/SERVER/SERVER_IP[petrel].
 sandbox_up() {
-  local mode=$1
+  local mode=$1 flags
   SBX_PREFIX="px${mode:0:1}$$"
   SBX_DIR="/tmp/petrel-bench-xnode-$mode-$$"
+  case $mode in
+    native) flags=(--routing-mode native) ;;
+    collect-md) flags=(--routing-mode tunnel --vxlan-mode collect-md) ;;
+    *) flags=(--routing-mode tunnel --vxlan-mode classic) ;;
+  esac
   while [ -n "$(ss -Htln "sport = :$API_PORT")" ]; do API_PORT=$((API_PORT + 1)); done
-  echo "bench: $mode: petrel-sandbox up --routing-mode $mode (prefix $SBX_PREFIX, underlay $UNDERLAY_NET.0/24, pods $POD_NET.0.0/16)" >&2
+  echo "bench: $mode: petrel-sandbox up ${flags[*]} (prefix $SBX_PREFIX, underlay $UNDERLAY_NET.0/24, pods $POD_NET.0.0/16)" >&2
   mkdir -p "$SBX_DIR"
   SBX_UP=1
   "$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" up --nodes 2 --prefix "$SBX_PREFIX" \
     --underlay-net "$UNDERLAY_NET" --pod-net "$POD_NET" --api-port "$API_PORT" \
-    --routing-mode "$mode" >"$BENCH_TMP/sandbox-up-$mode.log" 2>&1 ||
+    "${flags[@]}" >"$BENCH_TMP/sandbox-up-$mode.log" 2>&1 ||
     { cat "$BENCH_TMP/sandbox-up-$mode.log" >&2; die "$mode: petrel-sandbox up failed"; }
 
   KUBECTL=(kubectl --kubeconfig "$SBX_DIR/kubeconfig")
@@ -174,8 +186,8 @@ baseline_pods() {
   SERVER_IP[baseline]="$POD_NET.202.2"
 }
 
-# Tunnel baseline: plain Linux VXLAN. Node i: vxlan vx-base (10.N.250.i/24), a route to the other
-# baseline pod via the other node's vx-base address.
+# baseline_tunnel MODE: plain Linux VXLAN. Node i: vxlan vx-base (10.N.250.i/24), a route to
+# the other baseline pod via the other node's vx-base address.
 baseline_tunnel() {
   local i other node
   for i in 1 2; do
@@ -187,7 +199,7 @@ baseline_tunnel() {
     ip -n "$node" link set vx-base mtu "$MTU" up
     ip -n "$node" addr add "$POD_NET.250.$i/24" dev vx-base
   done
-  baseline_pods tunnel
+  baseline_pods "$1"
   for i in 1 2; do
     other=$((3 - i))
     ip -n "${NODE_NS[$i]}" route add "$POD_NET.20$other.0/24" via "$POD_NET.250.$other" dev vx-base ||
@@ -237,8 +249,9 @@ uplink_on() {
   sleep 3 # let the restarted agents finish starting (API lists, first passes) before measuring
 }
 
-# check_paths MODE: nothing of Petrel's sits on the baseline path, and in native mode Petrel's
-# pod traffic leaves node-1 by a plain route via node-2's IP (no overlay device).
+# check_paths MODE: nothing of Petrel's sits on the baseline path, in native mode Petrel's pod
+# traffic leaves node-1 by a plain route via node-2's IP (no overlay device), and the overlay
+# device is of the mode's kind.
 check_paths() {
   local mode=$1 i dev dir
   for i in 1 2; do
@@ -253,6 +266,13 @@ check_paths() {
     for i in 1 2; do
       ! ip -n "${NODE_NS[$i]}" link show petrel_vxlan >/dev/null 2>&1 ||
         die "native: ${NODE_NS[$i]} has an overlay device"
+    done
+  else
+    for i in 1 2; do
+      local external=0
+      ip -n "${NODE_NS[$i]}" -d link show petrel_vxlan | grep -q " external " && external=1
+      [ "$external" = "$([ "$mode" = collect-md ] && echo 1 || echo 0)" ] ||
+        die "$mode: ${NODE_NS[$i]}'s petrel_vxlan is not the $mode device"
     done
   fi
 }
@@ -321,9 +341,9 @@ run_rounds() {
 }
 
 for mode in "${MODES[@]}"; do
-  if [ "$mode" = tunnel ]; then MTU=1450; else MTU=1500; fi
+  if [ "$mode" = native ]; then MTU=1500; else MTU=1450; fi
   sandbox_up "$mode"
-  "baseline_$mode"
+  if [ "$mode" = native ]; then baseline_native; else baseline_tunnel "$mode"; fi
   uplink_off
   check_paths "$mode"
   start_servers "$mode"
@@ -358,6 +378,11 @@ for mode in "${MODES[@]}"; do
     base_name="plain Linux VXLAN path" mtu=1450
     echo
     echo "cross-node pod-to-pod, TUNNEL mode: Petrel VXLAN tunnel vs plain Linux vxlan + veth (same"
+  elif [ "$mode" = collect-md ]; then
+    base_name="plain Linux VXLAN path" mtu=1450
+    echo
+    echo "cross-node pod-to-pod, TUNNEL mode with --vxlan-mode collect-md: Petrel VXLAN tunnel vs"
+    echo "plain Linux vxlan + veth (same"
   else
     base_name="plain Linux routing path" mtu=1500
     echo

@@ -1,10 +1,11 @@
 // End-to-end: the XDP fast path of NodePort Services (--lb-acceleration native), in a 2-node
-// sandbox in both routing modes. The only backends are on node-2, so every request to node-1's
-// NodePort from the underlay is translated and sent on by node-1's XDP program (wrapped in
-// VXLAN in tunnel mode), and the answers come back through it; the per-reason counters prove it
-// was XDP and not tc. Needs root, kubectl, curl, socat.
+// sandbox in both routing modes (tunnel mode with either overlay device). The only backends are
+// on node-2, so every request to node-1's NodePort from the underlay is translated and sent on by
+// node-1's XDP program (wrapped in VXLAN in tunnel mode), and the answers come back through it;
+// the per-reason counters prove it was XDP and not tc. Needs root, kubectl, curl, socat.
 #include <set>
 #include <string>
+#include <vector>
 
 #include "test/e2e/harness.h"
 #include "test/e2e/sandbox_cluster.h"
@@ -46,7 +47,15 @@ class ServicesXdp : public ::testing::TestWithParam<std::string> {
 
 TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(2, {"--routing-mode", GetParam(), "--lb-acceleration", "native"}));
+  // collect-md: tunnel mode with the collect_md overlay device, which must take the VXLAN-GBP
+  // packets the XDP program builds.
+  const std::vector<std::string> routing =
+      GetParam() == "collect-md"
+          ? std::vector<std::string>{"--routing-mode", "tunnel", "--vxlan-mode", "collect-md"}
+          : std::vector<std::string>{"--routing-mode", GetParam()};
+  std::vector<std::string> flags = {"--lb-acceleration", "native"};
+  flags.insert(flags.end(), routing.begin(), routing.end());
+  ASSERT_TRUE(sb.up(2, flags));
   auto link = inNetns(sb.prefix() + "-node-1", "ip link show eth0");
   EXPECT_NE(link.out.find(" xdp "), std::string::npos) << "no XDP program on eth0: " << link.out;
   ASSERT_TRUE(sb.apply(xdpBackend("xweb-a") + xdpBackend("xweb-b") +
@@ -89,8 +98,10 @@ TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
   EXPECT_GE(counter(sb, 1, "service-reply-xdp") - replied, uint64_t{3 * kRequests + 5});
 }
 
-INSTANTIATE_TEST_SUITE_P(RoutingModes, ServicesXdp, ::testing::Values("tunnel", "native"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(RoutingModes, ServicesXdp,
+                         ::testing::Values("tunnel", "collect-md", "native"), [](const auto& info) {
+                           return info.param == "collect-md" ? "collect_md" : info.param;
+                         });
 
 }  // namespace
 }  // namespace petrel::e2e
