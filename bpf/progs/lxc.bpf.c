@@ -2,8 +2,9 @@
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
  * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
  * another node's pod CIDR to the overlay device (whose egress program addresses the frame to
- * the remote node), gives a Service backend's answers to clients outside the node the
- * frontend's address, and hands everything else to the node's stack. Every exit is counted by
+ * the remote node), gives a Service backend's answers (and its ICMP errors about the
+ * connection) to clients outside the node the frontend's address, and hands everything else to
+ * the node's stack. Every exit is counted by
  * reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -14,6 +15,7 @@
 #include "endpoints.h"
 #include "ipv4.h"
 #include "metrics.h"
+#include "service_icmp_error.h"
 #include "service_reply.h"
 #include "tunnel.h"
 
@@ -58,10 +60,17 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
     if (tunnel_ifindex && tunnel_lookup_ip4(iph->daddr)) {
       return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
     }
-    /* This pod answering a Service connection that came from outside the node. */
+    /* This pod answering a Service connection that came from outside the node, or sending an
+     * ICMP error about a packet of one. */
     struct flow_tuple t;
-    if ((iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) &&
-        flow_tuple_read(skb, iph, &t) == 0) {
+    if (iph->protocol == IPPROTO_ICMP) {
+      if (!(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
+        __u32 reason;
+        int action = service_icmp_error_out(skb, iph, &reason);
+        if (action >= 0) return finish(skb, reason, action);
+      }
+    } else if ((iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) &&
+               flow_tuple_read(skb, iph, &t) == 0) {
       __u32 reason;
       int action = service_reply(skb, &t, &reason);
       if (action >= 0) return finish(skb, reason, action);

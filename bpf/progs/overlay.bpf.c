@@ -54,7 +54,7 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
         .tunnel_ttl = 64,
     };
     if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0) {
-      return count(skb, PETREL_DROP_NO_TUNNEL, METRIC_DIR_EGRESS, 0);
+      return count(skb, PETREL_DROP_TUNNEL_KEY, METRIC_DIR_EGRESS, 0);
     }
   } else {
     /* The device sends the frame to the node its forwarding entry for this MAC names, with the

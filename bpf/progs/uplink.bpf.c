@@ -9,7 +9,8 @@
  *   address.
  * - Ingress to an allocated port: translated back, then delivered into the pod, or (a Service
  *   backend on another node answering) sent on to the client with the frontend's address. ICMP
- *   errors about a pod's masqueraded packets go back to the pod (bpf/lib/icmp_error.h).
+ *   errors about a pod's masqueraded packets go back to the pod (bpf/lib/nat_icmp_error.h), and
+ *   those about a local Service backend's answers to the backend (bpf/lib/service_icmp_error.h).
  * - XDP, before either: the fast path of Service traffic from outside to backends on other
  *   nodes, both ways (bpf/lib/nodeport_xdp.h); what it does not finish goes on to tc ingress.
  * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
@@ -19,11 +20,12 @@
 #include "compiler.h"
 #include "deliver.h"
 #include "endpoints.h"
-#include "icmp_error.h"
 #include "ipv4.h"
 #include "metrics.h"
 #include "nat.h"
+#include "nat_icmp_error.h"
 #include "nodeport_xdp.h"
+#include "service_icmp_error.h"
 #include "service_xlate.h"
 #include "tunnel.h"
 
@@ -144,14 +146,14 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   const int to_node = nat_config.node_ip4 && iph->daddr == nat_config.node_ip4;
   const int udp_to_pod = nat_config.masquerade && iph->protocol == IPPROTO_UDP &&
                          is_local_pod(iph->daddr) && !in_cluster(iph->saddr);
-  if (!to_node && !udp_to_pod) return TC_ACT_OK;
-  if (to_node && iph->protocol == IPPROTO_ICMP &&
-      !(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
+  if (iph->protocol == IPPROTO_ICMP && !(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
     __u32 reason;
     int action;
-    if (icmp_error_reverse(skb, iph, &action, &reason))
+    if ((to_node && nat_icmp_error_reverse(skb, iph, &action, &reason)) ||
+        service_icmp_error_in(skb, iph, &action, &reason))
       return count(skb, reason, METRIC_DIR_INGRESS, action);
   }
+  if (!to_node && !udp_to_pod) return TC_ACT_OK;
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
   nat_remember_inbound_udp(&t);

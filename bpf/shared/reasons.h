@@ -15,6 +15,7 @@
   X(LB_REPLIED, 8, "service-reply")                      \
   X(LB_FORWARDED_XDP, 9, "service-forwarded-xdp")        \
   X(LB_REPLIED_XDP, 10, "service-reply-xdp")             \
+  X(LB_ICMP_ERROR, 11, "service-icmp-error")             \
   X(DROP_INVALID, 130, "invalid-packet")                 \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
   X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \

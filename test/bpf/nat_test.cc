@@ -229,18 +229,7 @@ TEST_F(NatProgramTest, IcmpErrorsAboutMasqueradedPacketsGoBackToThePod) {
   // The router quotes the packet as it saw it: the node's address and port.
   std::vector<uint8_t> quote(sent.out.begin() + 14, sent.out.begin() + 14 + 28);
   auto error_from = [&](const std::vector<uint8_t>& quoted) {
-    std::vector<uint8_t> icmp = {3, 4, 0, 0, 0, 0, 0x05, 0x78};  // fragmentation needed, MTU 1400
-    icmp.insert(icmp.end(), quoted.begin(), quoted.end());
-    const uint16_t sum = inetChecksum(icmp.data(), icmp.size());
-    icmp[2] = static_cast<uint8_t>(sum >> 8);
-    icmp[3] = static_cast<uint8_t>(sum & 0xff);
-    auto frame = toNode("203.0.113.1").payload(std::string(icmp.begin(), icmp.end())).build();
-    frame[14 + 9] = 1;  // the protocol: ICMP
-    frame[14 + 10] = frame[14 + 11] = 0;
-    const uint16_t ip_sum = inetChecksum(frame.data() + 14, 20);
-    frame[14 + 10] = static_cast<uint8_t>(ip_sum >> 8);
-    frame[14 + 11] = static_cast<uint8_t>(ip_sum & 0xff);
-    return frame;
+    return toNode("203.0.113.1").icmpError(3, 4, quoted, 1400).build();  // fragmentation needed
   };
   const uint64_t before = counter(PETREL_UNMASQUERADED, METRIC_DIR_INGRESS);
   auto r = ingress(error_from(quote));
@@ -250,13 +239,11 @@ TEST_F(NatProgramTest, IcmpErrorsAboutMasqueradedPacketsGoBackToThePod) {
   EXPECT_EQ(v.ipSrc(), "203.0.113.1");
   EXPECT_TRUE(v.ipChecksumValid());
   EXPECT_TRUE(v.l4ChecksumValid());  // the ICMP checksum over the patched quote
-  std::vector<uint8_t> inner(r.out.begin() + 14 + 20 + 8, r.out.begin() + 14 + 20 + 8 + 28);
-  EXPECT_EQ(inetChecksum(inner.data(), 20), 0) << "the quoted IP header's checksum";
-  char quoted_src[16];
-  std::snprintf(quoted_src, sizeof(quoted_src), "%u.%u.%u.%u", inner[12], inner[13], inner[14],
-                inner[15]);
-  EXPECT_EQ(std::string(quoted_src), kPodB.ip);
-  EXPECT_EQ(inner[20] << 8 | inner[21], 5353);  // the pod's own port
+  auto quoted = v.icmpQuote();
+  PacketView inner{quoted};
+  EXPECT_TRUE(inner.ipChecksumValid()) << "the quoted IP header's checksum";
+  EXPECT_EQ(inner.ipSrc(), kPodB.ip);
+  EXPECT_EQ(inner.sport(), 5353);  // the pod's own port
   EXPECT_EQ(counter(PETREL_UNMASQUERADED, METRIC_DIR_INGRESS), before + 1);
 
   // An error about a port nothing was given: left to the node's stack, untouched.

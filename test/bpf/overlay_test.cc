@@ -23,6 +23,7 @@ class OverlayProgramTest : public ProgramTest {
   datapath::LoadOptions loadOptions() const override { return {.tunnel_ifindex = kOverlayIfindex}; }
   void SetUp() override {
     ProgramTest::SetUp();
+    if (HasFatalFailure()) return;
     addTunnel("10.201.0.0/16", "192.168.7.1");
     addTunnel("10.201.5.0/24", "192.168.7.5");  // more specific: wins for 10.201.5.x
   }

@@ -99,6 +99,16 @@ PacketBuilder& PacketBuilder::icmpEcho(uint16_t id, uint16_t seq, uint8_t type) 
   dport_ = seq;
   return *this;
 }
+PacketBuilder& PacketBuilder::icmpError(uint8_t type, uint8_t code,
+                                        const std::vector<uint8_t>& quoted_ip, uint16_t mtu) {
+  l4_ = L4::kIcmp;
+  icmp_type_ = type;
+  icmp_code_ = code;
+  sport_ = 0;  // unused
+  dport_ = mtu;
+  payload_.assign(quoted_ip.begin(), quoted_ip.end());
+  return *this;
+}
 PacketBuilder& PacketBuilder::moreFragments() {
   more_fragments_ = true;
   return *this;
@@ -160,7 +170,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
     case L4::kIcmp:
       proto = 1;
       l4.push_back(icmp_type_);
-      l4.push_back(0);
+      l4.push_back(icmp_code_);
       put16(l4, 0);
       put16(l4, sport_);
       put16(l4, dport_);
@@ -253,6 +263,13 @@ Mac PacketView::arpTargetMac() const {
 }
 std::string PacketView::arpTargetIp() const {
   return ipAt(bytes, kEth + 24);
+}
+
+std::vector<uint8_t> PacketView::icmpQuote() const {
+  const size_t quote = l4Offset(bytes) + 8;  // after the ICMP header
+  std::vector<uint8_t> frame(kEth, 0);
+  if (quote < bytes.size()) frame.insert(frame.end(), bytes.begin() + quote, bytes.end());
+  return frame;
 }
 
 }  // namespace petrel::bpftest

@@ -21,6 +21,10 @@ class PacketBuilder {
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = 0x02 /* SYN */);
   PacketBuilder& udp(uint16_t sport, uint16_t dport);
   PacketBuilder& icmpEcho(uint16_t id, uint16_t seq, uint8_t type = 8 /* request; 0: reply */);
+  // An ICMP error (e.g. type 3 code 4, "fragmentation needed" with the next hop's `mtu`)
+  // quoting `quoted_ip`: a packet from its IPv4 header on (an error quotes the first 28 bytes).
+  PacketBuilder& icmpError(uint8_t type, uint8_t code, const std::vector<uint8_t>& quoted_ip,
+                           uint16_t mtu = 0);
   // Marks the packet as a first fragment (MF set).
   PacketBuilder& moreFragments();
   // ARP request "who has target_ip? tell sender_ip".
@@ -39,6 +43,7 @@ class PacketBuilder {
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_flags_ = 0;
   uint8_t icmp_type_ = 8;
+  uint8_t icmp_code_ = 0;
   bool more_fragments_ = false;
   std::vector<uint8_t> arp_;
   std::string payload_;
@@ -63,6 +68,8 @@ struct PacketView {
   // The TCP/UDP checksum with its pseudo-header, or the ICMP checksum; a UDP checksum of 0
   // (none) counts as valid.
   bool l4ChecksumValid() const;
+  // The packet an ICMP error quotes, behind a zeroed Ethernet header, to read with a PacketView.
+  std::vector<uint8_t> icmpQuote() const;
   // ARP fields (Ethernet/IPv4 ARP).
   uint16_t arpOp() const;
   Mac arpSenderMac() const;

@@ -246,6 +246,81 @@ TEST_F(ServiceXlateTest, UdpToALocalBackendBothWays) {
   EXPECT_TRUE(a.l4ChecksumValid());
 }
 
+// ICMP errors about a connection to a local backend are translated like its packets: one from
+// a router about the backend's answer (it quotes frontend -> client) reaches the backend pod,
+// and one from the backend pod about what it received (client -> backend) leaves as if the
+// frontend sent it. Errors about nothing translated are left alone.
+TEST_F(ServiceXlateTest, IcmpErrorsAboutALocalBackendsConnectionAreTranslatedBothWays) {
+  setBackends({{kPodA.ip, 8080}});
+  auto in = uplinkIngress(fromClient(0x02));
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);
+  auto answer = run(PacketBuilder()
+                        .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                        .ipv4(kPodA.ip, kClient, 64)
+                        .tcp(8080, 50000, 0x12)
+                        .payload(std::string(1200, 'x'))
+                        .build());
+  ASSERT_EQ(answer.verdict, TC_ACT_REDIRECT);
+  auto quote = [](const RunResult& r) {  // what a router quotes: IP header and 8 bytes
+    return std::vector<uint8_t>(r.out.begin() + 14, r.out.begin() + 14 + 28);
+  };
+  auto router_error = [&](const std::vector<uint8_t>& quoted) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+        .ipv4("198.51.100.1", kNodeIp, 60)
+        .icmpError(3, 4, quoted, 1000)  // fragmentation needed
+        .build();
+  };
+
+  uint64_t to_pod = counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS);
+  auto r = uplinkIngress(router_error(quote(answer)));
+  ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);  // into the backend pod
+  PacketView v{r.out};
+  EXPECT_EQ(v.ipSrc(), "198.51.100.1");
+  EXPECT_EQ(v.ipDst(), kPodA.ip);
+  EXPECT_EQ(v.ethDst(), mac(kPodA.pod_mac));
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_TRUE(v.l4ChecksumValid());  // the ICMP checksum over the patched quote
+  auto quoted = v.icmpQuote();
+  PacketView q{quoted};
+  EXPECT_TRUE(q.ipChecksumValid());
+  EXPECT_EQ(q.ipSrc(), kPodA.ip);  // the answer as the pod sent it
+  EXPECT_EQ(q.sport(), 8080);
+  EXPECT_EQ(q.ipDst(), kClient);
+  EXPECT_EQ(q.dport(), 50000);
+  EXPECT_EQ(counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS), to_pod + 1);
+
+  uint64_t to_client = counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_EGRESS);
+  auto out = run(PacketBuilder()
+                     .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                     .ipv4(kPodA.ip, kClient, 64)
+                     .icmpError(3, 3, quote(in))  // port unreachable
+                     .build());
+  ASSERT_EQ(out.verdict, TC_ACT_REDIRECT);  // forwarded by the FIB
+  PacketView o{out.out};
+  EXPECT_EQ(o.ipSrc(), kNodeIp);  // from the frontend
+  EXPECT_EQ(o.ipDst(), kClient);
+  EXPECT_EQ(o.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway
+  EXPECT_TRUE(o.ipChecksumValid());
+  EXPECT_TRUE(o.l4ChecksumValid());
+  auto quoted_out = o.icmpQuote();
+  PacketView qo{quoted_out};
+  EXPECT_TRUE(qo.ipChecksumValid());
+  EXPECT_EQ(qo.ipSrc(), kClient);  // the client's packet as the client sent it
+  EXPECT_EQ(qo.sport(), 50000);
+  EXPECT_EQ(qo.ipDst(), kNodeIp);
+  EXPECT_EQ(qo.dport(), kNodePort);
+  EXPECT_EQ(counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_EGRESS), to_client + 1);
+
+  // About another client port: no connection, so the stack gets it as it came.
+  auto other = quote(answer);
+  other[22] ^= 0x01;  // the quoted destination port
+  auto unrelated = router_error(other);
+  auto u = uplinkIngress(unrelated);
+  EXPECT_EQ(u.verdict, TC_ACT_OK);
+  EXPECT_EQ(u.out, unrelated);
+}
+
 // Maglev: a new connection's backend is a function of its tuple (the same on every node and
 // after the conntrack entry is gone), and removing a backend leaves the others' flows in place.
 TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {

@@ -125,6 +125,19 @@ class Sandbox {
   std::string underlayIp(int host) const { return underlay_net_ + "." + std::to_string(host); }
   std::string nodeIp(int node) const { return underlayIp(10 + node); }
   std::string podCidrPrefix(int node) const { return pod_net_ + "." + std::to_string(node) + "."; }
+  // Packets node `node`'s datapath counted for `reason`, read by `petrel bpf metrics list` from
+  // its pins (0 when none).
+  uint64_t datapathCount(int node, const std::string& reason) const {
+    auto r = run({(binDir() / "petrel").string(), "bpf", "metrics", "list", "-o", "json",
+                  "--bpf-root", "/sys/fs/bpf/petrel-" + prefix_ + "/node-" + std::to_string(node)});
+    EXPECT_TRUE(r.ok()) << r.describe();
+    nlohmann::json rows = nlohmann::json::parse(r.out, nullptr, false);
+    uint64_t packets = 0;
+    for (const auto& row : rows.is_array() ? rows : nlohmann::json::array()) {
+      if (row.value("reason", "") == reason) packets += row.value("packets", uint64_t{0});
+    }
+    return packets;
+  }
   // Node i's cgroup as /proc/<pid>/cgroup names it, and its directory.
   std::string nodeCgroupPath(int node) const {
     return "/petrel-" + prefix_ + "/node-" + std::to_string(node);

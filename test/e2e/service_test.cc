@@ -12,7 +12,8 @@
 // From outside (the underlay namespace):
 // NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
 // the client's address and the node's own backends, an externalIP routed to a node is served,
-// and `petrel bpf ct list` shows the tracked connections.
+// `petrel bpf ct list` shows the tracked connections, and a local backend's ICMP error (UDP port
+// unreachable) reaches the client from the frontend.
 // Needs root, kubectl, curl, socat.
 #include <fstream>
 #include <memory>
@@ -130,8 +131,9 @@ class Services : public ::testing::Test {
                {.timeout = timeout});
   }
   std::string get(const std::string& url) { return trim(inClient("curl -s -m 3 " + url).out); }
-  // Waits until node-1's agent lists `count` backends for ip:port/TCP.
-  ::testing::AssertionResult waitBackends(const std::string& ip, size_t count, int port = 80) {
+  // Waits until node-1's agent lists `count` backends for ip:port/proto.
+  ::testing::AssertionResult waitBackends(const std::string& ip, size_t count, int port = 80,
+                                          const std::string& proto = "TCP") {
     std::string last;
     for (int i = 0; i < 100; ++i) {
       auto r = run({(binDir() / "petrel").string(), "service", "list", "-o", "json", "--socket",
@@ -139,7 +141,7 @@ class Services : public ::testing::Test {
       last = r.out;
       json list = json::parse(r.out, nullptr, false);
       for (const auto& f : list.is_array() ? list : json::array()) {
-        if (f["frontend"] == ip + ":" + std::to_string(port) + "/TCP" &&
+        if (f["frontend"] == ip + ":" + std::to_string(port) + "/" + proto &&
             f["backends"].size() == count)
           return ::testing::AssertionSuccess();
       }
@@ -329,6 +331,26 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
   ASSERT_TRUE(
       run({"ip", "-n", outside, "route", "add", "203.0.113.10/32", "via", sb_.nodeIp(1)}).ok());
   EXPECT_EQ(outside_get("http://203.0.113.10/").rfind("web-", 0), 0u);
+}
+
+// A local backend's ICMP error about a NodePort connection reaches the client outside as if the
+// frontend sent it: UDP to a port nothing in the pod listens on is refused at once instead of
+// timing out (externalTrafficPolicy Local, so node-1 picks its own backend).
+TEST_F(Services, ALocalBackendsIcmpErrorReachesTheClientOutside) {
+  ASSERT_TRUE(sb_.apply(
+      "apiVersion: v1\nkind: Service\nmetadata: {name: np-closed}\nspec:\n  type: NodePort\n"
+      "  externalTrafficPolicy: Local\n  selector: {app: web}\n  ports:\n"
+      "  - {name: udp, port: 54, targetPort: 9009, protocol: UDP}\n---\n"));
+  const std::string port = std::to_string(
+      sb_.kubectlJson({"get", "service", "np-closed"})["spec"]["ports"][0]["nodePort"].get<int>());
+  // Before its backend is programmed the node's stack would refuse too: wait for it.
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 1, std::stoi(port), "UDP"));
+  const uint64_t before = sb_.datapathCount(1, "service-icmp-error");
+  auto udp = run({"nsenter", "--net=/run/netns/" + sb_.underlayNetns(), "sh", "-c",
+                  "echo hi | socat -t 2 - UDP:" + sb_.nodeIp(1) + ":" + port},
+                 {.timeout = 10s});
+  EXPECT_NE(udp.err.find("Connection refused"), std::string::npos) << udp.describe();
+  EXPECT_GT(sb_.datapathCount(1, "service-icmp-error"), before);
 }
 
 // Serving terminating endpoints (ready=false, serving=true, terminating=true) take new

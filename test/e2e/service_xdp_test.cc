@@ -30,19 +30,6 @@ class ServicesXdp : public ::testing::TestWithParam<std::string> {
     for (const char* tool : {"kubectl", "curl", "socat", "ethtool"}) ASSERT_TRUE(requireTool(tool));
     ASSERT_TRUE(requireFile(binDir() / "petrel-sandbox", "build it with scripts/build.sh"));
   }
-  // Packets node `node` counted for `reason` (0 when none).
-  uint64_t counter(const Sandbox& sb, int node, const std::string& reason) {
-    auto r =
-        run({(binDir() / "petrel").string(), "bpf", "metrics", "list", "-o", "json", "--bpf-root",
-             "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-" + std::to_string(node)});
-    EXPECT_TRUE(r.ok()) << r.describe();
-    json rows = json::parse(r.out, nullptr, false);
-    uint64_t packets = 0;
-    for (const auto& row : rows.is_array() ? rows : json::array()) {
-      if (row.value("reason", "") == reason) packets += row.value("packets", uint64_t{0});
-    }
-    return packets;
-  }
 };
 
 TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
@@ -73,8 +60,8 @@ TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
       pods["xweb-b"]["status"]["podIP"].get<std::string>() + ":8080 active"};
   ASSERT_TRUE(sb.waitFrontendBackends(1, sb.nodeIp(1) + ":" + tcp_port + "/TCP", both));
 
-  const uint64_t forwarded = counter(sb, 1, "service-forwarded-xdp");
-  const uint64_t replied = counter(sb, 1, "service-reply-xdp");
+  const uint64_t forwarded = sb.datapathCount(1, "service-forwarded-xdp");
+  const uint64_t replied = sb.datapathCount(1, "service-reply-xdp");
   std::set<std::string> seen;
   int answered = 0;
   constexpr int kRequests = 30;
@@ -94,8 +81,8 @@ TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
   }
   // Each TCP request is at least SYN, ACK+request, FIN/ACK one way and SYN-ACK, answer, FIN the
   // other; each UDP request one packet each way. All of them through XDP on node-1.
-  EXPECT_GE(counter(sb, 1, "service-forwarded-xdp") - forwarded, uint64_t{3 * kRequests + 5});
-  EXPECT_GE(counter(sb, 1, "service-reply-xdp") - replied, uint64_t{3 * kRequests + 5});
+  EXPECT_GE(sb.datapathCount(1, "service-forwarded-xdp") - forwarded, uint64_t{3 * kRequests + 5});
+  EXPECT_GE(sb.datapathCount(1, "service-reply-xdp") - replied, uint64_t{3 * kRequests + 5});
 }
 
 INSTANTIATE_TEST_SUITE_P(RoutingModes, ServicesXdp,

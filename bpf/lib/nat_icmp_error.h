@@ -1,0 +1,40 @@
+/* Reverse NAT of ICMP errors about masqueraded packets: an error about a packet a pod sent
+ * masqueraded comes back to the node's address and port. The pod's flow is found from the quote
+ * (bpf/lib/icmp_quote.h); the outer destination and the quoted source are translated back and
+ * the error is delivered into the pod, whose stack then lowers its path MTU or fails the
+ * connection as it would without NAT. */
+#pragma once
+
+#include "compiler.h"
+#include "icmp_quote.h"
+#include "nat.h"
+
+/* Handles an ICMP message to the node's address whose IPv4 header `iph` is valid and not a
+ * fragment. Returns 0 when it is not an error about a masqueraded flow (nothing changed), else 1
+ * with the tc action in *action and *reason set. */
+static __always_inline int nat_icmp_error_reverse(struct __sk_buff* skb, struct iphdr* iph,
+                                                  int* action, __u32* reason) {
+  struct icmp_quote q;
+  if (icmp_quote_read(skb, iph, &q) < 0) return 0;
+  if (q.inner.saddr != nat_config.node_ip4) return 0;
+  /* The quoted packet went node:port -> remote; an answer to it would be remote -> node:port. */
+  struct nat_key rkey;
+  nat_key_of(&rkey, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
+             NAT_DIR_INGRESS);
+  struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &rkey);
+  if (!r) return 0;
+  const __be32 pod = r->to_addr;
+  struct endpoint_info* dst = endpoint_lookup_ip4(pod);
+  *action = TC_ACT_SHOT;
+  *reason = PETREL_DROP_INVALID;
+  if (icmp_quote_rewrite(skb, &q, ICMP_QUOTE_SOURCE, pod, r->to_port, offsetof(struct iphdr, daddr),
+                         pod) < 0) {
+    return 1;
+  }
+  *reason = PETREL_UNMASQUERADED;
+  *action = TC_ACT_OK; /* not a pod here (any more): the stack routes it */
+  if (!dst) return 1;
+  *action = icmp_quote_deliver(skb, dst, reason);
+  if (*reason == PETREL_FORWARDED) *reason = PETREL_UNMASQUERADED;
+  return 1;
+}
