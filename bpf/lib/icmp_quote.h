@@ -48,10 +48,11 @@ static __always_inline int icmp_quote_read(struct __sk_buff* skb, const struct i
 
 /* The quoted packet's source (ICMP_QUOTE_SOURCE) or destination (ICMP_QUOTE_DEST) becomes
  * addr:port, and the outer header's address at `outer_field` (offsetof(struct iphdr, saddr) or
- * daddr) becomes `outer_addr`. Returns 0, or -1 when the packet could not be written (then it
- * may be half rewritten: drop it). */
-static __always_inline int icmp_quote_rewrite(struct __sk_buff* skb, const struct icmp_quote* q,
-                                              int end, __be32 addr, __be16 port, __u32 outer_field,
+ * daddr) becomes `outer_addr`; `q` follows, so both ends can be rewritten one after the other.
+ * Returns 0, or -1 when the packet could not be written (then it may be half rewritten: drop
+ * it). */
+static __always_inline int icmp_quote_rewrite(struct __sk_buff* skb, struct icmp_quote* q, int end,
+                                              __be32 addr, __be16 port, __u32 outer_field,
                                               __be32 outer_addr) {
   const __be32 old_addr = end == ICMP_QUOTE_SOURCE ? q->inner.saddr : q->inner.daddr;
   const __be16 old_port = q->ports[end == ICMP_QUOTE_SOURCE ? 0 : 1];
@@ -80,6 +81,14 @@ static __always_inline int icmp_quote_rewrite(struct __sk_buff* skb, const struc
       bpf_skb_store_bytes(skb, sizeof(struct ethhdr) + outer_field, &outer_addr, sizeof(outer_addr),
                           0) < 0) {
     return -1;
+  }
+  q->inner.check = new_check;
+  if (end == ICMP_QUOTE_SOURCE) {
+    q->inner.saddr = addr;
+    q->ports[0] = port;
+  } else {
+    q->inner.daddr = addr;
+    q->ports[1] = port;
   }
   return 0;
 }

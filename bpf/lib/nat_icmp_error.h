@@ -1,8 +1,9 @@
-/* Reverse NAT of ICMP errors about masqueraded packets: an error about a packet a pod sent
- * masqueraded comes back to the node's address and port. The pod's flow is found from the quote
- * (bpf/lib/icmp_quote.h); the outer destination and the quoted source are translated back and
+/* NAT of ICMP errors through masquerading. An error about a packet a pod sent masqueraded comes
+ * back to the node's address and port: the pod's flow is found from the quote
+ * (bpf/lib/icmp_quote.h), the outer destination and the quoted source are translated back, and
  * the error is delivered into the pod, whose stack then lowers its path MTU or fails the
- * connection as it would without NAT. */
+ * connection as it would without NAT. An error a pod sends about a packet it received leaves
+ * as that flow's answers do: translated when the flow is masqueraded, as it is otherwise. */
 #pragma once
 
 #include "compiler.h"
@@ -36,5 +37,32 @@ static __always_inline int nat_icmp_error_reverse(struct __sk_buff* skb, struct 
   if (!dst) return 1;
   *action = icmp_quote_deliver(skb, dst, reason);
   if (*reason == PETREL_FORWARDED) *reason = PETREL_UNMASQUERADED;
+  return 1;
+}
+
+/* An ICMP message a pod sends outside the cluster, whose IPv4 header `iph` is valid and not a
+ * fragment. Returns 0 when it is not an error about a TCP/UDP packet (nothing changed), else 1
+ * with the tc action in *action and *reason set (PETREL_TO_STACK: passed unchanged). */
+static __always_inline int nat_icmp_error_egress(struct __sk_buff* skb, struct iphdr* iph,
+                                                 int* action, __u32* reason) {
+  struct icmp_quote q;
+  if (icmp_quote_read(skb, iph, &q) < 0) return 0;
+  /* The quoted packet came remote -> pod; the pod's answers are pod -> remote. */
+  struct nat_key key;
+  nat_key_of(&key, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
+             NAT_DIR_EGRESS);
+  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
+  *action = TC_ACT_OK;
+  *reason = PETREL_TO_STACK;
+  if (!e || (e->flags & NAT_F_PASSTHROUGH)) return 1; /* a flow opened from outside */
+  const __be32 node = e->to_addr;
+  *action = TC_ACT_SHOT;
+  *reason = PETREL_DROP_INVALID;
+  if (icmp_quote_rewrite(skb, &q, ICMP_QUOTE_DEST, node, e->to_port, offsetof(struct iphdr, saddr),
+                         node) < 0) {
+    return 1;
+  }
+  *action = TC_ACT_OK;
+  *reason = PETREL_MASQUERADED;
   return 1;
 }

@@ -6,11 +6,12 @@
  *   cluster (not a pod CIDR of any node) leaves with the node's address and a port from the
  *   configured range; TCP gets a port on its SYN, ICMP on an echo request, UDP on any packet.
  *   UDP flows opened from outside toward a pod are remembered so the pod's answers keep its
- *   address.
+ *   address. A pod's ICMP errors leave as the answers of the flow they are about.
  * - Ingress to an allocated port: translated back, then delivered into the pod, or (a Service
  *   backend on another node answering) sent on to the client with the frontend's address. ICMP
  *   errors about a pod's masqueraded packets go back to the pod (bpf/lib/nat_icmp_error.h), and
- *   those about a local Service backend's answers to the backend (bpf/lib/service_icmp_error.h).
+ *   those about a Service connection from outside to its backend or its client
+ *   (bpf/lib/service_icmp_error.h).
  * - XDP, before either: the fast path of Service traffic from outside to backends on other
  *   nodes, both ways (bpf/lib/nodeport_xdp.h); what it does not finish goes on to tc ingress.
  * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
@@ -54,6 +55,13 @@ int petrel_uplink_egress(struct __sk_buff* skb) {
   struct iphdr* iph = data + sizeof(*eth);
   if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
   if (!is_local_pod(iph->saddr) || in_cluster(iph->daddr)) return TC_ACT_OK;
+  if (iph->protocol == IPPROTO_ICMP && !(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
+    __u32 reason;
+    int action;
+    if (nat_icmp_error_egress(skb, iph, &action, &reason)) {
+      return reason == PETREL_TO_STACK ? action : count(skb, reason, METRIC_DIR_EGRESS, action);
+    }
+  }
 
   struct flow_tuple t;
   if (flow_tuple_read(skb, iph, &t) < 0) {
@@ -149,7 +157,8 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   if (iph->protocol == IPPROTO_ICMP && !(iph->frag_off & bpf_htons(PETREL_IP_FRAGMENT))) {
     __u32 reason;
     int action;
-    if ((to_node && nat_icmp_error_reverse(skb, iph, &action, &reason)) ||
+    if ((to_node && (service_icmp_error_from_remote(skb, iph, &action, &reason) ||
+                     nat_icmp_error_reverse(skb, iph, &action, &reason))) ||
         service_icmp_error_in(skb, iph, &action, &reason))
       return count(skb, reason, METRIC_DIR_INGRESS, action);
   }

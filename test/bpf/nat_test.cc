@@ -256,5 +256,44 @@ TEST_F(NatProgramTest, IcmpErrorsAboutMasqueradedPacketsGoBackToThePod) {
   EXPECT_EQ(u.out, unrelated);
 }
 
+// A pod's ICMP error about a packet it received leaves as that flow's answers do: with the
+// node's address and port in a masqueraded flow, unchanged in a flow opened from outside.
+TEST_F(NatProgramTest, APodsIcmpErrorsLeaveAsTheirFlowsAnswers) {
+  auto sent = egress(fromPod(kPodB.ip, kOutside).udp(5353, 53).payload("q").build());
+  ASSERT_EQ(sent.verdict, TC_ACT_OK);
+  const uint16_t node_port = PacketView{sent.out}.sport();
+  // The pod refuses the answer (port unreachable), quoting it as it arrived: outside -> pod.
+  auto answer = PacketBuilder()
+                    .eth(mac("02:00:00:00:00:01"), mac(kPodB.pod_mac))
+                    .ipv4(kOutside, kPodB.ip, 60)
+                    .udp(53, 5353)
+                    .payload("a")
+                    .build();
+  std::vector<uint8_t> quote(answer.begin() + 14, answer.begin() + 14 + 28);
+  const uint64_t before = counter(PETREL_MASQUERADED, METRIC_DIR_EGRESS);
+  auto r = egress(fromPod(kPodB.ip, kOutside).icmpError(3, 3, quote).build());
+  ASSERT_EQ(r.verdict, TC_ACT_OK);
+  PacketView v{r.out};
+  EXPECT_EQ(v.ipSrc(), kNodeIp);
+  EXPECT_TRUE(v.ipChecksumValid());
+  EXPECT_TRUE(v.l4ChecksumValid());
+  auto quoted = v.icmpQuote();
+  PacketView q{quoted};
+  EXPECT_TRUE(q.ipChecksumValid());
+  EXPECT_EQ(q.ipDst(), kNodeIp);  // what the outside sent to
+  EXPECT_EQ(q.dport(), node_port);
+  EXPECT_EQ(q.ipSrc(), kOutside);
+  EXPECT_EQ(counter(PETREL_MASQUERADED, METRIC_DIR_EGRESS), before + 1);
+
+  // About a flow nobody translated (opened from outside): out as it is, not dropped.
+  auto other = quote;
+  other[20] = 0x1f;  // quoted source port 8080
+  other[21] = 0x90;
+  auto unrelated = fromPod(kPodB.ip, kOutside).icmpError(3, 3, other).build();
+  auto u = egress(unrelated);
+  EXPECT_EQ(u.verdict, TC_ACT_OK);
+  EXPECT_EQ(u.out, unrelated);
+}
+
 }  // namespace
 }  // namespace petrel::bpftest

@@ -147,6 +147,32 @@ class ServiceXlateTest : public ProgramTest {
     return m;
   }
 
+  // What a router quotes of a packet the program sent: its IP header and 8 bytes.
+  static std::vector<uint8_t> quoteOf(const RunResult& r) {
+    return std::vector<uint8_t>(r.out.begin() + 14, r.out.begin() + 14 + 28);
+  }
+  // "Fragmentation needed" from a router outside, to the node, about `quoted`.
+  static std::vector<uint8_t> routerError(const std::vector<uint8_t>& quoted) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+        .ipv4("198.51.100.1", kNodeIp, 60)
+        .icmpError(3, 4, quoted, 1000)
+        .build();
+  }
+  // An ICMP error whose checksums are valid and whose quote reads src:sport -> dst:dport.
+  static void expectIcmpErrorQuoting(const PacketView& v, const std::string& src, uint16_t sport,
+                                     const std::string& dst, uint16_t dport) {
+    EXPECT_TRUE(v.ipChecksumValid());
+    EXPECT_TRUE(v.l4ChecksumValid());  // the ICMP checksum over the patched quote
+    auto quoted = v.icmpQuote();
+    PacketView q{quoted};
+    EXPECT_TRUE(q.ipChecksumValid()) << "the quoted IP header's checksum";
+    EXPECT_EQ(q.ipSrc(), src);
+    EXPECT_EQ(q.sport(), sport);
+    EXPECT_EQ(q.ipDst(), dst);
+    EXPECT_EQ(q.dport(), dport);
+  }
+
   std::string netns_;
   UniqueFd original_;
   std::unique_ptr<datapath::BpfLbDatapath> lb_;
@@ -261,64 +287,73 @@ TEST_F(ServiceXlateTest, IcmpErrorsAboutALocalBackendsConnectionAreTranslatedBot
                         .payload(std::string(1200, 'x'))
                         .build());
   ASSERT_EQ(answer.verdict, TC_ACT_REDIRECT);
-  auto quote = [](const RunResult& r) {  // what a router quotes: IP header and 8 bytes
-    return std::vector<uint8_t>(r.out.begin() + 14, r.out.begin() + 14 + 28);
-  };
-  auto router_error = [&](const std::vector<uint8_t>& quoted) {
-    return PacketBuilder()
-        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
-        .ipv4("198.51.100.1", kNodeIp, 60)
-        .icmpError(3, 4, quoted, 1000)  // fragmentation needed
-        .build();
-  };
 
   uint64_t to_pod = counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS);
-  auto r = uplinkIngress(router_error(quote(answer)));
+  auto r = uplinkIngress(routerError(quoteOf(answer)));
   ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);  // into the backend pod
   PacketView v{r.out};
   EXPECT_EQ(v.ipSrc(), "198.51.100.1");
   EXPECT_EQ(v.ipDst(), kPodA.ip);
   EXPECT_EQ(v.ethDst(), mac(kPodA.pod_mac));
-  EXPECT_TRUE(v.ipChecksumValid());
-  EXPECT_TRUE(v.l4ChecksumValid());  // the ICMP checksum over the patched quote
-  auto quoted = v.icmpQuote();
-  PacketView q{quoted};
-  EXPECT_TRUE(q.ipChecksumValid());
-  EXPECT_EQ(q.ipSrc(), kPodA.ip);  // the answer as the pod sent it
-  EXPECT_EQ(q.sport(), 8080);
-  EXPECT_EQ(q.ipDst(), kClient);
-  EXPECT_EQ(q.dport(), 50000);
+  expectIcmpErrorQuoting(v, kPodA.ip, 8080, kClient, 50000);  // the answer as the pod sent it
   EXPECT_EQ(counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS), to_pod + 1);
 
   uint64_t to_client = counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_EGRESS);
   auto out = run(PacketBuilder()
                      .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
                      .ipv4(kPodA.ip, kClient, 64)
-                     .icmpError(3, 3, quote(in))  // port unreachable
+                     .icmpError(3, 3, quoteOf(in))  // port unreachable
                      .build());
   ASSERT_EQ(out.verdict, TC_ACT_REDIRECT);  // forwarded by the FIB
   PacketView o{out.out};
   EXPECT_EQ(o.ipSrc(), kNodeIp);  // from the frontend
   EXPECT_EQ(o.ipDst(), kClient);
   EXPECT_EQ(o.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway
-  EXPECT_TRUE(o.ipChecksumValid());
-  EXPECT_TRUE(o.l4ChecksumValid());
-  auto quoted_out = o.icmpQuote();
-  PacketView qo{quoted_out};
-  EXPECT_TRUE(qo.ipChecksumValid());
-  EXPECT_EQ(qo.ipSrc(), kClient);  // the client's packet as the client sent it
-  EXPECT_EQ(qo.sport(), 50000);
-  EXPECT_EQ(qo.ipDst(), kNodeIp);
-  EXPECT_EQ(qo.dport(), kNodePort);
+  // The client's packet as the client sent it.
+  expectIcmpErrorQuoting(o, kClient, 50000, kNodeIp, kNodePort);
   EXPECT_EQ(counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_EGRESS), to_client + 1);
 
   // About another client port: no connection, so the stack gets it as it came.
-  auto other = quote(answer);
+  auto other = quoteOf(answer);
   other[22] ^= 0x01;  // the quoted destination port
-  auto unrelated = router_error(other);
+  auto unrelated = routerError(other);
   auto u = uplinkIngress(unrelated);
   EXPECT_EQ(u.verdict, TC_ACT_OK);
   EXPECT_EQ(u.out, unrelated);
+}
+
+// The same for a backend on another node, behind the node's source NAT: the router's error goes
+// on to the backend quoting what it sent (backend -> node:port), and the backend's error (to the
+// node's address) goes on to the client quoting what the client sent.
+TEST_F(ServiceXlateTest, IcmpErrorsAboutARemoteBackendsConnectionAreTranslatedBothWays) {
+  setBackends({{kRemoteBackend, 8080}});
+  auto in = uplinkIngress(fromClient(0x02));
+  ASSERT_EQ(in.verdict, TC_ACT_REDIRECT);
+  const uint16_t nat_port = PacketView{in.out}.sport();
+  auto answer = uplinkIngress(fromRemoteBackend(nat_port));
+  ASSERT_EQ(answer.verdict, TC_ACT_REDIRECT);
+
+  uint64_t before = counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS);
+  auto r = uplinkIngress(routerError(quoteOf(answer)));
+  ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
+  PacketView v{r.out};
+  EXPECT_EQ(v.ipSrc(), "198.51.100.1");
+  EXPECT_EQ(v.ipDst(), kRemoteBackend);
+  EXPECT_EQ(v.ethDst(), mac("02:00:00:00:00:11"));  // toward the backend's node
+  expectIcmpErrorQuoting(v, kRemoteBackend, 8080, kNodeIp, nat_port);
+
+  auto out = uplinkIngress(PacketBuilder()
+                               .eth(mac("02:00:00:00:00:11"), mac("02:00:00:00:00:02"))
+                               .ipv4(kRemoteBackend, kNodeIp, 62)
+                               .icmpError(3, 3, quoteOf(in))  // port unreachable
+                               .build());
+  ASSERT_EQ(out.verdict, TC_ACT_REDIRECT);
+  PacketView o{out.out};
+  EXPECT_EQ(o.ipSrc(), kNodeIp);  // from the frontend
+  EXPECT_EQ(o.ipDst(), kClient);
+  EXPECT_EQ(o.ethDst(), mac("02:00:00:00:00:01"));  // the default gateway
+  expectIcmpErrorQuoting(o, kClient, 50000, kNodeIp, kNodePort);
+  EXPECT_EQ(counter(PETREL_LB_ICMP_ERROR, METRIC_DIR_INGRESS), before + 2);
 }
 
 // Maglev: a new connection's backend is a function of its tuple (the same on every node and

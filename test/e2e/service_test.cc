@@ -12,8 +12,9 @@
 // From outside (the underlay namespace):
 // NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
 // the client's address and the node's own backends, an externalIP routed to a node is served,
-// `petrel bpf ct list` shows the tracked connections, and a local backend's ICMP error (UDP port
-// unreachable) reaches the client from the frontend.
+// `petrel bpf ct list` shows the tracked connections, and a backend's ICMP error (UDP port
+// unreachable), on node-1 or behind its source NAT on node-2, reaches the client from the
+// frontend.
 // Needs root, kubectl, curl, socat.
 #include <fstream>
 #include <memory>
@@ -333,24 +334,39 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
   EXPECT_EQ(outside_get("http://203.0.113.10/").rfind("web-", 0), 0u);
 }
 
-// A local backend's ICMP error about a NodePort connection reaches the client outside as if the
-// frontend sent it: UDP to a port nothing in the pod listens on is refused at once instead of
-// timing out (externalTrafficPolicy Local, so node-1 picks its own backend).
-TEST_F(Services, ALocalBackendsIcmpErrorReachesTheClientOutside) {
-  ASSERT_TRUE(sb_.apply(
-      "apiVersion: v1\nkind: Service\nmetadata: {name: np-closed}\nspec:\n  type: NodePort\n"
-      "  externalTrafficPolicy: Local\n  selector: {app: web}\n  ports:\n"
-      "  - {name: udp, port: 54, targetPort: 9009, protocol: UDP}\n---\n"));
-  const std::string port = std::to_string(
-      sb_.kubectlJson({"get", "service", "np-closed"})["spec"]["ports"][0]["nodePort"].get<int>());
-  // Before its backend is programmed the node's stack would refuse too: wait for it.
-  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 1, std::stoi(port), "UDP"));
+// A backend's ICMP error about a NodePort connection reaches the client outside as if the
+// frontend sent it: UDP to a port nothing in the pods listens on is refused at once instead of
+// timing out, from node-1's own backend (externalTrafficPolicy Local) and from those on node-2
+// (Cluster: behind node-1's source NAT).
+TEST_F(Services, ABackendsIcmpErrorReachesTheClientOutside) {
+  auto closed = [](const std::string& name, const std::string& policy) {
+    return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+           "}\nspec:\n  type: NodePort\n  externalTrafficPolicy: " + policy +
+           "\n  selector: {app: web}\n  ports:\n"
+           "  - {name: udp, port: 54, targetPort: 9009, protocol: UDP}\n---\n";
+  };
+  ASSERT_TRUE(sb_.apply(closed("closed-local", "Local") + closed("closed-cluster", "Cluster")));
+  auto node_port = [&](const std::string& name) {
+    return sb_.kubectlJson({"get", "service", name})["spec"]["ports"][0]["nodePort"].get<int>();
+  };
+  const int local = node_port("closed-local"), cluster = node_port("closed-cluster");
+  // Before its backends are programmed the node's stack would refuse too: wait for them.
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 1, local, "UDP"));
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 3, cluster, "UDP"));
   const uint64_t before = sb_.datapathCount(1, "service-icmp-error");
-  auto udp = run({"nsenter", "--net=/run/netns/" + sb_.underlayNetns(), "sh", "-c",
-                  "echo hi | socat -t 2 - UDP:" + sb_.nodeIp(1) + ":" + port},
-                 {.timeout = 10s});
-  EXPECT_NE(udp.err.find("Connection refused"), std::string::npos) << udp.describe();
-  EXPECT_GT(sb_.datapathCount(1, "service-icmp-error"), before);
+  auto refused = [&](int port) {
+    auto udp = run({"nsenter", "--net=/run/netns/" + sb_.underlayNetns(), "sh", "-c",
+                    "echo hi | socat -t 2 - UDP:" + sb_.nodeIp(1) + ":" + std::to_string(port)},
+                   {.timeout = 10s});
+    return udp.err.find("Connection refused") != std::string::npos
+               ? ::testing::AssertionSuccess()
+               : ::testing::AssertionFailure() << udp.describe();
+  };
+  EXPECT_TRUE(refused(local));
+  // Eight new flows: Maglev sends some to node-2's two backends (all eight to node-1's own has a
+  // chance of 1 in 6,561).
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(refused(cluster)) << "flow " << i;
+  EXPECT_GE(sb_.datapathCount(1, "service-icmp-error"), before + 9);
 }
 
 // Serving terminating endpoints (ready=false, serving=true, terminating=true) take new
