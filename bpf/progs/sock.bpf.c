@@ -3,8 +3,9 @@
  * backend address from the start (no per-packet NAT); getpeername() and recvmsg() show the
  * frontend again (kept per socket in an array slot that the sock_release hook frees). A frontend
  * without backends is refused with ECONNREFUSED, like kube-proxy's reject rule. Addresses that
- * are not frontends pass untouched. The IPv6 hooks are attached too and pass everything until
- * IPv6 Services exist. */
+ * are not frontends pass untouched. The IPv6 hooks do the same for IPv4-mapped addresses
+ * (::ffff:a.b.c.d), which is how dual-stack IPv6 sockets (Java's, for one) reach IPv4 Services;
+ * other IPv6 addresses pass until IPv6 Services exist. */
 #include <linux/in.h>
 
 #include "compiler.h"
@@ -50,6 +51,26 @@ static __always_inline int sock_frontend_store(__u64 cookie, __be32 backend, __b
   return 0;
 }
 
+/* The IPv4 address in ctx: user_ip4, or on an IPv6 hook (`v6`) the IPv4-mapped user_ip6.
+ * Returns 0, or -1 for an IPv6 address that is not IPv4-mapped. */
+static __always_inline int sock_ip4(const struct bpf_sock_addr* ctx, int v6, __be32* ip) {
+  if (!v6) {
+    *ip = ctx->user_ip4;
+    return 0;
+  }
+  if (ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 || ctx->user_ip6[2] != bpf_htonl(0xffff))
+    return -1;
+  *ip = ctx->user_ip6[3];
+  return 0;
+}
+
+static __always_inline void sock_set_ip4(struct bpf_sock_addr* ctx, int v6, __be32 ip) {
+  if (v6)
+    ctx->user_ip6[3] = ip;
+  else
+    ctx->user_ip4 = ip;
+}
+
 static __always_inline __u8 sock_proto(struct bpf_sock_addr* ctx) {
   if (ctx->type == 1 /* SOCK_STREAM */) return IPPROTO_TCP;
   if (ctx->type == 2 /* SOCK_DGRAM */) return IPPROTO_UDP;
@@ -57,11 +78,13 @@ static __always_inline __u8 sock_proto(struct bpf_sock_addr* ctx) {
 }
 
 /* Translates ctx's destination if it is a frontend. Returns 1 (go on) or 0 (refuse).
- * `connected`: connect(), whose one peer is kept with the socket; else sendmsg(). */
-static __always_inline int translate(struct bpf_sock_addr* ctx, int connected) {
+ * `connected`: connect(), whose one peer is kept with the socket; else sendmsg(). `v6`: an IPv6
+ * hook. */
+static __always_inline int translate(struct bpf_sock_addr* ctx, int connected, int v6) {
   __u8 proto = sock_proto(ctx);
   if (!proto) return 1;
-  __be32 address = ctx->user_ip4;
+  __be32 address;
+  if (sock_ip4(ctx, v6, &address) < 0) return 1;
   __be16 port = (__be16)ctx->user_port;
   struct lb_service_value* svc = lb_lookup_service(address, port, proto);
   if (!svc) return 1;
@@ -82,48 +105,50 @@ static __always_inline int translate(struct bpf_sock_addr* ctx, int connected) {
         .address = address, .port = port, .service_id = svc->service_id};
     bpf_map_update_elem(&petrel_lb_sock_revnat, &rkey, &rval, BPF_ANY);
   }
-  ctx->user_ip4 = b.address;
+  sock_set_ip4(ctx, v6, b.address);
   ctx->user_port = b.port;
   return 1;
 }
 
 /* Shows the frontend in place of the backend this socket was sent to. */
-static __always_inline void reverse(struct bpf_sock_addr* ctx) {
+static __always_inline void reverse(struct bpf_sock_addr* ctx, int v6) {
+  __be32 backend;
+  if (sock_ip4(ctx, v6, &backend) < 0) return;
   __u64 cookie = bpf_get_socket_cookie(ctx);
   struct lb_sock_frontend* f = sock_frontend_slot(cookie);
-  if (f && f->cookie == cookie && f->backend == ctx->user_ip4 &&
+  if (f && f->cookie == cookie && f->backend == backend &&
       f->backend_port == (__be16)ctx->user_port) {
-    ctx->user_ip4 = f->address;
+    sock_set_ip4(ctx, v6, f->address);
     ctx->user_port = f->port;
     return;
   }
   struct lb_sock_revnat_key rkey = {
-      .cookie = cookie, .address = ctx->user_ip4, .port = (__be16)ctx->user_port};
+      .cookie = cookie, .address = backend, .port = (__be16)ctx->user_port};
   struct lb_sock_revnat_value* v = bpf_map_lookup_elem(&petrel_lb_sock_revnat, &rkey);
   if (!v) return;
-  ctx->user_ip4 = v->address;
+  sock_set_ip4(ctx, v6, v->address);
   ctx->user_port = v->port;
 }
 
 SEC("cgroup/connect4")
 int petrel_sock_connect4(struct bpf_sock_addr* ctx) {
-  return translate(ctx, 1);
+  return translate(ctx, 1, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int petrel_sock_sendmsg4(struct bpf_sock_addr* ctx) {
-  return translate(ctx, 0);
+  return translate(ctx, 0, 0);
 }
 
 SEC("cgroup/recvmsg4")
 int petrel_sock_recvmsg4(struct bpf_sock_addr* ctx) {
-  reverse(ctx);
+  reverse(ctx, 0);
   return 1;
 }
 
 SEC("cgroup/getpeername4")
 int petrel_sock_getpeername4(struct bpf_sock_addr* ctx) {
-  reverse(ctx);
+  reverse(ctx, 0);
   return 1;
 }
 
@@ -138,21 +163,23 @@ int petrel_sock_release(struct bpf_sock* sk) {
 
 SEC("cgroup/connect6")
 int petrel_sock_connect6(struct bpf_sock_addr* ctx) {
-  return 1;
+  return translate(ctx, 1, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int petrel_sock_sendmsg6(struct bpf_sock_addr* ctx) {
-  return 1;
+  return translate(ctx, 0, 1);
 }
 
 SEC("cgroup/recvmsg6")
 int petrel_sock_recvmsg6(struct bpf_sock_addr* ctx) {
+  reverse(ctx, 1);
   return 1;
 }
 
 SEC("cgroup/getpeername6")
 int petrel_sock_getpeername6(struct bpf_sock_addr* ctx) {
+  reverse(ctx, 1);
   return 1;
 }
 

@@ -3,8 +3,9 @@
 // frontend address and reach loopback listeners standing in for backends. Checks: the backend
 // is reached and getpeername()/recvfrom() show the frontend (kept in the socket's array slot until
 // close, or in the LRU map when another socket holds that slot), choices spread over backends,
-// sessionAffinity sticks, a frontend without backends is refused with ECONNREFUSED at once, and
-// other addresses pass untouched.
+// sessionAffinity sticks, a frontend without backends is refused with ECONNREFUSED at once,
+// dual-stack IPv6 sockets reach IPv4 Services through IPv4-mapped addresses, and other addresses
+// pass untouched.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -33,6 +34,21 @@ sockaddr_in addr(const std::string& ip, uint16_t port) {
   a.sin_port = htons(port);
   inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
   return a;
+}
+
+// An IPv6 socket address holding the IPv4-mapped ::ffff:ip.
+sockaddr_in6 mapped(const std::string& ip, uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, ("::ffff:" + ip).c_str(), &a.sin6_addr);
+  return a;
+}
+
+std::string describe(const sockaddr_in6& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof(buf));
+  return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a.sin6_port));
 }
 
 std::string describe(const sockaddr_in& a) {
@@ -307,6 +323,41 @@ TEST_F(SocketLbTest, UdpIsTranslatedBothWays) {
       recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&reply_from), &len),
       6);
   EXPECT_EQ(describe(reply_from), std::string(kFrontend) + ":80");  // not the backend's address
+}
+
+// A dual-stack IPv6 socket reaches an IPv4 Service through its IPv4-mapped address (as Java's
+// sockets do), TCP and UDP, and sees the frontend as its peer.
+TEST_F(SocketLbTest, DualStackSocketsReachIpv4ServicesThroughMappedAddresses) {
+  Backend tcp(SOCK_STREAM);
+  addService(IPPROTO_TCP, {tcp.port});
+  UniqueFd s(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(s) << strerror(errno);
+  sockaddr_in6 f = mapped(kFrontend, kFrontendPort);
+  ASSERT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&f), sizeof(f)), 0) << strerror(errno);
+  sockaddr_in6 p{};
+  socklen_t len = sizeof(p);
+  ASSERT_EQ(getpeername(s.get(), reinterpret_cast<sockaddr*>(&p), &len), 0);
+  EXPECT_EQ(describe(p), "[::ffff:" + std::string(kFrontend) + "]:80");
+  EXPECT_EQ(tcp.drain(), 1);
+
+  Backend udp(SOCK_DGRAM);
+  addService(IPPROTO_UDP, {udp.port});
+  UniqueFd client(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(sendto(client.get(), "query", 5, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 5)
+      << strerror(errno);
+  ASSERT_TRUE(udp.poll_one(1000)) << "the backend got nothing";
+  char buf[16];
+  sockaddr_in from{};
+  len = sizeof(from);
+  ASSERT_EQ(recvfrom(udp.fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len),
+            5);
+  ASSERT_EQ(sendto(udp.fd.get(), "answer", 6, 0, reinterpret_cast<sockaddr*>(&from), len), 6);
+  sockaddr_in6 reply_from{};
+  len = sizeof(reply_from);
+  ASSERT_EQ(
+      recvfrom(client.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&reply_from), &len),
+      6);
+  EXPECT_EQ(describe(reply_from), "[::ffff:" + std::string(kFrontend) + "]:80");
 }
 
 TEST_F(SocketLbTest, OtherAddressesPassUntouched) {

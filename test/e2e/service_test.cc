@@ -1,8 +1,8 @@
 // End-to-end: Services through Petrel's socket-level load balancer in a 2-node sandbox, with
 // real clients (curl, socat) running as a pod would: in the pod's network namespace and its
 // node's cgroup. ClusterIP over TCP and UDP reaches backends on both nodes, a named targetPort
-// is resolved per pod, the application sees the Service address as its peer, the node itself
-// uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
+// is resolved per pod, the application sees the Service address as its peer, a dual-stack
+// IPv6 socket reaches it through the IPv4-mapped address, the node itself uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
 // internalTrafficPolicy Local stays on the node, a pod reaches itself through its Service, a
 // deleted backend stops getting connections, and an agent restart under load fails no request.
 // With EndpointSlices written by the test (Services without a selector): a serving terminating
@@ -221,6 +221,10 @@ TEST_F(Services, ClusterIpBalancesTcpAndUdpOverBackendsOnBothNodes) {
   auto peer = inClient("curl -s -m 3 -o /dev/null -w %{remote_ip}:%{remote_port} http://" +
                        cluster_ip_ + "/");
   EXPECT_EQ(trim(peer.out), cluster_ip_ + ":80") << peer.describe();
+  // A dual-stack IPv6 socket (as Java's are) reaches it through the IPv4-mapped address.
+  auto mapped = inClient("curl -s -m 3 -w \" %{remote_ip}\" http://[::ffff:" + cluster_ip_ + "]/");
+  EXPECT_EQ(mapped.out.rfind("web-", 0), 0u) << mapped.describe();
+  EXPECT_NE(mapped.out.find(" ::ffff:" + cluster_ip_), std::string::npos) << mapped.describe();
   // The node uses Services too (petrel-sandbox exec: node-1's namespace and cgroup).
   auto node =
       sb_.cli({"exec", "node-1", "--", "curl", "-s", "-m", "3", "http://" + cluster_ip_ + "/"});
