@@ -1,6 +1,7 @@
-// SocketDestroyer on real sockets: TCP and connected UDP sockets to one backend address are
-// destroyed (the application sees ECONNABORTED) in this namespace and in another one entered by
-// path; sockets to other addresses are left alone.
+// SocketDestroyer on real sockets: TCP and connected UDP sockets to one backend address (also
+// dual-stack IPv6 ones, through its IPv4-mapped address) are destroyed (the application sees
+// ECONNABORTED) in this namespace and in another one entered by path; sockets to other addresses
+// are left alone.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -74,6 +75,22 @@ TEST_F(SocketDestroyerTest, DestroysTcpAndUdpSocketsToTheBackendOnly) {
   EXPECT_EQ(recvError(target.client.get()), ECONNABORTED);
   EXPECT_EQ(recvError(udp.get()), ECONNABORTED);
   EXPECT_EQ(recvError(other.client.get()), EAGAIN);  // untouched
+}
+
+TEST_F(SocketDestroyerTest, DestroysDualStackSocketsConnectedThroughTheMappedAddress) {
+  Pair target = tcpPair();
+  UniqueFd v6(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(target.port);
+  inet_pton(AF_INET6, "::ffff:127.0.0.1", &a.sin6_addr);
+  ASSERT_EQ(connect(v6.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+  UniqueFd accepted(accept4(target.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  auto n = destroyer_->destroy(*Ipv4Addr::parse("127.0.0.1"), target.port, {""});
+  ASSERT_TRUE(n) << n.status().toString();
+  EXPECT_EQ(*n, 2u);  // the IPv4 client and the dual-stack one
+  EXPECT_EQ(recvError(v6.get()), ECONNABORTED);
+  EXPECT_EQ(recvError(target.client.get()), ECONNABORTED);
 }
 
 TEST_F(SocketDestroyerTest, EntersOtherNamespacesByPath) {
