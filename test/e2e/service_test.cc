@@ -1,20 +1,23 @@
 // End-to-end: Services through Petrel's socket-level load balancer in a 2-node sandbox, with
 // real clients (curl, socat) running as a pod would: in the pod's network namespace and its
 // node's cgroup. ClusterIP over TCP and UDP reaches backends on both nodes, a named targetPort
-// is resolved per pod, the application sees the Service address as its peer, a dual-stack
-// IPv6 socket reaches it through the IPv4-mapped address, the node itself uses Services, a Service without endpoints refuses at once, sessionAffinity ClientIP sticks,
-// internalTrafficPolicy Local stays on the node, a pod reaches itself through its Service, a
-// deleted backend stops getting connections, and an agent restart under load fails no request.
+// is resolved per pod, the application sees the Service address as its peer, a dual-stack IPv6
+// socket reaches it through the IPv4-mapped address, the node itself uses Services, a Service
+// without endpoints refuses at once, sessionAffinity ClientIP sticks, internalTrafficPolicy Local
+// stays on the node, a pod reaches itself through its Service, a deleted backend stops getting
+// connections, and an agent restart under load fails no request.
+//
 // With EndpointSlices written by the test (Services without a selector): a serving terminating
 // endpoint gets new connections only when no endpoint is ready, a connection to an endpoint that
 // turns terminating goes on, and one to an endpoint removed from the slice is reset at once
 // instead of hanging.
-// From outside (the underlay namespace):
-// NodePort over TCP and UDP reaches backends on both nodes, externalTrafficPolicy Local keeps
-// the client's address and the node's own backends, an externalIP routed to a node is served,
-// `petrel bpf ct list` shows the tracked connections, and a backend's ICMP error (UDP port
-// unreachable), on node-1 or behind its source NAT on node-2, reaches the client from the
-// frontend.
+//
+// From outside (the underlay namespace): NodePort over TCP and UDP reaches backends on both
+// nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends, an
+// externalIP routed to a node is served, `petrel bpf ct list` shows the tracked connections, and
+// a backend's ICMP error (UDP port unreachable), on node-1 or behind its source NAT on node-2,
+// reaches the client from the frontend.
+//
 // Needs root, kubectl, curl, socat.
 #include <fstream>
 #include <memory>
