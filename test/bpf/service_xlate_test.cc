@@ -320,6 +320,20 @@ TEST_F(ServiceXlateTest, IcmpErrorsAboutALocalBackendsConnectionAreTranslatedBot
   auto u = uplinkIngress(unrelated);
   EXPECT_EQ(u.verdict, TC_ACT_OK);
   EXPECT_EQ(u.out, unrelated);
+  // A quote cut short inside the ports, or an error quoting an IP header with options: nothing
+  // is read past the quote, and the stack gets the packet as it came.
+  other = quoteOf(answer);
+  other.resize(22);
+  auto truncated = routerError(other);
+  auto t = uplinkIngress(truncated);
+  EXPECT_EQ(t.verdict, TC_ACT_OK);
+  EXPECT_EQ(t.out, truncated);
+  other = quoteOf(answer);
+  other[0] = 0x46;  // IHL 6: the ports are not where an option-less header puts them
+  auto with_options = routerError(other);
+  auto w = uplinkIngress(with_options);
+  EXPECT_EQ(w.verdict, TC_ACT_OK);
+  EXPECT_EQ(w.out, with_options);
 }
 
 // The same for a backend on another node, behind the node's source NAT: the router's error goes
