@@ -48,9 +48,14 @@ static __always_inline void ct_touch(struct ct_entry* e, const struct flow_tuple
   ct_touch_at(e, t, seen, bpf_ktime_get_ns());
 }
 
+/* The entry of flow `t` in direction `dir` (CT_DIR_*), or NULL. */
+static __always_inline struct ct_entry* ct_lookup(const struct flow_tuple* t, __u8 dir) {
+  struct ct_key key;
+  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+  return bpf_map_lookup_elem(&petrel_ct, &key);
+}
+
 /* The reply entry of a connection whose backend answers the client. */
 static __always_inline struct ct_entry* ct_lookup_reply(const struct flow_tuple* t) {
-  struct ct_key key;
-  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_REPLY);
-  return bpf_map_lookup_elem(&petrel_ct, &key);
+  return ct_lookup(t, CT_DIR_REPLY);
 }

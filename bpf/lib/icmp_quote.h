@@ -14,6 +14,7 @@
 #include "compiler.h"
 #include "deliver.h"
 #include "endpoints.h"
+#include "flow.h"
 #include "ipv4.h"
 
 #define PETREL_ICMP_DEST_UNREACH 3
@@ -41,6 +42,16 @@ static __always_inline int icmp_quote_read(struct __sk_buff* skb, const struct i
   if (q->inner.version != 4 || q->inner.ihl != 5) return -1;
   if (q->inner.protocol != IPPROTO_TCP && q->inner.protocol != IPPROTO_UDP) return -1;
   return bpf_skb_load_bytes(skb, q->inner_off + sizeof(q->inner), q->ports, sizeof(q->ports));
+}
+
+/* The flow of an answer to the quoted packet: its addresses and ports swapped. */
+static __always_inline void icmp_quote_answer(const struct icmp_quote* q, struct flow_tuple* t) {
+  __builtin_memset(t, 0, sizeof(*t));
+  t->saddr = q->inner.daddr;
+  t->daddr = q->inner.saddr;
+  t->sport = q->ports[1];
+  t->dport = q->ports[0];
+  t->proto = q->inner.protocol;
 }
 
 #define ICMP_QUOTE_SOURCE 0

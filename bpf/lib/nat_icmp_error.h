@@ -19,10 +19,9 @@ static __always_inline int nat_icmp_error_reverse(struct __sk_buff* skb, struct 
   if (icmp_quote_read(skb, iph, &q) < 0) return 0;
   if (q.inner.saddr != nat_config.node_ip4) return 0;
   /* The quoted packet went node:port -> remote; an answer to it would be remote -> node:port. */
-  struct nat_key rkey;
-  nat_key_of(&rkey, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
-             NAT_DIR_INGRESS);
-  struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &rkey);
+  struct flow_tuple answer;
+  icmp_quote_answer(&q, &answer);
+  struct nat_entry* r = nat_lookup(&answer, NAT_DIR_INGRESS);
   if (!r) return 0;
   const __be32 pod = r->to_addr;
   struct endpoint_info* dst = endpoint_lookup_ip4(pod);
@@ -48,10 +47,9 @@ static __always_inline int nat_icmp_error_egress(struct __sk_buff* skb, struct i
   struct icmp_quote q;
   if (icmp_quote_read(skb, iph, &q) < 0) return 0;
   /* The quoted packet came remote -> pod; the pod's answers are pod -> remote. */
-  struct nat_key key;
-  nat_key_of(&key, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
-             NAT_DIR_EGRESS);
-  struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
+  struct flow_tuple answer;
+  icmp_quote_answer(&q, &answer);
+  struct nat_entry* e = nat_lookup(&answer, NAT_DIR_EGRESS);
   *action = TC_ACT_OK;
   *reason = PETREL_TO_STACK;
   if (!e || (e->flags & NAT_F_PASSTHROUGH)) return 1; /* a flow opened from outside */

@@ -30,6 +30,13 @@ static __always_inline void nat_key_of(struct nat_key* k, __be32 saddr, __be32 d
   k->family = PETREL_AF_INET;
 }
 
+/* The entry of flow `t` in direction `dir` (NAT_DIR_*), or NULL. */
+static __always_inline struct nat_entry* nat_lookup(const struct flow_tuple* t, __u8 dir) {
+  struct nat_key key;
+  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+  return bpf_map_lookup_elem(&petrel_nat, &key);
+}
+
 /* Marks a packet's passage: last_seen (at most once a second) and the TCP closing state. */
 static __always_inline void nat_entry_touch(struct nat_entry* e, const struct flow_tuple* t,
                                             __u64 now) {

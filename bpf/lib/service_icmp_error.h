@@ -22,19 +22,17 @@ static __always_inline int service_icmp_error_in(struct __sk_buff* skb, struct i
   struct icmp_quote q;
   if (icmp_quote_read(skb, iph, &q) < 0) return 0;
   /* The quoted answer went frontend -> client; the connection is client -> frontend. */
-  struct ct_key key;
-  ct_key_of(&key, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
-            CT_DIR_SERVICE);
-  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
+  struct flow_tuple conn;
+  icmp_quote_answer(&q, &conn);
+  struct ct_entry* ct = ct_lookup(&conn, CT_DIR_SERVICE);
   if (!ct) return 0;
   const __be32 backend = ct->addr;
   const __be16 backend_port = ct->port;
   if (ct->flags & CT_F_SNAT) {
     /* The backend sent its answer to the node's address and port: the quote's other end. */
-    struct nat_key nkey;
-    nat_key_of(&nkey, q.inner.daddr, backend, q.ports[1], backend_port, q.inner.protocol,
-               NAT_DIR_EGRESS);
-    struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &nkey);
+    conn.daddr = backend;
+    conn.dport = backend_port;
+    struct nat_entry* e = nat_lookup(&conn, NAT_DIR_EGRESS);
     if (!e) return 0;
     const __be32 node = e->to_addr;
     const __be16 node_port = e->to_port;
@@ -71,16 +69,15 @@ static __always_inline int service_icmp_error_from_remote(struct __sk_buff* skb,
   struct icmp_quote q;
   if (icmp_quote_read(skb, iph, &q) < 0) return 0;
   /* The client behind the node's port, as the backend's answers are translated back. */
-  struct nat_key nkey;
-  nat_key_of(&nkey, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
-             NAT_DIR_INGRESS);
-  struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &nkey);
+  struct flow_tuple answer;
+  icmp_quote_answer(&q, &answer);
+  struct nat_entry* r = nat_lookup(&answer, NAT_DIR_INGRESS);
   if (!r) return 0;
   const __be32 client = r->to_addr;
   const __be16 client_port = r->to_port;
-  struct ct_key key;
-  ct_key_of(&key, q.inner.daddr, client, q.ports[1], client_port, q.inner.protocol, CT_DIR_REPLY);
-  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
+  answer.daddr = client;
+  answer.dport = client_port;
+  struct ct_entry* ct = ct_lookup_reply(&answer);
   if (!ct) return 0; /* a masqueraded flow's: nat_icmp_error_reverse() */
   const __be32 frontend = ct->addr;
   const __be16 frontend_port = ct->port;
@@ -105,10 +102,9 @@ static __always_inline int service_icmp_error_out(struct __sk_buff* skb, const s
   struct icmp_quote q;
   if (icmp_quote_read(skb, iph, &q) < 0) return -1;
   /* The quoted packet went client -> backend; the backend's answers are backend -> client. */
-  struct ct_key key;
-  ct_key_of(&key, q.inner.daddr, q.inner.saddr, q.ports[1], q.ports[0], q.inner.protocol,
-            CT_DIR_REPLY);
-  struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
+  struct flow_tuple answer;
+  icmp_quote_answer(&q, &answer);
+  struct ct_entry* ct = ct_lookup_reply(&answer);
   if (!ct) return -1;
   const __be32 frontend = ct->addr;
   *reason = PETREL_DROP_INVALID;
