@@ -100,18 +100,6 @@ static __always_inline int xdp_rewrite(struct xdp_md* ctx, struct iphdr* iph,
   return 0;
 }
 
-/* VXLAN as the overlay device sends it: outer IPv4 and UDP (no checksum), the overlay's VNI,
- * and the group policy extension (GBP) carrying the source's identity: the host's here. */
-struct vxlan_encap {
-  struct ethhdr eth;
-  struct iphdr ip;
-  struct udphdr udp;
-  __be32 vx_flags; /* the G and I flags, the group policy id */
-  __be32 vx_vni;   /* VNI << 8 */
-} __attribute__((packed));
-
-#define VXLAN_ENCAP_LEN (sizeof(struct vxlan_encap) - sizeof(struct ethhdr)) /* 36 */
-
 static __always_inline __sum16 ipv4_header_csum(const struct iphdr* iph) {
   const __u16* w = (const __u16*)iph;
   __u32 sum = 0;
@@ -149,7 +137,7 @@ static __always_inline int xdp_encap_and_send(struct xdp_md* ctx, __be32 remote,
   h->udp.dest = nat_config.tunnel_port;
   h->udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + 8);
   h->udp.check = 0;
-  h->vx_flags = bpf_htonl(0x88000000 | PETREL_IDENTITY_HOST);
+  h->vx_flags = bpf_htonl(VXLAN_FLAG_G | VXLAN_FLAG_I | PETREL_IDENTITY_HOST);
   h->vx_vni = bpf_htonl(PETREL_OVERLAY_VNI << 8);
   return XDP_TX;
 }

@@ -4,8 +4,30 @@
 #pragma once
 
 #include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
 
 #include "map_defs.h"
+
+/* VXLAN as the overlay device sends it: outer IPv4 and UDP (no checksum), the VXLAN header with
+ * the group policy extension (GBP): the I flag, the G flag with the source's identity as the group
+ * policy id (classic device, XDP NodePort path), and the VNI. */
+struct vxlan_encap {
+  struct ethhdr eth;
+  struct iphdr ip;
+  struct udphdr udp;
+  __be32 vx_flags; /* the G and I flags, the GBP flags, the group policy id */
+  __be32 vx_vni;   /* VNI << 8 */
+} __attribute__((packed));
+
+#define VXLAN_ENCAP_LEN (sizeof(struct vxlan_encap) - sizeof(struct ethhdr)) /* 36 */
+#define VXLAN_FLAG_I 0x08000000 /* in vx_flags, host order */
+#define VXLAN_FLAG_G 0x80000000
+
+/* The VXLAN tunnel options of a collect_md device (struct vxlan_metadata): the GBP word. */
+struct vxlan_gbp_opt {
+  __u32 gbp;
+};
 
 static __always_inline struct tunnel_info* tunnel_lookup_ip4(__be32 ip4) {
   struct tunnel_key key;
@@ -25,4 +47,11 @@ static __always_inline void tunnel_vtep_mac(__u8 mac[ETH_ALEN], __be32 node_ip4)
   mac[0] = 0x02;
   mac[1] = 0x50;
   __builtin_memcpy(&mac[2], &node_ip4, 4);
+}
+
+/* Whether `mac` is the overlay device's address of the node with `node_ip4`. */
+static __always_inline int tunnel_is_vtep_mac(const __u8 mac[ETH_ALEN], __be32 node_ip4) {
+  __be32 ip4;
+  __builtin_memcpy(&ip4, &mac[2], 4);
+  return mac[0] == 0x02 && mac[1] == 0x50 && ip4 == node_ip4;
 }

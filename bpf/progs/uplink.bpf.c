@@ -26,6 +26,7 @@
 #include "nat.h"
 #include "nat_icmp_error.h"
 #include "nodeport_xdp.h"
+#include "overlay_decap.h"
 #include "service_icmp_error.h"
 #include "service_xlate.h"
 #include "tunnel.h"
@@ -135,10 +136,17 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   if ((void*)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
   struct iphdr* iph = data + sizeof(*eth);
   if (!ipv4_header_valid(iph, data_end)) return TC_ACT_OK;
-  /* The overlay's own packets (most of the traffic in tunnel mode) pass at once. */
+  /* The overlay's own packets (most of the traffic in tunnel mode): those for local pods go
+   * straight to them, the rest to the VXLAN device. */
   if (nat_config.tunnel_port && iph->protocol == IPPROTO_UDP && iph->daddr == nat_config.node_ip4) {
     struct udphdr* uh = (void*)iph + iph->ihl * 4;
-    if ((void*)(uh + 1) <= data_end && uh->dest == nat_config.tunnel_port) return TC_ACT_OK;
+    if ((void*)(uh + 1) <= data_end && uh->dest == nat_config.tunnel_port) {
+      __u32 reason;
+      int action;
+      if (overlay_decap_to_pod(skb, &action, &reason))
+        return count(skb, reason, METRIC_DIR_INGRESS, action);
+      return TC_ACT_OK;
+    }
   }
   struct flow_tuple t;
   if (iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP) {

@@ -22,23 +22,14 @@ namespace {
 
 constexpr const char* kNodeIp = "192.168.50.10";
 constexpr const char* kOutside = "198.51.100.7";
-constexpr uint16_t kPortMin = 61000;
+constexpr uint16_t kPortMin = 61000;  // configureUplink() gives 100 ports from here
 
 class NatProgramTest : public ProgramTest {
  protected:
   void SetUp() override {
     ProgramTest::SetUp();
     if (HasFatalFailure()) return;
-    nat_config& c = dp_->natConfig();
-    c.node_ip4 = Ipv4Addr::parse(kNodeIp)->toNetwork();
-    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
-    c.pod_mask4 = htonl(0xffffff00);
-    c.port_min = kPortMin;
-    c.port_max = kPortMin + 99;
-    c.tcp_timeout_ns = 3600ull * 1000000000ull;
-    c.closing_timeout_ns = 10ull * 1000000000ull;
-    c.udp_timeout_ns = 60ull * 1000000000ull;
-    c.masquerade = 1;
+    configureUplink(kNodeIp).masquerade = 1;
     addTunnel("10.201.0.0", 16, "192.168.50.11");  // another node's pods: never masqueraded
   }
   PacketBuilder fromPod(const std::string& src, const std::string& dst) {

@@ -3,6 +3,7 @@
 // a built frame and reads the per-reason counters. Needs root; fails, never skips, without it.
 #pragma once
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <unistd.h>
@@ -59,6 +60,22 @@ class ProgramTest : public ::testing::Test {
     dp_.reset();
     std::error_code ec;
     std::filesystem::remove_all(pin_root_, ec);
+  }
+
+  // The uplink programs' settings of a node with address `node_ip` and the pod CIDR of kPodA and
+  // kPodB (10.200.0.0/24); masquerading ports 61000-61099 (off until `masquerade` is set) and
+  // conntrack's timeouts.
+  nat_config& configureUplink(const std::string& node_ip) {
+    nat_config& c = dp_->natConfig();
+    c.node_ip4 = Ipv4Addr::parse(node_ip)->toNetwork();
+    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
+    c.pod_mask4 = htonl(0xffffff00);
+    c.port_min = 61000;
+    c.port_max = 61099;
+    c.tcp_timeout_ns = 3600ull * 1000000000ull;
+    c.closing_timeout_ns = 10ull * 1000000000ull;
+    c.udp_timeout_ns = 60ull * 1000000000ull;
+    return c;
   }
 
   // Another node's pod CIDR `base`/`prefix_len`, behind that node's address `node`.

@@ -59,15 +59,7 @@ class ServiceXlateTest : public ProgramTest {
     ASSERT_EQ(setns(ns.get(), CLONE_NEWNET), 0);
     ProgramTest::SetUp();
     if (HasFatalFailure()) return;
-    nat_config& c = dp_->natConfig();
-    c.node_ip4 = Ipv4Addr::parse(kNodeIp)->toNetwork();
-    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
-    c.pod_mask4 = htonl(0xffffff00);
-    c.port_min = 61000;
-    c.port_max = 61099;
-    c.tcp_timeout_ns = 3600ull * 1000000000ull;
-    c.closing_timeout_ns = 10ull * 1000000000ull;
-    c.udp_timeout_ns = 60ull * 1000000000ull;
+    configureUplink(kNodeIp);
     lb_ = std::make_unique<datapath::BpfLbDatapath>(dp_->lbServices(), dp_->lbBackends());
   }
   void TearDown() override {

@@ -1,8 +1,9 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
 // ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
-// remote node — and a node removed from the API loses its PetrelNode (petrel-operator), its
-// tunnel route and the overlay device's forwarding entry for it until it is added back. The
-// collect_md device (--vxlan-mode collect-md) and native routing mode are checked the same way.
+// remote node, pod traffic received without the VXLAN device — and a node removed from the API
+// loses its PetrelNode (petrel-operator), its tunnel route and the overlay device's forwarding
+// entry for it until it is added back. The collect_md device (--vxlan-mode collect-md) and
+// native routing mode are checked the same way.
 // Needs root, kubectl, curl, socat, ping (and tcpdump for the VNI on the wire).
 #include <optional>
 #include <thread>
@@ -49,6 +50,26 @@ class Overlay : public ::testing::Test {
       EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
     }
   }
+  // Pod traffic arriving at node-2 for pod b is decapsulated by the uplink's program and goes
+  // straight into the pod (bpf/lib/overlay_decap.h): the VXLAN device receives none of it.
+  static void expectPodTrafficSkipsTheDeviceOnReceive(Sandbox& sb) {
+    const std::string node2 = sb.prefix() + "-node-2";
+    auto rxPackets = [&] {
+      auto r = inNetns(node2, "ip -j -s link show dev petrel_vxlan");
+      EXPECT_TRUE(r.ok()) << r.describe();
+      auto link = json::parse(r.out, nullptr, false);
+      return link.is_array() && !link.empty() ? link[0]["stats64"]["rx"]["packets"].get<uint64_t>()
+                                              : uint64_t{0};
+    };
+    const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
+    const uint64_t device_before = rxPackets();
+    const uint64_t forwarded_before = sb.datapathCount(2, "forwarded");
+    auto ping = inNetns(sb.podNetns()["a"], "ping -c 20 -i 0.02 -W 2 " + b_ip);
+    EXPECT_TRUE(ping.ok()) << ping.describe();
+    EXPECT_EQ(trim(httpGet(sb.podNetns()["a"], "http://" + b_ip + ":8080/")), "b");
+    EXPECT_GE(sb.datapathCount(2, "forwarded") - forwarded_before, 20u);
+    EXPECT_LE(rxPackets() - device_before, 2u) << "pod traffic went through petrel_vxlan";
+  }
 };
 
 TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
@@ -56,6 +77,7 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   ASSERT_TRUE(upWithThreePods(sb));
   // 1400 bytes on the wire with don't-fragment: the pod MTU leaves room for the VXLAN header.
   expectATalksToBAndC(sb, 1372);
+  expectPodTrafficSkipsTheDeviceOnReceive(sb);
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
   // `petrel bpf tunnel list` on node-1: the two other nodes' pod CIDRs, read from the pinned map.
@@ -87,6 +109,7 @@ TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
   Sandbox sb;
   ASSERT_TRUE(upWithThreePods(sb, {"--vxlan-mode", "collect-md"}));
   expectATalksToBAndC(sb, 1372);
+  expectPodTrafficSkipsTheDeviceOnReceive(sb);
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
   const std::string node1 = sb.prefix() + "-node-1";
