@@ -53,7 +53,12 @@ int petrel_overlay_egress(struct __sk_buff* skb) {
         .tunnel_id = identity & PETREL_VNI_MASK, /* VNIs are 24 bits */
         .tunnel_ttl = 64,
     };
-    if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0) {
+    /* The device has the GBP flag (for the XDP NodePort path's packets) and sends the group
+     * policy id from the tunnel options, from uninitialized memory when there are none: the
+     * identity goes there too. */
+    struct vxlan_gbp_opt gbp = {.gbp = identity & 0xffff};
+    if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0 ||
+        bpf_skb_set_tunnel_opt(skb, &gbp, sizeof(gbp)) < 0) {
       return count(skb, PETREL_DROP_TUNNEL_KEY, METRIC_DIR_EGRESS, 0);
     }
   } else {
