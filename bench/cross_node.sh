@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Cross-node pod-to-pod throughput and latency, side by side in one run, in three modes:
-#   tunnel: petrel   - two pods of a 2-node petrel-sandbox in tunnel mode (client on node-1,
-#                      server on node-2), wired by petrel-cni; petrel_vxlan (VNI 1, a forwarding
-#                      entry per remote node, the inner destination MAC set by BPF), delivery
-#                      with bpf_redirect_peer; pod MTU 1450
+#   collect-md: petrel - two pods of a 2-node petrel-sandbox in tunnel mode with the default
+#                      overlay device (client on node-1, server on node-2), wired by petrel-cni;
+#                      petrel_vxlan is an external (collect_md) device, the egress program sets
+#                      each packet's tunnel key (remote node, VNI = source identity); the
+#                      receiving uplink's tc program decapsulates and delivers with
+#                      bpf_redirect_peer; pod MTU 1450. Path: pod -> lxc (tc, redirect) ->
+#                      petrel_vxlan (tc: tunnel key) -> eth0 -> underlay bridge -> eth0 (tc:
+#                      decapsulation, redirect into the pod) -> pod
 #           baseline - plain Linux VXLAN between the SAME two node namespaces, no BPF: in each
 #                      node a classic vxlan device (VNI 42, dstport 4789, fixed remote) and a veth
 #                      into a "baseline pod" namespace, routed by the node's stack; MTU 1450.
 #                      Path: veth -> node stack -> vxlan -> underlay bridge -> vxlan -> node
 #                      stack -> veth
-#   collect-md: the same as tunnel, with the agents' --vxlan-mode collect-md: petrel_vxlan is an
-#                      external (collect_md) device, the egress program sets each packet's tunnel
-#                      key (remote node, VNI = source identity); same baseline
+#   classic: the same with the agents' --vxlan-mode classic: petrel_vxlan has VNI 1 and a
+#                      forwarding entry per remote node (the inner destination MAC set by BPF);
+#                      same baseline
 #   native: petrel   - the same in a sandbox started with --routing-mode native: the agents route
 #                      the other node's pod CIDR via its node IP on eth0, no encapsulation; pod
 #                      MTU 1500. Path: pod -> lxc (tc, to the stack) -> node stack -> eth0 ->
@@ -30,25 +34,26 @@
 # Usage (root, after `ninja -C build petrel-sandbox petrel-agent petrel-cni petrel-kubelet
 #   petrel-apiserver petrel-controller petrel-operator petrel-workload petrel petrel-bench-rr`):
 #   bench/cross_node.sh [-m MODE[,MODE...]] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]
-#   MODE: tunnel, collect-md or native (default: all three; "both" = tunnel,native)
+#   MODE: collect-md, classic or native (default: all three; "tunnel" = collect-md, the default
+#   device; "both" = collect-md,native)
 # PETREL_BIN_DIR overrides build/bin. The sandboxes (own prefix, subnets, API port and state dir)
 # and everything else it creates are removed on exit, also on Ctrl-C or failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-MODES=(tunnel collect-md native)
+MODES=(collect-md classic native)
 ROUNDS=3
 SECS=10
 RR_SECS=5
-usage="usage: $0 [-m tunnel|collect-md|native[,...]|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
+usage="usage: $0 [-m collect-md|classic|native|tunnel[,...]|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
 while getopts "m:r:t:l:" opt; do
   case $opt in
     m)
-      if [ "$OPTARG" = both ]; then OPTARG=tunnel,native; fi
-      IFS=, read -ra MODES <<<"$OPTARG"
+      if [ "$OPTARG" = both ]; then OPTARG=collect-md,native; fi
+      IFS=, read -ra MODES <<<"${OPTARG//tunnel/collect-md}"
       for m in "${MODES[@]}"; do
         case $m in
-          tunnel | collect-md | native) ;;
+          collect-md | classic | native) ;;
           *) die "$usage" ;;
         esac
       done
@@ -121,6 +126,15 @@ stop_servers() {
   _pids=("${_pids[@]:0:SERVER_PIDS_FROM}")
 }
 
+# mode_code MODE: one letter for names (sandbox prefix, baseline pods).
+mode_code() {
+  case $1 in
+    collect-md) echo m ;;
+    classic) echo c ;;
+    *) echo n ;;
+  esac
+}
+
 KUBECTL=()
 pod_yaml() {
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec:\n  nodeName: %s\n  containers: [{name: c, image: none, command: [sleep, infinity]}]\n---\n' "$1" "$2"
@@ -132,12 +146,12 @@ declare -A NODE_NS NODE_IP CLIENT SERVER SERVER_IP
 # fills NODE_NS, NODE_IP and CLIENT/SERVER/SERVER_IP[petrel].
 sandbox_up() {
   local mode=$1 flags
-  SBX_PREFIX="px${mode:0:1}$$"
+  SBX_PREFIX="px$(mode_code "$mode")$$"
   SBX_DIR="/tmp/petrel-bench-xnode-$mode-$$"
   case $mode in
     native) flags=(--routing-mode native) ;;
     collect-md) flags=(--routing-mode tunnel --vxlan-mode collect-md) ;;
-    *) flags=(--routing-mode tunnel --vxlan-mode classic) ;;
+    classic) flags=(--routing-mode tunnel --vxlan-mode classic) ;;
   esac
   while [ -n "$(ss -Htln "sport = :$API_PORT")" ]; do API_PORT=$((API_PORT + 1)); done
   echo "bench: $mode: petrel-sandbox up ${flags[*]} (prefix $SBX_PREFIX, underlay $UNDERLAY_NET.0/24, pods $POD_NET.0.0/16)" >&2
@@ -173,7 +187,7 @@ sandbox_up() {
 baseline_pods() {
   local mode=$1 i node pod
   for i in 1 2; do
-    node=${NODE_NS[$i]} pod="$BENCH_ID-${mode:0:1}$i"
+    node=${NODE_NS[$i]} pod="$BENCH_ID-$(mode_code "$mode")$i"
     netns_add "$pod"
     ip -n "$node" link add bveth0 type veth peer name eth0 netns "$pod" || die "baseline veth in $node"
     ip -n "$node" addr add "$POD_NET.20$i.1/24" dev bveth0
@@ -182,7 +196,7 @@ baseline_pods() {
     ip -n "$pod" link set eth0 mtu "$MTU" up
     ip -n "$pod" route add default via "$POD_NET.20$i.1"
   done
-  CLIENT[baseline]="$BENCH_ID-${mode:0:1}1" SERVER[baseline]="$BENCH_ID-${mode:0:1}2"
+  CLIENT[baseline]="$BENCH_ID-$(mode_code "$mode")1" SERVER[baseline]="$BENCH_ID-$(mode_code "$mode")2"
   SERVER_IP[baseline]="$POD_NET.202.2"
 }
 
@@ -350,7 +364,7 @@ for mode in "${MODES[@]}"; do
   run_rounds "$mode"
   stop_servers
   sandbox_down || exit 1
-  for i in 1 2; do ip netns del "$BENCH_ID-${mode:0:1}$i" 2>/dev/null; done
+  for i in 1 2; do ip netns del "$BENCH_ID-$(mode_code "$mode")$i" 2>/dev/null; done
 done
 
 # row MODE NAME UNIT ARRAY higher|lower: medians, the ratio, and which side is better (within
@@ -374,14 +388,15 @@ row() {
 
 for mode in "${MODES[@]}"; do
   PETREL_WINS=0 BASE_WINS=0
-  if [ "$mode" = tunnel ]; then
+  if [ "$mode" = collect-md ]; then
     base_name="plain Linux VXLAN path" mtu=1450
     echo
-    echo "cross-node pod-to-pod, TUNNEL mode: Petrel VXLAN tunnel vs plain Linux vxlan + veth (same"
-  elif [ "$mode" = collect-md ]; then
+    echo "cross-node pod-to-pod, TUNNEL mode (collect_md device, the default): Petrel VXLAN tunnel"
+    echo "vs plain Linux vxlan + veth (same"
+  elif [ "$mode" = classic ]; then
     base_name="plain Linux VXLAN path" mtu=1450
     echo
-    echo "cross-node pod-to-pod, TUNNEL mode with --vxlan-mode collect-md: Petrel VXLAN tunnel vs"
+    echo "cross-node pod-to-pod, TUNNEL mode with --vxlan-mode classic: Petrel VXLAN tunnel vs"
     echo "plain Linux vxlan + veth (same"
   else
     base_name="plain Linux routing path" mtu=1500

@@ -1,9 +1,10 @@
 // The overlay: one VXLAN device per node (`petrel_vxlan`, MAC address = this node's VTEP MAC),
 // the overlay BPF programs on its tc ingress and egress, and the tunnel map plus one route per
 // remote pod CIDR through the device (so the node's own traffic to remote pods is tunnelled too).
-// The device is classic by default (one fixed VNI, one forwarding entry per remote node: that
-// node's VTEP MAC -> its address) or collect_md (the egress program sets each packet's tunnel
-// key: see OverlayMode).
+// The device is collect_md by default (the egress program sets each packet's tunnel key) or
+// classic (one fixed VNI, one forwarding entry per remote node: that node's VTEP MAC -> its
+// address): see OverlayMode. Either way the uplink's program receives pod traffic before the
+// device does (bpf/lib/overlay_decap.h).
 #pragma once
 
 #include <cstdint>
@@ -25,11 +26,11 @@ inline constexpr uint32_t kVxlanOverhead = 50;  // outer Ethernet 14 + IPv4 20 +
 // (bpf/lib/nodeport_xdp.h); the source identity travels in the group policy extension.
 inline constexpr uint32_t kOverlayVni = PETREL_OVERLAY_VNI;
 
-// The overlay device's kind (the agent's --vxlan-mode). kClassic: the fixed VNI, remote nodes
-// found through the device's forwarding entries, the source identity in the VXLAN-GBP policy id
-// (the faster receive path: docs/decisions.md, "Multi-node"). kCollectMd: an external device; the
-// egress program sets the tunnel key (remote node, VNI = source identity), the ingress program
-// reads the VNI back. Both devices have the GBP flag, as the XDP NodePort path writes it.
+// The overlay device's kind (the agent's --vxlan-mode). kCollectMd (the default): an external
+// device; the egress program sets the tunnel key (remote node, VNI = source identity), the
+// ingress program reads the VNI back. kClassic: the fixed VNI, remote nodes found through the
+// device's forwarding entries, the source identity in the VXLAN-GBP policy id. Both devices have
+// the GBP flag, as the XDP NodePort path writes it.
 enum class OverlayMode { kClassic, kCollectMd };
 
 // The MAC address of `node`'s overlay device: 02:50 and the node's IPv4 address. The overlay

@@ -44,7 +44,7 @@ struct Options {
   std::string socket = "/var/run/petrel/petrel.sock";
   uint32_t mtu = 0;  // 0: the underlay's, minus the overlay header when tunnelling
   std::string routing_mode = "tunnel";
-  std::string vxlan_mode = "classic";
+  std::string vxlan_mode = "collect-md";
   uint16_t tunnel_port = petrel::datapath::kDefaultVxlanPort;
   std::string cgroup_root;  // "": the cgroup2 mount (mounted at /run/petrel/cgroupv2 if none)
   bool masquerade = true;
@@ -156,9 +156,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tunnel", "native"}))
       ->capture_default_str();
   app.add_option("--vxlan-mode", opt.vxlan_mode,
-                 "The overlay device in tunnel mode. classic: one VNI, the source identity in "
-                 "the VXLAN-GBP policy id (faster receive); collect-md: an external device, each "
-                 "packet's tunnel key set by BPF with the source identity as the VNI")
+                 "The overlay device in tunnel mode. collect-md: an external device, each "
+                 "packet's tunnel key set by BPF with the source identity as the VNI; classic: "
+                 "one VNI and a forwarding entry per node, the source identity in the VXLAN-GBP "
+                 "policy id")
       ->check(CLI::IsMember({"classic", "collect-md"}))
       ->capture_default_str();
   app.add_option("--tunnel-port", opt.tunnel_port, "UDP port of the VXLAN overlay")

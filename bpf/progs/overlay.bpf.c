@@ -1,14 +1,15 @@
 /* overlay: tc programs on the node's VXLAN device (one device for all peers; see
  * docs/decisions.md, "Multi-node"). Egress (pods' and the node's traffic for another node's pod
  * CIDR) looks the destination up in the tunnel map and addresses the inner frame to the remote
- * node's VTEP MAC. On a classic device (the default: a fixed VNI) the device's forwarding entries
- * map that MAC to the remote node's address, and the source's security identity rides along as
- * the VXLAN-GBP group policy id (the device sends the skb mark there, and the receiving device
- * makes it the mark). On a collect_md device the program sets the tunnel key itself: the remote
- * node, and the source identity as the VNI, which ingress turns back into the mark. Ingress
- * (decapsulated traffic from other nodes) delivers to local pods with bpf_redirect_peer
- * (remembering UDP flows from other nodes' own addresses, so the pods' answers are not masqueraded)
- * and hands the rest to the stack. */
+ * node's VTEP MAC. On a collect_md device (the default) the program sets the tunnel key itself:
+ * the remote node, and the source identity as the VNI, which ingress turns back into the mark.
+ * On a classic device (a fixed VNI) the device's forwarding entries map that MAC to the remote
+ * node's address, and the source's security identity rides along as the VXLAN-GBP group policy
+ * id (the device sends the skb mark there, and the receiving device makes it the mark). Ingress
+ * (decapsulated traffic from other nodes that the uplink's fast path, bpf/lib/overlay_decap.h,
+ * left to the device) delivers to local pods with bpf_redirect_peer (remembering UDP flows from
+ * other nodes' own addresses, so the pods' answers are not masqueraded) and hands the rest to the
+ * stack. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 

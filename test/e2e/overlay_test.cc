@@ -1,9 +1,9 @@
-// End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay —
-// ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and UDP, node to remote pod, pod to
-// remote node, pod traffic received without the VXLAN device — and a node removed from the API
-// loses its PetrelNode (petrel-operator), its tunnel route and the overlay device's forwarding
-// entry for it until it is added back. The collect_md device (--vxlan-mode collect-md) and
-// native routing mode are checked the same way.
+// End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay
+// (the default collect_md device) — ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and
+// UDP, node to remote pod, pod to remote node, pod traffic received without the VXLAN device, the
+// source identity as the VNI on the wire — and a node removed from the API loses its PetrelNode
+// (petrel-operator), its tunnel route and (on a classic device) its forwarding entry until it is
+// added back. Native routing mode is checked the same way.
 // Needs root, kubectl, curl, socat, ping (and tcpdump for the VNI on the wire).
 #include <optional>
 #include <thread>
@@ -90,8 +90,10 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   EXPECT_EQ(entries[1]["podCIDR"], sb.podCidrPrefix(3) + "0/24");
   auto mtu = inNetns(a, "cat /sys/class/net/eth0/mtu; ip -o link show eth0");
   EXPECT_NE(mtu.out.find("mtu 1450"), std::string::npos) << mtu.out;
-  // The overlay device carries the source identity in the group policy extension.
+  // The default overlay device: collect_md, with the group policy extension the XDP NodePort
+  // path's packets use.
   auto device = inNetns(sb.prefix() + "-node-1", "ip -d link show petrel_vxlan");
+  EXPECT_NE(device.out.find(" external "), std::string::npos) << device.out;
   EXPECT_NE(device.out.find(" gbp"), std::string::npos) << device.out;
   // The node's own traffic to a remote pod, and a pod to a remote node.
   const std::string b_ip = pods["b"]["status"]["podIP"];
@@ -101,8 +103,8 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   EXPECT_TRUE(inNetns(a, "ping -c 1 -W 2 " + node2_ip).ok()) << node2_ip;
 }
 
-// --vxlan-mode collect-md: an external VXLAN device whose packets get their remote node and VNI
-// from the egress program; pods talk as with the classic device, and the VNI on the wire is the
+// --vxlan-mode collect-md (the default, given here all the same): an external VXLAN device whose
+// packets get their remote node and VNI from the egress program; the VNI on the wire is the
 // source pod's identity.
 TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
   ASSERT_TRUE(requireTool("tcpdump"));
@@ -164,9 +166,10 @@ TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   EXPECT_NE(routes.out.find("does not exist"), std::string::npos) << routes.out;
 }
 
+// On the classic device (--vxlan-mode classic), whose forwarding entries name the remote nodes.
 TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   Sandbox sb;
-  ASSERT_TRUE(sb.up(2));
+  ASSERT_TRUE(sb.up(2, {"--vxlan-mode", "classic"}));
   ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2")));
   ASSERT_TRUE(sb.waitReady({"a", "b"}));
   const std::string a = sb.podNetns()["a"];

@@ -34,12 +34,12 @@ class ServicesXdp : public ::testing::TestWithParam<std::string> {
 
 TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
   Sandbox sb;
-  // collect-md: tunnel mode with the collect_md overlay device, which must take the VXLAN-GBP
-  // packets the XDP program builds.
+  // Tunnel mode with either overlay device (collect-md, the default, must take the VXLAN-GBP
+  // packets the XDP program builds), or native routing.
   const std::vector<std::string> routing =
-      GetParam() == "collect-md"
-          ? std::vector<std::string>{"--routing-mode", "tunnel", "--vxlan-mode", "collect-md"}
-          : std::vector<std::string>{"--routing-mode", GetParam()};
+      GetParam() == "native"
+          ? std::vector<std::string>{"--routing-mode", "native"}
+          : std::vector<std::string>{"--routing-mode", "tunnel", "--vxlan-mode", GetParam()};
   std::vector<std::string> flags = {"--lb-acceleration", "native"};
   flags.insert(flags.end(), routing.begin(), routing.end());
   ASSERT_TRUE(sb.up(2, flags));
@@ -86,7 +86,8 @@ TEST_P(ServicesXdp, NodePortToAnotherNodeGoesThroughXdpBothWays) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RoutingModes, ServicesXdp,
-                         ::testing::Values("tunnel", "collect-md", "native"), [](const auto& info) {
+                         ::testing::Values("collect-md", "classic", "native"),
+                         [](const auto& info) {
                            return info.param == "collect-md" ? "collect_md" : info.param;
                          });
 

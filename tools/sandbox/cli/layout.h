@@ -34,8 +34,8 @@ struct Layout {
   std::string underlay_net = "192.168.200";
   // Node i gets <pod_net>.i.0/24.
   std::string pod_net = "10.244";
-  std::string routing_mode = "tunnel";  // the agents' --routing-mode: tunnel or native
-  std::string vxlan_mode = "classic";   // the agents' --vxlan-mode: classic or collect-md
+  std::string routing_mode = "tunnel";    // the agents' --routing-mode: tunnel or native
+  std::string vxlan_mode = "collect-md";  // the agents' --vxlan-mode: collect-md or classic
   // The agents' --lb-acceleration. With "native" the nodes' uplink veths get the XDP Service
   // fast path, and the underlay is made to behave like a wire for it (wire_emulation.h).
   std::string lb_acceleration = "best-effort";

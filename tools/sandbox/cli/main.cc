@@ -37,10 +37,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tunnel", "native"}))
       ->default_val("tunnel");
   up->add_option("--vxlan-mode", layout.vxlan_mode,
-                 "The agents' overlay device: classic (identity in VXLAN-GBP) or collect-md "
-                 "(identity in the VNI)")
+                 "The agents' overlay device: collect-md (identity in the VNI) or classic "
+                 "(identity in VXLAN-GBP)")
       ->check(CLI::IsMember({"classic", "collect-md"}))
-      ->default_val("classic");
+      ->default_val("collect-md");
   up->add_option("--lb-acceleration", layout.lb_acceleration,
                  "The agents' XDP Service fast path: native (on the nodes' uplink veths, with "
                  "the underlay made to act as a wire for it), best-effort (skips veths: tc "
