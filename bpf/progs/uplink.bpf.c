@@ -12,6 +12,9 @@
  *   errors about a pod's masqueraded packets go back to the pod (bpf/lib/nat_icmp_error.h), and
  *   those about a Service connection from outside to its backend or its client
  *   (bpf/lib/service_icmp_error.h).
+ * - Other nodes' pods to this node's, ingress: tunnelled (VXLAN to the overlay port) packets are
+ *   decapsulated (bpf/lib/overlay_decap.h), and in native routing mode plain ones taken as they
+ *   are, and either way redirected into the pod.
  * - XDP, before either: the fast path of Service traffic from outside to backends on other
  *   nodes, both ways (bpf/lib/nodeport_xdp.h); what it does not finish goes on to tc ingress.
  * Other traffic passes untouched. Every translated or dropped packet is counted by reason. */
@@ -170,7 +173,17 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
         service_icmp_error_in(skb, iph, &action, &reason))
       return count(skb, reason, METRIC_DIR_INGRESS, action);
   }
-  if (!to_node && !udp_to_pod) return TC_ACT_OK;
+  if (!to_node && !udp_to_pod) {
+    /* Native routing: another node's pod to one of this node's goes straight into the pod, as
+     * tunnelled traffic does, instead of through the node's forwarding. */
+    struct endpoint_info* dst = is_local_pod(iph->daddr) && tunnel_lookup_ip4(iph->saddr)
+                                    ? endpoint_lookup_ip4(iph->daddr)
+                                    : 0;
+    if (!dst) return TC_ACT_OK;
+    __u32 reason;
+    int action = deliver_local_ipv4(eth, iph, dst, &reason);
+    return reason == PETREL_TO_STACK ? action : count(skb, reason, METRIC_DIR_INGRESS, action);
+  }
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
   nat_remember_inbound_udp(&t);

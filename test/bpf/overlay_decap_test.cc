@@ -2,7 +2,8 @@
 // a VXLAN packet from another node for a local pod leaves the uplink's tc ingress decapsulated,
 // addressed to the pod and redirected to it, with the source's identity in the mark (the GBP
 // group policy id on a classic device, the VNI on a collect_md one); every packet the fast path
-// does not take entirely goes on to the VXLAN device byte for byte as it came.
+// does not take entirely goes on to the VXLAN device byte for byte as it came. In native routing
+// mode another node's pod's packets arrive as they are and are redirected the same way.
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
 
@@ -140,6 +141,37 @@ TEST_F(OverlayDecapTest, WhatTheFastPathDoesNotTakeEntirelyGoesToTheDevice) {
   auto cut = wrap(tcp, kFlagsGI, PETREL_OVERLAY_VNI);
   cut.resize(kEncap + 14 + 10);
   expectLeftToTheDevice(cut, "an inner IPv4 header cut short");
+}
+
+TEST_F(OverlayDecapTest, NativeRoutingPodTrafficGoesStraightToThePod) {
+  auto plain = [](const std::string& src, const std::string& dst, uint8_t ttl) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:0b"), mac("02:00:00:00:00:0a"))
+        .ipv4(src, dst, ttl)
+        .tcp(40000, 80, 0x10)
+        .payload("x")
+        .build();
+  };
+  const uint64_t before = counter(PETREL_FORWARDED, METRIC_DIR_INGRESS);
+  const auto sent = plain(kRemotePod, kPodB.ip, 63);
+  auto r = ingress(sent);
+  ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
+  PacketView out{r.out};
+  EXPECT_EQ(out.ethDst(), mac(kPodB.pod_mac));
+  EXPECT_EQ(out.ethSrc(), mac(kPodB.host_mac));
+  EXPECT_EQ(out.ipSrc(), kRemotePod);
+  EXPECT_EQ(out.ttl(), 62);
+  EXPECT_TRUE(out.ipChecksumValid());
+  EXPECT_TRUE(std::equal(r.out.begin() + 34, r.out.end(), sent.begin() + 34));
+  EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_INGRESS), before + 1);
+  // The rest is the stack's: from outside the cluster, to no local pod, a TTL that expires here.
+  for (const auto& frame : {plain("198.51.100.7", kPodB.ip, 63),
+                            plain(kRemotePod, "10.200.0.77", 63), plain(kRemotePod, kPodB.ip, 1)}) {
+    auto left = ingress(frame);
+    EXPECT_EQ(left.verdict, TC_ACT_OK);
+    EXPECT_EQ(left.out, frame);
+  }
+  EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_INGRESS), before + 1);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // End-to-end: pods on different nodes of a petrel-sandbox talk through Petrel's VXLAN overlay
 // (the default collect_md device) — ICMP (also a 1400-byte don't-fragment ping), TCP (HTTP) and
-// UDP, node to remote pod, pod to remote node, pod traffic received without the VXLAN device, the
+// UDP, node to remote pod, pod to remote node, pod traffic received straight into the pod, the
 // source identity as the VNI on the wire — and a node removed from the API loses its PetrelNode
 // (petrel-operator), its tunnel route and (on a classic device) its forwarding entry until it is
 // added back. Native routing mode is checked the same way.
@@ -50,25 +50,37 @@ class Overlay : public ::testing::Test {
       EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
     }
   }
-  // Pod traffic arriving at node-2 for pod b is decapsulated by the uplink's program and goes
-  // straight into the pod (bpf/lib/overlay_decap.h): the VXLAN device receives none of it.
-  static void expectPodTrafficSkipsTheDeviceOnReceive(Sandbox& sb) {
+  // Pod traffic arriving at node-2 for pod b goes straight into the pod from the uplink's program
+  // (decapsulated in tunnel mode: bpf/lib/overlay_decap.h), with bpf_redirect_peer: neither b's
+  // host-side veth (the node stack's way in) sends any of it, nor does the VXLAN device
+  // (`tunnel`) receive it.
+  static void expectPodTrafficGoesStraightIntoB(Sandbox& sb, bool tunnel) {
     const std::string node2 = sb.prefix() + "-node-2";
-    auto rxPackets = [&] {
-      auto r = inNetns(node2, "ip -j -s link show dev petrel_vxlan");
+    const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
+    auto route = inNetns(node2, "ip -o route get " + b_ip);
+    const auto dev_at = route.out.find(" dev ");
+    ASSERT_NE(dev_at, std::string::npos) << route.describe();
+    const std::string host_veth =
+        route.out.substr(dev_at + 5, route.out.find(' ', dev_at + 5) - dev_at - 5);
+    auto packets = [&](const std::string& dev, const char* dir) -> uint64_t {
+      auto r = inNetns(node2, "ip -j -s link show dev " + dev);
       EXPECT_TRUE(r.ok()) << r.describe();
       auto link = json::parse(r.out, nullptr, false);
-      return link.is_array() && !link.empty() ? link[0]["stats64"]["rx"]["packets"].get<uint64_t>()
+      return link.is_array() && !link.empty() ? link[0]["stats64"][dir]["packets"].get<uint64_t>()
                                               : uint64_t{0};
     };
-    const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
-    const uint64_t device_before = rxPackets();
+    const uint64_t veth_before = packets(host_veth, "tx");
+    const uint64_t device_before = tunnel ? packets("petrel_vxlan", "rx") : 0;
     const uint64_t forwarded_before = sb.datapathCount(2, "forwarded");
     auto ping = inNetns(sb.podNetns()["a"], "ping -c 20 -i 0.02 -W 2 " + b_ip);
     EXPECT_TRUE(ping.ok()) << ping.describe();
     EXPECT_EQ(trim(httpGet(sb.podNetns()["a"], "http://" + b_ip + ":8080/")), "b");
     EXPECT_GE(sb.datapathCount(2, "forwarded") - forwarded_before, 20u);
-    EXPECT_LE(rxPackets() - device_before, 2u) << "pod traffic went through petrel_vxlan";
+    EXPECT_LE(packets(host_veth, "tx") - veth_before, 2u) << "pod traffic went through the stack";
+    if (tunnel) {
+      EXPECT_LE(packets("petrel_vxlan", "rx") - device_before, 2u)
+          << "pod traffic went through petrel_vxlan";
+    }
   }
 };
 
@@ -77,7 +89,7 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   ASSERT_TRUE(upWithThreePods(sb));
   // 1400 bytes on the wire with don't-fragment: the pod MTU leaves room for the VXLAN header.
   expectATalksToBAndC(sb, 1372);
-  expectPodTrafficSkipsTheDeviceOnReceive(sb);
+  expectPodTrafficGoesStraightIntoB(sb, true);
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
   // `petrel bpf tunnel list` on node-1: the two other nodes' pod CIDRs, read from the pinned map.
@@ -111,7 +123,7 @@ TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
   Sandbox sb;
   ASSERT_TRUE(upWithThreePods(sb, {"--vxlan-mode", "collect-md"}));
   expectATalksToBAndC(sb, 1372);
-  expectPodTrafficSkipsTheDeviceOnReceive(sb);
+  expectPodTrafficGoesStraightIntoB(sb, true);
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
   const std::string node1 = sb.prefix() + "-node-1";
@@ -154,6 +166,7 @@ TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   Sandbox sb;
   ASSERT_TRUE(upWithThreePods(sb, {"--routing-mode", "native"}));
   expectATalksToBAndC(sb, 1472);  // the full 1500 MTU
+  expectPodTrafficGoesStraightIntoB(sb, false);
   auto pods = sb.pods();
   const std::string a = sb.podNetns()["a"];
   const std::string b_ip = pods["b"]["status"]["podIP"];
@@ -166,10 +179,14 @@ TEST_F(Overlay, NativeRoutingPodsTalkAcrossNodesWithoutEncapsulation) {
   EXPECT_NE(routes.out.find("does not exist"), std::string::npos) << routes.out;
 }
 
-// On the classic device (--vxlan-mode classic), whose forwarding entries name the remote nodes.
-TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
+// With either overlay device; the classic one (--vxlan-mode classic) also has a forwarding entry
+// per remote node.
+class OverlayNodeRemoval : public Overlay, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(OverlayNodeRemoval, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
+  const bool classic = GetParam() == "classic";
   Sandbox sb;
-  ASSERT_TRUE(sb.up(2, {"--vxlan-mode", "classic"}));
+  ASSERT_TRUE(sb.up(2, {"--vxlan-mode", GetParam()}));
   ASSERT_TRUE(sb.apply(workloadPodOn("a", "node-1") + workloadPodOn("b", "node-2")));
   ASSERT_TRUE(sb.waitReady({"a", "b"}));
   const std::string a = sb.podNetns()["a"];
@@ -179,12 +196,20 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   const std::string cidr2 = sb.podCidrPrefix(2) + "0/24";
   auto routes = [&] { return inNetns(node1, "ip route").out; };
   ASSERT_NE(routes().find(cidr2), std::string::npos) << routes();
-  // The overlay device forwards node-2's VTEP MAC (02:50 and its address) to node-2.
+  auto tunnels = [&] {
+    return run({(binDir() / "petrel").string(), "bpf", "tunnel", "list", "-o", "json", "--bpf-root",
+                "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"})
+        .out;
+  };
+  ASSERT_NE(tunnels().find("\"" + cidr2 + "\""), std::string::npos) << tunnels();
+  // A classic device forwards node-2's VTEP MAC (02:50 and its address) to node-2.
   auto node2_ip = json::parse(sb.kubectl({"get", "node", "node-2", "-o", "json"})
                                   .out)["status"]["addresses"][0]["address"]
                       .get<std::string>();
   auto fdb = [&] { return inNetns(node1, "bridge fdb show dev petrel_vxlan").out; };
-  ASSERT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
+  if (classic) {
+    ASSERT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
+  }
 
   auto saved_node = sb.kubectl({"get", "node", "node-2", "-o", "yaml"});
   auto saved_petrel_node = sb.kubectl({"get", "petrelnode", "node-2", "-o", "yaml"});
@@ -197,11 +222,13 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
     gone = routes().find(cidr2) == std::string::npos;
   }
   EXPECT_TRUE(gone) << "the route to node-2's pods stayed: " << routes();
-  bool fdb_gone = false;  // removed in the same pass as the route, just after it
-  for (int i = 0; i < 20 && !fdb_gone; ++i, std::this_thread::sleep_for(50ms)) {
-    fdb_gone = fdb().find("dst " + node2_ip + " ") == std::string::npos;
+  // The tunnel entry and the forwarding entry go in the same pass as the route, just after it.
+  bool tunnel_gone = false;
+  for (int i = 0; i < 20 && !tunnel_gone; ++i, std::this_thread::sleep_for(50ms)) {
+    tunnel_gone = tunnels().find("\"" + cidr2 + "\"") == std::string::npos &&
+                  fdb().find("dst " + node2_ip + " ") == std::string::npos;
   }
-  EXPECT_TRUE(fdb_gone) << fdb();
+  EXPECT_TRUE(tunnel_gone) << tunnels() << fdb();
   EXPECT_FALSE(sb.kubectl({"get", "petrelnode", "node-2"}).ok());
   EXPECT_EQ(trim(httpGet(a, "http://" + b_ip + ":8080/")), "");
 
@@ -220,8 +247,16 @@ TEST_F(Overlay, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
     answer = trim(httpGet(a, "http://" + b_ip + ":8080/"));
   }
   EXPECT_EQ(answer, "b") << routes();
-  EXPECT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
+  EXPECT_NE(tunnels().find("\"" + cidr2 + "\""), std::string::npos) << tunnels();
+  if (classic) {
+    EXPECT_NE(fdb().find("dst " + node2_ip + " self permanent"), std::string::npos) << fdb();
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(VxlanModes, OverlayNodeRemoval, ::testing::Values("collect-md", "classic"),
+                         [](const auto& info) {
+                           return info.param == "collect-md" ? "collect_md" : info.param;
+                         });
 
 }  // namespace
 }  // namespace petrel::e2e
