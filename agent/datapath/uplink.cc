@@ -53,7 +53,7 @@ Result<PortRange> parsePortRange(const std::string& text) {
 }
 
 Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
-                            PortRange ports, uint16_t tunnel_port, bool tunnel_collect_md) {
+                            PortRange ports, uint16_t tunnel_port) {
   auto link = uplink();
   if (!link) return link.status();
   auto nl = NetlinkSocket::open();
@@ -84,7 +84,6 @@ Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool m
   c.closing_timeout_ns = 10 * kSecond;
   c.udp_timeout_ns = 60 * kSecond;
   c.tunnel_port = htons(tunnel_port);
-  c.tunnel_collect_md = tunnel_collect_md ? 1 : 0;
   c.masquerade = masquerade ? 1 : 0;
   const auto ifindex = static_cast<uint32_t>(link->ifindex);
   if (auto st = attachTc(ifindex, dp.uplinkEgressFd(), TcDirection::kEgress); !st) {

@@ -34,11 +34,10 @@ struct Uplink {
 // Configures and attaches the uplink programs for pods in `pod_cidr`; `ports` serve masquerading
 // and the source NAT of Service traffic sent on to another node.
 // `tunnel_port` is the overlay's UDP port in tunnel mode (0 otherwise): its packets for local
-// pods are decapsulated and delivered first thing, the rest let through to the overlay device;
-// `tunnel_collect_md` says that device is collect_md (the VNI is the source identity). The XDP fast
-// path is attached after this (xdp_attach.h), as it relies on these settings and on the tc programs
-// for what it passes on.
+// pods are decapsulated and delivered first thing, the rest let through to the overlay device.
+// The XDP fast path is attached after this (xdp_attach.h), as it relies on these settings and on
+// the tc programs for what it passes on.
 Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
-                            PortRange ports, uint16_t tunnel_port, bool tunnel_collect_md);
+                            PortRange ports, uint16_t tunnel_port);
 
 }  // namespace petrel::datapath

@@ -338,9 +338,8 @@ int main(int argc, char** argv) {
   if (auto st = petrel::datapath::enableForwarding(); !st) return fail(st.toString());
   std::string masquerade_text = "off";
   std::string service_path_text = "none (no uplink)";  // where traffic from outside is balanced
-  auto uplink =
-      petrel::datapath::attachUplink(dp, *cidr, opt.masquerade, *masquerade_ports,
-                                     tunnel ? opt.tunnel_port : 0, load_options.tunnel_collect_md);
+  auto uplink = petrel::datapath::attachUplink(dp, *cidr, opt.masquerade, *masquerade_ports,
+                                               tunnel ? opt.tunnel_port : 0);
   if (!uplink) {
     // Without an uplink there is no outside to masquerade to nor to serve NodePorts on.
     spdlog::warn(

@@ -2,11 +2,12 @@
  * for one of this node's pods is decapsulated here and redirected straight into the pod. It skips
  * the VXLAN device's receive path: the UDP socket, the GRO cell queue and, on a collect_md device,
  * the tunnel metadata allocated and RCU-freed for every packet. The pod sees what the device path
- * gives it (the overlay ingress program): the source's identity in the skb mark (the VNI on a
- * collect_md device, else the GBP group policy id), a router hop, bpf_redirect_peer.
+ * gives it (the overlay ingress program): the source's identity in the skb mark, a router hop,
+ * bpf_redirect_peer. The identity is read the same way whichever device this node has, so pod
+ * traffic keeps flowing while the nodes of a cluster switch --vxlan-mode one by one.
  * Whatever the fast path does not take entirely is left to the device, unchanged: IP options or
- * fragments, a UDP checksum, ECN congestion marks, VXLAN flags beyond I and G, another VNI or
- * destination MAC than this node's device takes, an inner packet that is not IPv4 to a local pod
+ * fragments, a UDP checksum, ECN congestion marks, VXLAN flags beyond I and G, another
+ * destination MAC than this node's device has, an inner packet that is not IPv4 to a local pod
  * or whose TTL expires, and UDP from another node's own address (the overlay ingress program
  * remembers those flows). */
 #pragma once
@@ -31,14 +32,15 @@ struct overlay_frame {
 #define OVERLAY_DECAP_LEN (VXLAN_ENCAP_LEN + sizeof(struct ethhdr)) /* 50 */
 #define OVERLAY_ECN_CE 3
 
-/* The source's identity the device would give this packet, or -1 if the device would not take
- * it or the fast path leaves it to the device. */
+/* The source's identity, or -1 to leave the packet to the device. A collect_md sender puts it in
+ * the VNI (and, when not 0, in the GBP group policy id too); a classic one and the XDP NodePort
+ * path send the overlay's VNI with the identity as the group policy id (none: identity 0). Each
+ * device path reads its own senders' packets the same way. */
 static __always_inline long overlay_identity(const struct overlay_frame* f) {
   const __u32 flags = bpf_ntohl(f->outer.vx_flags);
   const __u32 vni = bpf_ntohl(f->outer.vx_vni);
   if ((flags & ~(VXLAN_FLAG_G | 0xffff)) != VXLAN_FLAG_I || (vni & 0xff)) return -1;
-  if (nat_config.tunnel_collect_md) return vni >> 8;
-  if (vni >> 8 != PETREL_OVERLAY_VNI) return -1;
+  if (vni >> 8 != PETREL_OVERLAY_VNI) return vni >> 8;
   return flags & VXLAN_FLAG_G ? (flags & 0xffff) : 0;
 }
 

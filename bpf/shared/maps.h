@@ -130,8 +130,7 @@ struct nat_config {
   __u16 port_max;
   __u32 masquerade;   /* pods' traffic to the outside (Service SNAT replies are handled anyway) */
   __be16 tunnel_port; /* the overlay's UDP port in tunnel mode (its packets pass at once), or 0 */
-  __u8 tunnel_collect_md; /* the overlay device is collect_md: the VNI is the source identity */
-  __u8 pad;
+  __u16 pad;
   __u64 tcp_timeout_ns;     /* idle TCP flow */
   __u64 closing_timeout_ns; /* TCP flow after FIN/RST */
   __u64 udp_timeout_ns;     /* idle UDP or ICMP flow */
