@@ -1,16 +1,31 @@
-/* Forwarding by the kernel's FIB from a tc program: for packets whose rewritten source is this
- * node's own address (Service replies, SNATed Service traffic), which the stack would drop as
- * martians if they were handed to it. Looks the destination up, fills the MACs when the
- * neighbour is known (else lets bpf_redirect_neigh resolve it) and redirects to the device. */
+/* Forwarding by the kernel's FIB from a tc program. redirect_by_fib: for packets whose rewritten
+ * source is this node's own address (Service replies, SNATed Service traffic), which the stack
+ * would drop as martians if they were handed to it. forward_by_fib: a pod's packet the stack
+ * would forward (native routing), without the stack. Both look the destination up, fill the MACs
+ * when the neighbour is known (else let bpf_redirect_neigh resolve it) and redirect to the
+ * device. */
 #pragma once
 
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
 #include "compiler.h"
+#include "ipv4.h"
 #include "reasons.h"
 
 #define PETREL_AF_INET_KERNEL 2
+
+static __always_inline void fib_params_of(struct bpf_fib_lookup* p, const struct iphdr* iph,
+                                          const struct __sk_buff* skb) {
+  __builtin_memset(p, 0, sizeof(*p));
+  p->family = PETREL_AF_INET_KERNEL;
+  p->tos = iph->tos;
+  p->l4_protocol = iph->protocol;
+  p->tot_len = bpf_ntohs(iph->tot_len);
+  p->ipv4_src = iph->saddr;
+  p->ipv4_dst = iph->daddr;
+  p->ifindex = skb->ifindex;
+}
 
 /* Returns the tc action; *reason is FORWARDED or a drop. */
 static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason) {
@@ -21,14 +36,7 @@ static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason)
   *reason = PETREL_DROP_INVALID;
   if ((void*)(iph + 1) > data_end) return TC_ACT_SHOT;
   struct bpf_fib_lookup p;
-  __builtin_memset(&p, 0, sizeof(p));
-  p.family = PETREL_AF_INET_KERNEL;
-  p.tos = iph->tos;
-  p.l4_protocol = iph->protocol;
-  p.tot_len = bpf_ntohs(iph->tot_len);
-  p.ipv4_src = iph->saddr;
-  p.ipv4_dst = iph->daddr;
-  p.ifindex = skb->ifindex;
+  fib_params_of(&p, iph, skb);
   int rc = bpf_fib_lookup(skb, &p, sizeof(p), 0);
   if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
     __builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
@@ -42,4 +50,22 @@ static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason)
   }
   *reason = PETREL_DROP_NO_ROUTE;
   return TC_ACT_SHOT;
+}
+
+/* The router hop the node's stack would make, done here: the FIB's next hop (MTU checked),
+ * TTL, MACs, redirect to the egress device. Returns the tc action, or -1 to leave the packet to
+ * the stack, which answers what this does not take: a TTL that expires, no route, forwarding
+ * off, a packet too big to pass whole. */
+static __always_inline int forward_by_fib(struct __sk_buff* skb, struct ethhdr* eth,
+                                          struct iphdr* iph) {
+  if (iph->ttl <= 1) return -1;
+  struct bpf_fib_lookup p;
+  fib_params_of(&p, iph, skb);
+  int rc = bpf_fib_lookup(skb, &p, sizeof(p), 0);
+  if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) return -1;
+  ipv4_decrement_ttl(iph);
+  if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) return bpf_redirect_neigh(p.ifindex, 0, 0, 0);
+  __builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
+  return bpf_redirect(p.ifindex, 0);
 }

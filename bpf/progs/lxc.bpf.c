@@ -2,9 +2,9 @@
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
  * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
  * another node's pod CIDR to the overlay device (whose egress program addresses the frame to
- * the remote node), gives a Service backend's answers (and its ICMP errors about the
- * connection) to clients outside the node the frontend's address, and hands everything else to
- * the node's stack. Every exit is counted by
+ * the remote node) or, in native routing mode, to the FIB's next hop itself, gives a Service
+ * backend's answers (and its ICMP errors about the connection) to clients outside the node the
+ * frontend's address, and hands everything else to the node's stack. Every exit is counted by
  * reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -13,6 +13,7 @@
 #include "compiler.h"
 #include "deliver.h"
 #include "endpoints.h"
+#include "fib.h"
 #include "ipv4.h"
 #include "metrics.h"
 #include "service_icmp_error.h"
@@ -57,8 +58,12 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
 
   struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
   if (!dst) {
-    if (tunnel_ifindex && tunnel_lookup_ip4(iph->daddr)) {
-      return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
+    if (tunnel_lookup_ip4(iph->daddr)) {
+      if (tunnel_ifindex) return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
+      /* Native routing: another node's pod, through the uplink without the node's forwarding. */
+      int action = forward_by_fib(skb, eth, iph);
+      if (action >= 0) return finish(skb, PETREL_FORWARDED, action);
+      return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
     }
     /* This pod answering a Service connection that came from outside the node, or sending an
      * ICMP error about a packet of one. */

@@ -50,10 +50,11 @@ class Overlay : public ::testing::Test {
       EXPECT_EQ(trim(udp.out), std::string(peer) + " hi") << udp.describe();
     }
   }
-  // Pod traffic arriving at node-2 for pod b goes straight into the pod from the uplink's program
-  // (decapsulated in tunnel mode: bpf/lib/overlay_decap.h), with bpf_redirect_peer: neither b's
-  // host-side veth (the node stack's way in) sends any of it, nor does the VXLAN device
-  // (`tunnel`) receive it.
+  // Pod traffic between a and b skips both nodes' forwarding: arriving at node-2 it goes straight
+  // into pod b from the uplink's program (decapsulated in tunnel mode: bpf/lib/overlay_decap.h)
+  // with bpf_redirect_peer, so neither b's host-side veth (the node stack's way in) sends any of
+  // it nor does the VXLAN device (`tunnel`) receive it; leaving, lxc sends it to the overlay
+  // device or (native) the FIB's next hop.
   static void expectPodTrafficGoesStraightIntoB(Sandbox& sb, bool tunnel) {
     const std::string node2 = sb.prefix() + "-node-2";
     const std::string b_ip = sb.pods()["b"]["status"]["podIP"];
@@ -69,6 +70,15 @@ class Overlay : public ::testing::Test {
       return link.is_array() && !link.empty() ? link[0]["stats64"][dir]["packets"].get<uint64_t>()
                                               : uint64_t{0};
     };
+    auto forwardedByTheStack = [&](int node) -> uint64_t {  // /proc/net/snmp: Ip: ForwDatagrams
+      auto r = inNetns(sb.prefix() + "-node-" + std::to_string(node),
+                       "awk '/^Ip:/ { if (!n++) { for (i = 1; i <= NF; i++) "
+                       "if ($i == \"ForwDatagrams\") c = i } else print $c }' /proc/net/snmp");
+      EXPECT_TRUE(r.ok() && !trim(r.out).empty()) << r.describe();
+      return r.ok() && !trim(r.out).empty() ? std::stoull(trim(r.out)) : 0;
+    };
+    const uint64_t stack1_before = forwardedByTheStack(1);
+    const uint64_t stack2_before = forwardedByTheStack(2);
     const uint64_t veth_before = packets(host_veth, "tx");
     const uint64_t device_before = tunnel ? packets("petrel_vxlan", "rx") : 0;
     const uint64_t forwarded_before = sb.datapathCount(2, "forwarded");
@@ -77,6 +87,8 @@ class Overlay : public ::testing::Test {
     EXPECT_EQ(trim(httpGet(sb.podNetns()["a"], "http://" + b_ip + ":8080/")), "b");
     EXPECT_GE(sb.datapathCount(2, "forwarded") - forwarded_before, 20u);
     EXPECT_LE(packets(host_veth, "tx") - veth_before, 2u) << "pod traffic went through the stack";
+    EXPECT_LE(forwardedByTheStack(1) - stack1_before, 2u) << "node-1 forwarded pod traffic";
+    EXPECT_LE(forwardedByTheStack(2) - stack2_before, 2u) << "node-2 forwarded pod traffic";
     if (tunnel) {
       EXPECT_LE(packets("petrel_vxlan", "rx") - device_before, 2u)
           << "pod traffic went through petrel_vxlan";
