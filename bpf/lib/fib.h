@@ -3,7 +3,8 @@
  * would drop as martians if they were handed to it. forward_by_fib: a pod's packet the stack
  * would forward (native routing), without the stack. Both look the destination up, fill the MACs
  * when the neighbour is known (else let bpf_redirect_neigh resolve it) and redirect to the
- * device. */
+ * device. The lookup checks the packet against the egress device's MTU the way forwarding does:
+ * a GSO packet by the size of its segments. */
 #pragma once
 
 #include <linux/if_ether.h>
@@ -21,7 +22,8 @@ static __always_inline void fib_params_of(struct bpf_fib_lookup* p, const struct
   p->family = PETREL_AF_INET_KERNEL;
   p->tos = iph->tos;
   p->l4_protocol = iph->protocol;
-  p->tot_len = bpf_ntohs(iph->tot_len);
+  /* No tot_len: with one the lookup compares that length with the route's MTU, which a GSO
+   * packet's length (up to 64 KB) always exceeds; without, the kernel checks the skb itself. */
   p->ipv4_src = iph->saddr;
   p->ipv4_dst = iph->daddr;
   p->ifindex = skb->ifindex;
@@ -52,8 +54,8 @@ static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason)
   return TC_ACT_SHOT;
 }
 
-/* The router hop the node's stack would make, done here: the FIB's next hop (MTU checked),
- * TTL, MACs, redirect to the egress device. Returns the tc action, or -1 to leave the packet to
+/* The router hop the node's stack would make, done here: the FIB's next hop, TTL, MACs,
+ * redirect to the egress device. Returns the tc action, or -1 to leave the packet to
  * the stack, which answers what this does not take: a TTL that expires, no route, forwarding
  * off, a packet too big to pass whole. */
 static __always_inline int forward_by_fib(struct __sk_buff* skb, struct ethhdr* eth,
