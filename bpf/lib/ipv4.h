@@ -1,4 +1,5 @@
-/* IPv4 helpers: header validation and TTL decrement with an incremental checksum update. */
+/* IPv4 helpers: header validation, the header checksum of an option-less header, and TTL
+ * decrement with an incremental checksum update. */
 #pragma once
 
 #include <linux/ip.h>
@@ -11,6 +12,26 @@ static __always_inline void ipv4_decrement_ttl(struct iphdr* iph) {
   check += (__u32)bpf_htons(0x0100);
   iph->check = (__sum16)(check + (check >= 0xFFFF));
   iph->ttl--;
+}
+
+/* The one's complement sum of an option-less header's ten 16-bit words, folded. */
+static __always_inline __u32 ipv4_header_sum(const struct iphdr* iph) {
+  const __u16* w = (const __u16*)iph;
+  __u32 sum = 0;
+#pragma unroll
+  for (int i = 0; i < (int)(sizeof(*iph) / 2); i++) sum += w[i];
+  sum = (sum & 0xffff) + (sum >> 16);
+  return (sum & 0xffff) + (sum >> 16);
+}
+
+/* The checksum to write into an option-less header whose check field is 0. */
+static __always_inline __sum16 ipv4_header_csum(const struct iphdr* iph) {
+  return (__sum16)~ipv4_header_sum(iph);
+}
+
+/* Whether an option-less header's checksum is right, as the stack verifies it. */
+static __always_inline int ipv4_header_csum_ok(const struct iphdr* iph) {
+  return ipv4_header_sum(iph) == 0xffff;
 }
 
 /* Valid when the fixed header fits, version is 4 and IHL is sane. */

@@ -100,16 +100,6 @@ static __always_inline int xdp_rewrite(struct xdp_md* ctx, struct iphdr* iph,
   return 0;
 }
 
-static __always_inline __sum16 ipv4_header_csum(const struct iphdr* iph) {
-  const __u16* w = (const __u16*)iph;
-  __u32 sum = 0;
-#pragma unroll
-  for (int i = 0; i < (int)(sizeof(*iph) / 2); i++) sum += w[i];
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return (__sum16)~sum;
-}
-
 /* Wraps the (already translated) frame in VXLAN toward `remote`, from the node's address, and
  * sends it back out with XDP_TX. Returns the XDP action, or -1 to leave it to the stack. */
 static __always_inline int xdp_encap_and_send(struct xdp_md* ctx, __be32 remote, __u32 hash,

@@ -5,11 +5,13 @@
  * gives it (the overlay ingress program): the source's identity in the skb mark, a router hop,
  * bpf_redirect_peer. The identity is read the same way whichever device this node has, so pod
  * traffic keeps flowing while the nodes of a cluster switch --vxlan-mode one by one.
- * Whatever the fast path does not take entirely is left to the device, unchanged: IP options or
- * fragments, a UDP checksum, ECN congestion marks, VXLAN flags beyond I and G, another
+ * Whatever the fast path does not take entirely is left to the device (and the stack before it),
+ * unchanged: an outer IPv4 header with options, a wrong checksum or length, or of a fragment, a
+ * UDP checksum or length to verify, ECN congestion marks, VXLAN flags beyond I and G, another
  * destination MAC than this node's device has, an inner packet that is not IPv4 to a local pod
  * or whose TTL expires, and UDP from another node's own address (the overlay ingress program
- * remembers those flows). */
+ * remembers those flows). A decapsulated GSO packet keeps the tunnel GSO type its sender gave
+ * it (no helper clears it); a pod that forwards it has it segmented as the TCP it is. */
 #pragma once
 
 #include <linux/if_ether.h>
@@ -57,8 +59,12 @@ static __always_inline int overlay_decap_to_pod(struct __sk_buff* skb, int* acti
     f = data;
     if ((void*)(f + 1) > data_end) return 0;
   }
+  const __u32 ip_len = skb->len - sizeof(struct ethhdr);
+  const struct iphdr* outer_ip = data + sizeof(struct ethhdr); /* f->outer.ip, not as packed */
   if (f->outer.ip.ihl != 5 || (f->outer.ip.frag_off & bpf_htons(PETREL_IP_FRAGMENT)) ||
-      f->outer.udp.check != 0 || (f->outer.ip.tos & OVERLAY_ECN_CE) == OVERLAY_ECN_CE)
+      f->outer.ip.tot_len != bpf_htons(ip_len) || !ipv4_header_csum_ok(outer_ip) ||
+      f->outer.udp.len != bpf_htons(ip_len - sizeof(struct iphdr)) || f->outer.udp.check != 0 ||
+      (f->outer.ip.tos & OVERLAY_ECN_CE) == OVERLAY_ECN_CE)
     return 0;
   const long identity = overlay_identity(f);
   if (identity < 0) return 0;
@@ -69,11 +75,13 @@ static __always_inline int overlay_decap_to_pod(struct __sk_buff* skb, int* acti
   const struct endpoint_info* dst = endpoint_lookup_ip4(f->inner_ip.daddr);
   if (!dst) return 0;
   if (f->inner_ip.protocol == IPPROTO_UDP && !tunnel_lookup_ip4(f->inner_ip.saddr)) return 0;
-  /* Keep the segment size of a GSO packet (its inner TCP segments are unchanged) and a checksum
-   * the receiving device verified (the outer UDP has none to account for). */
+  /* Keep the segment size of a GSO packet (its inner TCP segments are unchanged). A receiving
+   * device's "checksums verified" counts the outer UDP (zero counts too) as the first: one level
+   * less is what holds for the inner packet, as the kernel's tunnel receive path leaves it. */
   if (bpf_skb_adjust_room(skb, -(__s32)OVERLAY_DECAP_LEN, BPF_ADJ_ROOM_MAC,
                           BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_NO_CSUM_RESET) < 0)
     return 0;
+  bpf_csum_level(skb, BPF_CSUM_LEVEL_DEC); /* only acts on CHECKSUM_UNNECESSARY */
   skb->mark = (__u32)identity;
   data = (void*)(long)skb->data;
   data_end = (void*)(long)skb->data_end;

@@ -114,11 +114,27 @@ TEST_F(OverlayDecapTest, CollectMdDevicesPacketsCarryTheIdentityInTheVni) {
 
 TEST_F(OverlayDecapTest, WhatTheFastPathDoesNotTakeEntirelyGoesToTheDevice) {
   const auto tcp = inner().tcp(40000, 80, 0x10).payload("x").build();
+  // The wrapped packet with one byte changed (the outer IPv4 checksum kept right).
   auto with = [&](size_t offset, uint8_t value) {
     auto f = wrap(tcp, kFlagsGI, PETREL_OVERLAY_VNI);
     f[offset] = value;
+    f[14 + 10] = f[14 + 11] = 0;
+    uint32_t sum = 0;
+    for (size_t i = 14; i < 34; i += 2) sum += f[i] << 8 | f[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    f[14 + 10] = static_cast<uint8_t>(~sum >> 8);
+    f[14 + 11] = static_cast<uint8_t>(~sum);
     return f;
   };
+  ASSERT_EQ(ingress(with(14 + 8, 64)).verdict, TC_ACT_REDIRECT);  // the same TTL: still taken
+  auto bad_checksum = wrap(tcp, kFlagsGI, PETREL_OVERLAY_VNI);
+  bad_checksum[14 + 10] ^= 0xff;
+  expectLeftToTheDevice(bad_checksum, "a wrong outer IPv4 checksum");
+  const auto sent = wrap(tcp, kFlagsGI, PETREL_OVERLAY_VNI);
+  expectLeftToTheDevice(with(14 + 3, sent[14 + 3] + 1), "an outer length beyond the packet");
+  expectLeftToTheDevice(with(14 + 20 + 5, sent[14 + 20 + 5] - 1), "a UDP length short of it");
+  expectLeftToTheDevice(with(14, 0x46), "outer IPv4 options");
+  expectLeftToTheDevice(with(kEncap + 12, 0x86), "an inner frame that is not IPv4");
   expectLeftToTheDevice(with(14 + 20 + 6, 0x12), "a UDP checksum (to be verified)");
   expectLeftToTheDevice(with(14 + 1, 0x03), "an ECN congestion mark (to be copied inside)");
   expectLeftToTheDevice(with(14 + 6, 0x20), "an outer fragment");
@@ -145,6 +161,7 @@ TEST_F(OverlayDecapTest, WhatTheFastPathDoesNotTakeEntirelyGoesToTheDevice) {
 }
 
 TEST_F(OverlayDecapTest, NativeRoutingPodTrafficGoesStraightToThePod) {
+  dp_->natConfig().tunnel_port = 0;  // native routing mode
   auto plain = [](const std::string& src, const std::string& dst, uint8_t ttl) {
     return PacketBuilder()
         .eth(mac("02:00:00:00:00:0b"), mac("02:00:00:00:00:0a"))
@@ -165,13 +182,19 @@ TEST_F(OverlayDecapTest, NativeRoutingPodTrafficGoesStraightToThePod) {
   EXPECT_TRUE(out.ipChecksumValid());
   EXPECT_TRUE(std::equal(r.out.begin() + 34, r.out.end(), sent.begin() + 34));
   EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_INGRESS), before + 1);
-  // The rest is the stack's: from outside the cluster, to no local pod, a TTL that expires here.
-  for (const auto& frame : {plain("198.51.100.7", kPodB.ip, 63),
-                            plain(kRemotePod, "10.200.0.77", 63), plain(kRemotePod, kPodB.ip, 1)}) {
+  // The rest is the stack's: from outside the cluster, to no local pod, a TTL that expires here,
+  // and in tunnel mode (where other nodes' pods' packets come wrapped) any such packet.
+  auto leftToTheStack = [&](const std::vector<uint8_t>& frame) {
     auto left = ingress(frame);
     EXPECT_EQ(left.verdict, TC_ACT_OK);
     EXPECT_EQ(left.out, frame);
+  };
+  for (const auto& frame : {plain("198.51.100.7", kPodB.ip, 63),
+                            plain(kRemotePod, "10.200.0.77", 63), plain(kRemotePod, kPodB.ip, 1)}) {
+    leftToTheStack(frame);
   }
+  dp_->natConfig().tunnel_port = htons(kTunnelPort);
+  leftToTheStack(sent);
   EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_INGRESS), before + 1);
 }
 
