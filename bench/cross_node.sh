@@ -18,8 +18,8 @@
 #                      same baseline
 #   native: petrel   - the same in a sandbox started with --routing-mode native: the agents route
 #                      the other node's pod CIDR via its node IP on eth0, no encapsulation; pod
-#                      MTU 1500. Path: pod -> lxc (tc, to the stack) -> node stack -> eth0 ->
-#                      underlay bridge -> eth0 -> node stack -> lxc -> pod
+#                      MTU 1500. Path: pod -> lxc (tc: FIB next hop, redirect) -> eth0 ->
+#                      underlay bridge -> eth0 (tc: redirect into the pod) -> pod
 #           baseline - plain Linux routing between the SAME two node namespaces, no BPF: in each
 #                      node a veth into a "baseline pod" namespace and a kernel route to the other
 #                      baseline pod's subnet via the other node's IP on eth0; MTU 1500.
@@ -45,17 +45,19 @@ MODES=(collect-md classic native)
 ROUNDS=3
 SECS=10
 RR_SECS=5
-usage="usage: $0 [-m collect-md|classic|native|tunnel[,...]|both] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
+usage="usage: $0 [-m collect-md|classic|native|tunnel|both[,...]] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]"
 while getopts "m:r:t:l:" opt; do
   case $opt in
     m)
-      if [ "$OPTARG" = both ]; then OPTARG=collect-md,native; fi
-      IFS=, read -ra MODES <<<"${OPTARG//tunnel/collect-md}"
-      for m in "${MODES[@]}"; do
+      MODES=()
+      IFS=, read -ra asked <<<"${OPTARG//both/collect-md,native}"
+      for m in "${asked[@]}"; do
         case $m in
+          tunnel) m=collect-md ;;
           collect-md | classic | native) ;;
           *) die "$usage" ;;
         esac
+        [[ " ${MODES[*]} " == *" $m "* ]] || MODES+=("$m") # each mode once
       done
       ;;
     r) ROUNDS=$OPTARG ;;
@@ -72,7 +74,7 @@ require ip nsenter tc iperf3 ss jq kubectl ping "$BIN_DIR/petrel-sandbox" "$BIN_
 
 IPERF_PORT=5201
 RR_PORT=7001
-# The sandbox of the mode being measured: its state dir and prefix (px<t|c|n><pid>), and
+# The sandbox of the mode being measured: its state dir and prefix (px<m|c|n><pid>), and
 # whether `down` is still owed.
 SBX_DIR=""
 SBX_PREFIX=""

@@ -58,12 +58,9 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
 
   struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
   if (!dst) {
-    if (tunnel_lookup_ip4(iph->daddr)) {
-      if (tunnel_ifindex) return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
-      /* Native routing: another node's pod, through the uplink without the node's forwarding. */
-      int action = forward_by_fib(skb, eth, iph);
-      if (action >= 0) return finish(skb, PETREL_FORWARDED, action);
-      return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
+    const int remote_pod = tunnel_lookup_ip4(iph->daddr) != 0;
+    if (remote_pod && tunnel_ifindex) {
+      return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
     }
     /* This pod answering a Service connection that came from outside the node, or sending an
      * ICMP error about a packet of one. */
@@ -79,6 +76,18 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
       __u32 reason;
       int action = service_reply(skb, &t, &reason);
       if (action >= 0) return finish(skb, reason, action);
+    }
+    if (remote_pod) {
+      /* Native routing: another node's pod, through the uplink without the node's forwarding. */
+      data = (void*)(long)skb->data;
+      data_end = (void*)(long)skb->data_end;
+      eth = data;
+      iph = data + sizeof(*eth);
+      if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) {
+        return finish(skb, PETREL_DROP_INVALID, 0);
+      }
+      int action = forward_by_fib(skb, eth, iph);
+      if (action >= 0) return finish(skb, PETREL_FORWARDED, action);
     }
     return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
   }

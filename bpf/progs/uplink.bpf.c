@@ -175,10 +175,12 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   }
   if (!to_node && !udp_to_pod) {
     /* Native routing: another node's pod to one of this node's goes straight into the pod, as
-     * tunnelled traffic does, instead of through the node's forwarding. */
-    struct endpoint_info* dst = is_local_pod(iph->daddr) && tunnel_lookup_ip4(iph->saddr)
-                                    ? endpoint_lookup_ip4(iph->daddr)
-                                    : 0;
+     * tunnelled traffic does, instead of through the node's forwarding. (In tunnel mode such a
+     * packet does not come unencapsulated: the stack judges it.) */
+    struct endpoint_info* dst =
+        !nat_config.tunnel_port && is_local_pod(iph->daddr) && tunnel_lookup_ip4(iph->saddr)
+            ? endpoint_lookup_ip4(iph->daddr)
+            : 0;
     if (!dst) return TC_ACT_OK;
     __u32 reason;
     int action = deliver_local_ipv4(eth, iph, dst, &reason);
