@@ -1,17 +1,15 @@
-/* Forwarding by the kernel's FIB from a tc program. redirect_by_fib: for packets whose rewritten
- * source is this node's own address (Service replies, SNATed Service traffic), which the stack
- * would drop as martians if they were handed to it. forward_by_fib: a pod's packet the stack
- * would forward (native routing), without the stack. Both look the destination up, fill the MACs
- * when the neighbour is known (else let bpf_redirect_neigh resolve it) and redirect to the
- * device. The lookup checks the packet against the egress device's MTU the way forwarding does:
- * a GSO packet by the size of its segments. */
+/* Forwarding by the kernel's FIB from a tc program: for packets whose rewritten source is this
+ * node's own address (Service replies, SNATed Service traffic), which the stack would drop as
+ * martians if they were handed to it. Looks the destination up, fills the MACs when the
+ * neighbour is known (else lets bpf_redirect_neigh resolve it) and redirects to the device. The
+ * lookup checks the packet against the egress device's MTU the way forwarding does: a GSO packet
+ * by the size of its segments. */
 #pragma once
 
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 
 #include "compiler.h"
-#include "ipv4.h"
 #include "reasons.h"
 
 #define PETREL_AF_INET_KERNEL 2
@@ -52,22 +50,4 @@ static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason)
   }
   *reason = PETREL_DROP_NO_ROUTE;
   return TC_ACT_SHOT;
-}
-
-/* The router hop the node's stack would make, done here: the FIB's next hop, TTL, MACs,
- * redirect to the egress device. Returns the tc action, or -1 to leave the packet to
- * the stack, which answers what this does not take: a TTL that expires, no route, forwarding
- * off, a packet too big to pass whole. */
-static __always_inline int forward_by_fib(struct __sk_buff* skb, struct ethhdr* eth,
-                                          struct iphdr* iph) {
-  if (iph->ttl <= 1) return -1;
-  struct bpf_fib_lookup p;
-  fib_params_of(&p, iph, skb);
-  int rc = bpf_fib_lookup(skb, &p, sizeof(p), 0);
-  if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) return -1;
-  ipv4_decrement_ttl(iph);
-  if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) return bpf_redirect_neigh(p.ifindex, 0, 0, 0);
-  __builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
-  return bpf_redirect(p.ifindex, 0);
 }

@@ -2,9 +2,9 @@
  * the gateway, checks the source address belongs to this endpoint, redirects pod-to-pod traffic
  * on this node straight into the destination pod with bpf_redirect_peer, sends traffic for
  * another node's pod CIDR to the overlay device (whose egress program addresses the frame to
- * the remote node) or, in native routing mode, to the FIB's next hop itself, gives a Service
- * backend's answers (and its ICMP errors about the connection) to clients outside the node the
- * frontend's address, and hands everything else to the node's stack. Every exit is counted by
+ * the remote node), gives a Service backend's answers (and its ICMP errors about the
+ * connection) to clients outside the node the frontend's address, and hands everything else to
+ * the node's stack. Every exit is counted by
  * reason. */
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -13,7 +13,6 @@
 #include "compiler.h"
 #include "deliver.h"
 #include "endpoints.h"
-#include "fib.h"
 #include "ipv4.h"
 #include "metrics.h"
 #include "service_icmp_error.h"
@@ -58,8 +57,7 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
 
   struct endpoint_info* dst = endpoint_lookup_ip4(iph->daddr);
   if (!dst) {
-    const int remote_pod = tunnel_lookup_ip4(iph->daddr) != 0;
-    if (remote_pod && tunnel_ifindex) {
+    if (tunnel_ifindex && tunnel_lookup_ip4(iph->daddr)) {
       return finish(skb, PETREL_TO_TUNNEL, bpf_redirect(tunnel_ifindex, 0));
     }
     /* This pod answering a Service connection that came from outside the node, or sending an
@@ -76,18 +74,6 @@ static __always_inline int handle_ipv4(struct __sk_buff* skb) {
       __u32 reason;
       int action = service_reply(skb, &t, &reason);
       if (action >= 0) return finish(skb, reason, action);
-    }
-    if (remote_pod) {
-      /* Native routing: another node's pod, through the uplink without the node's forwarding. */
-      data = (void*)(long)skb->data;
-      data_end = (void*)(long)skb->data_end;
-      eth = data;
-      iph = data + sizeof(*eth);
-      if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) {
-        return finish(skb, PETREL_DROP_INVALID, 0);
-      }
-      int action = forward_by_fib(skb, eth, iph);
-      if (action >= 0) return finish(skb, PETREL_FORWARDED, action);
     }
     return finish(skb, PETREL_TO_STACK, TC_ACT_OK);
   }

@@ -4,9 +4,8 @@
 // the frontend's address; a backend on another node gets the packet from the node's address
 // and its answer, back at the uplink, goes to the client from the frontend. Established
 // connections keep their backend when the Service changes; no backends and strays go to the
-// stack. In native routing mode the lxc program forwards a pod's packet for another node's pod by
-// the FIB as well. The tests run in their own network namespace whose routes and neighbours make
-// the FIB forwarding deterministic.
+// stack. The tests run in their own network namespace whose routes and neighbours make the FIB
+// forwarding deterministic.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/pkt_cls.h>
@@ -546,39 +545,6 @@ TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
   EXPECT_EQ(big.verdict, XDP_PASS);
   EXPECT_EQ(big.out, full);
   EXPECT_EQ(uplinkXdp(fromClient(0x10)).verdict, XDP_TX);  // small ones still go
-}
-
-// Native routing (no overlay device): a pod's packet for another node's pod leaves for the FIB's
-// next hop (that node, on the uplink) with one hop less, without the node's forwarding; what the
-// FIB cannot take whole goes to the stack, which answers it.
-TEST_F(ServiceXlateTest, NativeRoutingSendsAnotherNodesPodTrafficToTheFibsNextHop) {
-  addTunnel("10.201.0.0", 16, "192.168.50.11");
-  auto toRemotePod = [](uint8_t ttl, size_t payload) {
-    return PacketBuilder()
-        .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
-        .ipv4(kPodA.ip, kRemoteBackend, ttl)
-        .tcp(40000, 8080, 0x10)
-        .payload(std::string(payload, 'x'))
-        .build();
-  };
-  const uint64_t before = counter(PETREL_FORWARDED, METRIC_DIR_EGRESS);
-  const auto sent = toRemotePod(64, 100);
-  auto r = run(sent);
-  ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
-  PacketView out{r.out};
-  EXPECT_EQ(out.ethDst(), mac("02:00:00:00:00:11"));  // node 192.168.50.11
-  EXPECT_EQ(out.ethSrc(), uplinkMac());
-  EXPECT_EQ(out.ipDst(), kRemoteBackend);
-  EXPECT_EQ(out.ttl(), 63);
-  EXPECT_TRUE(out.ipChecksumValid());
-  EXPECT_TRUE(out.l4ChecksumValid());
-  EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_EGRESS), before + 1);
-  for (const auto& frame : {toRemotePod(1, 100), toRemotePod(64, 1600)}) {  // TTL; above the MTU
-    auto left = run(frame);
-    EXPECT_EQ(left.verdict, TC_ACT_OK);
-    EXPECT_EQ(left.out, frame);
-  }
-  EXPECT_EQ(counter(PETREL_FORWARDED, METRIC_DIR_EGRESS), before + 1);
 }
 
 }  // namespace
