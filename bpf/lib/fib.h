@@ -14,19 +14,6 @@
 
 #define PETREL_AF_INET_KERNEL 2
 
-static __always_inline void fib_params_of(struct bpf_fib_lookup* p, const struct iphdr* iph,
-                                          const struct __sk_buff* skb) {
-  __builtin_memset(p, 0, sizeof(*p));
-  p->family = PETREL_AF_INET_KERNEL;
-  p->tos = iph->tos;
-  p->l4_protocol = iph->protocol;
-  /* No tot_len: with one the lookup compares that length with the route's MTU, which a GSO
-   * packet's length (up to 64 KB) always exceeds; without, the kernel checks the skb itself. */
-  p->ipv4_src = iph->saddr;
-  p->ipv4_dst = iph->daddr;
-  p->ifindex = skb->ifindex;
-}
-
 /* Returns the tc action; *reason is FORWARDED or a drop. */
 static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason) {
   void* data = (void*)(long)skb->data;
@@ -36,7 +23,15 @@ static __always_inline int redirect_by_fib(struct __sk_buff* skb, __u32* reason)
   *reason = PETREL_DROP_INVALID;
   if ((void*)(iph + 1) > data_end) return TC_ACT_SHOT;
   struct bpf_fib_lookup p;
-  fib_params_of(&p, iph, skb);
+  __builtin_memset(&p, 0, sizeof(p));
+  p.family = PETREL_AF_INET_KERNEL;
+  p.tos = iph->tos;
+  p.l4_protocol = iph->protocol;
+  /* No tot_len: with one the lookup compares that length with the route's MTU, which a GSO
+   * packet's length (up to 64 KB) always exceeds; without, the kernel checks the skb itself. */
+  p.ipv4_src = iph->saddr;
+  p.ipv4_dst = iph->daddr;
+  p.ifindex = skb->ifindex;
   int rc = bpf_fib_lookup(skb, &p, sizeof(p), 0);
   if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
     __builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
