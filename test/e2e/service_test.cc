@@ -13,8 +13,9 @@
 // instead of hanging.
 //
 // From outside (the underlay namespace): NodePort over TCP and UDP reaches backends on both
-// nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends, an
-// externalIP routed to a node is served, `petrel bpf ct list` shows the tracked connections, and
+// nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends, large
+// answers arrive whole (their GSO packets forwarded by the FIB), an externalIP routed to a node
+// is served, `petrel bpf ct list` shows the tracked connections, and
 // a backend's ICMP error (UDP port unreachable), on node-1 or behind its source NAT on node-2,
 // reaches the client from the frontend.
 //
@@ -334,6 +335,16 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
     EXPECT_EQ(j["name"], "web-1");
     EXPECT_EQ(j["client"].get<std::string>().rfind(sb_.underlayIp(1) + ":", 0), 0u) << j.dump();
   }
+
+  // Large answers arrive whole. The backends send them in GSO superpackets that the reverse
+  // NAT forwards by the FIB: node-1's own backend's, and node-2's coming back through node-1.
+  auto download_size = [&](const std::string& port) {
+    auto r = inNetns(outside, "curl -sS -m 20 -o /dev/null -w '%{size_download}' http://" +
+                                  sb_.nodeIp(1) + ":" + port + "/bytes/8000000");
+    return r.ok() ? r.out : r.describe();
+  };
+  EXPECT_EQ(download_size(np_local), "8000000");
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(download_size(np), "8000000") << "download " << i;
 
   // An externalIP the outside routes to node-1.
   ASSERT_TRUE(

@@ -1,7 +1,7 @@
 // End-to-end tests of petrel-workload, the sandbox pods' server, with real clients: curl for
-// HTTP (/, /json with the client address the server saw, /healthz, /status, /delay), socat for
-// the TCP greeting+echo and the UDP name+echo; a taken port must exit 1 with a clear message and
-// SIGTERM must end it within a second. Runs on 127.0.0.1, no root needed.
+// HTTP (/, /json with the client address the server saw, /healthz, /status, /delay, /bytes), socat
+// for the TCP greeting+echo and the UDP name+echo; a taken port must exit 1 with a clear message
+// and SIGTERM must end it within a second. Runs on 127.0.0.1, no root needed.
 #include <signal.h>
 
 #include <chrono>
@@ -169,6 +169,19 @@ TEST_F(WorkloadTest, HttpStatusAndDelay) {
   HttpReply timedOut = curl("/delay/3000", {"-m", "0.5"});
   EXPECT_EQ(timedOut.cmd.exitCode, 28) << timedOut.cmd.describe();
   EXPECT_EQ(curl("/").status, 200);
+}
+
+TEST_F(WorkloadTest, HttpBytesAnswersThatManyBytes) {
+  HttpReply big = curl("/bytes/3000000");
+  ASSERT_TRUE(big.cmd.ok()) << big.cmd.describe();
+  EXPECT_EQ(big.status, 200);
+  EXPECT_EQ(big.contentType, "application/octet-stream");
+  EXPECT_EQ(big.body, std::string(3000000, 'x'));
+  HttpReply empty = curl("/bytes/0");
+  EXPECT_EQ(empty.status, 200);
+  EXPECT_EQ(empty.body, "");
+  EXPECT_EQ(curl("/bytes/1073741825").status, 400);
+  EXPECT_EQ(curl("/bytes/99999999999999999999999").status, 400);
 }
 
 TEST_F(WorkloadTest, TcpGreetsThenEchoesEveryByte) {

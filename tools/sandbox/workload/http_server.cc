@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -21,6 +22,8 @@ namespace {
 
 constexpr int kThreads = 64;                          // /delay requests each hold one
 constexpr int64_t kMaxDelayMs = int64_t{10} * 60000;  // longer asks are refused
+constexpr int64_t kMaxBytes = int64_t{1} << 30;       // /bytes answers at most 1 GiB
+constexpr size_t kBytesChunk = 64 * 1024;
 
 // The decimal number in a route's first capture, or nullopt if it does not fit an int64.
 std::optional<int64_t> captureNumber(const httplib::Request& req) {
@@ -100,6 +103,19 @@ void HttpServer::Impl::routes() {
       return;
     }
     res.set_content(name + "\n", "text/plain");
+  });
+  // N bytes of 'x', streamed in chunks: large responses for throughput and GSO paths.
+  server.Get(R"(/bytes/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
+    auto size = captureNumber(req);
+    if (!size || *size > kMaxBytes) {
+      return badRequest(res, "size must be 0-" + std::to_string(kMaxBytes) + " bytes");
+    }
+    res.set_content_provider(static_cast<size_t>(*size), "application/octet-stream",
+                             [](size_t offset, size_t length, httplib::DataSink& sink) {
+                               static const std::string chunk(kBytesChunk, 'x');
+                               (void)offset;
+                               return sink.write(chunk.data(), std::min(length, chunk.size()));
+                             });
   });
   server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     logLine("http " + req.remote_addr + ":" + std::to_string(req.remote_port) + " -> " +

@@ -1,6 +1,6 @@
 // petrel-workload's HTTP listener (cpp-httplib): "/" names the pod, "/json" shows what the
 // backend saw (client and server address, path, headers), plus /healthz, /status/<code> and
-// /delay/<ms> for retry and timeout tests.
+// /delay/<ms> for retry and timeout tests and /bytes/<n> for large responses.
 #pragma once
 
 #include <cstdint>
