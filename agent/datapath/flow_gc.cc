@@ -12,10 +12,25 @@ bool idle(uint64_t now, uint64_t last_seen, uint64_t timeout) {
   return now > last_seen && now - last_seen > timeout;
 }
 
-uint64_t ctTimeout(const ct_key& k, const ct_entry& e, const FlowTimeouts& t) {
+// Whether the backend of the connection of entry (k, e) has answered. The datapath marks only
+// the reply entry (backend -> client), the one an answer passes: the client's side asks it.
+bool answered(CtMap& ct, const ct_key& k, const ct_entry& e) {
+  if (e.flags & CT_F_REPLIED) return true;
+  if (k.dir != CT_DIR_SERVICE) return false;
+  ct_key reply = k;
+  reply.saddr = e.addr;
+  reply.sport = e.port;
+  reply.daddr = k.saddr;
+  reply.dport = k.sport;
+  reply.dir = CT_DIR_REPLY;
+  auto pair = ct.lookup(reply);
+  return pair && (pair->flags & CT_F_REPLIED);
+}
+
+uint64_t ctTimeout(CtMap& ct, const ct_key& k, const ct_entry& e, const FlowTimeouts& t) {
   if (k.proto != IPPROTO_TCP) return t.other_ns;
   if (e.flags & CT_F_CLOSING) return t.tcp_closing_ns;
-  if (!(e.flags & CT_F_REPLIED) && k.dir == CT_DIR_SERVICE) return t.tcp_unanswered_ns;
+  if (!answered(ct, k, e)) return t.tcp_unanswered_ns;
   return t.tcp_established_ns;
 }
 
@@ -52,7 +67,7 @@ Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
                                       const FlowTimeouts& timeouts) {
   FlowGcResult r;
   PETREL_RETURN_IF_ERROR(sweep(
-      ct, now_ns, [&](const ct_key& k, const ct_entry& e) { return ctTimeout(k, e, timeouts); },
+      ct, now_ns, [&](const ct_key& k, const ct_entry& e) { return ctTimeout(ct, k, e, timeouts); },
       r.ct_deleted, r.ct_kept));
   PETREL_RETURN_IF_ERROR(sweep(
       nat, now_ns, [&](const nat_key& k, const nat_entry& e) { return natTimeout(k, e, timeouts); },

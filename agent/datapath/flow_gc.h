@@ -12,7 +12,7 @@ namespace petrel::datapath {
 
 struct FlowTimeouts {
   uint64_t tcp_established_ns = 6ull * 3600 * 1000000000ull;
-  uint64_t tcp_unanswered_ns = 60ull * 1000000000ull;  // conntrack only: no reply seen yet
+  uint64_t tcp_unanswered_ns = 60ull * 1000000000ull;  // conntrack only: the backend never answered
   uint64_t tcp_closing_ns = 10ull * 1000000000ull;
   uint64_t other_ns = 60ull * 1000000000ull;  // UDP, ICMP
 };

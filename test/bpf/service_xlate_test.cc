@@ -3,9 +3,9 @@
 // the packet in its pod with the client's address kept and its answer leaves (lxc program) with
 // the frontend's address; a backend on another node gets the packet from the node's address
 // and its answer, back at the uplink, goes to the client from the frontend. Established
-// connections keep their backend when the Service changes; no backends and strays go to the
-// stack. The tests run in their own network namespace whose routes and neighbours make the FIB
-// forwarding deterministic.
+// connections keep their backend when the Service changes, and an answered one is kept by the
+// garbage collector however quiet; no backends and strays go to the stack. The tests run in their
+// own network namespace whose routes and neighbours make the FIB forwarding deterministic.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/pkt_cls.h>
@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/datapath/flow_gc.h"
 #include "agent/datapath/lb_datapath.h"
 #include "common/unique_fd.h"
 #include "reasons.h"
@@ -225,6 +226,32 @@ TEST_F(ServiceXlateTest, AnEstablishedConnectionKeepsItsBackendWhenTheServiceCha
   EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x10)).out}.ipDst(), kPodA.ip);
   // A new connection goes to the new backend.
   EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50001)).out}.ipDst(), kPodB.ip);
+}
+
+// The garbage collector gives a connection whose backend answered the established timeout, not
+// the unanswered one, although only the reply entry carries the mark: an idle NodePort
+// connection (a long poll, a quiet keep-alive) must not be reset after a minute.
+TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
+  setBackends({{kPodA.ip, 8080}});
+  ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);
+  auto answer = PacketBuilder()
+                    .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+                    .ipv4(kPodA.ip, kClient, 64)
+                    .tcp(8080, 50000, 0x12)
+                    .build();
+  ASSERT_EQ(run(answer).verdict, TC_ACT_REDIRECT);
+  ASSERT_EQ(uplinkIngress(fromClient(0x02, 50001)).verdict, TC_ACT_REDIRECT);  // never answered
+  ASSERT_EQ(dp_->conntrack().keys()->size(), 4u);
+
+  const datapath::FlowTimeouts timeouts;
+  const uint64_t later = datapath::monotonicNowNs() + timeouts.tcp_unanswered_ns + 10'000'000'000;
+  auto gc = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  ASSERT_TRUE(gc) << gc.status().toString();
+  EXPECT_EQ(gc->ct_deleted, 2u);  // both entries of the unanswered connection
+  EXPECT_EQ(gc->ct_kept, 2u);
+  auto ack = uplinkIngress(fromClient(0x10));
+  EXPECT_EQ(ack.verdict, TC_ACT_REDIRECT);  // still translated, not left to the stack's reset
+  EXPECT_EQ(PacketView{ack.out}.ipDst(), kPodA.ip);
 }
 
 TEST_F(ServiceXlateTest, NoBackendsAndStraysAreLeftToTheStack) {
