@@ -12,18 +12,23 @@ bool idle(uint64_t now, uint64_t last_seen, uint64_t timeout) {
   return now > last_seen && now - last_seen > timeout;
 }
 
-// Whether the backend of the connection of entry (k, e) has answered. The datapath marks only
-// the reply entry (backend -> client), the one an answer passes: the client's side asks it.
-bool answered(CtMap& ct, const ct_key& k, const ct_entry& e) {
-  if (e.flags & CT_F_REPLIED) return true;
-  if (k.dir != CT_DIR_SERVICE) return false;
+// The reply entry's key (backend -> client) of the connection whose client entry is (k, e).
+ct_key replyKeyOf(const ct_key& k, const ct_entry& e) {
   ct_key reply = k;
   reply.saddr = e.addr;
   reply.sport = e.port;
   reply.daddr = k.saddr;
   reply.dport = k.sport;
   reply.dir = CT_DIR_REPLY;
-  auto pair = ct.lookup(reply);
+  return reply;
+}
+
+// Whether the backend of the connection of entry (k, e) has answered. The datapath marks only
+// the reply entry (backend -> client), the one an answer passes: the client's side asks it.
+bool answered(CtMap& ct, const ct_key& k, const ct_entry& e) {
+  if (e.flags & CT_F_REPLIED) return true;
+  if (k.dir != CT_DIR_SERVICE) return false;
+  auto pair = ct.lookup(replyKeyOf(k, e));
   return pair && (pair->flags & CT_F_REPLIED);
 }
 
@@ -56,6 +61,21 @@ Status sweep(Map& map, uint64_t now, Timeout timeout, uint64_t& deleted, uint64_
 }
 
 }  // namespace
+
+Result<uint64_t> forgetConnectionsTo(CtMap& ct,
+                                     const std::set<std::pair<uint32_t, uint16_t>>& backends) {
+  auto keys = ct.keys();
+  if (!keys) return keys.status();
+  uint64_t forgotten = 0;
+  for (const auto& key : *keys) {
+    if (key.dir != CT_DIR_SERVICE) continue;
+    auto e = ct.lookup(key);
+    if (!e || !backends.count({ntohl(e->addr), ntohs(e->port)})) continue;
+    if (ct.remove(replyKeyOf(key, *e))) ++forgotten;
+    if (ct.remove(key)) ++forgotten;
+  }
+  return forgotten;
+}
 
 uint64_t monotonicNowNs() {
   timespec ts{};

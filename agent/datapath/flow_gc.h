@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <utility>
 
 #include "agent/datapath/loader.h"
 
@@ -27,6 +29,11 @@ struct FlowGcResult {
 // One pass over both maps at monotonic time `now_ns` (bpf_ktime_get_ns's clock).
 Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
                                       const FlowTimeouts& timeouts = {});
+// Forgets the connections to `backends` (address and port, host order): both conntrack entries
+// of each. Their clients' next segments then get the reset for what no backend can take instead
+// of going to a backend that is gone. Returns how many entries went.
+Result<uint64_t> forgetConnectionsTo(CtMap& ct,
+                                     const std::set<std::pair<uint32_t, uint16_t>>& backends);
 // CLOCK_MONOTONIC in nanoseconds, the programs' clock.
 uint64_t monotonicNowNs();
 

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/datapath/flow_gc.h"
 #include "agent/k8s/service_frontends.h"
 
 namespace petrel::agent {
@@ -20,7 +21,8 @@ ServiceLb::ServiceLb(datapath::LoadedDatapath& dp, std::string node_name,
             return cluster_->services().synced() && cluster_->endpointSlices().synced() &&
                    cluster_->nodes().synced();
           },
-          [this] { return apply(); }) {
+          [this] { return apply(); }),
+      conntrack_(dp.conntrack()) {
   if (!destroyer_) {
     spdlog::warn("{}: connections to removed backends will time out instead of being reset",
                  destroyer_.status().toString());
@@ -127,6 +129,7 @@ Status ServiceLb::apply() {
     resetClientsOf(Ipv4Addr{it->first}, it->second);
     it = draining_.erase(it);
   }
+  forgetConnectionsToGone();
   return st;
 }
 
@@ -143,7 +146,21 @@ void ServiceLb::backendRemoved(Ipv4Addr ip, uint16_t port) {
   resetClientsOf(ip, port);
 }
 
+void ServiceLb::forgetConnectionsToGone() {
+  if (gone_.empty()) return;
+  auto n = datapath::forgetConnectionsTo(conntrack_, gone_);
+  if (!n) {
+    spdlog::warn("forget conntrack entries of {} removed backends: {}", gone_.size(),
+                 n.status().message());
+  } else if (*n > 0) {
+    spdlog::info("{} removed backends: forgot {} conntrack entries, so their clients get a reset",
+                 gone_.size(), *n);
+  }
+  gone_.clear();
+}
+
 void ServiceLb::resetClientsOf(Ipv4Addr ip, uint16_t port) {
+  gone_.emplace(ip.value, port);
   if (!destroyer_) return;
   std::vector<std::string> netns = {""};
   if (auto* eps = endpoints_.load()) {

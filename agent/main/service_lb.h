@@ -2,7 +2,8 @@
 // loop that feeds it from the informer caches (a change to a Service or its EndpointSlices
 // recomputes that Service alone; start, this node's addresses and the periodic repair pass
 // recompute all), and the socket destroyer that resets clients of a backend that is gone (in
-// every pod's namespace and the node's). A backend that leaves the
+// every pod's namespace and the node's; clients elsewhere lose its conntrack entries, so the
+// datapath resets them on their next segment). A backend that leaves the
 // maps because it is terminating (serving, not ready, while another is ready) keeps its
 // connections: they are reset only once its endpoint is gone from the EndpointSlices.
 #pragma once
@@ -58,6 +59,7 @@ class ServiceLb {
   using Endpoint = std::pair<uint32_t, uint16_t>;  // address (host order), port
   void backendRemoved(Ipv4Addr ip, uint16_t port);
   void resetClientsOf(Ipv4Addr ip, uint16_t port);
+  void forgetConnectionsToGone();
   bool servingTerminating(Endpoint e);
   Status apply();
 
@@ -74,11 +76,14 @@ class ServiceLb {
   std::map<std::string, std::string> service_of_slice_;
   std::map<std::string, std::vector<Endpoint>> terminating_of_slice_;
   std::map<Endpoint, int> serving_terminating_;
-  // Sync thread only: the frontends, and removed backends whose connections drain.
+  // Sync thread only: the frontends, removed backends whose connections drain, and those gone
+  // in this sync whose conntrack entries are still to be forgotten.
   k8s::FrontendIndex frontends_;
   std::set<Endpoint> draining_;
+  std::set<Endpoint> gone_;
   datapath::BpfLbDatapath lb_;
   SyncLoop sync_;
+  datapath::CtMap& conntrack_;
 };
 
 }  // namespace petrel::agent

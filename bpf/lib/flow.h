@@ -15,7 +15,8 @@
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #endif
 
-/* The ICMP echo header (linux/icmp.h drags libc headers into BPF builds). */
+/* The ICMP echo header, also the shape of an error's (linux/icmp.h drags libc headers into BPF
+ * builds). */
 struct icmp_echo_hdr {
   __u8 type;
   __u8 code;
@@ -25,6 +26,9 @@ struct icmp_echo_hdr {
 };
 #define PETREL_ICMP_ECHOREPLY 0
 #define PETREL_ICMP_ECHO 8
+#define PETREL_ICMP_DEST_UNREACH 3
+#define PETREL_ICMP_PORT_UNREACH 3 /* its code */
+#define PETREL_ICMP_TIME_EXCEEDED 11
 
 #define PETREL_IP_FRAGMENT 0x3FFF /* MF flag or a fragment offset */
 

@@ -17,8 +17,6 @@
 #include "flow.h"
 #include "ipv4.h"
 
-#define PETREL_ICMP_DEST_UNREACH 3
-#define PETREL_ICMP_TIME_EXCEEDED 11
 #define ICMP_ERROR_HDR_LEN 8 /* type, code, checksum, 4 bytes of the error's own */
 
 struct icmp_quote {

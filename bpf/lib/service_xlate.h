@@ -6,7 +6,7 @@
  * node gets it with the node's address and a port of its own as the source (source NAT through the
  * masquerade table), so the answer comes back here to be translated back. Replies leave with the
  * frontend's address as source, forwarded by the FIB (the stack would drop a packet from its own
- * address as a martian). */
+ * address as a martian). What no backend can take is rejected (bpf/lib/service_reject.h). */
 #pragma once
 
 #include "conntrack.h"
@@ -16,6 +16,7 @@
 #include "lb.h"
 #include "metrics.h"
 #include "nat.h"
+#include "service_reject.h"
 #include "service_reply.h"
 
 struct maglev_inner {
@@ -80,10 +81,9 @@ struct service_target {
 };
 
 /* The target of a packet of `t` (TCP or UDP) to the frontend `svc`: the connection's, or for its
- * first packet a new choice recorded in the CT map in both directions. Returns 0, or -1 when the
- * stack should answer: a stray that is not a connection's start (the stack resets it), or a
- * frontend without backends (nothing listens there, so the stack rejects: TCP RST, ICMP port
- * unreachable, as kube-proxy's reject rule does). */
+ * first packet a new choice recorded in the CT map in both directions. Returns 0, or -1 when it
+ * has none: a TCP segment that is not a connection's start and of no connection known (its
+ * backend was removed, or it was never seen), or a frontend without backends. */
 static __always_inline int service_target_of(const struct flow_tuple* t,
                                              const struct lb_service_value* svc, __u64 now,
                                              struct service_target* out) {
@@ -135,10 +135,15 @@ static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tu
   *reason = PETREL_TO_STACK;
   __u64 now = bpf_ktime_get_ns();
   struct service_target target;
-  if (service_target_of(t, svc, now, &target) < 0) return TC_ACT_OK;
+  if (service_target_of(t, svc, now, &target) < 0) return service_reject(skb, t->proto, reason);
   __be32 backend = target.addr;
   __be16 backend_port = target.port;
   __u8 snat = target.snat;
+  struct endpoint_info* dst = 0;
+  if (!snat) {
+    dst = endpoint_lookup_ip4(backend);
+    if (!dst) return service_reject(skb, t->proto, reason); /* the pod is gone */
+  }
   *reason = PETREL_DROP_INVALID;
   if (flow_rewrite(skb, t, 0, backend, backend_port) < 0) return TC_ACT_SHOT;
   t->daddr = backend;
@@ -162,9 +167,7 @@ static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tu
   void* data_end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
   struct iphdr* iph = data + sizeof(*eth);
-  if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end)) return TC_ACT_SHOT;
-  struct endpoint_info* dst = endpoint_lookup_ip4(backend);
-  if (!dst) return TC_ACT_SHOT; /* the pod went away between the two lookups */
+  if ((void*)(eth + 1) > data_end || !ipv4_header_valid(iph, data_end) || !dst) return TC_ACT_SHOT;
   int action = deliver_local_ipv4(eth, iph, dst, reason);
   if (*reason == PETREL_FORWARDED) *reason = PETREL_LB_FORWARDED;
   return action;

@@ -1,7 +1,8 @@
 /* uplink: tc programs on the node's uplink (the device of the default route).
  * - Service load balancing for traffic from outside: a connection to a NodePort, externalIP or
  *   LoadBalancer address is sent to a backend with connection tracking
- *   (bpf/lib/service_xlate.h).
+ *   (bpf/lib/service_xlate.h), or answered with a reset or port unreachable when no backend can
+ *   take it.
  * - Masquerading, egress: a packet from one of this node's pods to an address outside the
  *   cluster (not a pod CIDR of any node) leaves with the node's address and a port from the
  *   configured range; TCP gets a port on its SYN, ICMP on an echo request, UDP on any packet.

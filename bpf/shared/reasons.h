@@ -16,6 +16,7 @@
   X(LB_FORWARDED_XDP, 9, "service-forwarded-xdp")        \
   X(LB_REPLIED_XDP, 10, "service-reply-xdp")             \
   X(LB_ICMP_ERROR, 11, "service-icmp-error")             \
+  X(LB_REJECTED, 12, "service-rejected")                 \
   X(DROP_INVALID, 130, "invalid-packet")                 \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
   X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \

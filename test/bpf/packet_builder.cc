@@ -86,6 +86,11 @@ PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags)
   tcp_flags_ = flags;
   return *this;
 }
+PacketBuilder& PacketBuilder::tcpSeq(uint32_t seq, uint32_t ack) {
+  tcp_seq_ = seq;
+  tcp_ack_ = ack;
+  return *this;
+}
 PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
   l4_ = L4::kUdp;
   sport_ = sport;
@@ -152,8 +157,8 @@ std::vector<uint8_t> PacketBuilder::build() const {
       proto = 6;
       put16(l4, sport_);
       put16(l4, dport_);
-      put32(l4, 1);
-      put32(l4, 0);
+      put32(l4, tcp_seq_);
+      put32(l4, tcp_ack_);
       l4.push_back(5 << 4);
       l4.push_back(tcp_flags_);
       put16(l4, 65535);
@@ -221,6 +226,12 @@ std::string PacketView::ipDst() const {
 uint8_t PacketView::ttl() const {
   return bytes.at(kEth + 8);
 }
+uint8_t PacketView::ipProtocol() const {
+  return bytes.at(kEth + 9);
+}
+uint16_t PacketView::ipTotalLength() const {
+  return get16(bytes, kEth + 2);
+}
 bool PacketView::ipChecksumValid() const {
   size_t ihl = (bytes.at(kEth) & 0x0f) * 4u;
   return bytes.size() >= kEth + ihl && inetChecksum(bytes.data() + kEth, ihl) == 0;
@@ -237,6 +248,23 @@ uint16_t PacketView::sport() const {
 uint16_t PacketView::dport() const {
   size_t l4 = l4Offset(bytes);
   return get16(bytes, bytes.at(kEth + 9) == 1 ? l4 + 4 : l4 + 2);
+}
+uint8_t PacketView::tcpFlags() const {
+  return bytes.at(l4Offset(bytes) + 13);
+}
+uint32_t PacketView::tcpSeq() const {
+  size_t l4 = l4Offset(bytes);
+  return uint32_t(get16(bytes, l4 + 4)) << 16 | get16(bytes, l4 + 6);
+}
+uint32_t PacketView::tcpAck() const {
+  size_t l4 = l4Offset(bytes);
+  return uint32_t(get16(bytes, l4 + 8)) << 16 | get16(bytes, l4 + 10);
+}
+uint8_t PacketView::icmpType() const {
+  return bytes.at(l4Offset(bytes));
+}
+uint8_t PacketView::icmpCode() const {
+  return bytes.at(l4Offset(bytes) + 1);
 }
 bool PacketView::l4ChecksumValid() const {
   size_t l4 = l4Offset(bytes);

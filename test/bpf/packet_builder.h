@@ -19,6 +19,8 @@ class PacketBuilder {
   PacketBuilder& eth(const Mac& src, const Mac& dst, uint16_t ethertype = 0);
   PacketBuilder& ipv4(const std::string& src, const std::string& dst, uint8_t ttl = 64);
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = 0x02 /* SYN */);
+  // The TCP sequence and acknowledgment numbers (default 1 and 0).
+  PacketBuilder& tcpSeq(uint32_t seq, uint32_t ack);
   PacketBuilder& udp(uint16_t sport, uint16_t dport);
   PacketBuilder& icmpEcho(uint16_t id, uint16_t seq, uint8_t type = 8 /* request; 0: reply */);
   // An ICMP error (e.g. type 3 code 4, "fragmentation needed" with the next hop's `mtu`)
@@ -42,6 +44,7 @@ class PacketBuilder {
   enum class L4 { kNone, kTcp, kUdp, kIcmp } l4_ = L4::kNone;
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_flags_ = 0;
+  uint32_t tcp_seq_ = 1, tcp_ack_ = 0;
   uint8_t icmp_type_ = 8;
   uint8_t icmp_code_ = 0;
   bool more_fragments_ = false;
@@ -61,10 +64,17 @@ struct PacketView {
   std::string ipSrc() const;
   std::string ipDst() const;
   uint8_t ttl() const;
+  uint8_t ipProtocol() const;
+  uint16_t ipTotalLength() const;
   bool ipChecksumValid() const;
   // TCP/UDP ports; for ICMP echo both are the identifier.
   uint16_t sport() const;
   uint16_t dport() const;
+  uint8_t tcpFlags() const;
+  uint32_t tcpSeq() const;
+  uint32_t tcpAck() const;
+  uint8_t icmpType() const;
+  uint8_t icmpCode() const;
   // The TCP/UDP checksum with its pseudo-header, or the ICMP checksum; a UDP checksum of 0
   // (none) counts as valid.
   bool l4ChecksumValid() const;

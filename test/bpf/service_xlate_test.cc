@@ -4,8 +4,9 @@
 // the frontend's address; a backend on another node gets the packet from the node's address
 // and its answer, back at the uplink, goes to the client from the frontend. Established
 // connections keep their backend when the Service changes, and an answered one is kept by the
-// garbage collector however quiet; no backends and strays go to the stack. The tests run in their
-// own network namespace whose routes and neighbours make the FIB forwarding deterministic.
+// garbage collector however quiet; what no backend can take gets a reset or port unreachable. The
+// tests run in their own network namespace whose routes and neighbours make the FIB forwarding
+// deterministic.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/pkt_cls.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -254,17 +256,103 @@ TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
   EXPECT_EQ(PacketView{ack.out}.ipDst(), kPodA.ip);
 }
 
-TEST_F(ServiceXlateTest, NoBackendsAndStraysAreLeftToTheStack) {
+// What no backend can take is answered from the frontend, back out of the device it came in on,
+// as the stack answers a closed port (it cannot be left to the stack: an externalIP is not the
+// node's address): a reset for TCP (RFC 9293: acknowledging a segment without ACK, else with its
+// ACK number as sequence number), never a reset for a reset, ICMP port unreachable for UDP.
+TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
+  const uint64_t rejected = counter(PETREL_LB_REJECTED, METRIC_DIR_INGRESS);
+  auto segment = [](uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack,
+                    const std::string& payload) {
+    return PacketBuilder()
+        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+        .ipv4(kClient, kNodeIp, 60)
+        .tcp(sport, kNodePort, flags)
+        .tcpSeq(seq, ack)
+        .payload(payload)
+        .build();
+  };
+  auto expectReset = [](const RunResult& r, uint16_t client_port, uint8_t flags, uint32_t seq,
+                        uint32_t ack) {
+    EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+    PacketView v{r.out};
+    ASSERT_EQ(r.out.size(), 54u);  // no payload, no options
+    EXPECT_EQ(v.ethDst(), mac("02:00:00:00:00:01"));
+    EXPECT_EQ(v.ethSrc(), mac("02:00:00:00:00:02"));
+    EXPECT_EQ(v.ipSrc(), kNodeIp);
+    EXPECT_EQ(v.ipDst(), kClient);
+    EXPECT_EQ(v.ipTotalLength(), 40);
+    EXPECT_EQ(v.sport(), kNodePort);
+    EXPECT_EQ(v.dport(), client_port);
+    EXPECT_EQ(v.tcpFlags(), flags);
+    EXPECT_EQ(v.tcpSeq(), seq);
+    EXPECT_EQ(v.tcpAck(), ack);
+    EXPECT_TRUE(v.ipChecksumValid());
+    EXPECT_TRUE(v.l4ChecksumValid());
+  };
+
   setBackends({});
-  auto syn = fromClient(0x02);
-  auto r = uplinkIngress(syn);
-  EXPECT_EQ(r.verdict, TC_ACT_OK);  // nothing listens there: the stack answers with a reset
-  EXPECT_EQ(r.out, syn);
+  // A SYN carrying 3 bytes: RST+ACK of both.
+  expectReset(uplinkIngress(segment(50000, 0x02, 1000, 0, "req")), 50000, 0x14, 0, 1004);
+  // A FIN with ACK (its backend was removed): RST with the ACK number as sequence number.
+  expectReset(uplinkIngress(segment(50001, 0x11, 5000, 777777, "bye")), 50001, 0x04, 777777, 0);
+  // A reset is dropped, not answered.
+  EXPECT_EQ(uplinkIngress(segment(50002, 0x14, 5000, 1, "")).verdict, TC_ACT_SHOT);
+
+  // A segment of no connection known while the frontend has backends.
   setBackends({{kPodA.ip, 8080}});
-  auto stray = fromClient(0x10, 50002);  // mid-connection, never seen
-  auto s = uplinkIngress(stray);
-  EXPECT_EQ(s.verdict, TC_ACT_OK);
-  EXPECT_EQ(s.out, stray);
+  expectReset(uplinkIngress(segment(50003, 0x10, 42, 4242, "x")), 50003, 0x04, 4242, 0);
+  // A connection whose backend pod is gone.
+  ASSERT_EQ(uplinkIngress(segment(50004, 0x02, 1, 0, "")).verdict, TC_ACT_REDIRECT);
+  ASSERT_TRUE(dp_->endpoints().remove(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodA.ip))));
+  expectReset(uplinkIngress(segment(50004, 0x10, 2, 99, "more")), 50004, 0x04, 99, 0);
+
+  // UDP to a frontend without backends: port unreachable quoting the datagram.
+  setBackends({}, core::kProtoUdp);
+  auto datagram = PacketBuilder()
+                      .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                      .ipv4(kClient, kNodeIp, 60)
+                      .udp(50005, kNodePort)
+                      .payload("a query longer than what an ICMP error quotes")
+                      .build();
+  auto u = uplinkIngress(datagram);
+  EXPECT_EQ(u.verdict, TC_ACT_REDIRECT);
+  ASSERT_EQ(u.out.size(), 14u + 20 + 8 + 28);
+  PacketView icmp{u.out};
+  EXPECT_EQ(icmp.ethDst(), mac("02:00:00:00:00:01"));
+  EXPECT_EQ(icmp.ipSrc(), kNodeIp);
+  EXPECT_EQ(icmp.ipDst(), kClient);
+  EXPECT_EQ(icmp.ipProtocol(), 1);
+  EXPECT_EQ(icmp.icmpType(), 3);
+  EXPECT_EQ(icmp.icmpCode(), 3);
+  EXPECT_TRUE(icmp.ipChecksumValid());
+  EXPECT_TRUE(icmp.l4ChecksumValid());
+  auto quote = icmp.icmpQuote();
+  EXPECT_TRUE(std::equal(quote.begin() + 14, quote.end(), datagram.begin() + 14))
+      << "the datagram's IP header and first 8 bytes, unchanged";
+  EXPECT_EQ(counter(PETREL_LB_REJECTED, METRIC_DIR_INGRESS), rejected + 6);
+}
+
+// When a backend is removed for good the agent forgets its connections (both entries of each);
+// their clients' next segments then get the reset, while other backends' connections go on.
+TEST_F(ServiceXlateTest, ARemovedBackendsForgottenConnectionsGetAReset) {
+  setBackends({{kPodA.ip, 8080}});
+  ASSERT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50000)).out}.ipDst(), kPodA.ip);
+  ASSERT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50001)).out}.ipDst(), kPodA.ip);
+  setBackends({{kPodB.ip, 8080}});
+  ASSERT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50002)).out}.ipDst(), kPodB.ip);
+  ASSERT_EQ(dp_->conntrack().keys()->size(), 6u);
+
+  auto forgotten = datapath::forgetConnectionsTo(
+      dp_->conntrack(), {{Ipv4Addr::parse(kPodA.ip)->value, uint16_t{8080}}});
+  ASSERT_TRUE(forgotten) << forgotten.status().toString();
+  EXPECT_EQ(*forgotten, 4u);
+  EXPECT_EQ(dp_->conntrack().keys()->size(), 2u);
+  auto to_a = uplinkIngress(fromClient(0x10, 50000));
+  EXPECT_EQ(to_a.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{to_a.out}.tcpFlags(), 0x04) << "a reset to the client";
+  EXPECT_EQ(PacketView{to_a.out}.ipDst(), kClient);
+  EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x10, 50002)).out}.ipDst(), kPodB.ip);
 }
 
 TEST_F(ServiceXlateTest, UdpToALocalBackendBothWays) {

@@ -1,0 +1,175 @@
+/* Rejecting traffic to a Service frontend that no backend can take, the way the node's stack
+ * answers a port nobody listens on (and kube-proxy's reject rule): a TCP segment gets a reset, a
+ * UDP datagram an ICMP port unreachable, sent from the frontend back out of the device the packet
+ * came in on. The stack cannot be left to do it: a frontend need not be the node's own address,
+ * and the stack forwards a packet for an externalIP or LoadBalancer address on instead of
+ * answering it. Used for a frontend without backends, a TCP segment of no known connection (its
+ * backend was removed, or it was never seen) and a backend pod that is gone.
+ *
+ * The answer is built in the packet itself. The reset's checksum is patched with the helpers
+ * that know the skb's checksum state: a packet from a local veth may carry only the
+ * pseudo-header sum, the rest left to whoever sends it (CHECKSUM_PARTIAL). The bytes the reset
+ * drops are taken out of the checksum by the arithmetic of a valid incoming checksum, so the
+ * payload is never summed: with the incoming sum valid, payload = -(pseudo + header + check),
+ * and a corrupt segment gets a reset with a wrong checksum, which its sender drops as the stack
+ * would have dropped the segment. The ICMP error's checksum is written whole. (A UDP datagram
+ * that came with offloaded checksumming through a real NIC, which only UDP GRO makes, would have
+ * its answer's checksum spoilt on the way out; ICMP errors are advisory.) */
+#pragma once
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "compiler.h"
+#include "flow.h"
+#include "ipv4.h"
+#include "reasons.h"
+
+#define SERVICE_REJECT_TTL 64
+#define SERVICE_REJECT_TCP_CSUM_OFF (sizeof(struct ethhdr) + sizeof(struct iphdr) + 16)
+
+/* An option-less IPv4 header from `saddr` to `daddr`, checksum filled in. */
+static __always_inline void reject_ip_header(struct iphdr* ip, __be32 saddr, __be32 daddr,
+                                             __u8 protocol, __u16 tot_len, __u8 tos) {
+  __builtin_memset(ip, 0, sizeof(*ip));
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->tos = tos;
+  ip->tot_len = bpf_htons(tot_len);
+  ip->frag_off = bpf_htons(0x4000); /* DF */
+  ip->ttl = SERVICE_REJECT_TTL;
+  ip->protocol = protocol;
+  ip->saddr = saddr;
+  ip->daddr = daddr;
+  ip->check = ipv4_header_csum(ip);
+}
+
+/* The Ethernet header of an answer to the frame `eth`: back to its sender. */
+static __always_inline void reject_eth_back(struct ethhdr* back, const struct ethhdr* eth) {
+  __builtin_memcpy(back->h_dest, eth->h_source, ETH_ALEN);
+  __builtin_memcpy(back->h_source, eth->h_dest, ETH_ALEN);
+  back->h_proto = eth->h_proto;
+}
+
+/* What the checksum patch of a reset sums (see the file comment): the new TCP header with a zero
+ * check, the incoming segment's pseudo-header and its check field. */
+struct reject_tcp_sum {
+  struct tcphdr th;
+  __be32 saddr;
+  __be32 daddr;
+  __u8 zero;
+  __u8 protocol;
+  __be16 tcp_len;
+  __sum16 check_in;
+  __u16 pad;
+};
+
+/* The frame becomes a reset answering its TCP segment (RFC 9293 3.10.7.1): with the segment's
+ * ACK number as its sequence number, or else acknowledging everything the segment occupied. A
+ * reset is never answered. Returns the tc action; *reason says what became of it. */
+static __always_inline int reject_tcp(struct __sk_buff* skb, __u32* reason) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* iph = data + sizeof(*eth);
+  struct tcphdr* th = (void*)(iph + 1);
+  *reason = PETREL_DROP_INVALID;
+  if ((void*)(th + 1) > data_end || iph->ihl != 5 || th->doff < 5) return TC_ACT_SHOT;
+  const __u16 tot_len = bpf_ntohs(iph->tot_len);
+  const __u16 header_len = sizeof(*iph) + th->doff * 4;
+  if (tot_len < header_len) return TC_ACT_SHOT;
+  *reason = PETREL_LB_REJECTED;
+  if (th->rst) return TC_ACT_SHOT;
+
+  struct reject_tcp_sum s;
+  __builtin_memset(&s, 0, sizeof(s));
+  s.th.source = th->dest;
+  s.th.dest = th->source;
+  s.th.doff = 5;
+  s.th.rst = 1;
+  if (th->ack) {
+    s.th.seq = th->ack_seq;
+  } else {
+    s.th.ack = 1;
+    s.th.ack_seq = bpf_htonl(bpf_ntohl(th->seq) + (tot_len - header_len) + th->syn + th->fin);
+  }
+  s.saddr = iph->saddr;
+  s.daddr = iph->daddr;
+  s.protocol = IPPROTO_TCP;
+  s.tcp_len = bpf_htons(tot_len - sizeof(*iph));
+  s.check_in = th->check;
+  const __be32 client = iph->saddr, frontend = iph->daddr;
+  struct ethhdr back;
+  reject_eth_back(&back, eth);
+
+  *reason = PETREL_DROP_INVALID;
+  const __u32 len = sizeof(*eth) + sizeof(*iph) + sizeof(struct tcphdr);
+  if (bpf_skb_change_tail(skb, len, 0)) return TC_ACT_SHOT;
+  struct iphdr ip;
+  reject_ip_header(&ip, frontend, client, IPPROTO_TCP, len - sizeof(*eth), 0);
+  struct tcphdr out = s.th;
+  out.check = s.check_in; /* patched below, in whichever checksum state the skb is */
+  if (bpf_skb_store_bytes(skb, 0, &back, sizeof(back), 0) ||
+      bpf_skb_store_bytes(skb, sizeof(*eth), &ip, sizeof(ip), 0) ||
+      bpf_skb_store_bytes(skb, sizeof(*eth) + sizeof(ip), &out, sizeof(out), 0))
+    return TC_ACT_SHOT;
+  /* The pseudo-header: addresses swapped (the same sum), the length now the bare header's. */
+  if (bpf_l4_csum_replace(skb, SERVICE_REJECT_TCP_CSUM_OFF, s.tcp_len,
+                          bpf_htons(sizeof(struct tcphdr)), BPF_F_PSEUDO_HDR | 2))
+    return TC_ACT_SHOT;
+  /* The segment: old header and payload out, new header in, as one difference. */
+  __s64 diff = bpf_csum_diff(0, 0, (__be32*)&s, sizeof(s), 0);
+  if (diff < 0 || bpf_l4_csum_replace(skb, SERVICE_REJECT_TCP_CSUM_OFF, 0, (__u32)diff, 0))
+    return TC_ACT_SHOT;
+  *reason = PETREL_LB_REJECTED;
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+/* ICMP destination unreachable, port unreachable, quoting the datagram's IP header and first
+ * eight bytes (RFC 792). */
+struct reject_icmp {
+  struct iphdr ip;
+  struct icmp_echo_hdr icmp; /* id and sequence unused, 0 */
+  struct iphdr quoted_ip;
+  struct udphdr quoted_udp;
+};
+
+/* The frame becomes an ICMP port unreachable about its UDP datagram. Returns the tc action;
+ * *reason says what became of it. */
+static __always_inline int reject_udp(struct __sk_buff* skb, __u32* reason) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* iph = data + sizeof(*eth);
+  struct udphdr* uh = (void*)(iph + 1);
+  *reason = PETREL_DROP_INVALID;
+  if ((void*)(uh + 1) > data_end || iph->ihl != 5) return TC_ACT_SHOT;
+  struct reject_icmp r;
+  __builtin_memset(&r, 0, sizeof(r));
+  __builtin_memcpy(&r.quoted_ip, iph, sizeof(*iph));
+  __builtin_memcpy(&r.quoted_udp, uh, sizeof(*uh));
+  struct ethhdr back;
+  reject_eth_back(&back, eth);
+  reject_ip_header(&r.ip, iph->daddr, iph->saddr, IPPROTO_ICMP, sizeof(r), 0xc0);
+  r.icmp.type = PETREL_ICMP_DEST_UNREACH;
+  r.icmp.code = PETREL_ICMP_PORT_UNREACH;
+  __s64 sum = bpf_csum_diff(0, 0, (__be32*)&r.icmp, sizeof(r) - sizeof(r.ip), 0);
+  if (sum < 0) return TC_ACT_SHOT;
+  __u32 folded = ((__u32)sum & 0xffff) + ((__u32)sum >> 16);
+  folded = (folded & 0xffff) + (folded >> 16);
+  r.icmp.checksum = (__sum16)~folded;
+
+  if (bpf_skb_change_tail(skb, sizeof(*eth) + sizeof(r), 0) ||
+      bpf_skb_store_bytes(skb, 0, &back, sizeof(back), 0) ||
+      bpf_skb_store_bytes(skb, sizeof(*eth), &r, sizeof(r), 0))
+    return TC_ACT_SHOT;
+  *reason = PETREL_LB_REJECTED;
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+/* Rejects the TCP or UDP packet at the start of the frame. */
+static __always_inline int service_reject(struct __sk_buff* skb, __u8 proto, __u32* reason) {
+  return proto == IPPROTO_TCP ? reject_tcp(skb, reason) : reject_udp(skb, reason);
+}
