@@ -2,25 +2,27 @@
 // real clients (curl, socat) running as a pod would: in the pod's network namespace and its
 // node's cgroup. ClusterIP over TCP and UDP reaches backends on both nodes, a named targetPort
 // is resolved per pod, the application sees the Service address as its peer, a dual-stack IPv6
-// socket reaches it through the IPv4-mapped address, the node itself uses Services, a Service
-// without endpoints refuses at once, sessionAffinity ClientIP sticks, internalTrafficPolicy Local
-// stays on the node, a pod reaches itself through its Service, a deleted backend stops getting
-// connections, and an agent restart under load fails no request.
+// socket reaches it through the IPv4-mapped address, the node itself uses Services,
+// sessionAffinity ClientIP sticks, internalTrafficPolicy Local stays on the node, a pod reaches
+// itself through its Service, a deleted backend stops getting connections, and an agent restart
+// under load fails no request. A Service without endpoints refuses at once, from a pod and from
+// outside (NodePort, externalIP; TCP and UDP).
 //
 // With EndpointSlices written by the test (Services without a selector): a serving terminating
 // endpoint gets new connections only when no endpoint is ready, a connection to an endpoint that
 // turns terminating goes on, and one to an endpoint removed from the slice is reset at once
-// instead of hanging.
+// instead of hanging, from a pod and from outside.
 //
 // From outside (the underlay namespace): NodePort over TCP and UDP reaches backends on both
-// nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends, large
-// answers arrive whole (their GSO packets forwarded by the FIB), an externalIP routed to a node
-// is served, `petrel bpf ct list` shows the tracked connections, and
-// a backend's ICMP error (UDP port unreachable), on node-1 or behind its source NAT on node-2,
-// reaches the client from the frontend.
+// nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends,
+// large answers arrive whole (their GSO packets forwarded by the FIB), an externalIP routed to a
+// node is served, `petrel bpf ct list` shows the tracked connections, and a backend's ICMP error
+// (UDP port unreachable), on node-1 or behind its source NAT on node-2, reaches the client from
+// the frontend.
 //
 // Needs root, kubectl, curl, socat.
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -56,9 +58,9 @@ std::string service(const std::string& name, const std::string& app,
 }
 
 // A Service without a selector: TCP port 90, named "tcp", whose EndpointSlice the test writes.
-std::string manualService(const std::string& name) {
-  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
-         "}\nspec:\n  ports: [{name: tcp, port: 90, targetPort: 9000}]\n---\n";
+std::string manualService(const std::string& name, const std::string& type = "ClusterIP") {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec:\n  type: " + type +
+         "\n  ports: [{name: tcp, port: 90, targetPort: 9000}]\n---\n";
 }
 
 // One endpoint of a slice written by the test: a backend pod and its conditions.
@@ -172,14 +174,42 @@ class Services : public ::testing::Test {
     }
     return out;
   }
-  // kLongLivedClient run by the client pod against ip:90, logging to <state dir>/<name>.log.
+  // kLongLivedClient run by the client pod against ip:90, or from outside (the underlay
+  // namespace) against ip:port, logging to <state dir>/<name>.log.
   std::unique_ptr<BackgroundProcess> startLongLivedClient(const std::string& name,
                                                           const std::string& ip) {
+    return std::make_unique<BackgroundProcess>(
+        sb_.asPodOn(1, sb_.podNetns()["client"],
+                    "exec bash " + longLivedScript(name) + " " + ip + " 90"),
+        sb_.stateDir() + "/" + name + ".log");
+  }
+  std::unique_ptr<BackgroundProcess> startOutsideClient(const std::string& name,
+                                                        const std::string& ip, int port) {
+    return std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"nsenter", "--net=/run/netns/" + sb_.underlayNetns(), "bash",
+                                 longLivedScript(name), ip, std::to_string(port)},
+        sb_.stateDir() + "/" + name + ".log");
+  }
+  std::string longLivedScript(const std::string& name) {
     const std::string script = sb_.stateDir() + "/" + name + ".sh";
     std::ofstream(script) << kLongLivedClient;
-    return std::make_unique<BackgroundProcess>(
-        sb_.asPodOn(1, sb_.podNetns()["client"], "exec bash " + script + " " + ip + " 90"),
-        sb_.stateDir() + "/" + name + ".log");
+    return script;
+  }
+  // Waits (5 s) for the long-lived `client` to end by a failed write or read, not its own 3 s
+  // read timeout, within 3 s of `since`.
+  static void expectResetSince(BackgroundProcess& client, const std::string& held,
+                               std::chrono::steady_clock::time_point since) {
+    auto status = client.wait(5s);
+    auto took = std::chrono::steady_clock::now() - since;
+    ASSERT_TRUE(status.has_value())
+        << "the connection to removed " << held << " still works 5 s later:\n"
+        << client.log();
+    EXPECT_TRUE(*status == 2 || *status == 3) << "status " << *status << "\n" << client.log();
+    // bash says rc>128 for a read timeout.
+    EXPECT_TRUE(client.log().find("write-failed") != std::string::npos ||
+                client.log().find("read-failed rc=1 ") != std::string::npos)
+        << client.log();
+    EXPECT_LT(took, 3s) << client.log();
   }
   // The backend that greeted the long-lived client ("" when none did within 5 s).
   static std::string greetedBy(BackgroundProcess& client) {
@@ -240,14 +270,40 @@ TEST_F(Services, ClusterIpBalancesTcpAndUdpOverBackendsOnBothNodes) {
   EXPECT_NE(list.out.find("default/web:http"), std::string::npos) << list.out;
 }
 
+// Refused at once, as kube-proxy's reject rule does: from a pod (the socket layer) and from
+// outside, TCP and UDP, at a NodePort and at an externalIP, which is not the node's own address
+// (the stack would forward a packet for it on instead of answering).
 TEST_F(Services, AServiceWithoutEndpointsRefusesAtOnce) {
-  ASSERT_TRUE(sb_.apply(service("nobody", "nothing-matches")));
-  const std::string ip = sb_.kubectlJson({"get", "service", "nobody"})["spec"]["clusterIP"];
+  ASSERT_TRUE(sb_.apply(
+      service("nobody", "nothing-matches", "  type: NodePort\n  externalIPs: [203.0.113.20]\n")));
+  const json svc = sb_.kubectlJson({"get", "service", "nobody"});
+  const std::string ip = svc["spec"]["clusterIP"];
+  const std::string node_port = std::to_string(svc["spec"]["ports"][0]["nodePort"].get<int>());
   ASSERT_TRUE(waitBackends(ip, 0));
-  auto start = std::chrono::steady_clock::now();
-  auto r = inClient("curl -s -m 5 http://" + ip + "/; echo exit=$?");
-  EXPECT_NE(r.out.find("exit=7"), std::string::npos) << r.describe();  // connection refused
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  ASSERT_TRUE(waitBackends("203.0.113.20", 0));
+  ASSERT_TRUE(waitBackends("203.0.113.20", 0, 53, "UDP"));
+  auto refusedAtOnce = [](const std::function<CmdResult()>& attempt, const std::string& refused) {
+    auto start = std::chrono::steady_clock::now();
+    CmdResult r = attempt();
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_NE((r.out + r.err).find(refused), std::string::npos) << r.describe();
+    EXPECT_LT(took, 2s) << r.describe();
+  };
+  refusedAtOnce([&] { return inClient("curl -s -m 5 http://" + ip + "/; echo exit=$?"); },
+                "exit=7");  // connection refused
+
+  const std::string outside = sb_.underlayNetns();
+  ASSERT_TRUE(
+      run({"ip", "-n", outside, "route", "add", "203.0.113.20/32", "via", sb_.nodeIp(1)}).ok());
+  for (const std::string& target : {sb_.nodeIp(1) + ":" + node_port, std::string("203.0.113.20")}) {
+    SCOPED_TRACE(target);
+    refusedAtOnce(
+        [&] { return inNetns(outside, "curl -s -m 5 http://" + target + "/; echo exit=$?"); },
+        "exit=7");
+  }
+  refusedAtOnce([&] { return inNetns(outside, "echo hi | socat -t 4 - UDP:203.0.113.20:53"); },
+                "Connection refused");
+  EXPECT_GE(sb_.datapathCount(1, "service-rejected"), 3u);
 }
 
 TEST_F(Services, SessionAffinityAndInternalTrafficPolicyLocal) {
@@ -474,23 +530,42 @@ TEST_F(Services, ARemovedBackendsConnectionsAreResetAtOnce) {
   ASSERT_TRUE(waitUntil([&] { return echoes(*client) >= 3; }, 5s)) << client->log();
 
   ASSERT_TRUE(sb_.apply(manualSlice("gone-1", "gone", {web[other]})));
-  auto removed = std::chrono::steady_clock::now();
-  auto status = client->wait(5s);
-  auto took = std::chrono::steady_clock::now() - removed;
-  ASSERT_TRUE(status.has_value()) << "the connection to removed " << held
-                                  << " still works 5 s later:\n"
-                                  << client->log();
-  EXPECT_TRUE(*status == 2 || *status == 3) << "status " << *status << "\n" << client->log();
-  // A write or read error, not the client's 3 s read timeout (bash says rc>128 for that).
-  EXPECT_TRUE(client->log().find("write-failed") != std::string::npos ||
-              client->log().find("read-failed rc=1 ") != std::string::npos)
-      << client->log();
-  EXPECT_LT(took, 3s) << client->log();
+  expectResetSince(*client, held, std::chrono::steady_clock::now());
   // The Service goes on with the other backend.
   ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web[other].ip + ":9000 active"}));
   auto fresh = greetings(ip, 5);
   EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{other});
   EXPECT_EQ(fresh.size(), 5u);
+}
+
+// The same for a client outside the cluster, at a NodePort (packet-level translation): the agent
+// forgets the removed backend's connections and the client's next segment gets a reset from the
+// frontend, whether the backend was on the node (web-1) or behind its source NAT (web-3).
+TEST_F(Services, ARemovedBackendsConnectionsFromOutsideAreResetAtOnce) {
+  auto web = webEndpoints();
+  ASSERT_TRUE(sb_.apply(manualService("gone-np", "NodePort") +
+                        manualSlice("gone-np-1", "gone-np", {web["web-1"], web["web-3"]})));
+  const int node_port =
+      sb_.kubectlJson({"get", "service", "gone-np"})["spec"]["ports"][0]["nodePort"];
+  const std::string frontend = sb_.nodeIp(1) + ":" + std::to_string(node_port) + "/TCP";
+  for (const std::string& removed : {"web-1", "web-3"}) {
+    SCOPED_TRACE("removing " + removed);
+    const std::string other = removed == "web-1" ? "web-3" : "web-1";
+    ASSERT_TRUE(sb_.apply(manualSlice("gone-np-1", "gone-np", {web["web-1"], web["web-3"]})));
+    ASSERT_TRUE(sb_.waitFrontendBackends(
+        1, frontend, {web["web-1"].ip + ":9000 active", web["web-3"].ip + ":9000 active"}));
+    // Clients until one is held by the backend to remove (Maglev spreads source ports).
+    std::unique_ptr<BackgroundProcess> client;
+    for (int i = 0; i < 20 && !client; ++i) {
+      auto c = startOutsideClient("gone-np-" + removed + "-" + std::to_string(i), sb_.nodeIp(1),
+                                  node_port);
+      if (greetedBy(*c) == removed) client = std::move(c);
+    }
+    ASSERT_TRUE(client) << "no connection of 20 went to " << removed;
+    ASSERT_TRUE(waitUntil([&] { return echoes(*client) >= 3; }, 5s)) << client->log();
+    ASSERT_TRUE(sb_.apply(manualSlice("gone-np-1", "gone-np", {web[other]})));
+    expectResetSince(*client, removed, std::chrono::steady_clock::now());
+  }
 }
 
 }  // namespace
