@@ -233,6 +233,19 @@ class Services : public ::testing::Test {
       ++n;
     return n;
   }
+  // The longest time between two echoes the long-lived `client` printed, in seconds.
+  static double longestEchoGap(const BackgroundProcess& client) {
+    std::istringstream lines(client.log());
+    double last = 0, longest = 0;
+    for (std::string line; std::getline(lines, line);) {
+      auto at = line.rfind(" at ");
+      if (line.rfind("echo ping", 0) != 0 || at == std::string::npos) continue;
+      const double t = std::stod(line.substr(at + 4));
+      if (last > 0) longest = std::max(longest, t - last);
+      last = t;
+    }
+    return longest;
+  }
   std::map<std::string, SliceEndpoint> webEndpoints() {
     auto pods = sb_.pods();
     std::map<std::string, SliceEndpoint> out;
@@ -345,6 +358,47 @@ TEST_F(Services, AgentRestartUnderLoadFailsNoRequest) {
   ASSERT_TRUE(load.wait(60s).has_value()) << load.log();
   EXPECT_NE(load.log().find("ok=80 fail=0"), std::string::npos) << load.log();
   EXPECT_EQ(namesSeen(cluster_ip_, 20).size(), 3u);  // and it goes on balancing afterwards
+}
+
+// Established connections through Services go on while the agent restarts (programs, maps and
+// conntrack stay pinned): a pod's through the socket layer, and from outside at a NodePort to a
+// backend on the node and to one behind its source NAT, with no pause of 2 s between echoes.
+TEST_F(Services, EstablishedConnectionsGoOnThroughAnAgentRestart) {
+  auto web = webEndpoints();
+  ASSERT_TRUE(sb_.apply(manualService("keep", "NodePort") +
+                        manualSlice("keep-1", "keep", {web["web-1"], web["web-3"]})));
+  const json svc = sb_.kubectlJson({"get", "service", "keep"});
+  const std::string ip = svc["spec"]["clusterIP"];
+  const int node_port = svc["spec"]["ports"][0]["nodePort"];
+  const std::set<std::string> both = {web["web-1"].ip + ":9000 active",
+                                      web["web-3"].ip + ":9000 active"};
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, ip + ":90/TCP", both));
+  ASSERT_TRUE(
+      sb_.waitFrontendBackends(1, sb_.nodeIp(1) + ":" + std::to_string(node_port) + "/TCP", both));
+
+  std::vector<std::unique_ptr<BackgroundProcess>> clients;
+  clients.push_back(startLongLivedClient("keep-pod", ip));
+  ASSERT_FALSE(greetedBy(*clients.back()).empty()) << clients.back()->log();
+  std::set<std::string> outside_held;
+  for (int i = 0; i < 20 && outside_held.size() < 2; ++i) {
+    auto c = startOutsideClient("keep-outside-" + std::to_string(i), sb_.nodeIp(1), node_port);
+    if (outside_held.insert(greetedBy(*c)).second) clients.push_back(std::move(c));
+  }
+  ASSERT_EQ(outside_held, (std::set<std::string>{"web-1", "web-3"}));
+  for (auto& c : clients) ASSERT_TRUE(waitUntil([&] { return echoes(*c) >= 3; }, 5s)) << c->log();
+
+  std::vector<size_t> before;
+  for (auto& c : clients) before.push_back(echoes(*c));
+  auto restart = sb_.cli({"restart", "node-1/agent"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  ASSERT_TRUE(waitBackends(ip, 2, 90));  // the new agent is up and serving its API
+  std::this_thread::sleep_for(2s);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_TRUE(clients[i]->running()) << clients[i]->log();
+    EXPECT_GE(echoes(*clients[i]), before[i] + 15) << clients[i]->log();
+    EXPECT_LT(longestEchoGap(*clients[i]), 2.0) << clients[i]->log();
+    clients[i]->terminate();
+  }
 }
 
 // Clients outside the cluster: the underlay namespace reaches the nodes directly.
