@@ -15,10 +15,10 @@
 //
 // From outside (the underlay namespace): NodePort over TCP and UDP reaches backends on both
 // nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends,
-// large answers arrive whole (their GSO packets forwarded by the FIB), an externalIP routed to a
-// node is served, `petrel bpf ct list` shows the tracked connections, and a backend's ICMP error
-// (UDP port unreachable), on node-1 or behind its source NAT on node-2, reaches the client from
-// the frontend.
+// large answers arrive whole (their GSO packets forwarded by the FIB), an externalIP and a
+// LoadBalancer address (from the Service's status) routed to a node are served, `petrel bpf ct
+// list` shows the tracked connections, and a backend's ICMP error (UDP port unreachable), on
+// node-1 or behind its source NAT on node-2, reaches the client from the frontend.
 //
 // Needs root, kubectl, curl, socat.
 #include <fstream>
@@ -402,7 +402,7 @@ TEST_F(Services, EstablishedConnectionsGoOnThroughAnAgentRestart) {
 }
 
 // Clients outside the cluster: the underlay namespace reaches the nodes directly.
-TEST_F(Services, NodePortAndExternalIpFromOutside) {
+TEST_F(Services, NodePortExternalIpAndLoadBalancerFromOutside) {
   ASSERT_TRUE(
       sb_.apply(service("np", "web", "  type: NodePort\n") +
                 service("np-local", "web", "  type: NodePort\n  externalTrafficPolicy: Local\n") +
@@ -460,6 +460,20 @@ TEST_F(Services, NodePortAndExternalIpFromOutside) {
   ASSERT_TRUE(
       run({"ip", "-n", outside, "route", "add", "203.0.113.10/32", "via", sb_.nodeIp(1)}).ok());
   EXPECT_EQ(outside_get("http://203.0.113.10/").rfind("web-", 0), 0u);
+
+  // A LoadBalancer's address, once its controller writes it into the status (as MetalLB would),
+  // routed to node-1 by the outside.
+  ASSERT_TRUE(sb_.apply(service("lb", "web", "  type: LoadBalancer\n")));
+  auto patched =
+      sb_.kubectl({"patch", "service", "lb", "--subresource=status", "--type=merge", "-p",
+                   R"({"status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.50"}]}}})"});
+  ASSERT_TRUE(patched.ok()) << patched.describe();
+  ASSERT_TRUE(waitBackends("198.51.100.50", 3));
+  ASSERT_TRUE(
+      run({"ip", "-n", outside, "route", "add", "198.51.100.50/32", "via", sb_.nodeIp(1)}).ok());
+  std::set<std::string> via_lb;
+  for (int i = 0; i < 30; ++i) via_lb.insert(outside_get("http://198.51.100.50/"));
+  EXPECT_EQ(via_lb, (std::set<std::string>{"web-1", "web-2", "web-3"}));
 }
 
 // A backend's ICMP error about a NodePort connection reaches the client outside as if the

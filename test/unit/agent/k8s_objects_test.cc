@@ -34,6 +34,31 @@ TEST(K8sObjectsTest, DecodesAServiceAsKubectlWritesIt) {
   EXPECT_EQ(svc->selector.at("app"), "web");
 }
 
+// A LoadBalancer's addresses come from status.loadBalancer.ingress as its controller writes
+// them: IPv4 addresses are kept, IPv6 ones (no IPv6 Services yet) and hostname-only entries
+// (an AWS ELB's) are passed over.
+TEST(K8sObjectsTest, LoadBalancerAddressesFromTheIngressStatus) {
+  auto s = fixture("service-nodeport.json");
+  s["spec"]["type"] = "LoadBalancer";
+  s["status"]["loadBalancer"]["ingress"] = json::array(
+      {{{"ip", "192.0.2.10"}, {"ipMode", "VIP"}},
+       {{"hostname", "a1b2.elb.example.com"}},
+       {{"ip", "2001:db8::10"}},
+       {{"ip", "192.0.2.11"}, {"ports", json::array({{{"port", 80}, {"protocol", "TCP"}}})}}});
+  auto svc = decodeService(s);
+  ASSERT_TRUE(svc) << svc.status().toString();
+  EXPECT_EQ(svc->type, "LoadBalancer");
+  ASSERT_EQ(svc->load_balancer_ips.size(), 2u);
+  EXPECT_EQ(svc->load_balancer_ips[0].toString(), "192.0.2.10");
+  EXPECT_EQ(svc->load_balancer_ips[1].toString(), "192.0.2.11");
+
+  s["status"]["loadBalancer"]["ingress"] = json::array({{{"ip", "192.0.2.300"}}});
+  auto bad = decodeService(s);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.status().message().find("status.loadBalancer.ingress"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(K8sObjectsTest, DecodesAPod) {
   auto pod = decodePod(fixture("pod.json"));
   ASSERT_TRUE(pod) << pod.status().toString();
