@@ -17,10 +17,14 @@
 // nodes, externalTrafficPolicy Local keeps the client's address and the node's own backends,
 // large answers arrive whole (their GSO packets forwarded by the FIB), an externalIP and a
 // LoadBalancer address (from the Service's status) routed to a node are served, `petrel bpf ct
-// list` shows the tracked connections, and a backend's ICMP error (UDP port unreachable), on
-// node-1 or behind its source NAT on node-2, reaches the client from the frontend.
+// list` shows the tracked connections (and, with `petrel bpf lb list`, answers from the pins
+// while the agent is down), and a backend's ICMP error (UDP port unreachable), on node-1 or
+// behind its source NAT on node-2, reaches the client from the frontend.
 //
 // Needs root, kubectl, curl, socat.
+#include <signal.h>
+
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -474,6 +478,89 @@ TEST_F(Services, NodePortExternalIpAndLoadBalancerFromOutside) {
   std::set<std::string> via_lb;
   for (int i = 0; i < 30; ++i) via_lb.insert(outside_get("http://198.51.100.50/"));
   EXPECT_EQ(via_lb, (std::set<std::string>{"web-1", "web-2", "web-3"}));
+}
+
+// `petrel bpf lb list` and `petrel bpf ct list` read the pinned maps, so they answer while the
+// agent is down (killed here, as in a crash): a table by default, JSON with -o json. The datapath
+// serves on meanwhile.
+TEST_F(Services, BpfListsReadThePinnedMapsWhileTheAgentIsDown) {
+  ASSERT_TRUE(sb_.apply(service("np", "web", "  type: NodePort\n")));
+  const std::string np = std::to_string(
+      sb_.kubectlJson({"get", "service", "np"})["spec"]["ports"][0]["nodePort"].get<int>());
+  ASSERT_TRUE(waitBackends(sb_.nodeIp(1), 3, std::stoi(np)));
+  const std::string frontend = sb_.nodeIp(1) + ":" + np;
+  const std::string outside = sb_.underlayNetns();
+  ASSERT_EQ(trim(httpGet(outside, "http://" + frontend + "/")).rfind("web-", 0), 0u);
+
+  std::ifstream state(sb_.stateDir() + "/sandbox.json");
+  const json components = json::parse(state, nullptr, false)["components"];
+  pid_t agent = 0;
+  for (const auto& c : components.is_array() ? components : json::array()) {
+    if (c.value("name", "") == "node-1/agent") agent = c.value("pid", 0);
+  }
+  ASSERT_GT(agent, 0) << components.dump();
+  ASSERT_EQ(::kill(agent, SIGKILL), 0) << strerror(errno);
+  ASSERT_TRUE(waitUntil([&] { return ::kill(agent, 0) != 0; }, 5s));
+  auto agentDown =
+      run({(binDir() / "petrel").string(), "service", "list", "--socket", sb_.agentSocket(1)});
+  EXPECT_FALSE(agentDown.ok()) << "the agent still answers:\n" << agentDown.describe();
+
+  auto bpf = [&](const std::string& what, bool as_json) {
+    std::vector<std::string> argv = {(binDir() / "petrel").string(),
+                                     "bpf",
+                                     what,
+                                     "list",
+                                     "--bpf-root",
+                                     "/sys/fs/bpf/petrel-" + sb_.prefix() + "/node-1"};
+    if (as_json) argv.insert(argv.end(), {"-o", "json"});
+    auto r = run(argv);
+    EXPECT_TRUE(r.ok()) << r.describe();
+    return r.out;
+  };
+  // The frontend, its kind and count, and one row per backend.
+  const json lb = json::parse(bpf("lb", true), nullptr, false);
+  ASSERT_TRUE(lb.is_array()) << lb;
+  auto pods = sb_.pods();
+  std::set<std::string> backends;
+  bool head = false;
+  for (const auto& row : lb) {
+    if (row["frontend"] != frontend + "/TCP") continue;
+    if (row["slot"] == 0) {
+      head = row["type"] == "NodePort" && row["count"] == 3;
+    } else {
+      backends.insert(row["backend"].get<std::string>());
+    }
+  }
+  EXPECT_TRUE(head) << lb.dump(1);
+  EXPECT_EQ(backends,
+            (std::set<std::string>{pods["web-1"]["status"]["podIP"].get<std::string>() + ":8080",
+                                   pods["web-2"]["status"]["podIP"].get<std::string>() + ":8081",
+                                   pods["web-3"]["status"]["podIP"].get<std::string>() + ":8080"}));
+  const std::string lb_table = bpf("lb", false);
+  EXPECT_NE(lb_table.find("FRONTEND"), std::string::npos) << lb_table;
+  EXPECT_NE(lb_table.find("NodePort, 3 backends"), std::string::npos) << lb_table;
+
+  // The connection from outside, both directions; the reply entry saw the answer.
+  const json ct = json::parse(bpf("ct", true), nullptr, false);
+  ASSERT_TRUE(ct.is_array()) << ct;
+  bool service_entry = false, replied = false;
+  for (const auto& row : ct) {
+    if (row["direction"] == "service" && row["destination"] == frontend) service_entry = true;
+    if (row["direction"] == "reply" && row["translated"] == frontend) {
+      for (const auto& f : row["flags"]) replied = replied || f == "replied";
+    }
+  }
+  EXPECT_TRUE(service_entry) << ct.dump(1);
+  EXPECT_TRUE(replied) << ct.dump(1);
+  const std::string ct_table = bpf("ct", false);
+  EXPECT_NE(ct_table.find("DESTINATION"), std::string::npos) << ct_table;
+  EXPECT_NE(ct_table.find(frontend), std::string::npos) << ct_table;
+
+  // Nobody programs the maps now, and the Service still answers.
+  EXPECT_EQ(trim(httpGet(outside, "http://" + frontend + "/")).rfind("web-", 0), 0u);
+  auto restart = sb_.cli({"restart", "node-1/agent"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  EXPECT_TRUE(waitBackends(sb_.nodeIp(1), 3, std::stoi(np)));
 }
 
 // A backend's ICMP error about a NodePort connection reaches the client outside as if the
