@@ -72,11 +72,12 @@ class ServiceXlateTest : public ProgramTest {
     system(("ip netns del " + netns_ + " 2>/dev/null").c_str());
   }
   void setBackends(const std::vector<std::pair<std::string, uint16_t>>& backends,
-                   uint8_t proto = core::kProtoTcp) {
+                   uint8_t proto = core::kProtoTcp, bool affinity = false) {
     core::LbService s;
     s.service = "default/web";
     s.port_name = "http";
     s.kind = core::LbKind::kNodePort;
+    s.affinity = affinity;
     for (const auto& [ip, port] : backends) {
       core::LbBackend b;
       b.ip = *Ipv4Addr::parse(ip);
@@ -479,6 +480,25 @@ TEST_F(ServiceXlateTest, IcmpErrorsAboutARemoteBackendsConnectionAreTranslatedBo
 
 // Maglev: a new connection's backend is a function of its tuple (the same on every node and
 // after the conntrack entry is gone), and removing a backend leaves the others' flows in place.
+// sessionAffinity ClientIP at the packet level: every connection from one client address goes
+// to one backend, whatever its source port (which Maglev would otherwise hash).
+TEST_F(ServiceXlateTest, SessionAffinityKeepsAClientAddressOnOneBackend) {
+  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}}, core::kProtoTcp, /*affinity=*/true);
+  std::set<std::string> chosen;
+  for (uint16_t port = 40000; port < 40030; ++port) {
+    auto r = uplinkIngress(fromClient(0x02, port));
+    ASSERT_EQ(r.verdict, TC_ACT_REDIRECT);
+    chosen.insert(PacketView{r.out}.ipDst());
+  }
+  EXPECT_EQ(chosen.size(), 1u);
+  // Without affinity the same ports spread over both.
+  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}});
+  chosen.clear();
+  for (uint16_t port = 41000; port < 41030; ++port)
+    chosen.insert(PacketView{uplinkIngress(fromClient(0x02, port)).out}.ipDst());
+  EXPECT_EQ(chosen.size(), 2u);
+}
+
 TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
   lb_->enableMaglev(dp_->lbMaglevFd(), dp_->maglevTableSize());
   setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}});

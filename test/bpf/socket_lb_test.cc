@@ -291,6 +291,29 @@ TEST_F(SocketLbTest, SessionAffinityKeepsTheClientOnOneBackend) {
   EXPECT_TRUE((to_a == 20 && to_b == 0) || (to_a == 0 && to_b == 20)) << to_a << " / " << to_b;
 }
 
+// Past its timeout (60 s here) the client's backend is forgotten: each connection after an
+// expiry chooses afresh, so over 20 expiries both backends are chosen.
+TEST_F(SocketLbTest, SessionAffinityEndsAfterItsTimeout) {
+  Backend a(SOCK_STREAM), b(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port, b.port}, LB_SVC_F_AFFINITY);
+  auto affinity = datapath::BpfMap<lb_affinity_key, lb_affinity_value>::openPinned(
+      dp_->pinRoot() + "/" PETREL_MAP_LB_AFFINITY);
+  ASSERT_TRUE(affinity) << affinity.status().toString();
+  for (int i = 0; i < 20; ++i) {
+    auto keys = affinity->keys();
+    ASSERT_TRUE(keys) << keys.status().toString();
+    for (const auto& key : *keys) {  // last used 61 s ago
+      auto v = affinity->lookup(key);
+      ASSERT_TRUE(v);
+      v->last_used_ns -= 61ull * 1000000000ull;
+      ASSERT_TRUE(affinity->update(key, *v).isOk());
+    }
+    ASSERT_EQ(connectFrontend(), 0);
+  }
+  EXPECT_GT(a.drain(), 0);
+  EXPECT_GT(b.drain(), 0);
+}
+
 TEST_F(SocketLbTest, AFrontendWithoutBackendsIsRefusedAtOnce) {
   addService(IPPROTO_TCP, {});
   auto start = std::chrono::steady_clock::now();
