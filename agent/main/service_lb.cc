@@ -120,7 +120,13 @@ Status ServiceLb::apply() {
     std::lock_guard lock(mu_);
     full_ = true;  // the retry recomputes everything
   }
-  // Draining backends whose endpoints are gone now: their clients get the reset.
+  // Every serving terminating endpoint drains, also those an agent before a restart took out
+  // of the maps (that agent's draining_ is gone); those whose endpoints are gone now have their
+  // clients reset.
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [endpoint, slices] : serving_terminating_) draining_.insert(endpoint);
+  }
   for (auto it = draining_.begin(); it != draining_.end();) {
     if (servingTerminating(*it)) {
       ++it;

@@ -632,7 +632,8 @@ TEST_F(Services, ServingTerminatingEndpointsTakeNewConnectionsOnlyWhenNoneIsRead
 
 // A connection open to a backend that turns terminating (its pod shutting down gracefully, still
 // serving) goes on while new connections go to the ready backend: Kubernetes' graceful
-// termination. Unlike a backend removed from the slice, it must not be reset.
+// termination. Unlike a backend removed from the slice, it must not be reset, until its endpoint
+// is gone.
 TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
   auto web = webEndpoints();
   ASSERT_TRUE(sb_.apply(manualService("term") +
@@ -663,7 +664,17 @@ TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
       << client->log() << "node-1 agent:\n"
       << sh("grep -i reset " + sb_.stateDir() + "/logs/node-1-agent.log").out;
   EXPECT_GE(echoes(*client), echoes_at_change + 10) << client->log();
-  client->terminate();
+
+  // It drains on through an agent restart, and once its endpoint is gone from the slice the
+  // connection is reset (the new agent learns what drains from the slices, not from its
+  // predecessor).
+  auto restart = sb_.cli({"restart", "node-1/agent"});
+  ASSERT_TRUE(restart.ok()) << restart.describe();
+  ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web[other].ip + ":9000 active"}));
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(client->running()) << client->log();
+  ASSERT_TRUE(sb_.apply(manualSlice("term-1", "term", {web[other]})));
+  expectResetSince(*client, held, std::chrono::steady_clock::now());
 }
 
 // A backend taken out of its Service's EndpointSlice (its pod still running) has its clients'
