@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -164,9 +165,13 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
   master.count = static_cast<uint16_t>(std::min<size_t>(ids.size(), UINT16_MAX));
   master.service_id = serviceId(f, svc);
   master.affinity_timeout = svc.affinity_timeout;
+  const bool terminating_only =
+      !svc.backends.empty() && std::all_of(svc.backends.begin(), svc.backends.end(),
+                                           [](const core::LbBackend& b) { return b.terminating; });
   master.flags = (svc.affinity ? LB_SVC_F_AFFINITY : 0) |
                  (svc.external_local ? LB_SVC_F_EXTERNAL_LOCAL : 0) |
-                 (svc.internal_local ? LB_SVC_F_INTERNAL_LOCAL : 0);
+                 (svc.internal_local ? LB_SVC_F_INTERNAL_LOCAL : 0) |
+                 (terminating_only ? LB_SVC_F_TERMINATING_ONLY : 0);
   master.kind = static_cast<uint8_t>(svc.kind);
   const bool wants_maglev = wantsMaglev(svc);
   if (f.slots == ids && sameValue(f.master, master) && f.maglev == wants_maglev) {

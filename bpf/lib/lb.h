@@ -77,8 +77,9 @@ static __always_inline int lb_select_backend(const struct lb_service_value* svc,
   if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * 1000000000ULL) {
     backend_id = a->backend_id;
     struct lb_backend* b = bpf_map_lookup_elem(&petrel_lb_backends, &backend_id);
-    /* A terminating backend takes no new connections, not even from its affine clients. */
-    if (b && !(b->flags & LB_BACKEND_F_TERMINATING)) {
+    /* A terminating backend takes no new connections, not even from its affine clients, unless
+     * the frontend has nothing else: then affinity holds among the terminating ones. */
+    if (b && (!(b->flags & LB_BACKEND_F_TERMINATING) || (svc->flags & LB_SVC_F_TERMINATING_ONLY))) {
       a->last_used_ns = now;
       *out = *b;
       return 0;

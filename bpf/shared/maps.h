@@ -165,9 +165,10 @@ struct lb_service_key {
   __u8 pad[3];
 };
 
-#define LB_SVC_F_AFFINITY 0x1       /* sessionAffinity: ClientIP */
-#define LB_SVC_F_EXTERNAL_LOCAL 0x2 /* externalTrafficPolicy: Local */
-#define LB_SVC_F_INTERNAL_LOCAL 0x4 /* internalTrafficPolicy: Local */
+#define LB_SVC_F_AFFINITY 0x1         /* sessionAffinity: ClientIP */
+#define LB_SVC_F_EXTERNAL_LOCAL 0x2   /* externalTrafficPolicy: Local */
+#define LB_SVC_F_INTERNAL_LOCAL 0x4   /* internalTrafficPolicy: Local */
+#define LB_SVC_F_TERMINATING_ONLY 0x8 /* every backend is terminating (serving, none ready) */
 
 /* The master entry (slot 0) describes the frontend; slots 1..count each name a backend, with
  * its address and port copied in, so choosing one at random takes no second lookup. */

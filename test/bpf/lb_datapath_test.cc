@@ -95,6 +95,21 @@ TEST_F(LbDatapathTest, WritesFrontendsAndShrinksCleanly) {
   EXPECT_EQ(backendEntries(), 0u);
 }
 
+// Backends offered only because none is ready are all terminating: the master says so, and
+// it stops saying so once a ready one is back.
+TEST_F(LbDatapathTest, TheMasterSaysWhenEveryBackendIsTerminating) {
+  datapath::BpfLbDatapath lb(dp_->lbServices(), dp_->lbBackends());
+  const auto f = frontend("10.96.0.10", 80);
+  auto draining = service({"10.244.1.2", "10.244.2.2"});
+  for (auto& b : draining.backends) b.terminating = true;
+  ASSERT_TRUE(lb.apply({{f, draining}}).isOk());
+  EXPECT_TRUE(entry(f, 0)->flags & LB_SVC_F_TERMINATING_ONLY);
+  ASSERT_TRUE(lb.apply({{f, service({"10.244.1.3"})}}).isOk());
+  EXPECT_FALSE(entry(f, 0)->flags & LB_SVC_F_TERMINATING_ONLY);
+  ASSERT_TRUE(lb.apply({{f, service({})}}).isOk());
+  EXPECT_FALSE(entry(f, 0)->flags & LB_SVC_F_TERMINATING_ONLY);
+}
+
 TEST_F(LbDatapathTest, ARestartedAgentKeepsIdsAndRemovesWhatIsNoLongerWanted) {
   const auto web = frontend("10.96.0.10", 80), old = frontend("10.96.0.11", 80);
   uint32_t backend_id = 0;

@@ -125,7 +125,8 @@ class SocketLbTest : public ProgramTest {
     return static_cast<bool>(procs);
   }
   // Frontend kFrontend:kFrontendPort/proto with the given loopback backends (ids from 1).
-  void addService(uint8_t proto, const std::vector<uint16_t>& backend_ports, uint8_t flags = 0) {
+  void addService(uint8_t proto, const std::vector<uint16_t>& backend_ports, uint8_t flags = 0,
+                  uint8_t backend_flags = 0) {
     lb_service_key key{};
     key.address = inet_addr(kFrontend);
     key.port = htons(kFrontendPort);
@@ -136,6 +137,7 @@ class SocketLbTest : public ProgramTest {
       b.address = inet_addr("127.0.0.1");
       b.port = htons(backend_ports[i]);
       b.proto = proto;
+      b.flags = backend_flags;
       ASSERT_TRUE(dp_->lbBackends().update(id, b).isOk());
       key.slot = static_cast<uint16_t>(i + 1);
       lb_service_value slot{};
@@ -286,6 +288,18 @@ TEST_F(SocketLbTest, NewConnectionsSpreadOverTheBackends) {
 TEST_F(SocketLbTest, SessionAffinityKeepsTheClientOnOneBackend) {
   Backend a(SOCK_STREAM), b(SOCK_STREAM);
   addService(IPPROTO_TCP, {a.port, b.port}, LB_SVC_F_AFFINITY);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(connectFrontend(), 0);
+  const int to_a = a.drain(), to_b = b.drain();
+  EXPECT_TRUE((to_a == 20 && to_b == 0) || (to_a == 0 && to_b == 20)) << to_a << " / " << to_b;
+}
+
+// When every backend is terminating (serving, none ready: the writer then offers those), the
+// client stays with its terminating backend; otherwise a terminating one would take no new
+// connections at all.
+TEST_F(SocketLbTest, SessionAffinityHoldsAmongTerminatingBackendsWhenThereAreNoOthers) {
+  Backend a(SOCK_STREAM), b(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port, b.port}, LB_SVC_F_AFFINITY | LB_SVC_F_TERMINATING_ONLY,
+             LB_BACKEND_F_TERMINATING);
   for (int i = 0; i < 20; ++i) ASSERT_EQ(connectFrontend(), 0);
   const int to_a = a.drain(), to_b = b.drain();
   EXPECT_TRUE((to_a == 20 && to_b == 0) || (to_a == 0 && to_b == 20)) << to_a << " / " << to_b;

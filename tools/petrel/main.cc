@@ -401,6 +401,7 @@ int cmdBpfLbList(const Globals& g) {
         info += ", affinity " + std::to_string(v.affinity_timeout) + "s";
       if (v.flags & LB_SVC_F_EXTERNAL_LOCAL) info += ", external Local";
       if (v.flags & LB_SVC_F_INTERNAL_LOCAL) info += ", internal Local";
+      if (v.flags & LB_SVC_F_TERMINATING_ONLY) info += ", terminating only";
       out.push_back({{"frontend", frontend},
                      {"slot", 0},
                      {"type", lbKindName(v.kind)},
