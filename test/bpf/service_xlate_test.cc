@@ -8,16 +8,15 @@
 // tests run in their own network namespace whose routes and neighbours make the FIB forwarding
 // deterministic.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -29,6 +28,7 @@
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
 #include "test/bpf/program_fixture.h"
+#include "test/bpf/test_netns.h"
 
 namespace petrel::bpftest {
 namespace {
@@ -43,23 +43,13 @@ class ServiceXlateTest : public ProgramTest {
  protected:
   void SetUp() override {
     // A namespace with the node's address on a veth, a default route and known neighbours.
-    netns_ = "petrel-bpftest-svc-" + std::to_string(getpid());
-    const std::string n = "ip -n " + netns_ + " ";
-    ASSERT_EQ(
-        system(("ip netns add " + netns_ + " && " + n + "link set lo up && " + n +
-                "link add up0 type veth peer name up1 && " + n + "link set up0 up && " + n +
-                "link set up1 up && " + n + "addr add " + kNodeIp + "/24 dev up0 && " + n +
-                "route add default via 192.168.50.1 && " + n +
-                "route add 10.201.0.0/16 via 192.168.50.11 && " + n +
-                "neigh add 192.168.50.1 lladdr 02:00:00:00:00:01 dev up0 nud permanent && " + n +
-                "neigh add 192.168.50.11 lladdr 02:00:00:00:00:11 dev up0 nud permanent && " + n +
-                "route add 10.202.0.0/16 via 192.168.50.12 && " + "ip netns exec " + netns_ +
-                " sysctl -qw net.ipv4.ip_forward=1")
-                   .c_str()),
-        0);
-    original_ = UniqueFd(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    UniqueFd ns(open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC));
-    ASSERT_EQ(setns(ns.get(), CLONE_NEWNET), 0);
+    ASSERT_TRUE(netns_.enter(
+        "svc", {std::string("addr add ") + kNodeIp + "/24 dev up0",
+                "route add default via 192.168.50.1", "route add 10.201.0.0/16 via 192.168.50.11",
+                "neigh add 192.168.50.1 lladdr 02:00:00:00:00:01 dev up0 nud permanent",
+                "neigh add 192.168.50.11 lladdr 02:00:00:00:00:11 dev up0 nud permanent",
+                "route add 10.202.0.0/16 via 192.168.50.12"}));
+    std::ofstream("/proc/sys/net/ipv4/ip_forward") << "1";
     ProgramTest::SetUp();
     if (HasFatalFailure()) return;
     configureUplink(kNodeIp);
@@ -68,8 +58,7 @@ class ServiceXlateTest : public ProgramTest {
   void TearDown() override {
     lb_.reset();
     ProgramTest::TearDown();
-    if (original_) setns(original_.get(), CLONE_NEWNET);
-    system(("ip netns del " + netns_ + " 2>/dev/null").c_str());
+    netns_.leave();
   }
   void setBackends(const std::vector<std::pair<std::string, uint16_t>>& backends,
                    uint8_t proto = core::kProtoTcp, bool affinity = false) {
@@ -169,8 +158,7 @@ class ServiceXlateTest : public ProgramTest {
     EXPECT_EQ(q.dport(), dport);
   }
 
-  std::string netns_;
-  UniqueFd original_;
+  TestNetns netns_;
   std::unique_ptr<datapath::BpfLbDatapath> lb_;
 };
 
