@@ -45,6 +45,9 @@ struct LbService {
   uint32_t affinity_timeout = 10800;
   bool external_local = false;
   bool internal_local = false;
+  // Traffic policy Local with no endpoint on this node while other nodes have some: the
+  // packet layer drops new connections instead of rejecting them, as kube-proxy does.
+  bool remote_only = false;
   bool operator==(const LbService&) const = default;
 };
 

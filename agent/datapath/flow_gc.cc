@@ -12,31 +12,43 @@ bool idle(uint64_t now, uint64_t last_seen, uint64_t timeout) {
   return now > last_seen && now - last_seen > timeout;
 }
 
-// The reply entry's key (backend -> client) of the connection whose client entry is (k, e).
-ct_key replyKeyOf(const ct_key& k, const ct_entry& e) {
-  ct_key reply = k;
-  reply.saddr = e.addr;
-  reply.sport = e.port;
-  reply.daddr = k.saddr;
-  reply.dport = k.sport;
-  reply.dir = CT_DIR_REPLY;
-  return reply;
+// The key of the other entry of the connection of entry (k, e): the reply entry (backend ->
+// client) of the client's entry (client -> frontend, naming the backend), and back.
+ct_key pairKeyOf(const ct_key& k, const ct_entry& e) {
+  ct_key pair = k;
+  if (k.dir == CT_DIR_SERVICE) {
+    pair.saddr = e.addr;
+    pair.sport = e.port;
+    pair.daddr = k.saddr;
+    pair.dport = k.sport;
+    pair.dir = CT_DIR_REPLY;
+  } else {
+    pair.saddr = k.daddr;
+    pair.sport = k.dport;
+    pair.daddr = e.addr;
+    pair.dport = e.port;
+    pair.dir = CT_DIR_SERVICE;
+  }
+  return pair;
 }
 
-// Whether the backend of the connection of entry (k, e) has answered. The datapath marks only
-// the reply entry (backend -> client), the one an answer passes: the client's side asks it.
-bool answered(CtMap& ct, const ct_key& k, const ct_entry& e) {
-  if (e.flags & CT_F_REPLIED) return true;
-  if (k.dir != CT_DIR_SERVICE) return false;
-  auto pair = ct.lookup(replyKeyOf(k, e));
-  return pair && (pair->flags & CT_F_REPLIED);
-}
-
-uint64_t ctTimeout(CtMap& ct, const ct_key& k, const ct_entry& e, const FlowTimeouts& t) {
-  if (k.proto != IPPROTO_TCP) return t.other_ns;
-  if (e.flags & CT_F_CLOSING) return t.tcp_closing_ns;
-  if (!answered(ct, k, e)) return t.tcp_unanswered_ns;
-  return t.tcp_established_ns;
+// A TCP connection's two entries are judged together. The datapath marks only the reply entry
+// when the backend answers (the answer passes only it), and each entry when its own direction
+// sends FIN or RST. Answered: both live 6 h idle. Never answered: both go a minute after the
+// client's entry was last seen (a retransmitted SYN refreshes only that one). Closing: 10 s once
+// both directions closed, 2 min while one still may send (half-closed, as the kernel's
+// FIN_WAIT).
+bool ctExpired(CtMap& ct, const ct_key& k, const ct_entry& e, uint64_t now, const FlowTimeouts& t) {
+  if (k.proto != IPPROTO_TCP) return idle(now, e.last_seen_ns, t.other_ns);
+  auto pair = ct.lookup(pairKeyOf(k, e));
+  const uint8_t pair_flags = pair ? pair->flags : 0;
+  if (e.flags & CT_F_CLOSING) {
+    const bool both = !pair || (pair_flags & CT_F_CLOSING);  // no pair: nothing left to keep
+    return idle(now, e.last_seen_ns, both ? t.tcp_closing_ns : t.tcp_half_closed_ns);
+  }
+  if ((e.flags | pair_flags) & CT_F_REPLIED) return idle(now, e.last_seen_ns, t.tcp_established_ns);
+  const uint64_t client_seen = k.dir == CT_DIR_REPLY && pair ? pair->last_seen_ns : e.last_seen_ns;
+  return idle(now, client_seen, t.tcp_unanswered_ns);
 }
 
 uint64_t natTimeout(const nat_key& k, const nat_entry& e, const FlowTimeouts& t) {
@@ -44,14 +56,14 @@ uint64_t natTimeout(const nat_key& k, const nat_entry& e, const FlowTimeouts& t)
   return (e.flags & NAT_F_CLOSING) ? t.tcp_closing_ns : t.tcp_established_ns;
 }
 
-template <typename Map, typename Timeout>
-Status sweep(Map& map, uint64_t now, Timeout timeout, uint64_t& deleted, uint64_t& kept) {
+template <typename Map, typename Expired>
+Status sweep(Map& map, Expired expired, uint64_t& deleted, uint64_t& kept) {
   auto keys = map.keys();
   if (!keys) return keys.status();
   for (const auto& key : *keys) {
     auto value = map.lookup(key);
     if (!value) continue;  // gone meanwhile
-    if (idle(now, value->last_seen_ns, timeout(key, *value))) {
+    if (expired(key, *value)) {
       if (map.remove(key)) ++deleted;
     } else {
       ++kept;
@@ -62,16 +74,18 @@ Status sweep(Map& map, uint64_t now, Timeout timeout, uint64_t& deleted, uint64_
 
 }  // namespace
 
-Result<uint64_t> forgetConnectionsTo(CtMap& ct,
-                                     const std::set<std::pair<uint32_t, uint16_t>>& backends) {
+Result<uint64_t> forgetConnectionsTo(CtMap& ct, const std::set<BackendRef>& backends) {
   auto keys = ct.keys();
   if (!keys) return keys.status();
   uint64_t forgotten = 0;
   for (const auto& key : *keys) {
     if (key.dir != CT_DIR_SERVICE) continue;
     auto e = ct.lookup(key);
-    if (!e || !backends.count({ntohl(e->addr), ntohs(e->port)})) continue;
-    if (ct.remove(replyKeyOf(key, *e))) ++forgotten;
+    if (!e) continue;
+    const uint32_t addr = ntohl(e->addr);
+    const uint16_t port = ntohs(e->port);
+    if (!backends.count({addr, port, key.proto}) && !backends.count({addr, port, 0})) continue;
+    if (ct.remove(pairKeyOf(key, *e))) ++forgotten;
     if (ct.remove(key)) ++forgotten;
   }
   return forgotten;
@@ -87,10 +101,13 @@ Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
                                       const FlowTimeouts& timeouts) {
   FlowGcResult r;
   PETREL_RETURN_IF_ERROR(sweep(
-      ct, now_ns, [&](const ct_key& k, const ct_entry& e) { return ctTimeout(ct, k, e, timeouts); },
+      ct, [&](const ct_key& k, const ct_entry& e) { return ctExpired(ct, k, e, now_ns, timeouts); },
       r.ct_deleted, r.ct_kept));
   PETREL_RETURN_IF_ERROR(sweep(
-      nat, now_ns, [&](const nat_key& k, const nat_entry& e) { return natTimeout(k, e, timeouts); },
+      nat,
+      [&](const nat_key& k, const nat_entry& e) {
+        return idle(now_ns, e.last_seen_ns, natTimeout(k, e, timeouts));
+      },
       r.nat_deleted, r.nat_kept));
   return r;
 }

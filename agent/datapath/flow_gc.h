@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <set>
-#include <utility>
+#include <tuple>
 
 #include "agent/datapath/loader.h"
 
@@ -15,8 +15,9 @@ namespace petrel::datapath {
 struct FlowTimeouts {
   uint64_t tcp_established_ns = 6ull * 3600 * 1000000000ull;
   uint64_t tcp_unanswered_ns = 60ull * 1000000000ull;  // conntrack only: the backend never answered
-  uint64_t tcp_closing_ns = 10ull * 1000000000ull;
-  uint64_t other_ns = 60ull * 1000000000ull;  // UDP, ICMP
+  uint64_t tcp_closing_ns = 10ull * 1000000000ull;     // both directions closed
+  uint64_t tcp_half_closed_ns = 120ull * 1000000000ull;  // conntrack: one direction closed
+  uint64_t other_ns = 60ull * 1000000000ull;             // UDP, ICMP
 };
 
 struct FlowGcResult {
@@ -29,11 +30,13 @@ struct FlowGcResult {
 // One pass over both maps at monotonic time `now_ns` (bpf_ktime_get_ns's clock).
 Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
                                       const FlowTimeouts& timeouts = {});
-// Forgets the connections to `backends` (address and port, host order): both conntrack entries
-// of each. Their clients' next segments then get the reset for what no backend can take instead
-// of going to a backend that is gone. Returns how many entries went.
-Result<uint64_t> forgetConnectionsTo(CtMap& ct,
-                                     const std::set<std::pair<uint32_t, uint16_t>>& backends);
+// A backend: address and port (host order) and protocol (0: either).
+using BackendRef = std::tuple<uint32_t, uint16_t, uint8_t>;
+
+// Forgets the connections to `backends`: both conntrack entries of each. Their clients' next
+// segments then meet what no backend can take (a reset) instead of a backend that is gone.
+// Returns how many entries went.
+Result<uint64_t> forgetConnectionsTo(CtMap& ct, const std::set<BackendRef>& backends);
 // CLOCK_MONOTONIC in nanoseconds, the programs' clock.
 uint64_t monotonicNowNs();
 

@@ -171,7 +171,8 @@ Status BpfLbDatapath::write(const core::LbFrontend& frontend, const core::LbServ
   master.flags = (svc.affinity ? LB_SVC_F_AFFINITY : 0) |
                  (svc.external_local ? LB_SVC_F_EXTERNAL_LOCAL : 0) |
                  (svc.internal_local ? LB_SVC_F_INTERNAL_LOCAL : 0) |
-                 (terminating_only ? LB_SVC_F_TERMINATING_ONLY : 0);
+                 (terminating_only ? LB_SVC_F_TERMINATING_ONLY : 0) |
+                 (svc.remote_only ? LB_SVC_F_REMOTE_ONLY : 0);
   master.kind = static_cast<uint8_t>(svc.kind);
   const bool wants_maglev = wantsMaglev(svc);
   if (f.slots == ids && sameValue(f.master, master) && f.maglev == wants_maglev) {

@@ -2,6 +2,7 @@
 #include "agent/k8s/service_frontends.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -123,6 +124,16 @@ core::LbState serviceFrontends(const std::vector<Service>& services,
       std::vector<core::LbBackend> external =
           same ? std::vector<core::LbBackend>{}
                : backendsFor(svc_slices, port, svc.external_traffic_local, self.name);
+      // Under policy Local with nothing here: are there endpoints elsewhere? (Computed once.)
+      std::optional<bool> elsewhere;
+      auto remote_only = [&](bool local, const std::vector<core::LbBackend>& list) {
+        if (!local || !list.empty()) return false;
+        if (!elsewhere) elsewhere = !backendsFor(svc_slices, port, false, self.name).empty();
+        return *elsewhere;
+      };
+      const bool internal_remote_only = remote_only(svc.internal_traffic_local, internal);
+      const bool external_remote_only =
+          same ? internal_remote_only : remote_only(svc.external_traffic_local, external);
       // The last target using each list takes it; the ones before get copies.
       size_t last_internal = 0, last_external = 0;
       for (size_t i = 0; i < targets.size(); ++i) {
@@ -135,6 +146,7 @@ core::LbState serviceFrontends(const std::vector<Service>& services,
         const bool last = i + 1 == targets.size();
         core::LbService entry = last ? std::move(base) : base;
         entry.kind = targets[i].kind;
+        entry.remote_only = uses_internal ? internal_remote_only : external_remote_only;
         entry.backends = last_use ? std::move(backends) : backends;
         state.insert_or_assign(targets[i].frontend, std::move(entry));
       }

@@ -14,7 +14,7 @@ ServiceLb::ServiceLb(datapath::LoadedDatapath& dp, std::string node_name,
       cluster_(cluster),
       destroyer_(datapath::SocketDestroyer::load()),
       lb_(dp.lbServices(), dp.lbBackends(),
-          [this](Ipv4Addr ip, uint16_t port, uint8_t) { backendRemoved(ip, port); }),
+          [this](Ipv4Addr ip, uint16_t port, uint8_t proto) { backendRemoved(ip, port, proto); }),
       sync_(
           "service load balancing",
           [this] {
@@ -120,26 +120,39 @@ Status ServiceLb::apply() {
     std::lock_guard lock(mu_);
     full_ = true;  // the retry recomputes everything
   }
-  // Every serving terminating endpoint drains, also those an agent before a restart took out
-  // of the maps (that agent's draining_ is gone); those whose endpoints are gone now have their
-  // clients reset.
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [endpoint, slices] : serving_terminating_) draining_.insert(endpoint);
-  }
+  // The serving terminating endpoints of the Services served here drain, also those an agent
+  // before a restart took out of the maps (its draining_ went with it); those whose endpoints
+  // are gone now have their clients reset.
+  seedDraining();
   for (auto it = draining_.begin(); it != draining_.end();) {
     if (servingTerminating(*it)) {
       ++it;
       continue;
     }
-    resetClientsOf(Ipv4Addr{it->first}, it->second);
+    resetClientsOf(Ipv4Addr{it->first}, it->second, 0);
     it = draining_.erase(it);
   }
   forgetConnectionsToGone();
   return st;
 }
 
-void ServiceLb::backendRemoved(Ipv4Addr ip, uint16_t port) {
+void ServiceLb::seedDraining() {
+  std::vector<std::pair<std::string, std::vector<Endpoint>>> terminating;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [slice, endpoints] : terminating_of_slice_) {
+      if (auto it = service_of_slice_.find(slice); it != service_of_slice_.end())
+        terminating.emplace_back(it->second, endpoints);
+    }
+  }
+  for (const auto& [service, endpoints] : terminating) {
+    auto svc = cluster_->services().get(service);
+    if (!svc || svc->headless || svc->type == "ExternalName" || svc->cluster_ips.empty()) continue;
+    draining_.insert(endpoints.begin(), endpoints.end());
+  }
+}
+
+void ServiceLb::backendRemoved(Ipv4Addr ip, uint16_t port, uint8_t proto) {
   if (servingTerminating({ip.value, port})) {
     if (draining_.emplace(ip.value, port).second) {
       spdlog::info(
@@ -149,7 +162,8 @@ void ServiceLb::backendRemoved(Ipv4Addr ip, uint16_t port) {
     }
     return;
   }
-  resetClientsOf(ip, port);
+  draining_.erase({ip.value, port});  // reset once, here
+  resetClientsOf(ip, port, proto);
 }
 
 void ServiceLb::forgetConnectionsToGone() {
@@ -165,8 +179,8 @@ void ServiceLb::forgetConnectionsToGone() {
   gone_.clear();
 }
 
-void ServiceLb::resetClientsOf(Ipv4Addr ip, uint16_t port) {
-  gone_.emplace(ip.value, port);
+void ServiceLb::resetClientsOf(Ipv4Addr ip, uint16_t port, uint8_t proto) {
+  gone_.emplace(ip.value, port, proto);
   if (!destroyer_) return;
   std::vector<std::string> netns = {""};
   if (auto* eps = endpoints_.load()) {

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "agent/core/endpoint_manager.h"
+#include "agent/datapath/flow_gc.h"
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/socket_destroyer.h"
@@ -57,8 +58,11 @@ class ServiceLb {
 
  private:
   using Endpoint = std::pair<uint32_t, uint16_t>;  // address (host order), port
-  void backendRemoved(Ipv4Addr ip, uint16_t port);
-  void resetClientsOf(Ipv4Addr ip, uint16_t port);
+  void backendRemoved(Ipv4Addr ip, uint16_t port, uint8_t proto);
+  // Clients of ip:port over `proto` (0: either) are reset: sockets now, conntrack entries at
+  // the end of the sync.
+  void resetClientsOf(Ipv4Addr ip, uint16_t port, uint8_t proto);
+  void seedDraining();
   void forgetConnectionsToGone();
   bool servingTerminating(Endpoint e);
   Status apply();
@@ -80,7 +84,7 @@ class ServiceLb {
   // in this sync whose conntrack entries are still to be forgotten.
   k8s::FrontendIndex frontends_;
   std::set<Endpoint> draining_;
-  std::set<Endpoint> gone_;
+  std::set<datapath::BackendRef> gone_;
   datapath::BpfLbDatapath lb_;
   SyncLoop sync_;
   datapath::CtMap& conntrack_;

@@ -191,7 +191,8 @@ static __always_inline int nodeport_xdp_forward(struct xdp_md* ctx, struct ethhd
                                                 const struct lb_service_value* svc) {
   __u64 now = bpf_ktime_get_ns();
   struct service_target target;
-  if (service_target_of(t, svc, now, &target) < 0) return XDP_PASS;
+  __u32 no_target;
+  if (service_target_of(t, svc, now, &target, &no_target) < 0) return XDP_PASS;
   if (!target.snat) return XDP_PASS; /* a backend in a pod here: tc delivers it (CT is set) */
   /* The node's port for this connection, kept in its conntrack entry; the NAT entries are
    * looked up (and kept alive) only when that is refreshed, once a second. */

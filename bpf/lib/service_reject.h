@@ -6,15 +6,17 @@
  * answering it. Used for a frontend without backends, a TCP segment of no known connection (its
  * backend was removed, or it was never seen) and a backend pod that is gone.
  *
+ * Only packets addressed to this host from a unicast source are answered, and ICMP errors at
+ * the kernel's default rate; what else reaches here goes to the stack, which drops it.
+ *
  * The answer is built in the packet itself. The reset's checksum is patched with the helpers
  * that know the skb's checksum state: a packet from a local veth may carry only the
- * pseudo-header sum, the rest left to whoever sends it (CHECKSUM_PARTIAL). The bytes the reset
- * drops are taken out of the checksum by the arithmetic of a valid incoming checksum, so the
- * payload is never summed: with the incoming sum valid, payload = -(pseudo + header + check),
- * and a corrupt segment gets a reset with a wrong checksum, which its sender drops as the stack
- * would have dropped the segment. The ICMP error's checksum is written whole. (A UDP datagram
- * that came with offloaded checksumming through a real NIC, which only UDP GRO makes, would have
- * its answer's checksum spoilt on the way out; ICMP errors are advisory.) */
+ * pseudo-header sum, the rest left to whoever sends it (CHECKSUM_PARTIAL). In the other states
+ * the field holds the full checksum, and one difference takes the old header and payload out
+ * and the new header in without summing the payload: the incoming check field stands for them
+ * (a valid segment sums to zero), and it cancels out, so the reset's checksum is right even for
+ * a corrupt segment, which the stack would have dropped instead. The ICMP error's checksum is
+ * written whole. */
 #pragma once
 
 #include <linux/if_ether.h>
@@ -28,6 +30,31 @@
 #include "reasons.h"
 
 #define SERVICE_REJECT_TTL 64
+#define PETREL_PACKET_HOST 0 /* skb->pkt_type: addressed to this host */
+/* ICMP errors, as the kernel's icmp_msgs_per_sec and icmp_msgs_burst: 1,000 a second, 50 at once
+ * (resets, as the kernel's, are not limited). */
+#define SERVICE_REJECT_ICMP_INTERVAL_NS 1000000ULL
+#define SERVICE_REJECT_ICMP_BURST_NS (50 * SERVICE_REJECT_ICMP_INTERVAL_NS)
+
+/* The rate limiter of ICMP errors (GCRA): when the next one is due, shared by all CPUs (a lost
+ * update between two of them lets one more through). */
+__u64 service_reject_icmp_due = 0;
+
+static __always_inline int reject_icmp_allowed(__u64 now) {
+  __u64 due = service_reject_icmp_due;
+  if (due < now) due = now;
+  if (due - now > SERVICE_REJECT_ICMP_BURST_NS) return 0;
+  service_reject_icmp_due = due + SERVICE_REJECT_ICMP_INTERVAL_NS;
+  return 1;
+}
+
+/* Whether a packet may be answered, by the kernel's rules: it was addressed to this host (not a
+ * frame seen in promiscuous mode), from a unicast address (not "this network", loopback,
+ * multicast, reserved or broadcast). */
+static __always_inline int reject_answerable(const struct __sk_buff* skb, __be32 saddr) {
+  const __u32 first = bpf_ntohl(saddr) >> 24;
+  return skb->pkt_type == PETREL_PACKET_HOST && first != 0 && first != 127 && first < 224;
+}
 #define SERVICE_REJECT_TCP_CSUM_OFF (sizeof(struct ethhdr) + sizeof(struct iphdr) + 16)
 
 /* An option-less IPv4 header from `saddr` to `daddr`, checksum filled in. */
@@ -54,7 +81,8 @@ static __always_inline void reject_eth_back(struct ethhdr* back, const struct et
 }
 
 /* What the checksum patch of a reset sums (see the file comment): the new TCP header with a zero
- * check, the incoming segment's pseudo-header and its check field. */
+ * check, the incoming segment's pseudo-header and its check field, which together with the new
+ * pseudo-header leave ~(new pseudo-header + new header) in the field. */
 struct reject_tcp_sum {
   struct tcphdr th;
   __be32 saddr;
@@ -82,6 +110,10 @@ static __always_inline int reject_tcp(struct __sk_buff* skb, __u32* reason) {
   if (tot_len < header_len) return TC_ACT_SHOT;
   *reason = PETREL_LB_REJECTED;
   if (th->rst) return TC_ACT_SHOT;
+  if (!reject_answerable(skb, iph->saddr)) {
+    *reason = PETREL_TO_STACK; /* which drops it */
+    return TC_ACT_OK;
+  }
 
   struct reject_tcp_sum s;
   __builtin_memset(&s, 0, sizeof(s));
@@ -146,6 +178,13 @@ static __always_inline int reject_udp(struct __sk_buff* skb, __u32* reason) {
   struct udphdr* uh = (void*)(iph + 1);
   *reason = PETREL_DROP_INVALID;
   if ((void*)(uh + 1) > data_end || iph->ihl != 5) return TC_ACT_SHOT;
+  if (!reject_answerable(skb, iph->saddr)) {
+    *reason = PETREL_TO_STACK; /* which drops it */
+    return TC_ACT_OK;
+  }
+  *reason = PETREL_DROP_REJECT_RATE;
+  if (!reject_icmp_allowed(bpf_ktime_get_ns())) return TC_ACT_SHOT;
+  *reason = PETREL_DROP_INVALID;
   struct reject_icmp r;
   __builtin_memset(&r, 0, sizeof(r));
   __builtin_memcpy(&r.quoted_ip, iph, sizeof(*iph));

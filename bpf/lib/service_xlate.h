@@ -80,13 +80,19 @@ struct service_target {
   struct ct_entry* ct; /* its entry (NULL if it could not be stored) */
 };
 
+/* What service_target_of found when it found no target. */
+#define SERVICE_TARGET_NONE -1  /* nothing can take it: a connection answers with a reject */
+#define SERVICE_TARGET_RETRY -2 /* none here now (policy Local elsewhere, an update in flight) */
+
 /* The target of a packet of `t` (TCP or UDP) to the frontend `svc`: the connection's, or for its
- * first packet a new choice recorded in the CT map in both directions. Returns 0, or -1 when it
- * has none: a TCP segment that is not a connection's start and of no connection known (its
- * backend was removed, or it was never seen), or a frontend without backends. */
+ * first packet a new choice recorded in the CT map in both directions. Returns 0, or
+ * SERVICE_TARGET_NONE for a TCP segment that is not a connection's start and of no connection
+ * known (its backend was removed, or it was never seen) and for a frontend without backends, or
+ * SERVICE_TARGET_RETRY (with *reason) when a client's retry may find one: the Service's
+ * endpoints are on other nodes under traffic policy Local, or a slot was missing mid-update. */
 static __always_inline int service_target_of(const struct flow_tuple* t,
                                              const struct lb_service_value* svc, __u64 now,
-                                             struct service_target* out) {
+                                             struct service_target* out, __u32* reason) {
   struct ct_key key;
   ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
   struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
@@ -99,13 +105,19 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
     return 0;
   }
   if (t->proto == IPPROTO_TCP && (t->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
-    return -1;
-  if (svc->count == 0) return -1;
+    return SERVICE_TARGET_NONE;
+  if (svc->count == 0) {
+    if (!(svc->flags & LB_SVC_F_REMOTE_ONLY)) return SERVICE_TARGET_NONE;
+    *reason = PETREL_DROP_NO_LOCAL_BACKEND;
+    return SERVICE_TARGET_RETRY;
+  }
   /* Maglev, so that every node picks the same backend for this connection; affinity first. */
   struct lb_backend b;
   if (((svc->flags & LB_SVC_F_AFFINITY) || maglev_backend(t, &b) < 0) &&
-      lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr, &b) < 0)
-    return -1;
+      lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr, &b) < 0) {
+    *reason = PETREL_DROP_NO_BACKEND_YET;
+    return SERVICE_TARGET_RETRY;
+  }
   out->addr = b.address;
   out->port = b.port;
   out->snat = endpoint_lookup_ip4(b.address) ? 0 : CT_F_SNAT;
@@ -128,6 +140,19 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
   return 0;
 }
 
+/* A packet no backend can take. At the node's own address (a NodePort) the stack answers it: it
+ * resets or refuses what no socket owns, and a segment of the node's own connection whose port
+ * happens to be a NodePort still reaches its socket. Elsewhere (an externalIP or LoadBalancer
+ * address) the stack would forward it on, so the datapath rejects it itself. */
+static __always_inline int service_no_target(struct __sk_buff* skb, const struct flow_tuple* t,
+                                             const struct lb_service_value* svc, __u32* reason) {
+  if (svc->kind == LB_KIND_NODE_PORT || t->daddr == nat_config.node_ip4) {
+    *reason = PETREL_TO_STACK;
+    return TC_ACT_OK;
+  }
+  return service_reject(skb, t->proto, reason);
+}
+
 /* Translates a packet of `t` to the frontend `svc` and forwards it. `t` must be TCP or UDP.
  * Returns the tc action and sets *reason. */
 static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tuple* t,
@@ -135,14 +160,16 @@ static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tu
   *reason = PETREL_TO_STACK;
   __u64 now = bpf_ktime_get_ns();
   struct service_target target;
-  if (service_target_of(t, svc, now, &target) < 0) return service_reject(skb, t->proto, reason);
+  int found = service_target_of(t, svc, now, &target, reason);
+  if (found == SERVICE_TARGET_RETRY) return TC_ACT_SHOT;
+  if (found < 0) return service_no_target(skb, t, svc, reason);
   __be32 backend = target.addr;
   __be16 backend_port = target.port;
   __u8 snat = target.snat;
   struct endpoint_info* dst = 0;
   if (!snat) {
     dst = endpoint_lookup_ip4(backend);
-    if (!dst) return service_reject(skb, t->proto, reason); /* the pod is gone */
+    if (!dst) return service_no_target(skb, t, svc, reason); /* the pod is gone */
   }
   *reason = PETREL_DROP_INVALID;
   if (flow_rewrite(skb, t, 0, backend, backend_port) < 0) return TC_ACT_SHOT;

@@ -169,6 +169,9 @@ struct lb_service_key {
 #define LB_SVC_F_EXTERNAL_LOCAL 0x2   /* externalTrafficPolicy: Local */
 #define LB_SVC_F_INTERNAL_LOCAL 0x4   /* internalTrafficPolicy: Local */
 #define LB_SVC_F_TERMINATING_ONLY 0x8 /* every backend is terminating (serving, none ready) */
+/* Traffic policy Local, no endpoint on this node but some on others: new connections are
+ * dropped, not rejected (as kube-proxy does), so a retry may reach another node. */
+#define LB_SVC_F_REMOTE_ONLY 0x10
 
 /* The master entry (slot 0) describes the frontend; slots 1..count each name a backend, with
  * its address and port copied in, so choosing one at random takes no second lookup. */

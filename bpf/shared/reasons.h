@@ -27,7 +27,10 @@
   X(DROP_TUNNEL_KEY, 137, "tunnel-key-failed")           \
   X(DROP_NAT_NO_PORT, 138, "nat-ports-exhausted")        \
   X(DROP_NAT_UNSUPPORTED, 139, "nat-unsupported-packet") \
-  X(DROP_NO_ROUTE, 140, "no-route")
+  X(DROP_NO_ROUTE, 140, "no-route")                      \
+  X(DROP_NO_LOCAL_BACKEND, 141, "no-local-backend")      \
+  X(DROP_NO_BACKEND_YET, 142, "backend-not-chosen")      \
+  X(DROP_REJECT_RATE, 143, "reject-rate-limited")
 
 enum petrel_reason {
 #define PETREL_REASON_ENUM(name, value, text) PETREL_##name = value,

@@ -4,7 +4,9 @@
 // the frontend's address; a backend on another node gets the packet from the node's address
 // and its answer, back at the uplink, goes to the client from the frontend. Established
 // connections keep their backend when the Service changes, and an answered one is kept by the
-// garbage collector however quiet; what no backend can take gets a reset or port unreachable. The
+// garbage collector however quiet; what no backend can take gets a reset or port unreachable
+// (from the datapath at an externalIP, from the stack at the node's address), or is dropped
+// when policy Local leaves the node without endpoints. The
 // tests run in their own network namespace whose routes and neighbours make the FIB forwarding
 // deterministic.
 #include <arpa/inet.h>
@@ -38,6 +40,19 @@ constexpr const char* kClient = "198.51.100.7";
 constexpr const char* kRemoteBackend = "10.201.5.9";
 constexpr const char* kUnresolvedBackend = "10.202.5.9";  // its next hop has no neighbour entry
 constexpr uint16_t kNodePort = 30080;
+constexpr const char* kExternalIp = "203.0.113.10";  // a frontend that is not the node's address
+// The test device's (loopback's) own MAC: a frame to it is PACKET_HOST, one to another MAC is
+// what a device in promiscuous mode sees of other hosts' traffic.
+constexpr const char* kOwnMac = "00:00:00:00:00:00";
+
+// The frontend setBackends writes: by default TCP at the node's address, port kNodePort.
+struct Frontend {
+  uint8_t proto = core::kProtoTcp;
+  bool affinity = false;
+  const char* ip = kNodeIp;
+  core::LbKind kind = core::LbKind::kNodePort;
+  bool remote_only = false;
+};
 
 class ServiceXlateTest : public ProgramTest {
  protected:
@@ -61,19 +76,20 @@ class ServiceXlateTest : public ProgramTest {
     netns_.leave();
   }
   void setBackends(const std::vector<std::pair<std::string, uint16_t>>& backends,
-                   uint8_t proto = core::kProtoTcp, bool affinity = false) {
+                   const Frontend& f = {}) {
     core::LbService s;
     s.service = "default/web";
     s.port_name = "http";
-    s.kind = core::LbKind::kNodePort;
-    s.affinity = affinity;
+    s.kind = f.kind;
+    s.affinity = f.affinity;
+    s.remote_only = f.remote_only;
     for (const auto& [ip, port] : backends) {
       core::LbBackend b;
       b.ip = *Ipv4Addr::parse(ip);
       b.port = port;
       s.backends.push_back(b);
     }
-    auto st = lb_->apply({{{*Ipv4Addr::parse(kNodeIp), kNodePort, proto}, s}});
+    auto st = lb_->apply({{{*Ipv4Addr::parse(f.ip), kNodePort, f.proto}, s}});
     ASSERT_TRUE(st.isOk()) << st.toString();
   }
   // The remote backend's answer to the node's translated port `nat_port`.
@@ -245,21 +261,55 @@ TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
   EXPECT_EQ(PacketView{ack.out}.ipDst(), kPodA.ip);
 }
 
-// What no backend can take is answered from the frontend, back out of the device it came in on,
-// as the stack answers a closed port (it cannot be left to the stack: an externalIP is not the
-// node's address): a reset for TCP (RFC 9293: acknowledging a segment without ACK, else with its
-// ACK number as sequence number), never a reset for a reset, ICMP port unreachable for UDP.
-TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
+// A connection closed from one side only (the client's FIN, the backend still answering) keeps
+// its entries for the half-closed timeout; once both sides closed they go after the short one.
+TEST_F(ServiceXlateTest, AHalfClosedConnectionKeepsItsEntriesUntilBothSidesClosed) {
+  setBackends({{kPodA.ip, 8080}});
+  ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);
+  auto fromPod = [](uint8_t flags) {
+    return PacketBuilder()
+        .eth(mac(kPodA.pod_mac), mac(kPodA.host_mac))
+        .ipv4(kPodA.ip, kClient, 64)
+        .tcp(8080, 50000, flags)
+        .build();
+  };
+  ASSERT_EQ(run(fromPod(0x12)).verdict, TC_ACT_REDIRECT);
+  ASSERT_EQ(uplinkIngress(fromClient(0x11)).verdict, TC_ACT_REDIRECT);  // the client's FIN
+  const datapath::FlowTimeouts timeouts;
+  const uint64_t later = datapath::monotonicNowNs() + timeouts.tcp_closing_ns + 5'000'000'000;
+  auto half = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  ASSERT_TRUE(half) << half.status().toString();
+  EXPECT_EQ(half->ct_kept, 2u);
+  ASSERT_EQ(run(fromPod(0x11)).verdict, TC_ACT_REDIRECT);  // the backend's FIN
+  auto both = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  ASSERT_TRUE(both) << both.status().toString();
+  EXPECT_EQ(both->ct_deleted, 2u);
+  EXPECT_EQ(both->ct_kept, 0u);
+}
+
+// A TCP segment to a frontend at `dst`, from kClient:`sport`, to the Ethernet address `dst_mac`.
+std::vector<uint8_t> segmentTo(const char* dst, uint16_t sport, uint8_t flags, uint32_t seq,
+                               uint32_t ack, const std::string& payload,
+                               const char* dst_mac = kOwnMac, const char* src = kClient) {
+  return PacketBuilder()
+      .eth(mac("02:00:00:00:00:01"), mac(dst_mac))
+      .ipv4(src, dst, 60)
+      .tcp(sport, kNodePort, flags)
+      .tcpSeq(seq, ack)
+      .payload(payload)
+      .build();
+}
+
+// At an externalIP (not the node's address: the stack would forward the packet on) what no
+// backend can take is answered from the frontend, back out of the device it came in on, as the
+// stack answers a closed port: a reset for TCP (RFC 9293: acknowledging a segment without ACK,
+// else with its ACK number as sequence number), never a reset for a reset, ICMP port
+// unreachable for UDP. Frames for other hosts and non-unicast sources are not answered.
+TEST_F(ServiceXlateTest, WhatNoBackendCanTakeAtAnExternalIpIsRejectedFromIt) {
   const uint64_t rejected = counter(PETREL_LB_REJECTED, METRIC_DIR_INGRESS);
   auto segment = [](uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack,
                     const std::string& payload) {
-    return PacketBuilder()
-        .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
-        .ipv4(kClient, kNodeIp, 60)
-        .tcp(sport, kNodePort, flags)
-        .tcpSeq(seq, ack)
-        .payload(payload)
-        .build();
+    return segmentTo(kExternalIp, sport, flags, seq, ack, payload);
   };
   auto expectReset = [](const RunResult& r, uint16_t client_port, uint8_t flags, uint32_t seq,
                         uint32_t ack) {
@@ -267,8 +317,8 @@ TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
     PacketView v{r.out};
     ASSERT_EQ(r.out.size(), 54u);  // no payload, no options
     EXPECT_EQ(v.ethDst(), mac("02:00:00:00:00:01"));
-    EXPECT_EQ(v.ethSrc(), mac("02:00:00:00:00:02"));
-    EXPECT_EQ(v.ipSrc(), kNodeIp);
+    EXPECT_EQ(v.ethSrc(), mac(kOwnMac));
+    EXPECT_EQ(v.ipSrc(), kExternalIp);
     EXPECT_EQ(v.ipDst(), kClient);
     EXPECT_EQ(v.ipTotalLength(), 40);
     EXPECT_EQ(v.sport(), kNodePort);
@@ -279,29 +329,40 @@ TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
     EXPECT_TRUE(v.ipChecksumValid());
     EXPECT_TRUE(v.l4ChecksumValid());
   };
+  const Frontend external{.ip = kExternalIp, .kind = core::LbKind::kExternalIp};
 
-  setBackends({});
+  setBackends({}, external);
   // A SYN carrying 3 bytes: RST+ACK of both.
   expectReset(uplinkIngress(segment(50000, 0x02, 1000, 0, "req")), 50000, 0x14, 0, 1004);
   // A FIN with ACK (its backend was removed): RST with the ACK number as sequence number.
   expectReset(uplinkIngress(segment(50001, 0x11, 5000, 777777, "bye")), 50001, 0x04, 777777, 0);
   // A reset is dropped, not answered.
   EXPECT_EQ(uplinkIngress(segment(50002, 0x14, 5000, 1, "")).verdict, TC_ACT_SHOT);
+  // Not answered, left to the stack (which drops them): another host's frame, seen in
+  // promiscuous mode, and sources that are not unicast.
+  for (const auto& frame : {segmentTo(kExternalIp, 50003, 0x02, 1, 0, "", "02:00:00:00:00:02"),
+                            segmentTo(kExternalIp, 50003, 0x02, 1, 0, "", kOwnMac, "0.0.0.0"),
+                            segmentTo(kExternalIp, 50003, 0x02, 1, 0, "", kOwnMac, "127.0.0.1"),
+                            segmentTo(kExternalIp, 50003, 0x02, 1, 0, "", kOwnMac, "224.0.0.1")}) {
+    auto r = uplinkIngress(frame);
+    EXPECT_EQ(r.verdict, TC_ACT_OK);
+    EXPECT_EQ(r.out, frame);
+  }
 
   // A segment of no connection known while the frontend has backends.
-  setBackends({{kPodA.ip, 8080}});
-  expectReset(uplinkIngress(segment(50003, 0x10, 42, 4242, "x")), 50003, 0x04, 4242, 0);
+  setBackends({{kPodA.ip, 8080}}, external);
+  expectReset(uplinkIngress(segment(50004, 0x10, 42, 4242, "x")), 50004, 0x04, 4242, 0);
   // A connection whose backend pod is gone.
-  ASSERT_EQ(uplinkIngress(segment(50004, 0x02, 1, 0, "")).verdict, TC_ACT_REDIRECT);
+  ASSERT_EQ(uplinkIngress(segment(50005, 0x02, 1, 0, "")).verdict, TC_ACT_REDIRECT);
   ASSERT_TRUE(dp_->endpoints().remove(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodA.ip))));
-  expectReset(uplinkIngress(segment(50004, 0x10, 2, 99, "more")), 50004, 0x04, 99, 0);
+  expectReset(uplinkIngress(segment(50005, 0x10, 2, 99, "more")), 50005, 0x04, 99, 0);
 
   // UDP to a frontend without backends: port unreachable quoting the datagram.
-  setBackends({}, core::kProtoUdp);
+  setBackends({}, {.proto = core::kProtoUdp, .ip = kExternalIp, .kind = core::LbKind::kExternalIp});
   auto datagram = PacketBuilder()
-                      .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
-                      .ipv4(kClient, kNodeIp, 60)
-                      .udp(50005, kNodePort)
+                      .eth(mac("02:00:00:00:00:01"), mac(kOwnMac))
+                      .ipv4(kClient, kExternalIp, 60)
+                      .udp(50006, kNodePort)
                       .payload("a query longer than what an ICMP error quotes")
                       .build();
   auto u = uplinkIngress(datagram);
@@ -309,7 +370,7 @@ TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
   ASSERT_EQ(u.out.size(), 14u + 20 + 8 + 28);
   PacketView icmp{u.out};
   EXPECT_EQ(icmp.ethDst(), mac("02:00:00:00:00:01"));
-  EXPECT_EQ(icmp.ipSrc(), kNodeIp);
+  EXPECT_EQ(icmp.ipSrc(), kExternalIp);
   EXPECT_EQ(icmp.ipDst(), kClient);
   EXPECT_EQ(icmp.ipProtocol(), 1);
   EXPECT_EQ(icmp.icmpType(), 3);
@@ -322,8 +383,55 @@ TEST_F(ServiceXlateTest, WhatNoBackendCanTakeIsRejectedFromTheFrontend) {
   EXPECT_EQ(counter(PETREL_LB_REJECTED, METRIC_DIR_INGRESS), rejected + 6);
 }
 
+// At the node's own address (a NodePort) the stack answers what no backend can take: it resets
+// what no socket owns, and a segment of the node's own connection whose local port happens to be
+// a NodePort reaches its socket.
+TEST_F(ServiceXlateTest, AtTheNodesAddressWhatNoBackendCanTakeIsLeftToTheStack) {
+  setBackends({});
+  auto syn = segmentTo(kNodeIp, 50000, 0x02, 1, 0, "req");
+  auto r = uplinkIngress(syn);
+  EXPECT_EQ(r.verdict, TC_ACT_OK);
+  EXPECT_EQ(r.out, syn);
+  setBackends({{kPodA.ip, 8080}});
+  auto syn_ack = segmentTo(kNodeIp, 50001, 0x12, 1, 1, "");  // to the node's own connection
+  auto s = uplinkIngress(syn_ack);
+  EXPECT_EQ(s.verdict, TC_ACT_OK);
+  EXPECT_EQ(s.out, syn_ack);
+}
+
+// Port unreachables go out at most as the kernel's icmp_msgs_per_sec and burst allow (1,000 a
+// second, 50 at once); the rest are dropped and counted.
+TEST_F(ServiceXlateTest, PortUnreachablesAreRateLimited) {
+  setBackends({}, {.proto = core::kProtoUdp, .ip = kExternalIp, .kind = core::LbKind::kExternalIp});
+  const uint64_t limited = counter(PETREL_DROP_REJECT_RATE, METRIC_DIR_INGRESS);
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto r = uplinkIngress(PacketBuilder()
+                               .eth(mac("02:00:00:00:00:01"), mac(kOwnMac))
+                               .ipv4(kClient, kExternalIp, 60)
+                               .udp(static_cast<uint16_t>(40000 + i), kNodePort)
+                               .build());
+    if (r.verdict == TC_ACT_REDIRECT) ++answered;
+  }
+  EXPECT_GE(answered, 50);
+  EXPECT_LT(answered, 120);  // 200 runs take well under 70 ms
+  EXPECT_EQ(counter(PETREL_DROP_REJECT_RATE, METRIC_DIR_INGRESS), limited + 200 - answered);
+}
+
+// Traffic policy Local with endpoints only on other nodes: a new connection is dropped, as
+// kube-proxy does, not rejected (a client's retry may reach a node that has one).
+TEST_F(ServiceXlateTest, PolicyLocalWithEndpointsOnlyElsewhereDropsNewConnections) {
+  const uint64_t dropped = counter(PETREL_DROP_NO_LOCAL_BACKEND, METRIC_DIR_INGRESS);
+  setBackends({}, {.remote_only = true});
+  EXPECT_EQ(uplinkIngress(segmentTo(kNodeIp, 50000, 0x02, 1, 0, "")).verdict, TC_ACT_SHOT);
+  setBackends({}, {.ip = kExternalIp, .kind = core::LbKind::kExternalIp, .remote_only = true});
+  EXPECT_EQ(uplinkIngress(segmentTo(kExternalIp, 50000, 0x02, 1, 0, "")).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_NO_LOCAL_BACKEND, METRIC_DIR_INGRESS), dropped + 2);
+}
+
 // When a backend is removed for good the agent forgets its connections (both entries of each);
-// their clients' next segments then get the reset, while other backends' connections go on.
+// their clients' next segments then meet what no backend can take (here, at a NodePort, the
+// stack's reset), while other backends' connections go on.
 TEST_F(ServiceXlateTest, ARemovedBackendsForgottenConnectionsGetAReset) {
   setBackends({{kPodA.ip, 8080}});
   ASSERT_EQ(PacketView{uplinkIngress(fromClient(0x02, 50000)).out}.ipDst(), kPodA.ip);
@@ -333,19 +441,19 @@ TEST_F(ServiceXlateTest, ARemovedBackendsForgottenConnectionsGetAReset) {
   ASSERT_EQ(dp_->conntrack().keys()->size(), 6u);
 
   auto forgotten = datapath::forgetConnectionsTo(
-      dp_->conntrack(), {{Ipv4Addr::parse(kPodA.ip)->value, uint16_t{8080}}});
+      dp_->conntrack(), {{Ipv4Addr::parse(kPodA.ip)->value, uint16_t{8080}, core::kProtoTcp},
+                         {Ipv4Addr::parse(kPodB.ip)->value, uint16_t{8080}, core::kProtoUdp}});
   ASSERT_TRUE(forgotten) << forgotten.status().toString();
   EXPECT_EQ(*forgotten, 4u);
   EXPECT_EQ(dp_->conntrack().keys()->size(), 2u);
   auto to_a = uplinkIngress(fromClient(0x10, 50000));
-  EXPECT_EQ(to_a.verdict, TC_ACT_REDIRECT);
-  EXPECT_EQ(PacketView{to_a.out}.tcpFlags(), 0x04) << "a reset to the client";
-  EXPECT_EQ(PacketView{to_a.out}.ipDst(), kClient);
+  EXPECT_EQ(to_a.verdict, TC_ACT_OK);
+  EXPECT_EQ(PacketView{to_a.out}.ipDst(), kNodeIp) << "not translated to the removed backend";
   EXPECT_EQ(PacketView{uplinkIngress(fromClient(0x10, 50002)).out}.ipDst(), kPodB.ip);
 }
 
 TEST_F(ServiceXlateTest, UdpToALocalBackendBothWays) {
-  setBackends({{kPodA.ip, 9001}}, core::kProtoUdp);
+  setBackends({{kPodA.ip, 9001}}, {.proto = core::kProtoUdp});
   auto query = PacketBuilder()
                    .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
                    .ipv4(kClient, kNodeIp, 60)
@@ -471,7 +579,7 @@ TEST_F(ServiceXlateTest, IcmpErrorsAboutARemoteBackendsConnectionAreTranslatedBo
 // sessionAffinity ClientIP at the packet level: every connection from one client address goes
 // to one backend, whatever its source port (which Maglev would otherwise hash).
 TEST_F(ServiceXlateTest, SessionAffinityKeepsAClientAddressOnOneBackend) {
-  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}}, core::kProtoTcp, /*affinity=*/true);
+  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}}, {.affinity = true});
   std::set<std::string> chosen;
   for (uint16_t port = 40000; port < 40030; ++port) {
     auto r = uplinkIngress(fromClient(0x02, port));
@@ -563,7 +671,7 @@ TEST_F(ServiceXlateTest, XdpSendsRemoteBackendTrafficBothWaysWithXdpTx) {
 }
 
 TEST_F(ServiceXlateTest, XdpPatchesUdpChecksumsAndKeepsAbsentOnes) {
-  setBackends({{kRemoteBackend, 5353}}, core::kProtoUdp);
+  setBackends({{kRemoteBackend, 5353}}, {.proto = core::kProtoUdp});
   auto query = PacketBuilder()
                    .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
                    .ipv4(kClient, kNodeIp, 60)

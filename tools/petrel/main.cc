@@ -402,6 +402,7 @@ int cmdBpfLbList(const Globals& g) {
       if (v.flags & LB_SVC_F_EXTERNAL_LOCAL) info += ", external Local";
       if (v.flags & LB_SVC_F_INTERNAL_LOCAL) info += ", internal Local";
       if (v.flags & LB_SVC_F_TERMINATING_ONLY) info += ", terminating only";
+      if (v.flags & LB_SVC_F_REMOTE_ONLY) info += ", endpoints only on other nodes";
       out.push_back({{"frontend", frontend},
                      {"slot", 0},
                      {"type", lbKindName(v.kind)},

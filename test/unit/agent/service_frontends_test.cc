@@ -125,6 +125,30 @@ TEST(ServiceFrontends, InternalTrafficPolicyLocalKeepsClusterIpTrafficOnTheNode)
   EXPECT_EQ(backends(state, kClusterIp), (std::vector<std::string>{"10.244.1.2:8080"}));
 }
 
+// Policy Local with no endpoint on this node: remote_only when other nodes have endpoints
+// (the packet layer drops, as kube-proxy does), not when nobody has any (it rejects).
+TEST(ServiceFrontends, PolicyLocalWithEndpointsOnlyElsewhereIsRemoteOnly) {
+  Service s = service("web", "NodePort");
+  s.ports[0].node_port = 30080;
+  s.external_traffic_local = true;
+  const core::LbFrontend node_port{ip("192.168.200.11"), 30080, core::kProtoTcp};
+  auto elsewhere =
+      serviceFrontends({s}, {slice("web", 8080, {endpoint("10.244.2.2", "node-2")})}, kSelf);
+  EXPECT_TRUE(backends(elsewhere, node_port).empty());
+  EXPECT_TRUE(elsewhere.at(node_port).remote_only);
+  EXPECT_FALSE(elsewhere.at(kClusterIp).remote_only);  // Cluster policy inside: node-2's
+  auto nowhere = serviceFrontends({s}, {slice("web", 8080, {})}, kSelf);
+  EXPECT_FALSE(nowhere.at(node_port).remote_only);
+  auto here =
+      serviceFrontends({s}, {slice("web", 8080, {endpoint("10.244.1.2", "node-1")})}, kSelf);
+  EXPECT_FALSE(here.at(node_port).remote_only);
+  s.internal_traffic_local = true;  // both Local: one list for all frontends
+  auto both =
+      serviceFrontends({s}, {slice("web", 8080, {endpoint("10.244.2.2", "node-2")})}, kSelf);
+  EXPECT_TRUE(both.at(node_port).remote_only);
+  EXPECT_TRUE(both.at(kClusterIp).remote_only);
+}
+
 TEST(ServiceFrontends, EveryFrontendOfAPortGetsTheWholeEntryWhateverThePolicies) {
   // The backends and names are moved into the last frontend that uses them: each frontend before
   // it must still get a full copy, for either list.
