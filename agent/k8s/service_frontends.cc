@@ -68,6 +68,10 @@ std::vector<core::LbBackend> backendsFor(const std::vector<const EndpointSlice*>
 
 }  // namespace
 
+bool loadBalanced(const Service& svc) {
+  return !svc.headless && svc.type != "ExternalName" && !svc.cluster_ips.empty();
+}
+
 core::LbState serviceFrontends(const std::vector<Service>& services,
                                const std::vector<EndpointSlice>& slices, const LbNode& self) {
   // Run on every change, over every Service: no strings built to find a Service's slices, and
@@ -87,7 +91,7 @@ core::LbState serviceFrontends(const std::vector<Service>& services,
   };
   std::vector<Target> targets;
   for (const auto& svc : services) {
-    if (svc.headless || svc.type == "ExternalName" || svc.cluster_ips.empty()) continue;
+    if (!loadBalanced(svc)) continue;
     auto found = slices_by_service.find(ServiceRef{svc.meta.namespace_, svc.meta.name});
     const auto& svc_slices = found != slices_by_service.end() ? found->second : kNoSlices;
     const std::string key = svc.meta.key();

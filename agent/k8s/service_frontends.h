@@ -23,4 +23,7 @@ struct LbNode {
 core::LbState serviceFrontends(const std::vector<Service>& services,
                                const std::vector<EndpointSlice>& slices, const LbNode& self);
 
+// Whether a Service gets frontends at all (not headless, not ExternalName, with a cluster IP).
+bool loadBalanced(const Service& svc);
+
 }  // namespace petrel::k8s

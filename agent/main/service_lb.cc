@@ -147,8 +147,7 @@ void ServiceLb::seedDraining() {
   }
   for (const auto& [service, endpoints] : terminating) {
     auto svc = cluster_->services().get(service);
-    if (!svc || svc->headless || svc->type == "ExternalName" || svc->cluster_ips.empty()) continue;
-    draining_.insert(endpoints.begin(), endpoints.end());
+    if (svc && k8s::loadBalanced(*svc)) draining_.insert(endpoints.begin(), endpoints.end());
   }
 }
 
