@@ -71,9 +71,7 @@ static __always_inline int icmp_quote_rewrite(struct __sk_buff* skb, struct icmp
   /* The quoted header's checksum after its address changes. */
   __u32 sum = (__u32)(__u16)~q->inner.check + (~(__u32)old_addr & 0xffff) +
               (~(__u32)old_addr >> 16) + ((__u32)addr & 0xffff) + ((__u32)addr >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  const __sum16 new_check = (__sum16)~sum;
+  const __sum16 new_check = (__sum16)~csum_fold16(sum);
   /* The ICMP checksum covers the quote: patch it for every quoted field that changes. */
   const __u32 icmp_csum = q->icmp_off + 2;
   __be32 outer_old;

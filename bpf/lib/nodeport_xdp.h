@@ -33,10 +33,7 @@ static __always_inline __u32 csum_delta16(__be16 from, __be16 to) {
 }
 
 static __always_inline __sum16 csum_apply(__sum16 check, __u32 delta) {
-  __u32 sum = (__u32)(__u16)~check + delta;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return (__sum16)~sum;
+  return (__sum16)~csum_fold16((__u32)(__u16)~check + delta);
 }
 
 /* The new addresses and ports of a packet. */
@@ -113,14 +110,9 @@ static __always_inline int xdp_encap_and_send(struct xdp_md* ctx, __be32 remote,
   __builtin_memcpy(h->eth.h_source, smac, ETH_ALEN);
   __builtin_memcpy(h->eth.h_dest, dmac, ETH_ALEN);
   h->eth.h_proto = bpf_htons(ETH_P_IP);
-  struct iphdr ip = {.version = 4,
-                     .ihl = 5,
-                     .tot_len = bpf_htons(inner_len + VXLAN_ENCAP_LEN),
-                     .ttl = 64,
-                     .protocol = IPPROTO_UDP,
-                     .saddr = nat_config.node_ip4,
-                     .daddr = remote};
-  ip.check = ipv4_header_csum(&ip);
+  struct iphdr ip;
+  ipv4_header_fill(&ip, nat_config.node_ip4, remote, IPPROTO_UDP, inner_len + VXLAN_ENCAP_LEN, 0,
+                   0);
   __builtin_memcpy(&h->ip, &ip, sizeof(ip));
   /* The source port spreads flows over the receiver's queues, as the kernel's VXLAN does. */
   h->udp.source = bpf_htons((__u16)(0xc000 | (hash & 0x3fff)));

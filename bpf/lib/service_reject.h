@@ -29,8 +29,8 @@
 #include "ipv4.h"
 #include "reasons.h"
 
-#define SERVICE_REJECT_TTL 64
-#define PETREL_PACKET_HOST 0 /* skb->pkt_type: addressed to this host */
+#define SERVICE_REJECT_DF bpf_htons(0x4000) /* don't fragment, as the stack's answers */
+#define PETREL_PACKET_HOST 0                /* skb->pkt_type: addressed to this host */
 /* ICMP errors, as the kernel's icmp_msgs_per_sec and icmp_msgs_burst: 1,000 a second, 50 at once
  * (resets, as the kernel's, are not limited). */
 #define SERVICE_REJECT_ICMP_INTERVAL_NS 1000000ULL
@@ -56,22 +56,6 @@ static __always_inline int reject_answerable(const struct __sk_buff* skb, __be32
   return skb->pkt_type == PETREL_PACKET_HOST && first != 0 && first != 127 && first < 224;
 }
 #define SERVICE_REJECT_TCP_CSUM_OFF (sizeof(struct ethhdr) + sizeof(struct iphdr) + 16)
-
-/* An option-less IPv4 header from `saddr` to `daddr`, checksum filled in. */
-static __always_inline void reject_ip_header(struct iphdr* ip, __be32 saddr, __be32 daddr,
-                                             __u8 protocol, __u16 tot_len, __u8 tos) {
-  __builtin_memset(ip, 0, sizeof(*ip));
-  ip->version = 4;
-  ip->ihl = 5;
-  ip->tos = tos;
-  ip->tot_len = bpf_htons(tot_len);
-  ip->frag_off = bpf_htons(0x4000); /* DF */
-  ip->ttl = SERVICE_REJECT_TTL;
-  ip->protocol = protocol;
-  ip->saddr = saddr;
-  ip->daddr = daddr;
-  ip->check = ipv4_header_csum(ip);
-}
 
 /* The Ethernet header of an answer to the frame `eth`: back to its sender. */
 static __always_inline void reject_eth_back(struct ethhdr* back, const struct ethhdr* eth) {
@@ -140,7 +124,7 @@ static __always_inline int reject_tcp(struct __sk_buff* skb, __u32* reason) {
   const __u32 len = sizeof(*eth) + sizeof(*iph) + sizeof(struct tcphdr);
   if (bpf_skb_change_tail(skb, len, 0)) return TC_ACT_SHOT;
   struct iphdr ip;
-  reject_ip_header(&ip, frontend, client, IPPROTO_TCP, len - sizeof(*eth), 0);
+  ipv4_header_fill(&ip, frontend, client, IPPROTO_TCP, len - sizeof(*eth), 0, SERVICE_REJECT_DF);
   struct tcphdr out = s.th;
   out.check = s.check_in; /* patched below, in whichever checksum state the skb is */
   if (bpf_skb_store_bytes(skb, 0, &back, sizeof(back), 0) ||
@@ -191,14 +175,12 @@ static __always_inline int reject_udp(struct __sk_buff* skb, __u32* reason) {
   __builtin_memcpy(&r.quoted_udp, uh, sizeof(*uh));
   struct ethhdr back;
   reject_eth_back(&back, eth);
-  reject_ip_header(&r.ip, iph->daddr, iph->saddr, IPPROTO_ICMP, sizeof(r), 0xc0);
+  ipv4_header_fill(&r.ip, iph->daddr, iph->saddr, IPPROTO_ICMP, sizeof(r), 0xc0, SERVICE_REJECT_DF);
   r.icmp.type = PETREL_ICMP_DEST_UNREACH;
   r.icmp.code = PETREL_ICMP_PORT_UNREACH;
   __s64 sum = bpf_csum_diff(0, 0, (__be32*)&r.icmp, sizeof(r) - sizeof(r.ip), 0);
   if (sum < 0) return TC_ACT_SHOT;
-  __u32 folded = ((__u32)sum & 0xffff) + ((__u32)sum >> 16);
-  folded = (folded & 0xffff) + (folded >> 16);
-  r.icmp.checksum = (__sum16)~folded;
+  r.icmp.checksum = (__sum16)~csum_fold16((__u32)sum);
 
   if (bpf_skb_change_tail(skb, sizeof(*eth) + sizeof(r), 0) ||
       bpf_skb_store_bytes(skb, 0, &back, sizeof(back), 0) ||
