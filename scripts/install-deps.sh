@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates ccache clang-format clang-tidy
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   libnl-3-dev libnl-route-3-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 ethtool iputils-ping iperf3 socat curl procps psmisc kmod iptables util-linux tar tcpdump
   containernetworking-plugins podman runc busybox-static
-  golang-go golang-github-appc-cni-dev
+  golang-go
 )
 
 missing=()

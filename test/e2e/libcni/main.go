@@ -1,6 +1,6 @@
 // Command petrel-libcni-driver drives a CNI network configuration list through the reference
 // libcni library, the way container runtimes (containerd, CRI-O, podman) do. The e2e tests build
-// it offline in GOPATH mode and run it inside a node network namespace.
+// it as a module (go.mod pins the CNI library) and run it inside a node network namespace.
 //
 // Usage: petrel-libcni-driver -conflist F -plugin-dir D -cache-dir D -netns P -id ID
 //
