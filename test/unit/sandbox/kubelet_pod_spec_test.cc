@@ -240,4 +240,18 @@ TEST(KubeletPodSpec, NegativeGraceIsRefused) {
 }
 
 }  // namespace
+// What runs without images: command + args; args alone are the command (`kubectl run t
+// --image=busybox -- sleep 3600`); neither: petrel-workload.
+TEST(KubeletPodSpec, ArgvFollowsKubectlRunHabits) {
+  ContainerSpec c;
+  EXPECT_EQ(c.argv(), (std::vector<std::string>{"petrel-workload"}));
+  c.args = {"sleep", "3600"};
+  EXPECT_EQ(c.argv(), (std::vector<std::string>{"sleep", "3600"}));
+  c.command = {"/bin/sh", "-c"};
+  c.args = {"echo hi"};
+  EXPECT_EQ(c.argv(), (std::vector<std::string>{"/bin/sh", "-c", "echo hi"}));
+  c.args.clear();
+  EXPECT_EQ(c.argv(), (std::vector<std::string>{"/bin/sh", "-c"}));
+}
+
 }  // namespace petrel::sandbox

@@ -255,8 +255,7 @@ Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, size_t index
   const ContainerSpec& spec = pod.containers[index];
   ContainerRun& run = r.containers[index];
   ProcessSpec p;
-  p.argv = spec.command.empty() ? std::vector<std::string>{"petrel-workload"} : spec.command;
-  p.argv.insert(p.argv.end(), spec.args.begin(), spec.args.end());
+  p.argv = spec.argv();
   p.env = {
       "PATH=" + options_.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "HOSTNAME=" + pod.name,

@@ -143,6 +143,14 @@ Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
 
 }  // namespace
 
+std::vector<std::string> ContainerSpec::argv() const {
+  if (command.empty() && !args.empty()) return args;
+  std::vector<std::string> out = command.empty() ? std::vector<std::string>{"petrel-workload"}
+                                                 : command;
+  out.insert(out.end(), args.begin(), args.end());
+  return out;
+}
+
 Result<PodSpec> decodePodSpec(const json& pod) {
   if (!pod.is_object()) return Status(Code::kInvalidArgument, "pod: not a JSON object");
   const json empty = json::object();

@@ -31,11 +31,16 @@ struct Probe {
 
 struct ContainerSpec {
   std::string name;
-  std::vector<std::string> command;  // empty: petrel-workload
+  std::vector<std::string> command;  // empty: petrel-workload, or `args` alone (see argv())
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // literal values only
   std::string working_dir;
   std::optional<Probe> readiness;
+
+  // What the sandbox runs, since it has no images (their entrypoints): `command` + `args`;
+  // with `args` but no `command` (`kubectl run NAME --image=... -- CMD ARGS`) the args are the
+  // command; with neither, petrel-workload.
+  std::vector<std::string> argv() const;
 };
 
 struct PodSpec {
