@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "agent/k8s/cluster_config.h"
+#include "k8s/cluster_config.h"
 #include "operator/operator.h"
 #include "tools/sandbox/common/signals.h"
 

@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/k8s/crds.h"
+#include "k8s/crds.h"
 
 namespace petrel::op {
 
@@ -128,14 +128,6 @@ void Operator::wake() {
   cv_.notify_all();
 }
 
-void Operator::markDirty() {
-  {
-    std::lock_guard lock(mu_);
-    dirty_ = true;
-  }
-  cv_.notify_all();
-}
-
 bool Operator::leadingLocked() const {
   return leading_until_ && std::chrono::steady_clock::now() <= *leading_until_;
 }
@@ -153,15 +145,12 @@ void Operator::electionLoop(const std::atomic<bool>& stop) {
     {
       std::lock_guard lock(mu_);
       leading_until_ = until;
-      if (now && !was) {
-        ++terms_;
-        dirty_ = true;
-      }
+      if (now && !was) ++terms_;
     }
     if (now && !was) {
+      markDirty(/*full=*/true);
       spdlog::info("leader election: became the leader (lease {}/{}, identity {})",
                    options_.lease_namespace, options_.lease_name, options_.election.identity);
-      cv_.notify_all();
     } else if (!now && was) {
       spdlog::warn("leader election: not the leader any more; back to candidate");
     } else if (!now) {
@@ -177,52 +166,21 @@ void Operator::electionLoop(const std::atomic<bool>& stop) {
 
 void Operator::run(const std::atomic<bool>& stop) {
   stopping_ = &stop;
+  ReconcilerOptions o;
+  o.repair_interval = options_.resync;
+  o.min_gap = kMinPassGap;  // events coalesce: passes (each a full list) start that far apart
+  o.initial_backoff = 500ms;
+  o.max_backoff = 10s;
+  ReconcileLoop loop(*this, o);
   nodes_->start();
   petrel_nodes_->start();
   std::thread election([&] { electionLoop(stop); });
-  uint64_t crds_term = 0;  // the term in which the CRDs were installed
-  auto next_resync = std::chrono::steady_clock::now() + options_.resync;
-  auto retry_delay = std::chrono::milliseconds(500);
-  std::chrono::steady_clock::time_point last_pass{};
-  while (!stop) {
-    uint64_t term = 0;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_resync, [&] { return stop.load() || (dirty_ && leadingLocked()); });
-      // Events coalesce: passes (each a full list) start at most every kMinPassGap.
-      cv_.wait_until(lock, last_pass + kMinPassGap, [&] { return stop.load(); });
-      if (stop) break;
-      auto now = std::chrono::steady_clock::now();
-      if (now >= next_resync) {
-        dirty_ = true;
-        next_resync = now + options_.resync;
-      }
-      if (!dirty_ || !leadingLocked()) continue;
-      dirty_ = false;
-      term = terms_;
-      last_pass = std::chrono::steady_clock::now();
-    }
-    bool ok = true;
-    if (crds_term != term) {
-      Status st = k8s::installCrds(client_);
-      if (st) {
-        spdlog::info("installed Petrel's CRDs");
-        crds_term = term;
-      } else {
-        spdlog::warn("install CRDs: {}", st.message());
-        ok = false;
-      }
-    }
-    if (ok) ok = allocationPass();
-    if (ok) {
-      retry_delay = std::chrono::milliseconds(500);
-      continue;
-    }
+  loop.start();
+  {
     std::unique_lock lock(mu_);
-    dirty_ = true;
-    cv_.wait_for(lock, retry_delay, [&] { return stop.load(); });
-    retry_delay = std::min<std::chrono::milliseconds>(retry_delay * 2, 10s);
+    cv_.wait(lock, [&] { return stop.load(); });
   }
+  loop.stop();
   cv_.notify_all();
   election.join();
   // Both threads are done, so nothing this replica writes can land after the release.
@@ -231,6 +189,24 @@ void Operator::run(const std::atomic<bool>& stop) {
   }
   nodes_->stop();
   petrel_nodes_->stop();
+}
+
+Status Operator::reconcile(const ReconcilePass&) {
+  uint64_t term = 0;
+  {
+    std::lock_guard lock(mu_);
+    term = terms_;
+  }
+  if (crds_term_ != term) {
+    Status st = k8s::installCrds(client_);
+    if (!st) return st.withContext("install CRDs");
+    spdlog::info("installed Petrel's CRDs");
+    crds_term_ = term;
+  }
+  if (!allocationPass()) {
+    return Status(Code::kUnavailable, "allocation pass incomplete (see the warnings above)");
+  }
+  return Status::ok();
 }
 
 Result<std::vector<json>> Operator::listAll(const std::string& path) const {

@@ -17,11 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_config.h"
-#include "agent/k8s/cluster_watch.h"
-#include "agent/k8s/informer.h"
-#include "agent/k8s/raw_object.h"
-#include "agent/k8s/rest_client.h"
+#include "common/reconciler.h"
+#include "k8s/cluster_config.h"
+#include "k8s/rest_transport.h"
+#include "k8s/informer.h"
+#include "k8s/raw_object.h"
+#include "k8s/rest_client.h"
 #include "operator/allocation_plan.h"
 #include "operator/cidr_pool.h"
 #include "operator/leader_election.h"
@@ -35,7 +36,10 @@ struct OperatorOptions {
   std::chrono::seconds resync{30};  // full allocation pass even without events
 };
 
-class Operator {
+// The allocation is the operator's reconciler ("pod-cidrs"): ready only while this replica
+// leads, marked dirty by the Node and PetrelNode informers and on each new term, and run on the
+// one reconcile loop (coalesced, retried with backoff, a full pass every `resync`).
+class Operator : public Reconciler {
  public:
   Operator(k8s::ClusterConfig config, OperatorOptions options, CidrPool pool);
   ~Operator();
@@ -46,11 +50,15 @@ class Operator {
   void run(const std::atomic<bool>& stop);
   void wake();
 
+  std::string name() const override { return "pod-cidrs"; }
+  bool ready() const override { return leadingNow(); }
+  // Installs the CRDs once per term, then one allocation pass.
+  Status reconcile(const ReconcilePass& pass) override;
+
  private:
   void electionLoop(const std::atomic<bool>& stop);
   bool leadingNow() const;
   bool leadingLocked() const;  // mu_ held
-  void markDirty();
   // One allocation pass; false when something should be retried soon.
   bool allocationPass();
   Result<std::vector<nlohmann::json>> listAll(const std::string& path) const;
@@ -68,10 +76,10 @@ class Operator {
 
   const std::atomic<bool>* stopping_ = nullptr;  // run()'s stop flag
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool dirty_ = true;
+  std::condition_variable cv_;  // wakes the election loop
   std::optional<std::chrono::steady_clock::time_point> leading_until_;
   uint64_t terms_ = 0;              // times this replica became leader
+  uint64_t crds_term_ = 0;          // the term in which the CRDs were installed (loop thread)
   std::set<std::string> reported_;  // findings already logged (not repeated every pass)
 };
 

@@ -89,6 +89,7 @@ grpc::Status AgentService::Status(grpc::ServerContext*, const v1::StatusRequest*
   out->set_ips_total(static_cast<uint32_t>(s.ips_total));
   out->set_bpf_root(info_.bpf_root);
   if (info_.kubernetes_status) info_.kubernetes_status(out->mutable_kubernetes());
+  if (info_.reconcilers) info_.reconcilers(out);
   return grpc::Status::OK;
 }
 

@@ -19,6 +19,8 @@ struct AgentInfo {
   std::function<void(v1::KubernetesStatus*)> kubernetes_status;
   // Fills the Service frontends the datapath holds; unset: none.
   std::function<void(v1::ListServicesResponse*)> list_services;
+  // Fills the reconcilers' status; unset: none.
+  std::function<void(v1::StatusResponse*)> reconcilers;
 };
 
 class AgentService final : public v1::Agent::Service {

@@ -1,6 +1,6 @@
 // LbState: the Service frontends this node load-balances and, for each, the backends new
 // connections choose among — the desired content of the service and backend maps, derived from
-// Services and EndpointSlices (agent/k8s/service_frontends.h).
+// Services and EndpointSlices (agent/core/service_frontends.h).
 #pragma once
 
 #include <cstdint>

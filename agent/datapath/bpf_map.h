@@ -1,5 +1,6 @@
-// BpfMap<K, V>: a typed handle on one kernel BPF map (owns a dup of its fd). Keys and values
-// are the structs of bpf/shared/, so C++ and BPF agree on one layout. Errors name the map.
+// BpfMap<K, V>: a typed handle on one kernel BPF map (owns a dup of its fd), the kernel's
+// implementation of Map<K, V>. Keys and values are the structs of bpf/shared/, so C++ and BPF
+// agree on one layout. Errors name the map.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -10,13 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "agent/datapath/map.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
 namespace petrel::datapath {
 
 template <typename K, typename V>
-class BpfMap {
+class BpfMap : public Map<K, V> {
  public:
   BpfMap() = default;
   // Takes a dup of `fd`; the caller keeps its own.
@@ -32,26 +34,26 @@ class BpfMap {
 
   bool valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
-  const std::string& name() const { return name_; }
+  const std::string& name() const override { return name_; }
 
-  Status update(const K& key, const V& value) {
+  Status update(const K& key, const V& value) override {
     if (bpf_map_update_elem(fd_.get(), &key, &value, BPF_ANY) != 0)
       return errnoStatus(errno, "update " + name_);
     return Status::ok();
   }
   // Deleting a missing key is success (idempotent).
-  Status remove(const K& key) {
+  Status remove(const K& key) override {
     if (bpf_map_delete_elem(fd_.get(), &key) != 0 && errno != ENOENT)
       return errnoStatus(errno, "delete from " + name_);
     return Status::ok();
   }
-  Result<V> lookup(const K& key) const {
+  Result<V> lookup(const K& key) const override {
     V value{};
     if (bpf_map_lookup_elem(fd_.get(), &key, &value) != 0)
       return errnoStatus(errno, "lookup in " + name_);
     return value;
   }
-  Result<std::vector<K>> keys() const {
+  Result<std::vector<K>> keys() const override {
     std::vector<K> out;
     K key{};
     K next{};

@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "agent/core/endpoint.h"
-#include "agent/datapath/bpf_map.h"
+#include "agent/datapath/map_types.h"
 #include "maps.h"
 
 namespace petrel::datapath {
@@ -21,7 +21,7 @@ class BpfEndpointDatapath : public core::EndpointDatapath {
   using ResolveIfindex = std::function<Result<uint32_t>(const std::string& ifname)>;
 
   // `attach` puts the lxc program on an interface; `resolve` finds an interface by name.
-  BpfEndpointDatapath(BpfMap<endpoint_key, endpoint_info>& map, Attach attach,
+  BpfEndpointDatapath(EndpointMap& map, Attach attach,
                       ResolveIfindex resolve)
       : map_(map), attach_(std::move(attach)), resolve_(std::move(resolve)) {}
 
@@ -30,7 +30,7 @@ class BpfEndpointDatapath : public core::EndpointDatapath {
   Status prune(const std::vector<Ipv4Addr>& keep) override;
 
  private:
-  BpfMap<endpoint_key, endpoint_info>& map_;
+  EndpointMap& map_;
   Attach attach_;
   ResolveIfindex resolve_;
 };

@@ -56,8 +56,8 @@ uint64_t natTimeout(const nat_key& k, const nat_entry& e, const FlowTimeouts& t)
   return (e.flags & NAT_F_CLOSING) ? t.tcp_closing_ns : t.tcp_established_ns;
 }
 
-template <typename Map, typename Expired>
-Status sweep(Map& map, Expired expired, uint64_t& deleted, uint64_t& kept) {
+template <typename M, typename Expired>
+Status sweep(M& map, Expired expired, uint64_t& deleted, uint64_t& kept) {
   auto keys = map.keys();
   if (!keys) return keys.status();
   for (const auto& key : *keys) {

@@ -8,7 +8,7 @@
 #include <set>
 #include <tuple>
 
-#include "agent/datapath/loader.h"
+#include "agent/datapath/map_types.h"
 
 namespace petrel::datapath {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "agent/core/lb_state.h"
-#include "agent/datapath/loader.h"
+#include "agent/datapath/map_types.h"
 
 namespace petrel::datapath {
 
@@ -30,6 +30,8 @@ class BpfLbDatapath : public core::LbDatapath {
 
   BpfLbDatapath(LbServiceMap& services, LbBackendMap& backends, BackendRemoved on_removed = {})
       : services_(services), backends_(backends), on_removed_(std::move(on_removed)) {}
+  // Sets the hook (before the first apply()): its owner is often created after this writer.
+  void onBackendRemoved(BackendRemoved on_removed) { on_removed_ = std::move(on_removed); }
   // Also keeps a Maglev table of `table_size` entries (in the map-in-map `maglev_fd`) for every
   // frontend reached from outside (NodePort, externalIPs, LoadBalancer).
   void enableMaglev(int maglev_fd, uint32_t table_size) {

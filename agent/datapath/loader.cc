@@ -99,15 +99,15 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   if (int err = sock__load(dp->sock_); err) {
     return errnoStatus(-err, "load BPF object sock" + stale_hint);
   }
-  dp->endpoints_ = EndpointMap(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
+  dp->endpoints_ = decltype(dp->endpoints_)(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
                                pin_root + "/" PETREL_MAP_ENDPOINTS);
   dp->tunnels_ =
-      TunnelMap(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
-  dp->nat_ = NatMap(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
-  dp->ct_ = CtMap(bpf_map__fd(dp->uplink_->maps.petrel_ct), pin_root + "/" PETREL_MAP_CT);
-  dp->lb_services_ = LbServiceMap(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
+      decltype(dp->tunnels_)(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
+  dp->nat_ = decltype(dp->nat_)(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
+  dp->ct_ = decltype(dp->ct_)(bpf_map__fd(dp->uplink_->maps.petrel_ct), pin_root + "/" PETREL_MAP_CT);
+  dp->lb_services_ = decltype(dp->lb_services_)(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
                                   pin_root + "/" PETREL_MAP_LB_SERVICES);
-  dp->lb_backends_ = LbBackendMap(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),
+  dp->lb_backends_ = decltype(dp->lb_backends_)(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),
                                   pin_root + "/" PETREL_MAP_LB_BACKENDS);
   spdlog::info("BPF programs loaded, maps pinned under {}", pin_root);
   return dp;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/datapath/bpf_map.h"
+#include "agent/datapath/map_types.h"
 #include "common/status.h"
 #include "maps.h"
 
@@ -21,12 +22,6 @@ struct btf;
 
 namespace petrel::datapath {
 
-using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
-using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
-using NatMap = BpfMap<nat_key, nat_entry>;
-using CtMap = BpfMap<ct_key, ct_entry>;
-using LbServiceMap = BpfMap<lb_service_key, lb_service_value>;
-using LbBackendMap = BpfMap<uint32_t, lb_backend>;
 
 // Values the programs are configured with before load.
 struct LoadOptions {
@@ -79,12 +74,12 @@ class LoadedDatapath {
   struct overlay* overlay_ = nullptr;
   struct uplink* uplink_ = nullptr;
   struct sock* sock_ = nullptr;
-  EndpointMap endpoints_;
-  TunnelMap tunnels_;
-  NatMap nat_;
-  CtMap ct_;
-  LbServiceMap lb_services_;
-  LbBackendMap lb_backends_;
+  BpfMap<endpoint_key, endpoint_info> endpoints_;
+  BpfMap<tunnel_key, tunnel_info> tunnels_;
+  BpfMap<nat_key, nat_entry> nat_;
+  BpfMap<ct_key, ct_entry> ct_;
+  BpfMap<lb_service_key, lb_service_value> lb_services_;
+  BpfMap<uint32_t, lb_backend> lb_backends_;
   std::string pin_root_;
   uint32_t maglev_table_size_ = 0;
 };

@@ -8,24 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/k8s/informer.h"
-#include "agent/k8s/rest_client.h"
+#include "k8s/informer.h"
+#include "k8s/rest_client.h"
+#include "k8s/rest_transport.h"
 
 namespace petrel::k8s {
-
-// ApiTransport over libcurl.
-class RestTransport : public ApiTransport {
- public:
-  RestTransport(const RestClient& client, std::chrono::seconds stall_timeout)
-      : client_(client), stall_timeout_(stall_timeout) {}
-  Result<std::pair<long, std::string>> get(const std::string& path) override;
-  Status watch(const std::string& path, const std::function<bool(std::string_view)>& on_line,
-               const std::atomic<bool>& stop) override;
-
- private:
-  const RestClient& client_;
-  std::chrono::seconds stall_timeout_;
-};
 
 struct ClusterHandlers {
   InformerCache<Node>::Handlers nodes;

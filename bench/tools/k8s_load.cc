@@ -31,8 +31,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_config.h"
-#include "agent/k8s/rest_client.h"
+#include "k8s/cluster_config.h"
+#include "k8s/rest_client.h"
 
 namespace {
 

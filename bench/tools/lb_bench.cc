@@ -56,8 +56,8 @@
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/socket_lb.h"
-#include "agent/k8s/frontend_index.h"
-#include "agent/k8s/service_frontends.h"
+#include "agent/core/frontend_index.h"
+#include "agent/core/service_frontends.h"
 
 namespace {
 
@@ -167,10 +167,10 @@ Objects buildObjects(const Shape& shape, uint64_t count, uint64_t n) {
   return out;
 }
 
-const petrel::k8s::LbNode kBenchNode{"node-1", {}};
+const petrel::core::LbNode kBenchNode{"node-1", {}};
 
 core::LbState frontendsOf(const Objects& objects) {
-  return petrel::k8s::serviceFrontends(objects.services, objects.slices, kBenchNode);
+  return petrel::core::serviceFrontends(objects.services, objects.slices, kBenchNode);
 }
 
 int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
@@ -204,7 +204,7 @@ int program(const std::string& pin_root, uint64_t n, int repeat, bool keep,
     add_written = lb.lastApply().written;
     add_map_writes = lb.lastApply().map_writes;
     if (st.isOk()) st = lb.apply(all);  // back to N, then the same addition the agent's way
-    petrel::k8s::FrontendIndex index;
+    petrel::core::FrontendIndex index;
     index.rebuild(objects_all.services, objects_all.slices, kBenchNode);  // the agent before it
     auto a0 = Clock::now();
     const petrel::k8s::Service added = objects_plus_one.services.back();

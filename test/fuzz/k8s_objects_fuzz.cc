@@ -1,4 +1,4 @@
-// Fuzz entry for the agent's Kubernetes object decoders (agent/k8s/objects.h): the bytes are
+// Fuzz entry for the agent's Kubernetes object decoders (k8s/objects.h): the bytes are
 // parsed as JSON and, when that succeeds, every decoder runs on the object and on variants whose
 // "spec", "status" and "metadata" swap values, so deep paths see foreign shapes. Used by the
 // libFuzzer target (-DPETREL_FUZZ=ON, clang) and by the corpus replay test in every unit pass.
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/objects.h"
+#include "k8s/objects.h"
 
 namespace {
 

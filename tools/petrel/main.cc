@@ -21,6 +21,7 @@
 #include "agent.grpc.pb.h"
 #include "agent/datapath/bpf_map.h"
 #include "common/ip.h"
+#include "common/reconciler.h"
 #include "common/table.h"
 #include "common/version.h"
 #include "maps.h"
@@ -60,6 +61,31 @@ int rpcFailed(const Globals& g, const grpc::Status& st) {
   return 1;
 }
 
+// "Reconcilers: Ok  4/4 in sync" and a row each: what the agent keeps equal to desired state.
+void printReconcilers(const v1::StatusResponse& resp) {
+  if (resp.reconcilers_size() == 0) return;
+  const auto now = petrel::ReconcilerStatus::Clock::now();
+  auto ago = [now](int64_t unix_ms) {
+    std::optional<petrel::ReconcilerStatus::Clock::time_point> t;
+    if (unix_ms != 0) t = petrel::ReconcilerStatus::Clock::time_point(std::chrono::milliseconds(unix_ms));
+    return petrel::sinceText(t, now);
+  };
+  int in_sync = 0;
+  for (const auto& r : resp.reconcilers()) in_sync += (!r.pending() && r.last_error().empty());
+  std::cout << "Reconcilers: " << (in_sync == resp.reconcilers_size() ? "Ok" : "Pending") << "  "
+            << in_sync << "/" << resp.reconcilers_size() << " in sync\n";
+  petrel::cli::Table t({"  RECONCILER", "STATE", "LAST SUCCESS", "FAILURES", "LAST ERROR"});
+  for (const auto& r : resp.reconcilers()) {
+    std::string state = !r.ready()             ? "waiting for inputs"
+                        : !r.last_error().empty() ? "retrying"
+                        : r.pending()             ? "pending"
+                                                  : "in sync";
+    t.addRow({"  " + r.name(), state, ago(r.last_success_unix_ms()),
+              std::to_string(r.failures()), r.last_error().substr(0, 60)});
+  }
+  t.print(std::cout);
+}
+
 int cmdStatus(const Globals& g) {
   v1::StatusResponse resp;
   auto st = connect(g)->Status(deadline().get(), {}, &resp);
@@ -76,6 +102,18 @@ int cmdStatus(const Globals& g) {
                         {"resourceVersion", c.resource_version()},
                         {"relists", c.relists()}});
     }
+    json reconcilers = json::array();
+    for (const auto& r : resp.reconcilers()) {
+      reconcilers.push_back({{"name", r.name()},
+                             {"ready", r.ready()},
+                             {"pending", r.pending()},
+                             {"passes", r.passes()},
+                             {"failures", r.failures()},
+                             {"consecutiveFailures", r.consecutive_failures()},
+                             {"lastSuccessUnixMs", r.last_success_unix_ms()},
+                             {"lastFailureUnixMs", r.last_failure_unix_ms()},
+                             {"lastError", r.last_error()}});
+    }
     std::cout << json{{"ready", resp.ready()},
                       {"message", resp.message()},
                       {"version", resp.version()},
@@ -89,7 +127,8 @@ int cmdStatus(const Globals& g) {
                        {{"enabled", resp.kubernetes().enabled()},
                         {"server", resp.kubernetes().server()},
                         {"synced", resp.kubernetes().synced()},
-                        {"caches", caches}}}}
+                        {"caches", caches}}},
+                      {"reconcilers", reconcilers}}
                      .dump(2)
               << "\n";
     return 0;
@@ -102,6 +141,7 @@ int cmdStatus(const Globals& g) {
             << "IPAM:       " << resp.ips_allocated() << "/" << resp.ips_total() << " allocated\n"
             << "Endpoints:  " << resp.endpoints() << "\n"
             << "BPF maps:   " << resp.bpf_root() << "\n";
+  printReconcilers(resp);
   const auto& k = resp.kubernetes();
   if (!k.enabled()) {
     std::cout << "Kubernetes: disabled (standalone: no --kubeconfig and not in a cluster)\n";

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_config.h"
-#include "agent/k8s/rest_client.h"
+#include "k8s/cluster_config.h"
+#include "k8s/rest_client.h"
 #include "common/table.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/common/process.h"

@@ -11,9 +11,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_config.h"
-#include "agent/k8s/crds.h"
-#include "agent/k8s/rest_client.h"
+#include "k8s/cluster_config.h"
+#include "k8s/crds.h"
+#include "k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/cli/wire_emulation.h"

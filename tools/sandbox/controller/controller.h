@@ -17,10 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_config.h"
-#include "agent/k8s/cluster_watch.h"
-#include "agent/k8s/informer.h"
-#include "agent/k8s/rest_client.h"
+#include "k8s/cluster_config.h"
+#include "k8s/rest_transport.h"
+#include "k8s/informer.h"
+#include "k8s/rest_client.h"
 #include "tools/sandbox/controller/scheduler.h"
 
 namespace petrel::controller {

@@ -32,11 +32,19 @@ Kubelet::Kubelet(KubeletOptions options, k8s::ClusterConfig cluster)
     : options_(std::move(options)),
       client_(std::move(cluster)),
       transport_(client_, std::chrono::seconds(90)),
-      runtime_(options_.runtime) {
+      runtime_(options_.runtime),
+      node_reconciler_("node", [this](const ReconcilePass&) { return ensureNode(); }),
+      pods_reconciler_(
+          "pods",
+          [this](const ReconcilePass&) {
+            syncPods();
+            return Status::ok();
+          },
+          [this] { return pods_->cache().synced(); }) {
   k8s::ListWatchOptions watch;
   watch.path = "/api/v1/pods";
   watch.field_selector = "spec.nodeName=" + options_.runtime.node_name;
-  auto notify = [this](const k8s::RawObject&) { wake(); };
+  auto notify = [this](const k8s::RawObject&) { pods_reconciler_.markDirty(); };
   pods_ = std::make_unique<k8s::Informer<k8s::RawObject>>(
       transport_, watch, "Pod", [](const json& j) { return k8s::decodeRawObject(j, true); },
       k8s::InformerCache<k8s::RawObject>::Handlers{notify, notify});
@@ -46,13 +54,7 @@ Kubelet::~Kubelet() {
   pods_->stop();
 }
 
-void Kubelet::wake() {
-  {
-    std::lock_guard lock(mu_);
-    dirty_ = true;
-  }
-  cv_.notify_all();
-}
+void Kubelet::wake() { cv_.notify_all(); }
 
 Status Kubelet::ensureNode() {
   const std::string& node = options_.runtime.node_name;
@@ -191,19 +193,16 @@ void Kubelet::syncPods() {
 
 void Kubelet::run(const std::atomic<bool>& stop) {
   runtime_.loadRecords();
+  ReconcilerSet reconcilers;
+  reconcilers.add(node_reconciler_, ReconcilerOptions{30s, 2s, 2s});
+  reconcilers.add(pods_reconciler_, ReconcilerOptions{options_.resync, 200ms, 2s});
   pods_->start();
-  while (!stop) {
-    auto now = std::chrono::steady_clock::now();
-    if (now >= next_node_check_) {
-      Status s = ensureNode();
-      if (!s) spdlog::warn("{} (retrying)", s.message());
-      next_node_check_ = now + (s ? 30s : 2s);
-    }
-    if (pods_->cache().synced()) syncPods();
+  reconcilers.start();
+  {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, options_.resync, [&] { return dirty_ || stop.load(); });
-    dirty_ = false;
+    cv_.wait(lock, [&] { return stop.load(); });
   }
+  reconcilers.stop();
   pods_->stop();
 }
 

@@ -14,10 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/k8s/cluster_watch.h"
-#include "agent/k8s/informer.h"
-#include "agent/k8s/raw_object.h"
-#include "agent/k8s/rest_client.h"
+#include "common/reconciler.h"
+#include "k8s/rest_transport.h"
+#include "k8s/informer.h"
+#include "k8s/raw_object.h"
+#include "k8s/rest_client.h"
 #include "tools/sandbox/kubelet/pod_runtime.h"
 
 namespace petrel::sandbox {
@@ -33,7 +34,10 @@ class Kubelet {
   Kubelet(KubeletOptions options, k8s::ClusterConfig cluster);
   ~Kubelet();
 
-  // Runs until `stop`; returns promptly after it is set and wake() is called.
+  // Runs until `stop`; returns promptly after it is set and wake() is called. Two reconcilers
+  // on the one reconcile loop: "node" (registers the Node; every 30 s, retried every 2 s) and
+  // "pods" (runs the pods bound here once the Pod cache is synced; on every Pod event and
+  // every `resync` for probes and restarts).
   void run(const std::atomic<bool>& stop);
   void wake();
 
@@ -49,13 +53,13 @@ class Kubelet {
   k8s::RestTransport transport_;
   PodRuntime runtime_;
   std::unique_ptr<k8s::Informer<k8s::RawObject>> pods_;
+  FnReconciler node_reconciler_;
+  FnReconciler pods_reconciler_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool dirty_ = true;
+  std::condition_variable cv_;  // wakes run() to stop
   std::map<std::string, nlohmann::json> reported_;  // uid -> last status sent
   std::map<std::string, SteadyTime> retry_at_;      // uid -> next start attempt
   std::map<std::string, std::string> rejected_;     // uid -> resourceVersion logged bad
-  std::chrono::steady_clock::time_point next_node_check_{};
 };
 
 }  // namespace petrel::sandbox

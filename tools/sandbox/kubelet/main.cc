@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "agent/k8s/cluster_config.h"
+#include "k8s/cluster_config.h"
 #include "tools/sandbox/common/process.h"
 #include "tools/sandbox/common/signals.h"
 #include "tools/sandbox/kubelet/kubelet.h"

@@ -1,0 +1,25 @@
+// Petrel's CustomResourceDefinitions. charts/petrel/crds/*.yaml is the one source: the build
+// embeds those files, and installCrds() creates or updates them through the API (the sandbox
+// at `up`, the operator at start).
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "k8s/rest_client.h"
+#include "common/status.h"
+
+namespace petrel::k8s {
+
+// The embedded CRDs as API objects.
+Result<std::vector<nlohmann::json>> petrelCrds();
+
+// Creates each CRD, or replaces it when its spec differs from what the server has.
+Status installCrds(const RestClient& client);
+
+// YAML text (one document) to JSON; scalars that YAML would read as booleans or numbers
+// become JSON booleans and numbers unless quoted.
+Result<nlohmann::json> yamlToJson(const std::string& text);
+
+}  // namespace petrel::k8s
