@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 
+#include "lb_kinds.h"
+
 #define PETREL_AF_INET 4
 #define PETREL_AF_INET6 6
 
@@ -151,10 +153,9 @@ struct nat_config {
 #define PETREL_MAX_LB_SOCK_REVNAT 262144
 
 enum lb_kind {
-  LB_KIND_CLUSTER_IP = 1,
-  LB_KIND_NODE_PORT = 2,
-  LB_KIND_EXTERNAL_IP = 3,
-  LB_KIND_LOAD_BALANCER = 4,
+#define PETREL_LB_KIND_ENUM(name, cxx_name, value, text) LB_KIND_##name = value,
+  PETREL_LB_KINDS(PETREL_LB_KIND_ENUM)
+#undef PETREL_LB_KIND_ENUM
 };
 
 struct lb_service_key {

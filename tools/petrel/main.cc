@@ -364,14 +364,11 @@ int cmdBpfCtList(const Globals& g) {
 
 const char* lbKindName(uint8_t kind) {
   switch (kind) {
-    case LB_KIND_CLUSTER_IP:
-      return "ClusterIP";
-    case LB_KIND_NODE_PORT:
-      return "NodePort";
-    case LB_KIND_EXTERNAL_IP:
-      return "ExternalIP";
-    case LB_KIND_LOAD_BALANCER:
-      return "LoadBalancer";
+#define PETREL_LB_KIND_CASE(name, cxx_name, value, text) \
+  case LB_KIND_##name:                                   \
+    return text;
+    PETREL_LB_KINDS(PETREL_LB_KIND_CASE)
+#undef PETREL_LB_KIND_CASE
   }
   return "?";
 }
