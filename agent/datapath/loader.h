@@ -23,8 +23,8 @@ namespace petrel::datapath {
 
 using EndpointMap = BpfMap<endpoint_key, endpoint_info>;
 using TunnelMap = BpfMap<tunnel_key, tunnel_info>;
-using NatMap = BpfMap<nat_key, nat_entry>;
-using CtMap = BpfMap<ct_key, ct_entry>;
+using NatMap = BpfMap<flow_key, nat_entry>;
+using CtMap = BpfMap<flow_key, ct_entry>;
 using LbServiceMap = BpfMap<lb_service_key, lb_service_value>;
 using LbBackendMap = BpfMap<uint32_t, lb_backend>;
 
