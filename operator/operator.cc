@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/k8s/crds.h"
+#include "common/json_path.h"
 
 namespace petrel::op {
 
@@ -23,18 +24,12 @@ const std::string kNodes = "/api/v1/nodes";
 
 std::string describe(const Result<k8s::HttpResponse>& r) {
   if (!r) return r.status().message();
-  json s = json::parse(r->body, nullptr, false);
-  std::string msg = s.is_object() && s.contains("message") && s["message"].is_string()
-                        ? s["message"].get<std::string>()
-                        : "";
+  std::string msg = stringAt(json::parse(r->body, nullptr, false), {"message"});
   return "HTTP " + std::to_string(r->status) + (msg.empty() ? "" : ": " + msg);
 }
 
 std::string resourceVersionOf(const std::string& body) {
-  json obj = json::parse(body, nullptr, false);
-  if (!obj.is_object()) return "";
-  auto meta = obj.value("metadata", json::object());
-  return meta.value("resourceVersion", "");
+  return stringAt(json::parse(body, nullptr, false), {"metadata", "resourceVersion"});
 }
 
 // LeaseApi over the REST client.
@@ -247,7 +242,7 @@ Result<std::vector<json>> Operator::listAll(const std::string& path) const {
       return Status(Code::kUnavailable, "list " + path + ": not a list");
     }
     for (auto& item : list["items"]) items.push_back(std::move(item));
-    cont = list.value("metadata", json::object()).value("continue", "");
+    cont = stringAt(list, {"metadata", "continue"});
   } while (!cont.empty());
   return items;
 }
@@ -315,8 +310,7 @@ bool Operator::apply(const NodeAction& action, const json* current) {
       json opts = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
       if (current) {
         opts["preconditions"] = {
-            {"resourceVersion",
-             current->value("metadata", json::object()).value("resourceVersion", "")}};
+            {"resourceVersion", stringAt(*current, {"metadata", "resourceVersion"})}};
       }
       r = client_.send("DELETE", path, opts.dump(), kRequestTimeout);
       if (r && (r->status == 404 || (r->status >= 200 && r->status < 300))) {
