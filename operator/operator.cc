@@ -260,13 +260,34 @@ bool Operator::allocationPass() {
     spdlog::warn("allocation pass: {}", nodes.status().message());
     return false;
   }
-  std::vector<NodeView> node_views;
-  for (const auto& n : *nodes) node_views.push_back(nodeViewOf(n));
+  // Decoded as agents decode them (agent/k8s/objects.h). A record that cannot be read stops the
+  // pass: without it the plan could hand its CIDR out again. A Node that cannot be read keeps
+  // its record as it is.
   std::vector<PetrelNodeView> record_views;
   std::map<std::string, const json*> by_name;
   for (const auto& p : *records) {
-    record_views.push_back(petrelNodeViewOf(p));
+    auto record = k8s::decodePetrelNode(p);
+    if (!record) {
+      spdlog::warn("allocation pass: {}; no allocation until it is fixed or deleted",
+                   record.status().message());
+      return false;
+    }
+    record_views.push_back(petrelNodeViewOf(*record));
     by_name[record_views.back().name] = &p;
+  }
+  std::vector<NodeView> node_views;
+  for (const auto& n : *nodes) {
+    auto node = k8s::decodeNode(n);
+    if (node) {
+      node_views.push_back(nodeViewOf(*node));
+      continue;
+    }
+    auto meta = k8s::decodeMeta(n, false);
+    if (!meta) {
+      spdlog::warn("allocation pass: a Node without a readable name: {}", meta.status().message());
+      return false;
+    }
+    node_views.push_back(unreadableNodeView(meta->name, node.status().message()));
   }
   AllocationPlan plan = planAllocations(pool_, node_views, record_views);
   logFindings(plan);
