@@ -164,10 +164,6 @@ int LoadedDatapath::lbMaglevFd() const {
   return bpf_map__fd(uplink_->maps.petrel_lb_maglev);
 }
 
-const struct btf* LoadedDatapath::lxcBtf() const {
-  return bpf_object__btf(lxc_->obj);
-}
-
 int LoadedDatapath::metricsFd() const {
   return bpf_map__fd(lxc_->maps.petrel_metrics);
 }

@@ -17,7 +17,6 @@ struct overlay;
 struct uplink;
 struct sock;
 struct bpf_program;
-struct btf;
 
 namespace petrel::datapath {
 
@@ -70,8 +69,6 @@ class LoadedDatapath {
   uint32_t maglevTableSize() const { return maglev_table_size_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
-  // The BTF of the loaded lxc object (for layout checks); owned by the object.
-  const struct btf* lxcBtf() const;
 
  private:
   LoadedDatapath() = default;
