@@ -13,6 +13,7 @@
 #include "agent/core/endpoint.h"
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/loader.h"
+#include "common/unique_fd.h"
 #include "maps.h"
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
@@ -175,6 +176,25 @@ TEST_F(LxcProgramTest, ReloadReusesPinnedMaps) {
       second.value()->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodB.ip)));
   ASSERT_TRUE(v) << v.status().toString();
   EXPECT_EQ(v->ifindex, kPeerIfindex);
+}
+
+// A pin the objects cannot reuse (an older agent's map of another layout) fails the load with
+// what to do about it, a command that exists.
+TEST_F(LxcProgramTest, APinOfAnotherLayoutFailsTheLoadSayingWhatToDo) {
+  const std::string root = pin_root_ + "-old";
+  ASSERT_TRUE(std::filesystem::create_directories(root));
+  UniqueFd old(
+      bpf_map_create(BPF_MAP_TYPE_HASH, "petrel_endpoint", sizeof(endpoint_key), 8, 16, nullptr));
+  ASSERT_TRUE(old) << strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old.get(), (root + "/" PETREL_MAP_ENDPOINTS).c_str()), 0)
+      << strerror(errno);
+  auto dp = datapath::LoadedDatapath::load(root);
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+  ASSERT_FALSE(dp);
+  EXPECT_NE(dp.status().message().find("rm -r " + root), std::string::npos)
+      << dp.status().message();
+  EXPECT_EQ(dp.status().message().find("petrel bpf cleanup"), std::string::npos);
 }
 
 }  // namespace
