@@ -19,8 +19,9 @@
 
 #include <gtest/gtest.h>
 
+#include "maps.h"  // first: the skeletons' views of .bss use its structs
+
 #include "lxc.skel.h"
-#include "maps.h"
 #include "overlay.skel.h"
 #include "sock.skel.h"
 #include "uplink.skel.h"
