@@ -143,6 +143,7 @@ Result<ObjectMeta> metaFor(const json& obj, bool namespaced, Reader& r, const ch
   if (namespaced && m.namespace_.empty()) return r.error("metadata.namespace", "missing");
   PETREL_ASSIGN(m.uid, r.str(obj, "metadata.uid"));
   PETREL_ASSIGN(m.resource_version, r.str(obj, "metadata.resourceVersion"));
+  PETREL_ASSIGN(m.creation_timestamp, r.str(obj, "metadata.creationTimestamp"));
   PETREL_ASSIGN(m.labels, r.stringMap(obj, "metadata.labels"));
   PETREL_ASSIGN(m.annotations, r.stringMap(obj, "metadata.annotations"));
   std::string deletion;
@@ -403,9 +404,11 @@ Result<PetrelNode> decodePetrelNode(const json& obj) {
   PETREL_ASSIGN(cidrs, r.stringList(obj, "spec.ipam.podCIDRs"));
   for (const auto& c : cidrs) {
     if (c.find(':') != std::string::npos) continue;  // IPv6 comes later
-    auto cidr = Ipv4Cidr::parse(c);
-    if (!cidr) return r.error("spec.ipam.podCIDRs", "'" + c + "' is not a CIDR");
-    n.pod_cidrs.push_back(*cidr);
+    if (auto cidr = Ipv4Cidr::parse(c)) {
+      n.pod_cidrs.push_back(*cidr);
+    } else {
+      n.malformed_pod_cidrs.push_back(c);
+    }
   }
   std::vector<const json*> addrs;
   PETREL_ASSIGN(addrs, r.array(obj, "spec.addresses"));

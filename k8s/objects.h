@@ -1,7 +1,7 @@
-// Typed views of the Kubernetes objects the agent watches, decoded from the API's JSON with
-// validation. A decoder never throws: a bad object (wrong types, invalid IPs, ports out of range,
-// unknown enum values) yields INVALID_ARGUMENT naming the object and the field, and the caller
-// logs and skips it.
+// Typed views of the Kubernetes objects the agent (and the operator) watch, decoded from the
+// API's JSON with validation: the one decoder of each kind. A decoder never throws: a bad object
+// (wrong types, invalid IPs, ports out of range, unknown enum values) yields INVALID_ARGUMENT
+// naming the object and the field, and the caller logs and skips it.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,7 @@ struct ObjectMeta {
   std::string namespace_;  // empty for cluster-scoped objects
   std::string uid;
   std::string resource_version;
+  std::string creation_timestamp;  // RFC 3339, as the server wrote it
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   bool deleting = false;  // metadata.deletionTimestamp is set
@@ -110,6 +111,9 @@ struct NetworkPolicy {
 struct PetrelNode {
   ObjectMeta meta;
   std::vector<Ipv4Cidr> pod_cidrs;  // spec.ipam.podCIDRs (IPv4 ones)
+  // Entries of spec.ipam.podCIDRs that are no CIDR at all: skipped here, not an error, so the
+  // operator can see (and replace) them; agents route the others.
+  std::vector<std::string> malformed_pod_cidrs;
   std::vector<Ipv4Addr> internal_ips;
   std::string encapsulation;  // "vxlan", "native" or "" (the agent's default)
 };

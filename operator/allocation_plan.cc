@@ -7,68 +7,31 @@
 
 namespace petrel::op {
 
-using nlohmann::json;
-
 namespace {
 
-const json* at(const json& obj, std::initializer_list<const char*> path) {
-  const json* cur = &obj;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
-}
-
-std::string stringAt(const json& obj, std::initializer_list<const char*> path) {
-  const json* v = at(obj, path);
-  return v && v->is_string() ? v->get<std::string>() : "";
-}
-
-std::vector<std::string> stringsAt(const json& obj, std::initializer_list<const char*> path) {
+std::vector<std::string> texts(const std::vector<Ipv4Addr>& ips) {
   std::vector<std::string> out;
-  const json* v = at(obj, path);
-  if (!v || !v->is_array()) return out;
-  for (const auto& s : *v) {
-    if (s.is_string()) out.push_back(s.get<std::string>());
-  }
-  return out;
-}
-
-// The values of `field` of the entries of the array at `path` whose "type" is InternalIP.
-std::vector<std::string> internalIps(const json& obj, std::initializer_list<const char*> path,
-                                     const char* field) {
-  std::vector<std::string> out;
-  const json* v = at(obj, path);
-  if (!v || !v->is_array()) return out;
-  for (const auto& a : *v) {
-    if (stringAt(a, {"type"}) != "InternalIP") continue;
-    std::string ip = stringAt(a, {field});
-    if (!ip.empty()) out.push_back(ip);
-  }
+  for (const auto& ip : ips) out.push_back(ip.toString());
   return out;
 }
 
 }  // namespace
 
-NodeView nodeViewOf(const json& node) {
-  NodeView v;
-  v.name = stringAt(node, {"metadata", "name"});
-  v.internal_ips = internalIps(node, {"status", "addresses"}, "address");
-  v.pod_cidrs = stringsAt(node, {"spec", "podCIDRs"});
-  std::string single = stringAt(node, {"spec", "podCIDR"});
-  if (v.pod_cidrs.empty() && !single.empty()) v.pod_cidrs.push_back(single);
-  return v;
+NodeView nodeViewOf(const k8s::Node& node) {
+  return {node.meta.name, texts(node.internal_ips), node.pod_cidrs, ""};
 }
 
-PetrelNodeView petrelNodeViewOf(const json& petrel_node) {
+NodeView unreadableNodeView(const std::string& name, const std::string& why) {
+  return {name, {}, {}, why};
+}
+
+PetrelNodeView petrelNodeViewOf(const k8s::PetrelNode& petrel_node) {
   PetrelNodeView v;
-  v.name = stringAt(petrel_node, {"metadata", "name"});
-  v.creation_timestamp = stringAt(petrel_node, {"metadata", "creationTimestamp"});
-  v.pod_cidrs = stringsAt(petrel_node, {"spec", "ipam", "podCIDRs"});
-  v.internal_ips = internalIps(petrel_node, {"spec", "addresses"}, "ip");
+  v.name = petrel_node.meta.name;
+  v.creation_timestamp = petrel_node.meta.creation_timestamp;
+  for (const auto& cidr : petrel_node.pod_cidrs) v.pod_cidrs.push_back(cidr.toString());
+  for (const auto& text : petrel_node.malformed_pod_cidrs) v.pod_cidrs.push_back(text);
+  v.internal_ips = texts(petrel_node.internal_ips);
   return v;
 }
 
@@ -136,6 +99,10 @@ AllocationPlan planAllocations(const CidrPool& empty_pool, const std::vector<Nod
   for (const auto& [name, n] : nodeByName) sorted.push_back(n);
   std::vector<NodeAction> writes;
   for (const auto* n : sorted) {
+    if (!n->unreadable.empty()) {
+      plan.warnings.push_back(n->unreadable + "; its PetrelNode is left as it is");
+      continue;
+    }
     auto rec = byName.find(n->name);
     const bool exists = rec != byName.end();
     std::optional<Ipv4Cidr> cidr = exists ? held[n->name] : std::nullopt;

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "k8s/objects.h"
 #include "common/ip.h"
 #include "operator/cidr_pool.h"
 
@@ -17,8 +16,11 @@ namespace petrel::op {
 // What a pass needs of a Node.
 struct NodeView {
   std::string name;
-  std::vector<std::string> internal_ips;  // status.addresses of type InternalIP, in order
+  std::vector<std::string> internal_ips;  // status.addresses of type InternalIP (IPv4), in order
   std::vector<std::string> pod_cidrs;     // spec.podCIDRs (or spec.podCIDR): adopted when free
+  // Why the Node could not be decoded ("" when it could). Such a Node keeps its PetrelNode as
+  // it is: nothing is written for it, and its CIDR stays taken.
+  std::string unreadable;
 };
 
 // What a pass needs of a PetrelNode.
@@ -29,8 +31,11 @@ struct PetrelNodeView {
   std::vector<std::string> internal_ips;  // spec.addresses of type InternalIP, in order
 };
 
-NodeView nodeViewOf(const nlohmann::json& node);
-PetrelNodeView petrelNodeViewOf(const nlohmann::json& petrel_node);
+// The views of objects decoded by agent/k8s (objects.h), the one decoder of Nodes and
+// PetrelNodes.
+NodeView nodeViewOf(const k8s::Node& node);
+NodeView unreadableNodeView(const std::string& name, const std::string& why);
+PetrelNodeView petrelNodeViewOf(const k8s::PetrelNode& petrel_node);
 
 struct NodeAction {
   enum class Kind { kCreate, kUpdate, kDelete };

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_path.h"
+
 namespace petrel::op {
 
 using nlohmann::json;
@@ -28,22 +30,16 @@ json leaseObject(const std::string& name, const std::string& ns, const LeaseReco
 LeaseRecord leaseRecordOf(const json& lease) {
   LeaseRecord r;
   if (!lease.is_object()) return r;
-  auto meta = lease.value("metadata", json::object());
-  auto spec = lease.value("spec", json::object());
-  auto str = [](const json& obj, const char* key) {
-    auto it = obj.find(key);
-    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+  auto num = [&](const char* key) {
+    const json& v = jsonAt(lease, {"spec", key});
+    return v.is_number_integer() ? v.get<int>() : 0;
   };
-  auto num = [](const json& obj, const char* key) {
-    auto it = obj.find(key);
-    return it != obj.end() && it->is_number_integer() ? it->get<int>() : 0;
-  };
-  r.resource_version = str(meta, "resourceVersion");
-  r.holder = str(spec, "holderIdentity");
-  r.duration_seconds = num(spec, "leaseDurationSeconds");
-  r.acquire_time = str(spec, "acquireTime");
-  r.renew_time = str(spec, "renewTime");
-  r.transitions = num(spec, "leaseTransitions");
+  r.resource_version = stringAt(lease, {"metadata", "resourceVersion"});
+  r.holder = stringAt(lease, {"spec", "holderIdentity"});
+  r.duration_seconds = num("leaseDurationSeconds");
+  r.acquire_time = stringAt(lease, {"spec", "acquireTime"});
+  r.renew_time = stringAt(lease, {"spec", "renewTime"});
+  r.transitions = num("leaseTransitions");
   return r;
 }
 

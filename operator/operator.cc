@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "k8s/crds.h"
+#include "common/json_path.h"
 
 namespace petrel::op {
 
@@ -23,18 +24,12 @@ const std::string kNodes = "/api/v1/nodes";
 
 std::string describe(const Result<k8s::HttpResponse>& r) {
   if (!r) return r.status().message();
-  json s = json::parse(r->body, nullptr, false);
-  std::string msg = s.is_object() && s.contains("message") && s["message"].is_string()
-                        ? s["message"].get<std::string>()
-                        : "";
+  std::string msg = stringAt(json::parse(r->body, nullptr, false), {"message"});
   return "HTTP " + std::to_string(r->status) + (msg.empty() ? "" : ": " + msg);
 }
 
 std::string resourceVersionOf(const std::string& body) {
-  json obj = json::parse(body, nullptr, false);
-  if (!obj.is_object()) return "";
-  auto meta = obj.value("metadata", json::object());
-  return meta.value("resourceVersion", "");
+  return stringAt(json::parse(body, nullptr, false), {"metadata", "resourceVersion"});
 }
 
 // LeaseApi over the REST client.
@@ -223,7 +218,7 @@ Result<std::vector<json>> Operator::listAll(const std::string& path) const {
       return Status(Code::kUnavailable, "list " + path + ": not a list");
     }
     for (auto& item : list["items"]) items.push_back(std::move(item));
-    cont = list.value("metadata", json::object()).value("continue", "");
+    cont = stringAt(list, {"metadata", "continue"});
   } while (!cont.empty());
   return items;
 }
@@ -241,13 +236,34 @@ bool Operator::allocationPass() {
     spdlog::warn("allocation pass: {}", nodes.status().message());
     return false;
   }
-  std::vector<NodeView> node_views;
-  for (const auto& n : *nodes) node_views.push_back(nodeViewOf(n));
+  // Decoded as agents decode them (agent/k8s/objects.h). A record that cannot be read stops the
+  // pass: without it the plan could hand its CIDR out again. A Node that cannot be read keeps
+  // its record as it is.
   std::vector<PetrelNodeView> record_views;
   std::map<std::string, const json*> by_name;
   for (const auto& p : *records) {
-    record_views.push_back(petrelNodeViewOf(p));
+    auto record = k8s::decodePetrelNode(p);
+    if (!record) {
+      spdlog::warn("allocation pass: {}; no allocation until it is fixed or deleted",
+                   record.status().message());
+      return false;
+    }
+    record_views.push_back(petrelNodeViewOf(*record));
     by_name[record_views.back().name] = &p;
+  }
+  std::vector<NodeView> node_views;
+  for (const auto& n : *nodes) {
+    auto node = k8s::decodeNode(n);
+    if (node) {
+      node_views.push_back(nodeViewOf(*node));
+      continue;
+    }
+    auto meta = k8s::decodeMeta(n, false);
+    if (!meta) {
+      spdlog::warn("allocation pass: a Node without a readable name: {}", meta.status().message());
+      return false;
+    }
+    node_views.push_back(unreadableNodeView(meta->name, node.status().message()));
   }
   AllocationPlan plan = planAllocations(pool_, node_views, record_views);
   logFindings(plan);
@@ -291,8 +307,7 @@ bool Operator::apply(const NodeAction& action, const json* current) {
       json opts = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
       if (current) {
         opts["preconditions"] = {
-            {"resourceVersion",
-             current->value("metadata", json::object()).value("resourceVersion", "")}};
+            {"resourceVersion", stringAt(*current, {"metadata", "resourceVersion"})}};
       }
       r = client_.send("DELETE", path, opts.dump(), kRequestTimeout);
       if (r && (r->status == 404 || (r->status >= 200 && r->status < 300))) {

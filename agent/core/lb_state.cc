@@ -5,14 +5,11 @@ namespace petrel::core {
 
 const char* lbKindName(LbKind kind) {
   switch (kind) {
-    case LbKind::kClusterIp:
-      return "ClusterIP";
-    case LbKind::kNodePort:
-      return "NodePort";
-    case LbKind::kExternalIp:
-      return "ExternalIP";
-    case LbKind::kLoadBalancer:
-      return "LoadBalancer";
+#define PETREL_LB_KIND_CASE(name, cxx_name, value, text) \
+  case LbKind::k##cxx_name:                              \
+    return text;
+    PETREL_LB_KINDS(PETREL_LB_KIND_CASE)
+#undef PETREL_LB_KIND_CASE
   }
   return "?";
 }

@@ -8,12 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "bpf/shared/lb_kinds.h"
 #include "common/ip.h"
 #include "common/status.h"
 
 namespace petrel::core {
 
-enum class LbKind : uint8_t { kClusterIp = 1, kNodePort = 2, kExternalIp = 3, kLoadBalancer = 4 };
+// The kind of a frontend, with the values of enum lb_kind (bpf/shared/lb_kinds.h, the one list).
+enum class LbKind : uint8_t {
+#define PETREL_LB_KIND_CXX(name, cxx_name, value, text) k##cxx_name = value,
+  PETREL_LB_KINDS(PETREL_LB_KIND_CXX)
+#undef PETREL_LB_KIND_CXX
+};
+// "ClusterIP", "NodePort", ...; "?" for a value not in the list.
 const char* lbKindName(LbKind kind);
 
 inline constexpr uint8_t kProtoTcp = 6;

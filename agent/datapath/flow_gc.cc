@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include "agent/datapath/flow_key.h"
+
 namespace petrel::datapath {
 
 namespace {
@@ -14,22 +16,10 @@ bool idle(uint64_t now, uint64_t last_seen, uint64_t timeout) {
 
 // The key of the other entry of the connection of entry (k, e): the reply entry (backend ->
 // client) of the client's entry (client -> frontend, naming the backend), and back.
-ct_key pairKeyOf(const ct_key& k, const ct_entry& e) {
-  ct_key pair = k;
-  if (k.dir == CT_DIR_SERVICE) {
-    pair.saddr = e.addr;
-    pair.sport = e.port;
-    pair.daddr = k.saddr;
-    pair.dport = k.sport;
-    pair.dir = CT_DIR_REPLY;
-  } else {
-    pair.saddr = k.daddr;
-    pair.sport = k.dport;
-    pair.daddr = e.addr;
-    pair.dport = e.port;
-    pair.dir = CT_DIR_SERVICE;
-  }
-  return pair;
+flow_key pairKeyOf(const flow_key& k, const ct_entry& e) {
+  if (k.dir == CT_DIR_SERVICE)
+    return makeFlowKey(e.addr, k.saddr, e.port, k.sport, k.proto, CT_DIR_REPLY);
+  return makeFlowKey(k.daddr, e.addr, k.dport, e.port, k.proto, CT_DIR_SERVICE);
 }
 
 // A TCP connection's two entries are judged together. The datapath marks only the reply entry
@@ -38,7 +28,8 @@ ct_key pairKeyOf(const ct_key& k, const ct_entry& e) {
 // client's entry was last seen (a retransmitted SYN refreshes only that one). Closing: 10 s once
 // both directions closed, 2 min while one still may send (half-closed, as the kernel's
 // FIN_WAIT).
-bool ctExpired(CtMap& ct, const ct_key& k, const ct_entry& e, uint64_t now, const FlowTimeouts& t) {
+bool ctExpired(CtMap& ct, const flow_key& k, const ct_entry& e, uint64_t now,
+               const FlowTimeouts& t) {
   if (k.proto != IPPROTO_TCP) return idle(now, e.last_seen_ns, t.other_ns);
   auto pair = ct.lookup(pairKeyOf(k, e));
   const uint8_t pair_flags = pair ? pair->flags : 0;
@@ -51,7 +42,7 @@ bool ctExpired(CtMap& ct, const ct_key& k, const ct_entry& e, uint64_t now, cons
   return idle(now, client_seen, t.tcp_unanswered_ns);
 }
 
-uint64_t natTimeout(const nat_key& k, const nat_entry& e, const FlowTimeouts& t) {
+uint64_t natTimeout(const flow_key& k, const nat_entry& e, const FlowTimeouts& t) {
   if (k.proto != IPPROTO_TCP) return t.other_ns;
   return (e.flags & NAT_F_CLOSING) ? t.tcp_closing_ns : t.tcp_established_ns;
 }
@@ -101,11 +92,12 @@ Result<FlowGcResult> collectIdleFlows(CtMap& ct, NatMap& nat, uint64_t now_ns,
                                       const FlowTimeouts& timeouts) {
   FlowGcResult r;
   PETREL_RETURN_IF_ERROR(sweep(
-      ct, [&](const ct_key& k, const ct_entry& e) { return ctExpired(ct, k, e, now_ns, timeouts); },
+      ct,
+      [&](const flow_key& k, const ct_entry& e) { return ctExpired(ct, k, e, now_ns, timeouts); },
       r.ct_deleted, r.ct_kept));
   PETREL_RETURN_IF_ERROR(sweep(
       nat,
-      [&](const nat_key& k, const nat_entry& e) {
+      [&](const flow_key& k, const nat_entry& e) {
         return idle(now_ns, e.last_seen_ns, natTimeout(k, e, timeouts));
       },
       r.nat_deleted, r.nat_kept));

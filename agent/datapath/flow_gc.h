@@ -1,24 +1,16 @@
 // Garbage collection of the flow tables the programs fill (conntrack and NAT): entries idle past
-// their protocol's timeout are deleted, so ports and slots come back before the LRU has to evict
-// live ones. Timeouts follow the kernel's conntrack defaults in spirit: a TCP connection that never
-// got an answer or is closing goes quickly, an established one lives for hours, UDP for a minute.
+// their protocol's timeout (flow_timeouts.h) are deleted, so ports and slots come back before the
+// LRU has to evict live ones.
 #pragma once
 
 #include <cstdint>
 #include <set>
 #include <tuple>
 
+#include "agent/datapath/flow_timeouts.h"
 #include "agent/datapath/map_types.h"
 
 namespace petrel::datapath {
-
-struct FlowTimeouts {
-  uint64_t tcp_established_ns = 6ull * 3600 * 1000000000ull;
-  uint64_t tcp_unanswered_ns = 60ull * 1000000000ull;  // conntrack only: the backend never answered
-  uint64_t tcp_closing_ns = 10ull * 1000000000ull;     // both directions closed
-  uint64_t tcp_half_closed_ns = 120ull * 1000000000ull;  // conntrack: one direction closed
-  uint64_t other_ns = 60ull * 1000000000ull;             // UDP, ICMP
-};
 
 struct FlowGcResult {
   uint64_t ct_deleted = 0;

@@ -1,4 +1,4 @@
-// Loading the lxc, overlay, nat and sock skeletons with pinned, reusable maps.
+// Loading the lxc, overlay, uplink and sock skeletons with pinned, reusable maps.
 #include "agent/datapath/loader.h"
 
 #include <bpf/bpf.h>
@@ -58,9 +58,12 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   PETREL_RETURN_IF_ERROR(ensureBpffs(pin_root));
   std::unique_ptr<LoadedDatapath> dp(new LoadedDatapath());
   dp->pin_root_ = pin_root;
-  const std::string stale_hint = " (pinned maps under " + pin_root +
-                                 " may have an old layout: remove them with `petrel bpf "
-                                 "cleanup` after draining the node)";
+  // A pinned map is reused only if its type, sizes and flags are what the object defines.
+  const std::string stale_hint = fmt::format(
+      " (a map pinned under {0} may be an older agent's, of another layout: drain the node, stop "
+      "the agent, remove the pins with `rm -r {0}` and start it again; it pins new, empty maps, "
+      "so the connections and NAT flows they tracked are lost)",
+      pin_root);
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root.c_str());
   dp->lxc_ = lxc__open_opts(&opts);
   if (!dp->lxc_) return errnoStatus(errno, "open BPF object lxc");
@@ -162,10 +165,6 @@ std::vector<std::pair<std::string, struct bpf_program*>> LoadedDatapath::socketL
 
 int LoadedDatapath::lbMaglevFd() const {
   return bpf_map__fd(uplink_->maps.petrel_lb_maglev);
-}
-
-const struct btf* LoadedDatapath::lxcBtf() const {
-  return bpf_object__btf(lxc_->obj);
 }
 
 int LoadedDatapath::metricsFd() const {

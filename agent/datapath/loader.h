@@ -18,7 +18,6 @@ struct overlay;
 struct uplink;
 struct sock;
 struct bpf_program;
-struct btf;
 
 namespace petrel::datapath {
 
@@ -65,8 +64,6 @@ class LoadedDatapath {
   uint32_t maglevTableSize() const { return maglev_table_size_; }
   int metricsFd() const;
   const std::string& pinRoot() const { return pin_root_; }
-  // The BTF of the loaded lxc object (for layout checks); owned by the object.
-  const struct btf* lxcBtf() const;
 
  private:
   LoadedDatapath() = default;
@@ -76,8 +73,8 @@ class LoadedDatapath {
   struct sock* sock_ = nullptr;
   BpfMap<endpoint_key, endpoint_info> endpoints_;
   BpfMap<tunnel_key, tunnel_info> tunnels_;
-  BpfMap<nat_key, nat_entry> nat_;
-  BpfMap<ct_key, ct_entry> ct_;
+  BpfMap<flow_key, nat_entry> nat_;
+  BpfMap<flow_key, ct_entry> ct_;
   BpfMap<lb_service_key, lb_service_value> lb_services_;
   BpfMap<uint32_t, lb_backend> lb_backends_;
   std::string pin_root_;

@@ -11,8 +11,8 @@ namespace petrel::datapath {
 
 using EndpointMap = Map<endpoint_key, endpoint_info>;
 using TunnelMap = Map<tunnel_key, tunnel_info>;
-using NatMap = Map<nat_key, nat_entry>;
-using CtMap = Map<ct_key, ct_entry>;
+using NatMap = Map<flow_key, nat_entry>;
+using CtMap = Map<flow_key, ct_entry>;
 using LbServiceMap = Map<lb_service_key, lb_service_value>;
 using LbBackendMap = Map<uint32_t, lb_backend>;
 

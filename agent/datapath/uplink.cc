@@ -16,8 +16,6 @@ namespace petrel::datapath {
 
 namespace {
 
-constexpr uint64_t kSecond = 1000000000ull;
-
 // The node's own ephemeral range from /proc (this namespace's), if readable.
 std::optional<PortRange> localPortRange() {
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
@@ -52,6 +50,20 @@ Result<PortRange> parsePortRange(const std::string& text) {
   return PortRange{static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
 }
 
+void writeNatConfig(nat_config& live, const UplinkSettings& s) {
+  live.masquerade = 0;
+  live.node_ip4 = s.node_ip.toNetwork();
+  live.pod_net4 = s.pod_cidr.base.toNetwork();
+  live.pod_mask4 = htonl(s.pod_cidr.mask());
+  live.port_min = s.ports.min;
+  live.port_max = s.ports.max;
+  live.tunnel_port = htons(s.tunnel_port);
+  live.tcp_timeout_ns = s.timeouts.tcp_established_ns;
+  live.closing_timeout_ns = s.timeouts.tcp_closing_ns;
+  live.udp_timeout_ns = s.timeouts.other_ns;
+  live.masquerade = s.masquerade ? 1 : 0;
+}
+
 Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool masquerade,
                             PortRange ports, uint16_t tunnel_port) {
   auto link = uplink();
@@ -73,18 +85,13 @@ Result<Uplink> attachUplink(LoadedDatapath& dp, const Ipv4Cidr& pod_cidr, bool m
         "(net.ipv4.ip_local_port_range): a node connection and a pod's may collide",
         ports.min, ports.max, local->min, local->max);
   }
-  nat_config& c = dp.natConfig();
-  c.masquerade = 0;
-  c.node_ip4 = address.toNetwork();
-  c.pod_net4 = pod_cidr.base.toNetwork();
-  c.pod_mask4 = htonl(pod_cidr.prefix_len == 0 ? 0 : ~0u << (32 - pod_cidr.prefix_len));
-  c.port_min = ports.min;
-  c.port_max = ports.max;
-  c.tcp_timeout_ns = 6 * 3600 * kSecond;  // as conntrack's established timeout
-  c.closing_timeout_ns = 10 * kSecond;
-  c.udp_timeout_ns = 60 * kSecond;
-  c.tunnel_port = htons(tunnel_port);
-  c.masquerade = masquerade ? 1 : 0;
+  UplinkSettings settings;
+  settings.node_ip = address;
+  settings.pod_cidr = pod_cidr;
+  settings.masquerade = masquerade;
+  settings.ports = ports;
+  settings.tunnel_port = tunnel_port;
+  writeNatConfig(dp.natConfig(), settings);
   const auto ifindex = static_cast<uint32_t>(link->ifindex);
   if (auto st = attachTc(ifindex, dp.uplinkEgressFd(), TcDirection::kEgress); !st) {
     return makeError(st.code(), "attach the uplink program to {} egress: {}", link->name,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "agent/datapath/flow_timeouts.h"
 #include "agent/datapath/loader.h"
 #include "common/ip.h"
 #include "common/status.h"
@@ -24,6 +25,22 @@ inline constexpr PortRange kDefaultMasqueradePorts{61000, 65535};
 
 // Parses "MIN-MAX" (1 <= MIN <= MAX <= 65535).
 Result<PortRange> parsePortRange(const std::string& text);
+
+// What the uplink programs are told: their settings (struct nat_config in their .bss).
+struct UplinkSettings {
+  Ipv4Addr node_ip;         // masquerading and the source NAT of Service traffic use it
+  Ipv4Cidr pod_cidr;        // this node's pods
+  bool masquerade = false;  // pods' traffic leaving the cluster gets node_ip
+  PortRange ports = kDefaultMasqueradePorts;
+  uint16_t tunnel_port = 0;  // the overlay's UDP port in tunnel mode, else 0
+  FlowTimeouts timeouts;     // after these an idle flow's port may be taken over
+};
+
+// Writes `s` into `live`, the programs' settings as they read them (LoadedDatapath::natConfig()):
+// masquerading is switched off first and on last, so no packet is translated with settings
+// half written. The one place that fills a nat_config: the agent, the BPF tests and the
+// benchmarks all use it.
+void writeNatConfig(nat_config& live, const UplinkSettings& s);
 
 struct Uplink {
   std::string device;

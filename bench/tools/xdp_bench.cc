@@ -41,6 +41,7 @@
 
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
+#include "agent/datapath/uplink.h"
 #include "common/unique_fd.h"
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
@@ -124,15 +125,12 @@ class Bench {
     auto dp = petrel::datapath::LoadedDatapath::load(pin_root_);
     if (!dp) die(dp.status().toString());
     dp_ = std::move(dp.value());
-    nat_config& c = dp_->natConfig();
-    c.node_ip4 = Ipv4Addr::parse(kNodeIp)->toNetwork();
-    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
-    c.pod_mask4 = htonl(0xffffff00);
-    c.port_min = 61000;
-    c.port_max = 65535;
-    c.tcp_timeout_ns = 3600ull * 1000000000ull;
-    c.closing_timeout_ns = 10ull * 1000000000ull;
-    c.udp_timeout_ns = 60ull * 1000000000ull;
+    // As the agent configures a node (the default masquerade ports and flow timeouts); the
+    // benchmark masquerades nothing.
+    petrel::datapath::UplinkSettings settings;
+    settings.node_ip = *Ipv4Addr::parse(kNodeIp);
+    settings.pod_cidr = *petrel::Ipv4Cidr::parse("10.200.0.0/24");
+    petrel::datapath::writeNatConfig(dp_->natConfig(), settings);
     lb_ = std::make_unique<petrel::datapath::BpfLbDatapath>(dp_->lbServices(), dp_->lbBackends());
     lb_->enableMaglev(dp_->lbMaglevFd(), dp_->maglevTableSize());
     petrel::core::LbService s;

@@ -1,7 +1,7 @@
 /* Connection tracking for Service connections the packet-level load balancer translates: the CT
- * map, its keys, and the per-packet bookkeeping (last seen, TCP closing). Idle entries are
- * removed by the agent's garbage collector after their protocol's timeout, and the LRU evicts
- * the oldest when full. */
+ * map (keyed by struct flow_key, see flow.h) and the per-packet bookkeeping (last seen, TCP
+ * closing). Idle entries are removed by the agent's garbage collector after their protocol's
+ * timeout, and the LRU evicts the oldest when full. */
 #pragma once
 
 #include "compiler.h"
@@ -11,24 +11,12 @@
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, PETREL_MAX_CT_ENTRIES);
-  __type(key, struct ct_key);
+  __type(key, struct flow_key);
   __type(value, struct ct_entry);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } petrel_ct SEC(".maps");
 
 #define CT_REFRESH_NS 1000000000ULL /* last_seen is rewritten at most once a second */
-
-static __always_inline void ct_key_of(struct ct_key* k, __be32 saddr, __be32 daddr, __be16 sport,
-                                      __be16 dport, __u8 proto, __u8 dir) {
-  __builtin_memset(k, 0, sizeof(*k));
-  k->saddr = saddr;
-  k->daddr = daddr;
-  k->sport = sport;
-  k->dport = dport;
-  k->proto = proto;
-  k->dir = dir;
-  k->family = PETREL_AF_INET;
-}
 
 /* Marks a packet's passage at `now`: last_seen (at most once a second), the TCP closing state,
  * and whether the backend has answered. Returns 1 when last_seen was refreshed. */
@@ -50,8 +38,8 @@ static __always_inline void ct_touch(struct ct_entry* e, const struct flow_tuple
 
 /* The entry of flow `t` in direction `dir` (CT_DIR_*), or NULL. */
 static __always_inline struct ct_entry* ct_lookup(const struct flow_tuple* t, __u8 dir) {
-  struct ct_key key;
-  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+  struct flow_key key;
+  flow_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
   return bpf_map_lookup_elem(&petrel_ct, &key);
 }
 

@@ -1,6 +1,7 @@
 /* Flows in packets: the tuple of a TCP, UDP or ICMP echo packet (the echo identifier stands in
- * for the port) and rewriting its addresses and ports with incremental checksum updates. Shared
- * by masquerading, the Service load balancer and reverse NAT. */
+ * for the port), the flow tables' key built from one, and rewriting a packet's addresses and
+ * ports with incremental checksum updates. Shared by masquerading, the Service load balancer and
+ * reverse NAT. */
 #pragma once
 
 #include <linux/if_ether.h>
@@ -10,6 +11,7 @@
 #include <linux/udp.h>
 
 #include "compiler.h"
+#include "maps.h"
 
 #ifndef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
@@ -48,6 +50,20 @@ struct flow_tuple {
 #define FLOW_TCP_SYN 0x02
 #define FLOW_TCP_RST 0x04
 #define FLOW_TCP_ACK 0x10
+
+/* Fills *k, the key of one entry of a flow in petrel_ct or petrel_nat (`dir`: enum ct_dir or
+ * enum nat_dir), zeroed first: the padding is hashed. */
+static __always_inline void flow_key_of(struct flow_key* k, __be32 saddr, __be32 daddr,
+                                        __be16 sport, __be16 dport, __u8 proto, __u8 dir) {
+  __builtin_memset(k, 0, sizeof(*k));
+  k->saddr = saddr;
+  k->daddr = daddr;
+  k->sport = sport;
+  k->dport = dport;
+  k->proto = proto;
+  k->dir = dir;
+  k->family = PETREL_AF_INET;
+}
 
 /* Reads the tuple of an IPv4 packet (in the frame data..data_end) whose header is valid.
  * Returns 0, or -1 when the packet cannot be translated (a fragment, a protocol other than

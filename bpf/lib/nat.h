@@ -21,12 +21,12 @@ static __always_inline int nat_entry_stale(const struct nat_entry* e, __u8 proto
 }
 
 /* The reply-direction key of an egress flow translated to node_ip:port. */
-static __always_inline void nat_reply_key(struct nat_key* k, const struct flow_tuple* t,
+static __always_inline void nat_reply_key(struct flow_key* k, const struct flow_tuple* t,
                                           __be16 port) {
   if (t->proto == IPPROTO_ICMP)
-    nat_key_of(k, t->daddr, nat_config.node_ip4, 0, port, t->proto, NAT_DIR_INGRESS);
+    flow_key_of(k, t->daddr, nat_config.node_ip4, 0, port, t->proto, NAT_DIR_INGRESS);
   else
-    nat_key_of(k, t->daddr, nat_config.node_ip4, t->dport, port, t->proto, NAT_DIR_INGRESS);
+    flow_key_of(k, t->daddr, nat_config.node_ip4, t->dport, port, t->proto, NAT_DIR_INGRESS);
 }
 
 /* Claims a node port for the flow `t` (a pod's first packet toward the outside) and records both
@@ -38,7 +38,7 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
   if (nat_config.port_max < nat_config.port_min) return 0;
   __u32 start = bpf_get_prandom_u32() % range;
   struct nat_entry reply = {.to_addr = t->saddr, .to_port = t->sport, .last_seen_ns = now};
-  struct nat_key rkey;
+  struct flow_key rkey;
   __be16 port = 0;
   for (int i = 0; i < NAT_PORT_TRIES; i++) {
     __be16 candidate = bpf_htons((__u16)(nat_config.port_min + (start + i) % range));
@@ -49,12 +49,12 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
     }
     struct nat_entry* held = bpf_map_lookup_elem(&petrel_nat, &rkey);
     if (held && nat_entry_stale(held, t->proto, now)) {
-      struct nat_key old;
+      struct flow_key old;
       if (t->proto == IPPROTO_ICMP)
-        nat_key_of(&old, held->to_addr, t->daddr, held->to_port, 0, t->proto, NAT_DIR_EGRESS);
+        flow_key_of(&old, held->to_addr, t->daddr, held->to_port, 0, t->proto, NAT_DIR_EGRESS);
       else
-        nat_key_of(&old, held->to_addr, t->daddr, held->to_port, t->dport, t->proto,
-                   NAT_DIR_EGRESS);
+        flow_key_of(&old, held->to_addr, t->daddr, held->to_port, t->dport, t->proto,
+                    NAT_DIR_EGRESS);
       bpf_map_delete_elem(&petrel_nat, &old);
       if (bpf_map_update_elem(&petrel_nat, &rkey, &reply, BPF_ANY) == 0) {
         port = candidate;
@@ -64,8 +64,8 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
     if (i + 1 >= (int)range) break; /* every port of a small range probed */
   }
   if (!port) return 0;
-  struct nat_key ekey;
-  nat_key_of(&ekey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
+  struct flow_key ekey;
+  flow_key_of(&ekey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
   struct nat_entry forward = {.to_addr = nat_config.node_ip4, .to_port = port, .last_seen_ns = now};
   if (bpf_map_update_elem(&petrel_nat, &ekey, &forward, BPF_NOEXIST) != 0) {
     /* Another CPU translated the same new flow first: keep its port, give ours back. */
@@ -77,11 +77,11 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
 /* Returns the egress entry of an established translated flow, or NULL when the flow has none
  * (or lost its port to another flow after going idle, in which case the stale entry goes). */
 static __always_inline struct nat_entry* nat_lookup_egress(const struct flow_tuple* t, __u64 now) {
-  struct nat_key key;
-  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
+  struct flow_key key;
+  flow_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
   struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
   if (!e || (e->flags & NAT_F_PASSTHROUGH)) return e;
-  struct nat_key rkey;
+  struct flow_key rkey;
   nat_reply_key(&rkey, t, e->to_port);
   struct nat_entry* reply = bpf_map_lookup_elem(&petrel_nat, &rkey);
   if (reply && reply->to_addr == t->saddr && reply->to_port == t->sport) {

@@ -1,7 +1,7 @@
-/* The NAT map and what every program that touches it needs: keys, the per-packet bookkeeping,
- * and remembering UDP flows opened from outside toward a pod (so masquerading leaves the pod's
- * answers alone). Included by the uplink programs (via nat.h) and the overlay's ingress, where
- * such flows arrive from other nodes. */
+/* The NAT map (keyed by struct flow_key, see flow.h) and what every program that touches it
+ * needs: the per-packet bookkeeping, and remembering UDP flows opened from outside toward a pod
+ * (so masquerading leaves the pod's answers alone). Included by the uplink programs (via nat.h)
+ * and the overlay's ingress, where such flows arrive from other nodes. */
 #pragma once
 
 #include "compiler.h"
@@ -11,29 +11,17 @@
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, PETREL_MAX_NAT_ENTRIES);
-  __type(key, struct nat_key);
+  __type(key, struct flow_key);
   __type(value, struct nat_entry);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } petrel_nat SEC(".maps");
 
 #define NAT_REFRESH_NS 1000000000ULL /* last_seen is rewritten at most once a second */
 
-static __always_inline void nat_key_of(struct nat_key* k, __be32 saddr, __be32 daddr, __be16 sport,
-                                       __be16 dport, __u8 proto, __u8 dir) {
-  __builtin_memset(k, 0, sizeof(*k));
-  k->saddr = saddr;
-  k->daddr = daddr;
-  k->sport = sport;
-  k->dport = dport;
-  k->proto = proto;
-  k->dir = dir;
-  k->family = PETREL_AF_INET;
-}
-
 /* The entry of flow `t` in direction `dir` (NAT_DIR_*), or NULL. */
 static __always_inline struct nat_entry* nat_lookup(const struct flow_tuple* t, __u8 dir) {
-  struct nat_key key;
-  nat_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+  struct flow_key key;
+  flow_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
   return bpf_map_lookup_elem(&petrel_nat, &key);
 }
 
@@ -54,8 +42,8 @@ static __always_inline void nat_entry_touch(struct nat_entry* e, const struct fl
 /* A UDP packet from outside to a pod: remember the flow so the pod's answers keep its address
  * (TCP and ICMP answers are recognised by their flags and type). */
 static __always_inline void nat_remember_inbound_udp(const struct flow_tuple* t) {
-  struct nat_key key;
-  nat_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
+  struct flow_key key;
+  flow_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
   __u64 now = bpf_ktime_get_ns();
   struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
   if (e) {

@@ -213,8 +213,8 @@ static __always_inline int nodeport_xdp_reply(struct xdp_md* ctx, struct ethhdr*
                                               struct iphdr* iph, const struct flow_tuple* t) {
   __u16 port = bpf_ntohs(t->dport);
   if (port < nat_config.port_min || port > nat_config.port_max) return XDP_PASS;
-  struct nat_key rkey;
-  nat_key_of(&rkey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_INGRESS);
+  struct flow_key rkey;
+  flow_key_of(&rkey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_INGRESS);
   struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &rkey);
   if (!r) return XDP_PASS;
   struct flow_tuple back = *t;

@@ -93,8 +93,8 @@ struct service_target {
 static __always_inline int service_target_of(const struct flow_tuple* t,
                                              const struct lb_service_value* svc, __u64 now,
                                              struct service_target* out, __u32* reason) {
-  struct ct_key key;
-  ct_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
+  struct flow_key key;
+  flow_key_of(&key, t->saddr, t->daddr, t->sport, t->dport, t->proto, CT_DIR_SERVICE);
   struct ct_entry* ct = bpf_map_lookup_elem(&petrel_ct, &key);
   if (ct) {
     out->refreshed = ct_touch_at(ct, t, 0, now);
@@ -131,8 +131,8 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
                            .service_id = svc->service_id,
                            .flags = out->snat,
                            .last_seen_ns = now};
-  struct ct_key rkey;
-  ct_key_of(&rkey, out->addr, t->saddr, out->port, t->sport, t->proto, CT_DIR_REPLY);
+  struct flow_key rkey;
+  flow_key_of(&rkey, out->addr, t->saddr, out->port, t->sport, t->proto, CT_DIR_REPLY);
   bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
   bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
   out->refreshed = 1;

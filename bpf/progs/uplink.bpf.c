@@ -100,8 +100,8 @@ int petrel_uplink_egress(struct __sk_buff* skb) {
 static __always_inline int reverse_translate(struct __sk_buff* skb, const struct flow_tuple* t) {
   __u16 port = bpf_ntohs(t->dport);
   if (port < nat_config.port_min || port > nat_config.port_max) return TC_ACT_OK;
-  struct nat_key rkey;
-  nat_key_of(&rkey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_INGRESS);
+  struct flow_key rkey;
+  flow_key_of(&rkey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_INGRESS);
   struct nat_entry* r = bpf_map_lookup_elem(&petrel_nat, &rkey);
   if (!r) return TC_ACT_OK; /* not a translated flow: the node's own traffic */
   nat_entry_touch(r, t, bpf_ktime_get_ns());

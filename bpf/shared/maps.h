@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 
+#include "lb_kinds.h"
+
 #define PETREL_AF_INET 4
 #define PETREL_AF_INET6 6
 
@@ -87,6 +89,21 @@ struct tunnel_info {
 #define PETREL_OVERLAY_VNI 1
 #define PETREL_VNI_MASK 0xffffff
 
+/* The key of both flow tables, petrel_nat and petrel_ct: one direction of a flow as its packets
+ * carry it (addresses and ports in network order; for ICMP echo the identifier stands in for the
+ * port: sport of a request, dport of a reply), and which of the flow's entries it is. Built by
+ * flow_key_of() in BPF (bpf/lib/flow.h) and makeFlowKey() in C++ (agent/datapath/flow_key.h). */
+struct flow_key {
+  __be32 saddr;
+  __be32 daddr;
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 dir; /* petrel_nat: enum nat_dir; petrel_ct: enum ct_dir */
+  __u8 family;
+  __u8 pad;
+};
+
 /* petrel_nat: LRU hash of masqueraded flows (pod traffic leaving the cluster gets the node's
  * address). Each flow has two entries: NAT_DIR_EGRESS keyed by the pod's original tuple, and
  * NAT_DIR_INGRESS keyed by the reply tuple (remote -> node address : allocated port). A flow that
@@ -96,17 +113,6 @@ struct tunnel_info {
 enum nat_dir {
   NAT_DIR_EGRESS = 0,
   NAT_DIR_INGRESS = 1,
-};
-
-struct nat_key {
-  __be32 saddr;
-  __be32 daddr;
-  __be16 sport;
-  __be16 dport;
-  __u8 proto;
-  __u8 dir; /* enum nat_dir */
-  __u8 family;
-  __u8 pad;
 };
 
 #define NAT_F_CLOSING 0x1     /* TCP FIN or RST seen: the short timeout applies */
@@ -151,10 +157,9 @@ struct nat_config {
 #define PETREL_MAX_LB_SOCK_REVNAT 262144
 
 enum lb_kind {
-  LB_KIND_CLUSTER_IP = 1,
-  LB_KIND_NODE_PORT = 2,
-  LB_KIND_EXTERNAL_IP = 3,
-  LB_KIND_LOAD_BALANCER = 4,
+#define PETREL_LB_KIND_ENUM(name, cxx_name, value, text) LB_KIND_##name = value,
+  PETREL_LB_KINDS(PETREL_LB_KIND_ENUM)
+#undef PETREL_LB_KIND_ENUM
 };
 
 struct lb_service_key {
@@ -258,17 +263,6 @@ struct lb_sock_frontend {
 enum ct_dir {
   CT_DIR_SERVICE = 0,
   CT_DIR_REPLY = 1,
-};
-
-struct ct_key {
-  __be32 saddr;
-  __be32 daddr;
-  __be16 sport;
-  __be16 dport;
-  __u8 proto;
-  __u8 dir; /* enum ct_dir */
-  __u8 family;
-  __u8 pad;
 };
 
 #define CT_F_CLOSING 0x1 /* TCP FIN or RST seen */

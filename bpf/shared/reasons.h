@@ -1,6 +1,6 @@
-/* Verdicts and drop reasons: the one list. It generates the C defines used by the BPF programs
- * and the names the C++ side prints (PETREL_REASONS expanded in agent/datapath/reasons.cc).
- * Values < 128 are successes, >= 128 are drops. Shared by BPF C and C++. */
+/* Verdicts and drop reasons: the one list. It generates the C enum the BPF programs count by
+ * (bpf/lib/metrics.h) and the names `petrel bpf metrics list` prints (PETREL_REASONS expanded in
+ * tools/petrel/main.cc). Values < 128 are successes, >= 128 are drops. Shared by BPF C and C++. */
 #pragma once
 
 #define PETREL_REASONS(X)                                \

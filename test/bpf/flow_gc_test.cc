@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/datapath/flow_gc.h"
+#include "agent/datapath/flow_key.h"
 #include "test/bpf/program_fixture.h"
 
 namespace petrel::bpftest {
@@ -15,25 +16,15 @@ constexpr uint64_t kSecond = 1000000000ull;
 class FlowGcTest : public ProgramTest {
  protected:
   void addCt(uint16_t sport, uint8_t proto, uint8_t flags, uint64_t last_seen) {
-    ct_key k{};
-    k.saddr = 0x01020304;
-    k.daddr = 0x05060708;
-    k.sport = sport;
-    k.dport = 80;
-    k.proto = proto;
-    k.dir = CT_DIR_SERVICE;
-    k.family = PETREL_AF_INET;
+    const flow_key k =
+        datapath::makeFlowKey(0x01020304, 0x05060708, sport, 80, proto, CT_DIR_SERVICE);
     ct_entry e{};
     e.flags = flags;
     e.last_seen_ns = last_seen;
     ASSERT_TRUE(dp_->conntrack().update(k, e).isOk());
   }
   void addNat(uint16_t sport, uint8_t proto, uint8_t flags, uint64_t last_seen) {
-    nat_key k{};
-    k.saddr = 0x01020304;
-    k.sport = sport;
-    k.proto = proto;
-    k.family = PETREL_AF_INET;
+    const flow_key k = datapath::makeFlowKey(0x01020304, 0, sport, 0, proto, NAT_DIR_EGRESS);
     nat_entry e{};
     e.flags = flags;
     e.last_seen_ns = last_seen;

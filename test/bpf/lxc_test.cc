@@ -2,12 +2,10 @@
 // map, runs the real program with BPF_PROG_TEST_RUN and checks verdict, rewritten frame and
 // counters. Needs root (loads BPF); fails, never skips, without it.
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <unistd.h>
 
-#include <cstddef>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -15,6 +13,7 @@
 #include "agent/core/endpoint.h"
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/loader.h"
+#include "common/unique_fd.h"
 #include "maps.h"
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
@@ -169,48 +168,6 @@ TEST_F(LxcProgramTest, ArpFromAnUnknownSenderIsDropped) {
   EXPECT_EQ(run(frame).verdict, TC_ACT_SHOT);
 }
 
-// The map layouts in bpf/shared/maps.h are compiled into BPF and C++ alike; the BTF of the
-// loaded object must agree with the C++ sizes and offsets.
-TEST_F(LxcProgramTest, SharedLayoutsMatchTheObjectBtf) {
-  const btf* b = dp_->lxcBtf();
-  ASSERT_NE(b, nullptr);
-  auto check = [&](const char* name, size_t size,
-                   std::vector<std::pair<const char*, size_t>> fields) {
-    int id = btf__find_by_name_kind(b, name, BTF_KIND_STRUCT);
-    ASSERT_GT(id, 0) << name << " is missing from the object's BTF";
-    EXPECT_EQ(static_cast<size_t>(btf__resolve_size(b, id)), size) << name;
-    const btf_type* t = btf__type_by_id(b, id);
-    const btf_member* m = btf_members(t);
-    for (const auto& [field, offset] : fields) {
-      bool found = false;
-      for (int i = 0; i < btf_vlen(t); ++i) {
-        if (std::string(btf__name_by_offset(b, m[i].name_off)) == field) {
-          EXPECT_EQ(btf_member_bit_offset(t, i) / 8, offset) << name << "." << field;
-          found = true;
-        }
-      }
-      EXPECT_TRUE(found) << name << "." << field << " is missing from BTF";
-    }
-  };
-  check("endpoint_key", sizeof(endpoint_key),
-        {{"family", offsetof(endpoint_key, family)}, {"pad", offsetof(endpoint_key, pad)}});
-  check("endpoint_info", sizeof(endpoint_info),
-        {{"ifindex", offsetof(endpoint_info, ifindex)},
-         {"endpoint_id", offsetof(endpoint_info, endpoint_id)},
-         {"identity", offsetof(endpoint_info, identity)},
-         {"flags", offsetof(endpoint_info, flags)},
-         {"pod_mac", offsetof(endpoint_info, pod_mac)},
-         {"host_mac", offsetof(endpoint_info, host_mac)}});
-  check("tunnel_key", sizeof(tunnel_key),
-        {{"prefixlen", offsetof(tunnel_key, prefixlen)},
-         {"family", offsetof(tunnel_key, family)},
-         {"pad", offsetof(tunnel_key, pad)}});
-  check("tunnel_info", sizeof(tunnel_info),
-        {{"family", offsetof(tunnel_info, family)}, {"pad", offsetof(tunnel_info, pad)}});
-  check("metric_value", sizeof(metric_value),
-        {{"packets", offsetof(metric_value, packets)}, {"bytes", offsetof(metric_value, bytes)}});
-}
-
 // Maps are pinned and reused: a second load (an agent restart) sees the entries of the first.
 TEST_F(LxcProgramTest, ReloadReusesPinnedMaps) {
   auto second = datapath::LoadedDatapath::load(pin_root_);
@@ -219,6 +176,25 @@ TEST_F(LxcProgramTest, ReloadReusesPinnedMaps) {
       second.value()->endpoints().lookup(datapath::makeEndpointKey(*Ipv4Addr::parse(kPodB.ip)));
   ASSERT_TRUE(v) << v.status().toString();
   EXPECT_EQ(v->ifindex, kPeerIfindex);
+}
+
+// A pin the objects cannot reuse (an older agent's map of another layout) fails the load with
+// what to do about it, a command that exists.
+TEST_F(LxcProgramTest, APinOfAnotherLayoutFailsTheLoadSayingWhatToDo) {
+  const std::string root = pin_root_ + "-old";
+  ASSERT_TRUE(std::filesystem::create_directories(root));
+  UniqueFd old(
+      bpf_map_create(BPF_MAP_TYPE_HASH, "petrel_endpoint", sizeof(endpoint_key), 8, 16, nullptr));
+  ASSERT_TRUE(old) << strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old.get(), (root + "/" PETREL_MAP_ENDPOINTS).c_str()), 0)
+      << strerror(errno);
+  auto dp = datapath::LoadedDatapath::load(root);
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+  ASSERT_FALSE(dp);
+  EXPECT_NE(dp.status().message().find("rm -r " + root), std::string::npos)
+      << dp.status().message();
+  EXPECT_EQ(dp.status().message().find("petrel bpf cleanup"), std::string::npos);
 }
 
 }  // namespace

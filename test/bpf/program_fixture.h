@@ -19,6 +19,7 @@
 #include "agent/core/endpoint.h"
 #include "agent/datapath/endpoint_datapath.h"
 #include "agent/datapath/loader.h"
+#include "agent/datapath/uplink.h"
 #include "maps.h"
 
 namespace petrel::bpftest {
@@ -63,19 +64,17 @@ class ProgramTest : public ::testing::Test {
   }
 
   // The uplink programs' settings of a node with address `node_ip` and the pod CIDR of kPodA and
-  // kPodB (10.200.0.0/24); masquerading ports 61000-61099 (off until `masquerade` is set) and
-  // conntrack's timeouts.
+  // kPodB (10.200.0.0/24), written as the agent writes them (datapath::writeNatConfig, with its
+  // flow timeouts), except for two things tests rely on: masquerading is off until a test sets
+  // `masquerade`, and there are 100 ports (61000-61099), few enough for a test to use them up.
   nat_config& configureUplink(const std::string& node_ip) {
-    nat_config& c = dp_->natConfig();
-    c.node_ip4 = Ipv4Addr::parse(node_ip)->toNetwork();
-    c.pod_net4 = Ipv4Addr::parse("10.200.0.0")->toNetwork();
-    c.pod_mask4 = htonl(0xffffff00);
-    c.port_min = 61000;
-    c.port_max = 61099;
-    c.tcp_timeout_ns = 3600ull * 1000000000ull;
-    c.closing_timeout_ns = 10ull * 1000000000ull;
-    c.udp_timeout_ns = 60ull * 1000000000ull;
-    return c;
+    datapath::UplinkSettings s;
+    s.node_ip = *Ipv4Addr::parse(node_ip);
+    s.pod_cidr = *Ipv4Cidr::parse("10.200.0.0/24");
+    s.masquerade = false;
+    s.ports = {61000, 61099};
+    datapath::writeNatConfig(dp_->natConfig(), s);
+    return dp_->natConfig();
   }
 
   // Another node's pod CIDR `base`/`prefix_len`, behind that node's address `node`.

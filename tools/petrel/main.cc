@@ -333,7 +333,7 @@ std::string hostPort(__be32 ip4, __be16 port) {
 // address and port) and ingress entry (reply tuple -> pod), and the inbound UDP flows passed
 // untranslated.
 int cmdBpfNatList(const Globals& g) {
-  auto entries = readPinned<nat_key, nat_entry>(
+  auto entries = readPinned<flow_key, nat_entry>(
       g, PETREL_MAP_NAT, "; an agent older than masquerading has no NAT map");
   if (!entries) return 1;
   timespec now{};
@@ -366,7 +366,7 @@ int cmdBpfNatList(const Globals& g) {
 // Service connections the packet-level load balancer tracks, as `cilium bpf ct list global`:
 // per connection the client's entry (-> the backend) and the backend's (-> the frontend).
 int cmdBpfCtList(const Globals& g) {
-  auto entries = readPinned<ct_key, ct_entry>(
+  auto entries = readPinned<flow_key, ct_entry>(
       g, PETREL_MAP_CT, "; an agent older than packet-level Service LB has no conntrack map");
   if (!entries) return 1;
   timespec now{};
@@ -404,14 +404,11 @@ int cmdBpfCtList(const Globals& g) {
 
 const char* lbKindName(uint8_t kind) {
   switch (kind) {
-    case LB_KIND_CLUSTER_IP:
-      return "ClusterIP";
-    case LB_KIND_NODE_PORT:
-      return "NodePort";
-    case LB_KIND_EXTERNAL_IP:
-      return "ExternalIP";
-    case LB_KIND_LOAD_BALANCER:
-      return "LoadBalancer";
+#define PETREL_LB_KIND_CASE(name, cxx_name, value, text) \
+  case LB_KIND_##name:                                   \
+    return text;
+    PETREL_LB_KINDS(PETREL_LB_KIND_CASE)
+#undef PETREL_LB_KIND_CASE
   }
   return "?";
 }

@@ -183,9 +183,25 @@ TEST(K8sObjectsTest, PetrelNodeCarriesPodCidrsAddressesAndEncapsulation) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.status().message().find("node-1"), std::string::npos) << bad.status().message();
   EXPECT_NE(bad.status().message().find("spec.encapsulation"), std::string::npos);
+  // A CIDR that is none is set aside, not fatal: the operator replaces it, agents route the rest.
   node["spec"]["encapsulation"] = "vxlan";
-  node["spec"]["ipam"]["podCIDRs"] = {"10.244.1.0/33"};
+  node["spec"]["ipam"]["podCIDRs"] = {"10.244.1.0/33", "10.244.2.0/24"};
+  auto malformed = decodePetrelNode(node);
+  ASSERT_TRUE(malformed) << malformed.status().message();
+  ASSERT_EQ(malformed->pod_cidrs.size(), 1u);
+  EXPECT_EQ(malformed->pod_cidrs[0].toString(), "10.244.2.0/24");
+  EXPECT_EQ(malformed->malformed_pod_cidrs, std::vector<std::string>{"10.244.1.0/33"});
+  node["spec"]["addresses"][0]["ip"] = "192.168.200.x";
   EXPECT_FALSE(decodePetrelNode(node));
+}
+
+TEST(K8sObjectsTest, MetaCarriesTheCreationTimestamp) {
+  json ns = {{"metadata", {{"name", "a"}, {"creationTimestamp", "2026-11-24T04:00:00Z"}}}};
+  auto n = decodeNamespace(ns);
+  ASSERT_TRUE(n) << n.status().message();
+  EXPECT_EQ(n->meta.creation_timestamp, "2026-11-24T04:00:00Z");
+  ns["metadata"]["creationTimestamp"] = 5;
+  EXPECT_FALSE(decodeNamespace(ns));
 }
 
 TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace petrel::op {
 namespace {
@@ -23,7 +24,7 @@ CidrPool pool(const char* cidr = "10.244.0.0/16", int mask = 24) {
 
 NodeView node(const std::string& name, std::vector<std::string> ips = {},
               std::vector<std::string> pod_cidrs = {}) {
-  return {name, std::move(ips), std::move(pod_cidrs)};
+  return {name, std::move(ips), std::move(pod_cidrs), ""};
 }
 
 PetrelNodeView record(const std::string& name, const std::string& created,
@@ -172,23 +173,48 @@ TEST(AllocationPlan, ExhaustedPoolLeavesNodesWithoutAndSaysWhich) {
   EXPECT_EQ(plan.used, 2u);
 }
 
-TEST(AllocationPlan, ViewsReadTheApiObjects) {
-  auto n = nodeViewOf(nlohmann::json::parse(R"({"metadata":{"name":"n1"},
+TEST(AllocationPlan, ViewsReadTheDecodedObjects) {
+  auto node = k8s::decodeNode(nlohmann::json::parse(R"({"metadata":{"name":"n1"},
       "spec":{"podCIDR":"10.244.3.0/24"},
       "status":{"addresses":[{"type":"Hostname","address":"n1"},
                              {"type":"InternalIP","address":"192.168.0.4"}]}})"));
+  ASSERT_TRUE(node) << node.status().message();
+  auto n = nodeViewOf(*node);
   EXPECT_EQ(n.name, "n1");
   EXPECT_EQ(n.pod_cidrs, std::vector<std::string>{"10.244.3.0/24"});
   EXPECT_EQ(n.internal_ips, std::vector<std::string>{"192.168.0.4"});
-  auto p = petrelNodeViewOf(nlohmann::json::parse(R"({"metadata":{"name":"n1",
+  EXPECT_TRUE(n.unreadable.empty());
+  auto record = k8s::decodePetrelNode(nlohmann::json::parse(R"({"metadata":{"name":"n1",
       "creationTimestamp":"2026-11-24T04:00:00Z"},
-      "spec":{"ipam":{"podCIDRs":["10.244.3.0/24"]},"addresses":[{"type":"InternalIP","ip":"192.168.0.4"}]}})"));
+      "spec":{"ipam":{"podCIDRs":["10.244.3.0/24","10.244.9.0/33"]},
+              "addresses":[{"type":"InternalIP","ip":"192.168.0.4"}]}})"));
+  ASSERT_TRUE(record) << record.status().message();
+  auto p = petrelNodeViewOf(*record);
   EXPECT_EQ(p.name, "n1");
   EXPECT_EQ(p.creation_timestamp, "2026-11-24T04:00:00Z");
-  EXPECT_EQ(p.pod_cidrs, std::vector<std::string>{"10.244.3.0/24"});
+  // The malformed CIDR stays in the view: the plan warns and drops it from the record.
+  EXPECT_EQ(p.pod_cidrs, (std::vector<std::string>{"10.244.3.0/24", "10.244.9.0/33"}));
   EXPECT_EQ(p.internal_ips, std::vector<std::string>{"192.168.0.4"});
-  auto empty = petrelNodeViewOf(nlohmann::json::parse(R"({"metadata":{"name":"x"},"spec":7})"));
-  EXPECT_TRUE(empty.pod_cidrs.empty());
+  auto plan = planAllocations(pool(), {n}, {p});
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].kind, Kind::kUpdate);
+  EXPECT_EQ(plan.actions[0].cidr->toString(), "10.244.3.0/24");
+  EXPECT_EQ(plan.warnings.size(), 1u);
+}
+
+// A Node the decoder rejects is still a Node: its record is neither deleted nor rewritten, and
+// its CIDR is not handed to another.
+TEST(AllocationPlan, UnreadableNodeKeepsItsRecordAndCidr) {
+  auto plan = planAllocations(
+      pool("10.8.0.0/23", 24),
+      {unreadableNodeView("a", "Node a: spec.podCIDRs: 'x' is not a CIDR"), node("b")},
+      {record("a", "t0", {"10.8.0.0/24"}, {"192.168.1.1"})});
+  ASSERT_EQ(plan.actions.size(), 1u);
+  EXPECT_EQ(plan.actions[0].name, "b");
+  EXPECT_EQ(plan.actions[0].cidr->toString(), "10.8.1.0/24");
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("Node a: spec.podCIDRs"), std::string::npos) << plan.warnings[0];
+  EXPECT_EQ(plan.used, 2u);
 }
 
 // A cluster: Nodes come and go at random, each pass's writes are applied (some fail, as writes

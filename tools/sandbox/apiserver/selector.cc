@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/json_path.h"
+
 namespace petrel::apiserver {
 
 using nlohmann::json;
@@ -206,20 +208,10 @@ Result<FieldSelector> FieldSelector::parse(const std::string& text,
 }
 
 std::string fieldValue(const json& object, const std::string& dottedPath) {
-  const json* cur = &object;
-  size_t start = 0;
-  while (true) {
-    size_t dot = dottedPath.find('.', start);
-    std::string seg =
-        dottedPath.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!cur->is_object() || !cur->contains(seg)) return "";
-    cur = &(*cur)[seg];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (cur->is_string()) return cur->get<std::string>();
-  if (cur->is_null()) return "";
-  return cur->dump();
+  const json& v = jsonAtDotted(object, dottedPath);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
 }
 
 bool FieldSelector::matches(const json& object) const {

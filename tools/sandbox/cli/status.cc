@@ -11,6 +11,7 @@
 
 #include "k8s/cluster_config.h"
 #include "k8s/rest_client.h"
+#include "common/json_path.h"
 #include "common/table.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/common/process.h"
@@ -48,11 +49,6 @@ Result<json> apiList(const k8s::RestClient& api, const std::string& path) {
   return j.value("items", json::array());
 }
 
-std::string str(const json& j, const char* pointer) {
-  json::json_pointer p(pointer);
-  return j.contains(p) && j[p].is_string() ? j[p].get<std::string>() : "";
-}
-
 }  // namespace
 
 Status sandboxStatus(const std::string& state_dir, bool as_json) {
@@ -88,12 +84,12 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
     auto netns = podNamespaces(l);
     if (auto items = apiList(api, "/api/v1/pods"); items) {
       for (const auto& p : *items) {
-        const std::string uid = str(p, "/metadata/uid");
-        pods.push_back({{"namespace", str(p, "/metadata/namespace")},
-                        {"name", str(p, "/metadata/name")},
-                        {"node", str(p, "/spec/nodeName")},
-                        {"ip", str(p, "/status/podIP")},
-                        {"phase", str(p, "/status/phase")},
+        const std::string uid = stringAt(p, {"metadata", "uid"});
+        pods.push_back({{"namespace", stringAt(p, {"metadata", "namespace"})},
+                        {"name", stringAt(p, {"metadata", "name"})},
+                        {"node", stringAt(p, {"spec", "nodeName"})},
+                        {"ip", stringAt(p, {"status", "podIP"})},
+                        {"phase", stringAt(p, {"status", "phase"})},
                         {"netns", netns.count(uid) ? netns[uid] : ""}});
       }
     } else {

@@ -26,17 +26,17 @@ json ownerReferences(const json& service) {
 
 // The slice's metadata and type already say what a slice of `service` must say.
 bool sliceMetaMatches(const json& slice, const json& service) {
-  const json& labels = fieldAt(slice, {"metadata", "labels"});
+  const json& labels = jsonAt(slice, {"metadata", "labels"});
   return stringAt(labels, {kServiceNameLabel}) == stringAt(service, {"metadata", "name"}) &&
          stringAt(labels, {kManagedByLabel}) == kManagedBy &&
          stringAt(slice, {"addressType"}) == "IPv4" &&
-         fieldAt(slice, {"metadata", "ownerReferences"}) == ownerReferences(service);
+         jsonAt(slice, {"metadata", "ownerReferences"}) == ownerReferences(service);
 }
 
 DesiredSlice contentOf(const json& slice) {
   DesiredSlice d;
-  const json& ports = fieldAt(slice, {"ports"});
-  const json& endpoints = fieldAt(slice, {"endpoints"});
+  const json& ports = jsonAt(slice, {"ports"});
+  const json& endpoints = jsonAt(slice, {"endpoints"});
   if (ports.is_array()) d.ports = ports;
   if (endpoints.is_array()) d.endpoints = endpoints;
   return d;
@@ -62,7 +62,7 @@ std::string podIPv4(const json& pod) {
   };
   std::string primary = stringAt(pod, {"status", "podIP"});
   if (v4(primary)) return primary;
-  const json& ips = fieldAt(pod, {"status", "podIPs"});
+  const json& ips = jsonAt(pod, {"status", "podIPs"});
   for (const auto& entry : ips.is_array() ? ips : json::array()) {
     std::string ip = stringAt(entry, {"ip"});
     if (v4(ip)) return ip;
@@ -81,7 +81,7 @@ bool selectorMatches(const json& selector, const json& labels) {
 }
 
 bool managesService(const json& service) {
-  const json& selector = fieldAt(service, {"spec", "selector"});
+  const json& selector = jsonAt(service, {"spec", "selector"});
   return selector.is_object() && !selector.empty() &&
          stringAt(service, {"spec", "type"}) != "ExternalName";
 }
@@ -89,8 +89,8 @@ bool managesService(const json& service) {
 bool podBacksService(const json& service, const json& pod) {
   return managesService(service) &&
          stringAt(pod, {"metadata", "namespace"}) == stringAt(service, {"metadata", "namespace"}) &&
-         selectorMatches(fieldAt(service, {"spec", "selector"}),
-                         fieldAt(pod, {"metadata", "labels"})) &&
+         selectorMatches(jsonAt(service, {"spec", "selector"}),
+                         jsonAt(pod, {"metadata", "labels"})) &&
          !podIPv4(pod).empty() && !podFinished(pod);
 }
 
@@ -113,19 +113,19 @@ std::optional<json> resolvePort(const json& servicePort, const json& pod) {
   std::string protocol = stringAt(servicePort, {"protocol"});
   if (protocol.empty()) protocol = "TCP";
   json out = {{"name", stringAt(servicePort, {"name"})}, {"protocol", protocol}};
-  const json& target = fieldAt(servicePort, {"targetPort"});
+  const json& target = jsonAt(servicePort, {"targetPort"});
   if (target.is_number_integer() && target.get<int64_t>() > 0) {
     out["port"] = target;
     return out;
   }
   if (target.is_string() && !target.get<std::string>().empty()) {
-    const json& containers = fieldAt(pod, {"spec", "containers"});
+    const json& containers = jsonAt(pod, {"spec", "containers"});
     for (const auto& c : containers.is_array() ? containers : json::array()) {
-      const json& ports = fieldAt(c, {"ports"});
+      const json& ports = jsonAt(c, {"ports"});
       for (const auto& p : ports.is_array() ? ports : json::array()) {
         std::string pp = stringAt(p, {"protocol"});
         if (stringAt(p, {"name"}) == target.get<std::string>() &&
-            (pp.empty() ? "TCP" : pp) == protocol && fieldAt(p, {"containerPort"}).is_number()) {
+            (pp.empty() ? "TCP" : pp) == protocol && jsonAt(p, {"containerPort"}).is_number()) {
           out["port"] = p["containerPort"];
           return out;
         }
@@ -133,7 +133,7 @@ std::optional<json> resolvePort(const json& servicePort, const json& pod) {
     }
     return std::nullopt;
   }
-  const json& port = fieldAt(servicePort, {"port"});
+  const json& port = jsonAt(servicePort, {"port"});
   if (!port.is_number_integer()) return std::nullopt;
   out["port"] = port;
   return out;
@@ -148,7 +148,7 @@ std::vector<DesiredSlice> desiredSlices(const json& service, const std::vector<j
   std::sort(backing.begin(), backing.end(), [](const json* a, const json* b) {
     return stringAt(*a, {"metadata", "name"}) < stringAt(*b, {"metadata", "name"});
   });
-  const json& servicePorts = fieldAt(service, {"spec", "ports"});
+  const json& servicePorts = jsonAt(service, {"spec", "ports"});
   // Resolved port set (its JSON text) -> ports and endpoints.
   std::map<std::string, DesiredSlice> groups;
   for (const json* pod : backing) {
@@ -179,7 +179,7 @@ namespace {
 // Which pod an endpoint stands for (its targetRef), so it can stay in the slice it is in.
 std::string endpointIdentity(const json& ep) {
   std::string name = stringAt(ep, {"targetRef", "name"});
-  return name.empty() ? fieldAt(ep, {"addresses"}).dump() : name;
+  return name.empty() ? jsonAt(ep, {"addresses"}).dump() : name;
 }
 
 // One slice of the outcome: an existing object to keep or rewrite (or null: a new one) and its
@@ -304,11 +304,11 @@ SlicePlan planSlices(const json& service, const std::vector<DesiredSlice>& desir
 
 std::string summarizeEndpoints(const json& slice) {
   size_t ready = 0, terminating = 0, notReady = 0;
-  const json& endpoints = fieldAt(slice, {"endpoints"});
+  const json& endpoints = jsonAt(slice, {"endpoints"});
   for (const auto& ep : endpoints.is_array() ? endpoints : json::array()) {
-    if (fieldAt(ep, {"conditions", "ready"}) == true) {
+    if (jsonAt(ep, {"conditions", "ready"}) == true) {
       ++ready;
-    } else if (fieldAt(ep, {"conditions", "terminating"}) == true) {
+    } else if (jsonAt(ep, {"conditions", "terminating"}) == true) {
       ++terminating;
     } else {
       ++notReady;

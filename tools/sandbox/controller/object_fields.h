@@ -1,33 +1,15 @@
-// Small readers for the API JSON fields the controllers use; each tolerates missing or
-// wrongly typed fields (they read as empty / false) so a bad object never throws.
+// Small readers for the API JSON fields the controllers use, on common/json_path.h; each
+// tolerates missing or wrongly typed fields (they read as empty / false) so a bad object never
+// throws.
 #pragma once
 
-#include <initializer_list>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_path.h"
+
 namespace petrel::controller {
-
-// The value at `path` (object keys), or null when any step is missing or not an object.
-inline const nlohmann::json& fieldAt(const nlohmann::json& obj,
-                                     std::initializer_list<const char*> path) {
-  static const nlohmann::json kNull;
-  const nlohmann::json* cur = &obj;
-  for (const char* key : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(key);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
-}
-
-// The string at `path`, or "" when absent or not a string.
-inline std::string stringAt(const nlohmann::json& obj, std::initializer_list<const char*> path) {
-  const nlohmann::json& v = fieldAt(obj, path);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 // "namespace/name" (or "name" for cluster-scoped objects).
 inline std::string objectKey(const nlohmann::json& obj) {
@@ -38,7 +20,7 @@ inline std::string objectKey(const nlohmann::json& obj) {
 
 // True when `obj` has a condition of `type` with status "True" (status.conditions).
 inline bool conditionTrue(const nlohmann::json& obj, const char* type) {
-  const nlohmann::json& conds = fieldAt(obj, {"status", "conditions"});
+  const nlohmann::json& conds = jsonAt(obj, {"status", "conditions"});
   if (!conds.is_array()) return false;
   for (const auto& c : conds) {
     if (stringAt(c, {"type"}) == type) return stringAt(c, {"status"}) == "True";

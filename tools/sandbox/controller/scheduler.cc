@@ -10,7 +10,7 @@ namespace petrel::controller {
 using nlohmann::json;
 
 bool nodeSchedulable(const json& node) {
-  return conditionTrue(node, "Ready") && fieldAt(node, {"spec", "unschedulable"}) != true;
+  return conditionTrue(node, "Ready") && jsonAt(node, {"spec", "unschedulable"}) != true;
 }
 
 bool needsScheduling(const json& pod) {

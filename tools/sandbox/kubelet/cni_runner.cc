@@ -10,22 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "common/json_path.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-namespace {
-
-// j[key] when it is a string, else "" (json::value() throws when the type differs).
-std::string stringField(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-}  // namespace
 
 Result<CniNetwork> loadCniNetwork(const std::string& dir) {
   std::vector<fs::path> files;
@@ -49,8 +40,8 @@ Result<CniNetwork> loadCniNetwork(const std::string& dir) {
   if (!conf.is_object()) return makeError(Code::kInvalidArgument, "{}: not a JSON object", file);
   CniNetwork net;
   net.file = file;
-  net.name = stringField(conf, "name");
-  net.cni_version = stringField(conf, "cniVersion");
+  net.name = stringAt(conf, {"name"});
+  net.cni_version = stringAt(conf, {"cniVersion"});
   if (net.name.empty() || net.cni_version.empty()) {
     return makeError(Code::kInvalidArgument, "{}: needs \"name\" and \"cniVersion\"", file);
   }
@@ -64,7 +55,7 @@ Result<CniNetwork> loadCniNetwork(const std::string& dir) {
   }
   for (const auto& p : net.plugins) {
     // The type names a file in CNI_PATH: never empty, never a path (libcni refuses both).
-    const std::string type = stringField(p, "type");
+    const std::string type = stringAt(p, {"type"});
     if (type.empty() || type.find('/') != std::string::npos) {
       return makeError(Code::kInvalidArgument, "{}: every plugin needs a \"type\" (a file name)",
                        file);
@@ -130,8 +121,8 @@ Result<json> CniRunner::invoke(const std::string& command, const CniNetwork& net
   if (run->timed_out) return makeError(Code::kUnavailable, "CNI {} {}: timed out", type, command);
   json out = run->out.empty() ? json() : json::parse(run->out, nullptr, false);
   if (!run->ok()) {
-    std::string msg = stringField(out, "msg");
-    std::string details = stringField(out, "details");
+    std::string msg = stringAt(out, {"msg"});
+    std::string details = stringAt(out, {"details"});
     auto code_it = out.find("code");
     int code = code_it != out.end() && code_it->is_number_integer() ? code_it->get<int>() : 0;
     std::string stderr_text = run->err;
@@ -175,7 +166,7 @@ std::vector<std::string> cniResultIps(const json& result) {
   std::vector<std::string> out;
   if (!result.is_object() || !result.contains("ips") || !result["ips"].is_array()) return out;
   for (const auto& ip : result["ips"]) {
-    std::string addr = stringField(ip, "address");
+    std::string addr = stringAt(ip, {"address"});
     if (addr.empty() || addr.find(':') != std::string::npos) continue;
     out.push_back(addr.substr(0, addr.find('/')));
   }

@@ -3,21 +3,22 @@
 
 #include <fmt/format.h>
 
+#include "common/json_path.h"
+
 namespace petrel::sandbox {
 
 namespace {
 
 using nlohmann::json;
 
+// j's member `key`, or nullptr when it is missing or null.
 const json* child(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
+  const json& v = jsonAt(j, {key});
+  return v.is_null() ? nullptr : &v;
 }
 
 std::string text(const json& j, const char* key) {
-  const json* v = child(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
+  return stringAt(j, {key});
 }
 
 Result<std::vector<std::string>> strings(const json& j, const char* key, const std::string& where) {

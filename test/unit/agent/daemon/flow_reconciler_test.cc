@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/datapath/fake_map.h"
+#include "agent/datapath/flow_key.h"
 
 namespace petrel::agent {
 namespace {
@@ -17,27 +18,17 @@ constexpr uint64_t kSecond = 1'000'000'000ull;
 
 // A TCP connection client -> frontend translated to `backend`: the client's entry and the reply
 // entry, as the uplink program writes them.
-void addConnection(datapath::FakeMap<ct_key, ct_entry>& ct, uint32_t client, uint16_t client_port,
+void addConnection(datapath::FakeMap<flow_key, ct_entry>& ct, uint32_t client, uint16_t client_port,
                    uint32_t backend, uint16_t backend_port, uint64_t seen_ns) {
-  ct_key k{};
-  k.saddr = htonl(client);
-  k.sport = htons(client_port);
-  k.daddr = htonl(0xc0000201);  // the frontend 192.0.2.1
-  k.dport = htons(30080);
-  k.proto = IPPROTO_TCP;
-  k.dir = CT_DIR_SERVICE;
+  const flow_key k = datapath::makeFlowKey(htonl(client), htonl(0xc0000201), htons(client_port),
+                                           htons(30080), IPPROTO_TCP, CT_DIR_SERVICE);
   ct_entry e{};
   e.addr = htonl(backend);
   e.port = htons(backend_port);
   e.last_seen_ns = seen_ns;
   ASSERT_TRUE(ct.update(k, e).isOk());
-  ct_key r{};
-  r.saddr = htonl(backend);
-  r.sport = htons(backend_port);
-  r.daddr = htonl(client);
-  r.dport = htons(client_port);
-  r.proto = IPPROTO_TCP;
-  r.dir = CT_DIR_REPLY;
+  const flow_key r = datapath::makeFlowKey(htonl(backend), htonl(client), htons(backend_port),
+                                           htons(client_port), IPPROTO_TCP, CT_DIR_REPLY);
   ct_entry re{};
   re.addr = k.daddr;
   re.port = k.dport;
@@ -47,8 +38,8 @@ void addConnection(datapath::FakeMap<ct_key, ct_entry>& ct, uint32_t client, uin
 }
 
 TEST(FlowReconciler, ForgetsBothEntriesOfARemovedBackendsConnections) {
-  datapath::FakeMap<ct_key, ct_entry> ct("petrel_ct");
-  datapath::FakeMap<nat_key, nat_entry> nat("petrel_nat");
+  datapath::FakeMap<flow_key, ct_entry> ct("petrel_ct");
+  datapath::FakeMap<flow_key, nat_entry> nat("petrel_nat");
   uint64_t now = 100 * kSecond;
   FlowReconciler flows(ct, nat, [&] { return now; });
   addConnection(ct, 0x0a000001, 40000, 0x0af40105, 8080, now);  // to backend .5
@@ -65,8 +56,8 @@ TEST(FlowReconciler, ForgetsBothEntriesOfARemovedBackendsConnections) {
 }
 
 TEST(FlowReconciler, OnlyAFullPassCollectsIdleFlows) {
-  datapath::FakeMap<ct_key, ct_entry> ct("petrel_ct");
-  datapath::FakeMap<nat_key, nat_entry> nat("petrel_nat");
+  datapath::FakeMap<flow_key, ct_entry> ct("petrel_ct");
+  datapath::FakeMap<flow_key, nat_entry> nat("petrel_nat");
   uint64_t now = 100 * kSecond;
   FlowReconciler flows(ct, nat, [&] { return now; });
   addConnection(ct, 0x0a000001, 40000, 0x0af40105, 8080, now);
