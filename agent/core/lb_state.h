@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/shared/lb_kinds.h"
+#include "lb_kinds.h"
 #include "common/ip.h"
 #include "common/status.h"
 

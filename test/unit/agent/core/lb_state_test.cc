@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/lb_state.h"
-#include "bpf/shared/maps.h"
+#include "maps.h"
 
 namespace petrel::core {
 namespace {
