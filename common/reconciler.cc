@@ -62,7 +62,8 @@ Status ReconcileLoop::reconcileNow(std::chrono::milliseconds timeout) {
   status_.pending = true;
   wake_.notify_all();
   // A pass that started after this call has number > after; wait until one has finished.
-  const bool done = passed_.wait_for(lock, timeout, [&] { return stop_ || finished_passes_ > after; });
+  const bool done =
+      passed_.wait_for(lock, timeout, [&] { return stop_ || finished_passes_ > after; });
   if (!done || finished_passes_ <= after) {
     return makeError(Code::kUnavailable, "{}: no pass finished within {} ms", status_.name,
                      timeout.count());
@@ -81,9 +82,9 @@ void ReconcileLoop::run() {
   using Steady = std::chrono::steady_clock;
   auto last_full = Steady::now();
   auto backoff = options_.initial_backoff;
-  std::optional<Steady::time_point> retry_at;     // after a failure
-  std::optional<Steady::time_point> recheck_at;   // inputs were not ready: look again then
-  std::optional<Steady::time_point> last_start;   // of the last pass
+  std::optional<Steady::time_point> retry_at;    // after a failure
+  std::optional<Steady::time_point> recheck_at;  // inputs were not ready: look again then
+  std::optional<Steady::time_point> last_start;  // of the last pass
   for (;;) {
     ReconcilePass pass;
     {
@@ -93,8 +94,7 @@ void ReconcileLoop::run() {
       auto until = last_full + options_.repair_interval;
       if (retry_at) until = std::min(until, *retry_at);
       if (recheck_at) until = std::min(until, *recheck_at);
-      wake_.wait_until(lock, until,
-                       [&] { return stop_ || (dirty_ && !retry_at && !recheck_at); });
+      wake_.wait_until(lock, until, [&] { return stop_ || (dirty_ && !retry_at && !recheck_at); });
       if (stop_) return;
       const auto now = Steady::now();
       if (recheck_at && now >= *recheck_at) recheck_at.reset();

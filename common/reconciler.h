@@ -81,10 +81,10 @@ struct ReconcilerOptions {
 struct ReconcilerStatus {
   using Clock = std::chrono::system_clock;
   std::string name;
-  bool ready = false;      // inputs ready
-  bool pending = false;    // marked dirty, or the last pass failed: a pass is due
-  uint64_t passes = 0;     // attempts, successful or not
-  uint64_t failures = 0;   // failed attempts
+  bool ready = false;     // inputs ready
+  bool pending = false;   // marked dirty, or the last pass failed: a pass is due
+  uint64_t passes = 0;    // attempts, successful or not
+  uint64_t failures = 0;  // failed attempts
   uint32_t consecutive_failures = 0;
   std::optional<Clock::time_point> last_success;
   std::optional<Clock::time_point> last_failure;
@@ -115,13 +115,13 @@ class ReconcileLoop {
   Reconciler& reconciler_;
   const ReconcilerOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable wake_;     // markDirty, stop
-  std::condition_variable passed_;   // a pass finished
-  bool dirty_ = true;                // the first pass is a full one
+  std::condition_variable wake_;    // markDirty, stop
+  std::condition_variable passed_;  // a pass finished
+  bool dirty_ = true;               // the first pass is a full one
   bool full_ = true;
   bool stop_ = false;
   bool running_ = false;
-  uint64_t started_passes_ = 0;      // passes begun; reconcileNow waits for a later one
+  uint64_t started_passes_ = 0;  // passes begun; reconcileNow waits for a later one
   uint64_t finished_passes_ = 0;
   Status last_status_;
   ReconcilerStatus status_;

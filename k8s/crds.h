@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "k8s/rest_client.h"
 #include "common/status.h"
+#include "k8s/rest_client.h"
 
 namespace petrel::k8s {
 

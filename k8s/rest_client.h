@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "k8s/cluster_config.h"
 #include "common/status.h"
+#include "k8s/cluster_config.h"
 
 namespace petrel::k8s {
 

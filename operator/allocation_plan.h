@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s/objects.h"
 #include "common/ip.h"
+#include "k8s/objects.h"
 #include "operator/cidr_pool.h"
 
 namespace petrel::op {

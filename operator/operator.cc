@@ -7,8 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "k8s/crds.h"
 #include "common/json_path.h"
+#include "k8s/crds.h"
 
 namespace petrel::op {
 

@@ -19,10 +19,10 @@
 
 #include "common/reconciler.h"
 #include "k8s/cluster_config.h"
-#include "k8s/rest_transport.h"
 #include "k8s/informer.h"
 #include "k8s/raw_object.h"
 #include "k8s/rest_client.h"
+#include "k8s/rest_transport.h"
 #include "operator/allocation_plan.h"
 #include "operator/cidr_pool.h"
 #include "operator/leader_election.h"

@@ -16,9 +16,9 @@ namespace petrel::core {
 class BackendDrain {
  public:
   enum class Verdict {
-    kDrain,          // keep its connections
-    kDrainStarted,   // the same, and it was not draining before (worth a log line)
-    kReset,          // reset its clients now
+    kDrain,         // keep its connections
+    kDrainStarted,  // the same, and it was not draining before (worth a log line)
+    kReset,         // reset its clients now
   };
   // Backend `e` left the maps; `serving_terminating`: its endpoint is serving and terminating.
   Verdict removed(EndpointAddr e, bool serving_terminating);

@@ -10,15 +10,15 @@
 #include <vector>
 
 #include "agent/core/lb_state.h"
-#include "k8s/objects.h"
 #include "agent/core/service_frontends.h"
+#include "k8s/objects.h"
 
 namespace petrel::core {
 
 class FrontendIndex {
  public:
-  void rebuild(const std::vector<k8s::Service>& services, const std::vector<k8s::EndpointSlice>& slices,
-               const LbNode& self);
+  void rebuild(const std::vector<k8s::Service>& services,
+               const std::vector<k8s::EndpointSlice>& slices, const LbNode& self);
   // Replaces the frontends of the Service `key` ("namespace/name") with those of `service` and
   // `slices` (its EndpointSlices); no `service`: it is gone.
   void update(const std::string& key, const std::optional<k8s::Service>& service,

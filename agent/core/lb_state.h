@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "lb_kinds.h"
 #include "common/ip.h"
 #include "common/status.h"
+#include "lb_kinds.h"
 
 namespace petrel::core {
 

@@ -33,8 +33,8 @@ uint8_t protoOf(const std::string& protocol) {
 // The backends of one Service port: every endpoint address of the Service's slices that carry a
 // port of that name and protocol. Ready ones; else the serving terminating ones.
 std::vector<LbBackend> backendsFor(const std::vector<const k8s::EndpointSlice*>& slices,
-                                         const k8s::ServicePort& port, bool local_only,
-                                         const std::string& self) {
+                                   const k8s::ServicePort& port, bool local_only,
+                                   const std::string& self) {
   std::vector<LbBackend> ready, terminating;
   for (const k8s::EndpointSlice* slice : slices) {
     if (slice->address_type != "IPv4") continue;
@@ -73,7 +73,7 @@ bool loadBalanced(const k8s::Service& svc) {
 }
 
 LbState serviceFrontends(const std::vector<k8s::Service>& services,
-                               const std::vector<k8s::EndpointSlice>& slices, const LbNode& self) {
+                         const std::vector<k8s::EndpointSlice>& slices, const LbNode& self) {
   // Run on every change, over every Service: no strings built to find a Service's slices, and
   // the backends and names moved into the last frontend that uses them instead of copied.
   std::unordered_map<ServiceRef, std::vector<const k8s::EndpointSlice*>, ServiceRefHash>

@@ -21,7 +21,7 @@ struct LbNode {
 };
 
 LbState serviceFrontends(const std::vector<k8s::Service>& services,
-                               const std::vector<k8s::EndpointSlice>& slices, const LbNode& self);
+                         const std::vector<k8s::EndpointSlice>& slices, const LbNode& self);
 
 // Whether a Service gets frontends at all (not headless, not ExternalName, with a cluster IP).
 bool loadBalanced(const k8s::Service& svc);

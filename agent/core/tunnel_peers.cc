@@ -8,7 +8,7 @@
 namespace petrel::core {
 
 TunnelRoutes tunnelRoutes(const std::vector<k8s::PetrelNode>& petrel_nodes,
-                                const std::vector<k8s::Node>& nodes, const std::string& self) {
+                          const std::vector<k8s::Node>& nodes, const std::string& self) {
   TunnelRoutes out;
   std::set<std::string> covered;
   auto add = [&](const std::string& node, const Ipv4Cidr& cidr, Ipv4Addr ip) {

@@ -13,6 +13,6 @@
 namespace petrel::core {
 
 TunnelRoutes tunnelRoutes(const std::vector<k8s::PetrelNode>& petrel_nodes,
-                                const std::vector<k8s::Node>& nodes, const std::string& self);
+                          const std::vector<k8s::Node>& nodes, const std::string& self);
 
 }  // namespace petrel::core

@@ -77,7 +77,9 @@ void fillReconcilerStatus(const ReconcilerSet& set, api::v1::StatusResponse* out
 
 Daemon::Daemon(Options options) : opt_(std::move(options)) {}
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 Status Daemon::start(const sigset_t& stop_signals) {
   // Every setting is checked before anything on the node changes.
@@ -104,7 +106,8 @@ Status Daemon::start(const sigset_t& stop_signals) {
   }
   std::error_code ec;
   std::filesystem::create_directories(opt_.state_dir, ec);
-  if (ec) return Status(Code::kInternal, "create state dir " + opt_.state_dir + ": " + ec.message());
+  if (ec)
+    return Status(Code::kInternal, "create state dir " + opt_.state_dir + ": " + ec.message());
 
   PETREL_RETURN_IF_ERROR(loadDatapath());
   PETREL_RETURN_IF_ERROR(startWatch());
@@ -149,8 +152,7 @@ Status Daemon::loadDatapath() {
     for (auto [fd, dir] : {std::pair{dp_->overlayIngressFd(), TcDirection::kIngress},
                            std::pair{dp_->overlayEgressFd(), TcDirection::kEgress}}) {
       if (auto st = datapath::attachTc(load_options.tunnel_ifindex, fd, dir); !st) {
-        return st.withContext("attach overlay program to " +
-                              std::string(datapath::kOverlayDevice));
+        return st.withContext("attach overlay program to " + std::string(datapath::kOverlayDevice));
       }
     }
   } else {
@@ -158,11 +160,11 @@ Status Daemon::loadDatapath() {
     auto nl = NetlinkSocket::open();
     auto link = nl ? nl->getLink(dev) : Result<LinkInfo>(nl.status());
     if (dev.empty() || !link) {
-      return Status(Code::kFailedPrecondition,
-                    "native routing needs the device of the default route (" +
-                        (dev.empty() ? std::string("there is no default route")
-                                     : link.status().message()) +
-                        ")");
+      return Status(
+          Code::kFailedPrecondition,
+          "native routing needs the device of the default route (" +
+              (dev.empty() ? std::string("there is no default route") : link.status().message()) +
+              ")");
     }
     route_ifindex_ = link->ifindex;
   }
@@ -221,8 +223,8 @@ Status Daemon::startWatch() {
     for (const auto& ep : endpoints_->list()) netns.push_back(ep.netns);
     return netns;
   });
-  services_ = std::make_unique<ServiceReconciler>(opt_.node_name, *service_inputs_, *lb_,
-                                                  *resetter_);
+  services_ =
+      std::make_unique<ServiceReconciler>(opt_.node_name, *service_inputs_, *lb_, *resetter_);
   lb_->onBackendRemoved([this](Ipv4Addr ip, uint16_t port, uint8_t proto) {
     services_->backendRemoved(ip, port, proto);
   });

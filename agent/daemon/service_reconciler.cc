@@ -40,7 +40,9 @@ bool ServiceReconciler::servingTerminating(core::EndpointAddr e) const {
   return slices_.servingTerminating(e);
 }
 
-std::set<core::EndpointAddr> ServiceReconciler::draining() const { return drain_.draining(); }
+std::set<core::EndpointAddr> ServiceReconciler::draining() const {
+  return drain_.draining();
+}
 
 Status ServiceReconciler::reconcile(const ReconcilePass& pass) {
   const core::LbNode self{node_name_, inputs_.nodeAddresses()};
@@ -81,7 +83,8 @@ Status ServiceReconciler::reconcile(const ReconcilePass& pass) {
     terminating = slices_.servingTerminatingByService();
   }
   for (const auto& [service, endpoints] : terminating) {
-    if (auto svc = inputs_.service(service); svc && core::loadBalanced(*svc)) drain_.seed(endpoints);
+    if (auto svc = inputs_.service(service); svc && core::loadBalanced(*svc))
+      drain_.seed(endpoints);
   }
   for (const auto& [ip, port] :
        drain_.finished([this](core::EndpointAddr e) { return servingTerminating(e); })) {

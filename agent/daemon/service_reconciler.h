@@ -46,7 +46,6 @@ class BackendResetter {
   virtual void reset(Ipv4Addr ip, uint16_t port, uint8_t proto) = 0;
 };
 
-// The LB datapath with the hook it calls for each backend that left the last frontend using it.
 class ServiceReconciler : public Reconciler {
  public:
   ServiceReconciler(std::string node_name, const ServiceInputs& inputs, core::LbDatapath& lb,

@@ -21,8 +21,7 @@ class BpfEndpointDatapath : public core::EndpointDatapath {
   using ResolveIfindex = std::function<Result<uint32_t>(const std::string& ifname)>;
 
   // `attach` puts the lxc program on an interface; `resolve` finds an interface by name.
-  BpfEndpointDatapath(EndpointMap& map, Attach attach,
-                      ResolveIfindex resolve)
+  BpfEndpointDatapath(EndpointMap& map, Attach attach, ResolveIfindex resolve)
       : map_(map), attach_(std::move(attach)), resolve_(std::move(resolve)) {}
 
   Status apply(const core::Endpoint& endpoint) override;

@@ -103,15 +103,17 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
     return errnoStatus(-err, "load BPF object sock" + stale_hint);
   }
   dp->endpoints_ = decltype(dp->endpoints_)(bpf_map__fd(dp->lxc_->maps.petrel_endpoints),
-                               pin_root + "/" PETREL_MAP_ENDPOINTS);
-  dp->tunnels_ =
-      decltype(dp->tunnels_)(bpf_map__fd(dp->lxc_->maps.petrel_tunnel), pin_root + "/" PETREL_MAP_TUNNEL);
-  dp->nat_ = decltype(dp->nat_)(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
-  dp->ct_ = decltype(dp->ct_)(bpf_map__fd(dp->uplink_->maps.petrel_ct), pin_root + "/" PETREL_MAP_CT);
+                                            pin_root + "/" PETREL_MAP_ENDPOINTS);
+  dp->tunnels_ = decltype(dp->tunnels_)(bpf_map__fd(dp->lxc_->maps.petrel_tunnel),
+                                        pin_root + "/" PETREL_MAP_TUNNEL);
+  dp->nat_ =
+      decltype(dp->nat_)(bpf_map__fd(dp->uplink_->maps.petrel_nat), pin_root + "/" PETREL_MAP_NAT);
+  dp->ct_ =
+      decltype(dp->ct_)(bpf_map__fd(dp->uplink_->maps.petrel_ct), pin_root + "/" PETREL_MAP_CT);
   dp->lb_services_ = decltype(dp->lb_services_)(bpf_map__fd(dp->sock_->maps.petrel_lb_services),
-                                  pin_root + "/" PETREL_MAP_LB_SERVICES);
+                                                pin_root + "/" PETREL_MAP_LB_SERVICES);
   dp->lb_backends_ = decltype(dp->lb_backends_)(bpf_map__fd(dp->sock_->maps.petrel_lb_backends),
-                                  pin_root + "/" PETREL_MAP_LB_BACKENDS);
+                                                pin_root + "/" PETREL_MAP_LB_BACKENDS);
   spdlog::info("BPF programs loaded, maps pinned under {}", pin_root);
   return dp;
 }

@@ -21,7 +21,6 @@ struct bpf_program;
 
 namespace petrel::datapath {
 
-
 // Values the programs are configured with before load.
 struct LoadOptions {
   uint32_t tunnel_ifindex = 0;         // the overlay device; 0: no tunnelling

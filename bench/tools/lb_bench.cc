@@ -52,12 +52,12 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "agent/core/frontend_index.h"
 #include "agent/core/lb_state.h"
+#include "agent/core/service_frontends.h"
 #include "agent/datapath/lb_datapath.h"
 #include "agent/datapath/loader.h"
 #include "agent/datapath/socket_lb.h"
-#include "agent/core/frontend_index.h"
-#include "agent/core/service_frontends.h"
 
 namespace {
 

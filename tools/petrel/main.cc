@@ -67,7 +67,8 @@ void printReconcilers(const v1::StatusResponse& resp) {
   const auto now = petrel::ReconcilerStatus::Clock::now();
   auto ago = [now](int64_t unix_ms) {
     std::optional<petrel::ReconcilerStatus::Clock::time_point> t;
-    if (unix_ms != 0) t = petrel::ReconcilerStatus::Clock::time_point(std::chrono::milliseconds(unix_ms));
+    if (unix_ms != 0)
+      t = petrel::ReconcilerStatus::Clock::time_point(std::chrono::milliseconds(unix_ms));
     return petrel::sinceText(t, now);
   };
   int in_sync = 0;
@@ -76,12 +77,12 @@ void printReconcilers(const v1::StatusResponse& resp) {
             << in_sync << "/" << resp.reconcilers_size() << " in sync\n";
   petrel::cli::Table t({"  RECONCILER", "STATE", "LAST SUCCESS", "FAILURES", "LAST ERROR"});
   for (const auto& r : resp.reconcilers()) {
-    std::string state = !r.ready()             ? "waiting for inputs"
+    std::string state = !r.ready()                ? "waiting for inputs"
                         : !r.last_error().empty() ? "retrying"
                         : r.pending()             ? "pending"
                                                   : "in sync";
-    t.addRow({"  " + r.name(), state, ago(r.last_success_unix_ms()),
-              std::to_string(r.failures()), r.last_error().substr(0, 60)});
+    t.addRow({"  " + r.name(), state, ago(r.last_success_unix_ms()), std::to_string(r.failures()),
+              r.last_error().substr(0, 60)});
   }
   t.print(std::cout);
 }

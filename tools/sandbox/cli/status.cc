@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "k8s/cluster_config.h"
-#include "k8s/rest_client.h"
 #include "common/json_path.h"
 #include "common/table.h"
+#include "k8s/cluster_config.h"
+#include "k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/common/process.h"
 

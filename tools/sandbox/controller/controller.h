@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s/cluster_config.h"
-#include "k8s/rest_transport.h"
 #include "k8s/informer.h"
 #include "k8s/rest_client.h"
+#include "k8s/rest_transport.h"
 #include "tools/sandbox/controller/scheduler.h"
 
 namespace petrel::controller {

@@ -54,7 +54,9 @@ Kubelet::~Kubelet() {
   pods_->stop();
 }
 
-void Kubelet::wake() { cv_.notify_all(); }
+void Kubelet::wake() {
+  cv_.notify_all();
+}
 
 Status Kubelet::ensureNode() {
   const std::string& node = options_.runtime.node_name;

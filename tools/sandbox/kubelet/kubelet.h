@@ -15,10 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/reconciler.h"
-#include "k8s/rest_transport.h"
 #include "k8s/informer.h"
 #include "k8s/raw_object.h"
 #include "k8s/rest_client.h"
+#include "k8s/rest_transport.h"
 #include "tools/sandbox/kubelet/pod_runtime.h"
 
 namespace petrel::sandbox {
@@ -56,7 +56,7 @@ class Kubelet {
   FnReconciler node_reconciler_;
   FnReconciler pods_reconciler_;
   std::mutex mu_;
-  std::condition_variable cv_;  // wakes run() to stop
+  std::condition_variable cv_;                      // wakes run() to stop
   std::map<std::string, nlohmann::json> reported_;  // uid -> last status sent
   std::map<std::string, SteadyTime> retry_at_;      // uid -> next start attempt
   std::map<std::string, std::string> rejected_;     // uid -> resourceVersion logged bad

@@ -146,8 +146,8 @@ Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
 
 std::vector<std::string> ContainerSpec::argv() const {
   if (command.empty() && !args.empty()) return args;
-  std::vector<std::string> out = command.empty() ? std::vector<std::string>{"petrel-workload"}
-                                                 : command;
+  std::vector<std::string> out =
+      command.empty() ? std::vector<std::string>{"petrel-workload"} : command;
   out.insert(out.end(), args.begin(), args.end());
   return out;
 }

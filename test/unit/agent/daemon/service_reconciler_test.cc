@@ -86,7 +86,8 @@ k8s::EndpointSlice webSlice(std::vector<k8s::EndpointSlice::Endpoint> endpoints)
 
 class ServiceReconcilerTest : public ::testing::Test {
  protected:
-  ServiceReconcilerTest() : lb_(services_map_, backends_map_), r_("node-1", inputs_, lb_, resetter_) {
+  ServiceReconcilerTest()
+      : lb_(services_map_, backends_map_), r_("node-1", inputs_, lb_, resetter_) {
     lb_.onBackendRemoved(
         [this](Ipv4Addr ip, uint16_t port, uint8_t proto) { r_.backendRemoved(ip, port, proto); });
   }
@@ -146,8 +147,8 @@ TEST_F(ServiceReconcilerTest, WritesFrontendsAndResetsClientsOfARemovedBackend) 
   EXPECT_EQ(mapBackends(), (std::vector<std::string>{"10.244.1.5:8080"}));
   EXPECT_EQ(backends_map_.size(), 1u);
   ASSERT_EQ(resetter_.resets.size(), 1u);
-  EXPECT_EQ(resetter_.resets[0], std::make_tuple(std::string("10.244.1.6"), uint16_t{8080},
-                                                 uint8_t{6}));
+  EXPECT_EQ(resetter_.resets[0],
+            std::make_tuple(std::string("10.244.1.6"), uint16_t{8080}, uint8_t{6}));
   ASSERT_TRUE(pass(true).isOk());
   EXPECT_EQ(resetter_.resets.size(), 1u) << "a repair pass resets nobody again";
 }
@@ -169,8 +170,8 @@ TEST_F(ServiceReconcilerTest, ATerminatingServingBackendDrainsUntilItsEndpointIs
   setSlice(webSlice({endpoint("10.244.1.5")}));
   ASSERT_TRUE(pass().isOk());
   ASSERT_EQ(resetter_.resets.size(), 1u);
-  EXPECT_EQ(resetter_.resets[0], std::make_tuple(std::string("10.244.1.6"), uint16_t{8080},
-                                                 uint8_t{0}));
+  EXPECT_EQ(resetter_.resets[0],
+            std::make_tuple(std::string("10.244.1.6"), uint16_t{8080}, uint8_t{0}));
   EXPECT_TRUE(r_.draining().empty());
 }
 
