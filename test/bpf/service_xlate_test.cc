@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -47,6 +48,12 @@ constexpr const char* kOwnMac = "00:00:00:00:00:00";
 // Local backends besides kPodA and kPodB; test runs need no host veths behind them.
 const TestEndpoint kPodC{"10.200.0.4", 4243, "0a:00:00:00:00:04", "0e:00:00:00:00:04"};
 const TestEndpoint kPodD{"10.200.0.5", 4244, "0a:00:00:00:00:05", "0e:00:00:00:00:05"};
+
+using namespace std::chrono_literals;
+// A duration as the nanoseconds the datapath's clock counts.
+uint64_t ns(std::chrono::nanoseconds d) {
+  return static_cast<uint64_t>(d.count());
+}
 
 // The frontend setBackends writes: by default TCP at the node's address, port kNodePort.
 struct Frontend {
@@ -261,9 +268,9 @@ TEST_F(ServiceXlateTest, EstablishedConnectionsKeepTheirBackendWhenTheBackendsCh
   EXPECT_EQ(fresh, (std::set<std::string>{kPodA.ip, kPodB.ip, kPodD.ip}));
 }
 
-// The garbage collector gives a connection whose backend answered the established timeout, not
-// the unanswered one, although only the reply entry carries the mark: an idle NodePort
-// connection (a long poll, a quiet keep-alive) must not be reset after a minute.
+// The garbage collector gives a connection whose backend answered the established timeout (the
+// README's 6 h), not the unanswered one (60 s), although only the reply entry carries the mark:
+// an idle NodePort connection (a long poll, a quiet keep-alive) must not be reset after a minute.
 TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
   setBackends({{kPodA.ip, 8080}});
   ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);
@@ -276,9 +283,8 @@ TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
   ASSERT_EQ(uplinkIngress(fromClient(0x02, 50001)).verdict, TC_ACT_REDIRECT);  // never answered
   ASSERT_EQ(dp_->conntrack().keys()->size(), 4u);
 
-  const datapath::FlowTimeouts timeouts;
-  const uint64_t later = datapath::monotonicNowNs() + timeouts.tcp_unanswered_ns + 10'000'000'000;
-  auto gc = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  const uint64_t later = datapath::monotonicNowNs() + ns(6h - 1min);
+  auto gc = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later);
   ASSERT_TRUE(gc) << gc.status().toString();
   EXPECT_EQ(gc->ct_deleted, 2u);  // both entries of the unanswered connection
   EXPECT_EQ(gc->ct_kept, 2u);
@@ -288,7 +294,8 @@ TEST_F(ServiceXlateTest, AnAnsweredConnectionOutlivesTheUnansweredTimeout) {
 }
 
 // A connection closed from one side only (the client's FIN, the backend still answering) keeps
-// its entries for the half-closed timeout; once both sides closed they go after the short one.
+// its entries for the half-closed timeout (the README's 2 min); once both sides closed they go
+// after the closing one (10 s).
 TEST_F(ServiceXlateTest, AHalfClosedConnectionKeepsItsEntriesUntilBothSidesClosed) {
   setBackends({{kPodA.ip, 8080}});
   ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);
@@ -301,13 +308,12 @@ TEST_F(ServiceXlateTest, AHalfClosedConnectionKeepsItsEntriesUntilBothSidesClose
   };
   ASSERT_EQ(run(fromPod(0x12)).verdict, TC_ACT_REDIRECT);
   ASSERT_EQ(uplinkIngress(fromClient(0x11)).verdict, TC_ACT_REDIRECT);  // the client's FIN
-  const datapath::FlowTimeouts timeouts;
-  const uint64_t later = datapath::monotonicNowNs() + timeouts.tcp_closing_ns + 5'000'000'000;
-  auto half = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  const uint64_t later = datapath::monotonicNowNs() + ns(2min - 5s);
+  auto half = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later);
   ASSERT_TRUE(half) << half.status().toString();
   EXPECT_EQ(half->ct_kept, 2u);
   ASSERT_EQ(run(fromPod(0x11)).verdict, TC_ACT_REDIRECT);  // the backend's FIN
-  auto both = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later, timeouts);
+  auto both = datapath::collectIdleFlows(dp_->conntrack(), dp_->nat(), later);
   ASSERT_TRUE(both) << both.status().toString();
   EXPECT_EQ(both->ct_deleted, 2u);
   EXPECT_EQ(both->ct_kept, 0u);
