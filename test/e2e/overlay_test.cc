@@ -163,15 +163,24 @@ TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
     if (e["ip"] == pods["a"]["status"]["podIP"]) a_identity = e["identity"].get<uint32_t>();
   }
   ASSERT_TRUE(a_identity) << endpoints.out;
-  auto vniOfPingFrom = [&](const std::string& netns) {
-    auto capture =
-        inNetns(sb.prefix() + "-underlay",
-                "timeout 15 tcpdump -l -n -i br0 -c 1 -T vxlan 'udp dst port 8472 and src host " +
-                    sb.nodeIp(1) + "' 2>/dev/null & sleep 1; nsenter --net=/run/netns/" + netns +
-                    " ping -c 3 -i 0.2 -W 2 " + b_ip + " >/dev/null; wait");
-    auto at = capture.out.find(", vni ");
-    EXPECT_NE(at, std::string::npos) << capture.describe();
-    return at == std::string::npos ? -1 : std::stoll(capture.out.substr(at + 6));
+  // tcpdump says "listening on" once its capture and filter are in place: the pings start then.
+  auto vniOfPingFrom = [&](const std::string& netns) -> int64_t {
+    BackgroundProcess capture(
+        {"nsenter", "--net=/run/netns/" + sb.underlayNetns(), "timeout", "15", "tcpdump", "-l",
+         "-n", "--immediate-mode", "-i", "br0", "-c", "1", "-T", "vxlan",
+         "udp dst port 8472 and src host " + sb.nodeIp(1)},
+        sb.stateDir() + "/tcpdump-" + netns + ".log");
+    const bool listening = waitUntil(
+        [&] { return capture.log().find("listening on") != std::string::npos || !capture.running(); },
+        10s, 20ms);
+    EXPECT_TRUE(listening && capture.running()) << "tcpdump: " << capture.log();
+    auto ping = inNetns(netns, "ping -c 3 -i 0.2 -W 2 " + b_ip);
+    EXPECT_TRUE(ping.ok()) << ping.describe();
+    EXPECT_TRUE(capture.wait(10s).has_value()) << "tcpdump saw no packet: " << capture.log();
+    const std::string out = capture.log();
+    auto at = out.find(", vni ");
+    EXPECT_NE(at, std::string::npos) << out;
+    return at == std::string::npos ? -1 : std::stoll(out.substr(at + 6));
   };
   EXPECT_EQ(vniOfPingFrom(a), int64_t{*a_identity & 0xffffff});
   EXPECT_EQ(vniOfPingFrom(node1), int64_t{PETREL_IDENTITY_HOST});
