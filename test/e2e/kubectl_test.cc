@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "test/e2e/harness.h"
@@ -35,12 +36,13 @@ class Kubectl : public ::testing::Test {
   std::map<std::string, std::string> env() const { return {{"HOME", dir_->path().string()}}; }
 
   // Starts petrel-apiserver on a free port with the temp data dir and waits for its ready line.
+  // It logs every request (-v), so tests can wait for one to have reached it.
   ::testing::AssertionResult startServer() {
     auto log = *dir_ / ("apiserver-" + std::to_string(++starts_) + ".log");
     server_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{(binDir() / "petrel-apiserver").string(), "--data-dir",
                                  (*dir_ / "data").string(), "--port", "0", "--kubeconfig-out",
-                                 kubeconfig().string(), "--bookmark-interval", "1"},
+                                 kubeconfig().string(), "--bookmark-interval", "1", "-v"},
         log);
     for (int i = 0; i < 150; ++i) {
       std::string text = server_->log();
@@ -227,7 +229,18 @@ TEST_F(Kubectl, WatchSeesAnotherClientsCreate) {
     if (!listed) std::this_thread::sleep_for(100ms);
   }
   ASSERT_TRUE(listed) << watch.log();
-  std::this_thread::sleep_for(300ms);  // let the watch request follow the list
+  // The server logs a watch request once its watch is registered: from then on it sees every
+  // change.
+  auto watching = [&] {
+    std::istringstream lines(server_->log());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("GET /api/v1/namespaces/shop/pods?") != std::string::npos &&
+          line.find("(watch)") != std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitUntil(watching, 10s, 20ms)) << server_->log();
   ok({"run", "late-arrival", "--image=registry.local/x:1", "-n", "shop"});
   bool seen = false;
   for (int i = 0; i < 100 && !seen; ++i) {
@@ -268,8 +281,21 @@ TEST_F(Kubectl, WrongTokenIsUnauthorized) {
 
 TEST_F(Kubectl, RestartKeepsObjectsAndResourceVersion) {
   createFixtures();
+  json created = getJson({"get", "pod", "web-0", "-n", "shop"});
+  // The debounced snapshot has the pod ...
+  const std::string uid = created["metadata"]["uid"];
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        std::ifstream in(*dir_ / "data" / "objects.json");
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str().find(uid) != std::string::npos;
+      },
+      10s, 20ms))
+      << "no snapshot with the pod was written";
+  // ... and a change right before SIGTERM is kept by the final one.
+  ok({"label", "pod", "web-0", "-n", "shop", "restarted=yes"});
   json before = getJson({"get", "pod", "web-0", "-n", "shop"});
-  std::this_thread::sleep_for(500ms);  // past the snapshot debounce
   auto status = server_->signalAndWait(SIGTERM, 10s);
   ASSERT_TRUE(status.has_value()) << "petrel-apiserver ignored SIGTERM:\n" << server_->log();
   EXPECT_EQ(*status, 0) << server_->log();
@@ -278,6 +304,7 @@ TEST_F(Kubectl, RestartKeepsObjectsAndResourceVersion) {
   json after = getJson({"get", "pod", "web-0", "-n", "shop"});
   EXPECT_EQ(after["metadata"]["uid"], before["metadata"]["uid"]);
   EXPECT_EQ(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+  EXPECT_EQ(after["metadata"]["labels"].value("restarted", ""), "yes");
   ok({"get", "tp", "-A"});  // the CRD's type is served again after the restart
   ok({"apply", "-f", fixture("trafficpolicy.yaml")});
   json tp = getJson({"get", "tp", "web-split", "-n", "shop"});

@@ -126,7 +126,16 @@ TEST_F(Masquerade, TranslatedFlowSurvivesAnAgentRestart) {
   BackgroundProcess ping({"nsenter", "--net=/run/netns/" + sb.podNetns()["a"], "ping", "-c", "40",
                           "-i", "0.1", "-W", "1", sb.underlayIp(1)},
                          sb.stateDir() + "/ping.log");
-  std::this_thread::sleep_for(1s);
+  // The restart comes once the flow is translated and answered.
+  auto answered = [&] {
+    const std::string log = ping.log();
+    size_t n = 0;
+    for (auto at = log.find(" bytes from "); at != std::string::npos;
+         at = log.find(" bytes from ", at + 1))
+      ++n;
+    return n >= 5;
+  };
+  ASSERT_TRUE(waitUntil(answered, 5s, 20ms)) << ping.log();
   auto restart = sb.cli({"restart", "node-1/agent"});
   ASSERT_TRUE(restart.ok()) << restart.describe();
   auto status = ping.wait(20s);

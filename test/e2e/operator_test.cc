@@ -33,7 +33,8 @@ class OperatorE2e : public ApiServerTest {
     ApiServerTest::TearDown();
   }
 
-  // Starts a replica with a short lease (3 s) so takeover is quick; returns its identity.
+  // Starts a replica with a short lease (3 s) so takeover is quick; returns its identity. It logs
+  // each allocation pass (-v: debug).
   std::string startOperator(const std::string& pool = kPool) {
     std::string id = uniqueName("op");
     operators_[id] = std::make_unique<BackgroundProcess>(
@@ -41,7 +42,7 @@ class OperatorE2e : public ApiServerTest {
                                  kubeconfig().string(), "--cluster-pool-cidr", pool,
                                  "--node-cidr-mask", "24", "--identity", id, "--lease-name", lease_,
                                  "--lease-duration", "3", "--renew-deadline", "2", "--retry-period",
-                                 "1", "--resync", "2"},
+                                 "1", "--resync", "2", "-v"},
         *dir_ / (id + ".log"));
     return id;
   }
@@ -189,10 +190,11 @@ TEST_F(OperatorE2e, AllocatesDistinctCidrsWithOneLeaderThroughFailoverDeleteAndR
       },
       10s, 200ms))
       << allLogs();
-  // Two resync periods of the new leader.
+  // The new leader's first pass and two resync passes.
   ASSERT_TRUE(waitUntil(
       [&] { return log(next).find("installed Petrel's CRDs") != std::string::npos; }, 10s));
-  std::this_thread::sleep_for(4s);
+  ASSERT_TRUE(waitUntil([&] { return count(log(next), " node CIDRs used, ") >= 3; }, 15s, 200ms))
+      << log(next);
   EXPECT_EQ(allocations(), got);
   EXPECT_EQ(log(c).find("allocated"), std::string::npos) << log(c);
   EXPECT_EQ(log(d).find("allocated"), std::string::npos) << log(d);

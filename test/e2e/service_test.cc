@@ -363,10 +363,12 @@ TEST_F(Services, AgentRestartUnderLoadFailsNoRequest) {
            sb_.podNetns()["client"] +
            " sh -c 'ok=0; fail=0; for i in $(seq 1 80); do if curl -s -m 2 -o /dev/null http://" +
            cluster_ip_ +
-           "/; then ok=$((ok+1)); else fail=$((fail+1)); fi; sleep 0.05; done; echo "
-           "ok=$ok fail=$fail'"},
+           "/; then ok=$((ok+1)); else fail=$((fail+1)); fi; echo request $i; sleep 0.05; done; "
+           "echo ok=$ok fail=$fail'"},
       sb_.stateDir() + "/load.log");
-  std::this_thread::sleep_for(1s);
+  // The restart comes once the load runs: after its fifth request.
+  ASSERT_TRUE(waitUntil([&] { return load.log().find("request 5\n") != std::string::npos; }, 10s))
+      << load.log();
   auto restart = sb_.cli({"restart", "node-1/agent"});
   ASSERT_TRUE(restart.ok()) << restart.describe();
   ASSERT_TRUE(load.wait(60s).has_value()) << load.log();
@@ -402,15 +404,16 @@ TEST_F(Services, EstablishedConnectionsGoOnThroughAnAgentRestart) {
   ASSERT_EQ(outside_held, (std::set<std::string>{"web-1", "web-3"}));
   for (auto& c : clients) ASSERT_TRUE(waitUntil([&] { return echoes(*c) >= 3; }, 5s)) << c->log();
 
-  std::vector<size_t> before;
-  for (auto& c : clients) before.push_back(echoes(*c));
   auto restart = sb_.cli({"restart", "node-1/agent"});
   ASSERT_TRUE(restart.ok()) << restart.describe();
   ASSERT_TRUE(waitBackends(ip, 2, 90));  // the new agent is up and serving its API
-  std::this_thread::sleep_for(2s);
+  // Every connection goes on: 15 more echoes (1.5 s of them) once the new agent is up.
+  std::vector<size_t> at_up;
+  for (auto& c : clients) at_up.push_back(echoes(*c));
   for (size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_TRUE(waitUntil([&] { return echoes(*clients[i]) >= at_up[i] + 15; }, 10s))
+        << clients[i]->log();
     EXPECT_TRUE(clients[i]->running()) << clients[i]->log();
-    EXPECT_GE(echoes(*clients[i]), before[i] + 15) << clients[i]->log();
     EXPECT_LT(longestEchoGap(*clients[i]), 2.0) << clients[i]->log();
     clients[i]->terminate();
   }
@@ -696,7 +699,9 @@ TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
   auto restart = sb_.cli({"restart", "node-1/agent"});
   ASSERT_TRUE(restart.ok()) << restart.describe();
   ASSERT_TRUE(sb_.waitFrontendBackends(1, frontend, {web[other].ip + ":9000 active"}));
-  std::this_thread::sleep_for(1s);
+  const size_t echoes_at_up = echoes(*client);  // then a second of echoes with the new agent
+  ASSERT_TRUE(waitUntil([&] { return echoes(*client) >= echoes_at_up + 10; }, 10s))
+      << client->log();
   ASSERT_TRUE(client->running()) << client->log();
   ASSERT_TRUE(sb_.apply(manualSlice("term-1", "term", {web[other]})));
   expectResetSince(*client, held, std::chrono::steady_clock::now());

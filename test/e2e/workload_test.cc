@@ -267,7 +267,27 @@ TEST_F(WorkloadTest, SigtermExitsCleanlyWithinOneSecondWhileBusy) {
       },
       5s))
       << proc_->log();
-  std::this_thread::sleep_for(200ms);  // let the /delay request reach its handler
+  // The /delay request is in its handler once the server has read it: the server's side of the
+  // connection has received bytes and has none left unread (Recv-Q 0).
+  auto requestRead = [&] {
+    auto r = sh("ss -Htni '( sport = :" + std::to_string(httpPort_) + " )'");
+    std::istringstream lines(r.out);
+    bool unread_empty = false;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string state, recv_q;
+      fields >> state >> recv_q;
+      if (state == "ESTAB") {
+        unread_empty = recv_q == "0";
+      } else if (unread_empty && line.find("bytes_received:") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitUntil(requestRead, 5s, 20ms))
+      << "the /delay request was not read\n"
+      << sh("ss -tni").out;
   auto status = proc_->signalAndWait(SIGTERM, 1s);
   ASSERT_TRUE(status.has_value()) << "still running 1 s after SIGTERM\n" << proc_->log();
   EXPECT_EQ(*status, 0) << proc_->log();

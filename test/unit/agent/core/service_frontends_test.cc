@@ -201,5 +201,24 @@ TEST(ServiceFrontends, UdpAndSeveralPortsAndWhatIsLeftAlone) {
             (std::vector<std::string>{"10.244.1.9:53"}));
 }
 
+// Backends come in one order, by address then port, however the slices list them: the Maglev
+// table depends on the order of its backends, and every node must build the same one.
+TEST(ServiceFrontends, BackendsAreSortedByAddressWhateverTheSlicesOrder) {
+  auto one_way = serviceFrontends(
+      {service("web")},
+      {slice("web", 8080, {endpoint("10.244.2.2", "node-2"), endpoint("10.244.1.10", "node-1")}),
+       slice("web", 9090, {endpoint("10.244.1.9", "node-1")})},
+      kSelf);
+  auto other_way = serviceFrontends(
+      {service("web")},
+      {slice("web", 9090, {endpoint("10.244.1.9", "node-1")}),
+       slice("web", 8080, {endpoint("10.244.1.10", "node-1"), endpoint("10.244.2.2", "node-2")})},
+      kSelf);
+  const std::vector<std::string> sorted = {"10.244.1.9:9090", "10.244.1.10:8080",
+                                           "10.244.2.2:8080"};
+  EXPECT_EQ(backends(one_way, kClusterIp), sorted);
+  EXPECT_EQ(backends(other_way, kClusterIp), sorted);
+}
+
 }  // namespace
 }  // namespace petrel::core
