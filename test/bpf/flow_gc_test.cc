@@ -112,10 +112,10 @@ TEST_F(FlowGcTest, AnUnansweredConnectionLivesSixtySeconds) {
 // README: once both sides closed (FIN or RST each way) a connection lives 10 s.
 TEST_F(FlowGcTest, AClosedConnectionLivesTenSeconds) {
   const uint8_t closed = CT_F_CLOSING;
-  auto young = addConnection(1, IPPROTO_TCP, closed, ago(10s - 1s), CT_F_REPLIED | closed,
-                             ago(10s - 1s));
-  auto old = addConnection(2, IPPROTO_TCP, closed, ago(10s + 1s), CT_F_REPLIED | closed,
-                           ago(10s + 1s));
+  auto young =
+      addConnection(1, IPPROTO_TCP, closed, ago(10s - 1s), CT_F_REPLIED | closed, ago(10s - 1s));
+  auto old =
+      addConnection(2, IPPROTO_TCP, closed, ago(10s + 1s), CT_F_REPLIED | closed, ago(10s + 1s));
   collect();
   EXPECT_TRUE(kept(young)) << "closed 10 s - 1 s ago";
   EXPECT_FALSE(kept(old)) << "closed 10 s + 1 s ago";

@@ -665,8 +665,8 @@ TEST_F(ServiceXlateTest, NewConnectionsFollowTheMaglevTable) {
   }
   // Maglev moves about 0.5 % of the other entries when one of four goes (test/unit/agent/
   // maglev_test.cc); any fallback to a random choice would move two thirds of these.
-  EXPECT_LE(moved * 20, stayed + moved) << moved << " of " << stayed + moved
-                                        << " connections of the remaining backends moved";
+  EXPECT_LE(moved * 20, stayed + moved)
+      << moved << " of " << stayed + moved << " connections of the remaining backends moved";
   EXPECT_EQ(took_over.count(kPodD.ip), 0u) << "a new connection went to the removed backend";
   EXPECT_GE(took_over.size(), 2u) << "the removed backend's connections all went to one";
 }

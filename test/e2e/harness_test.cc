@@ -43,7 +43,8 @@ TEST(HarnessTest, RunKillsTheWholeGroupAtTheDeadline) {
   options.timeout = 1s;
   auto start = std::chrono::steady_clock::now();
   // A grandchild in the background that outlives its parent unless the whole group is killed.
-  CmdResult r = sh("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30' & sleep 30", options);
+  CmdResult r =
+      sh("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30' & sleep 30", options);
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(r.timedOut);
   EXPECT_LT(took, 5s);

@@ -165,13 +165,14 @@ TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
   ASSERT_TRUE(a_identity) << endpoints.out;
   // tcpdump says "listening on" once its capture and filter are in place: the pings start then.
   auto vniOfPingFrom = [&](const std::string& netns) -> int64_t {
-    BackgroundProcess capture(
-        {"nsenter", "--net=/run/netns/" + sb.underlayNetns(), "timeout", "15", "tcpdump", "-l",
-         "-n", "--immediate-mode", "-i", "br0", "-c", "1", "-T", "vxlan",
-         "udp dst port 8472 and src host " + sb.nodeIp(1)},
-        sb.stateDir() + "/tcpdump-" + netns + ".log");
+    BackgroundProcess capture({"nsenter", "--net=/run/netns/" + sb.underlayNetns(), "timeout", "15",
+                               "tcpdump", "-l", "-n", "--immediate-mode", "-i", "br0", "-c", "1",
+                               "-T", "vxlan", "udp dst port 8472 and src host " + sb.nodeIp(1)},
+                              sb.stateDir() + "/tcpdump-" + netns + ".log");
     const bool listening = waitUntil(
-        [&] { return capture.log().find("listening on") != std::string::npos || !capture.running(); },
+        [&] {
+          return capture.log().find("listening on") != std::string::npos || !capture.running();
+        },
         10s, 20ms);
     EXPECT_TRUE(listening && capture.running()) << "tcpdump: " << capture.log();
     auto ping = inNetns(netns, "ping -c 3 -i 0.2 -W 2 " + b_ip);
@@ -273,8 +274,7 @@ TEST_P(OverlayNodeRemoval, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
       },
       10s, 10ms);
   ASSERT_TRUE(gone) << "the route to node-2's pods stayed: " << routes();
-  EXPECT_LE(took, 1s) << "the route went "
-                      << std::chrono::duration_cast<Millis>(took).count()
+  EXPECT_LE(took, 1s) << "the route went " << std::chrono::duration_cast<Millis>(took).count()
                       << " ms after the Node's deletion; the README says within a second";
   // The tunnel entry and the forwarding entry go in the same pass as the route, just after it.
   bool tunnel_gone = false;

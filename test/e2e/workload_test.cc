@@ -285,9 +285,8 @@ TEST_F(WorkloadTest, SigtermExitsCleanlyWithinOneSecondWhileBusy) {
     }
     return false;
   };
-  ASSERT_TRUE(waitUntil(requestRead, 5s, 20ms))
-      << "the /delay request was not read\n"
-      << sh("ss -tni").out;
+  ASSERT_TRUE(waitUntil(requestRead, 5s, 20ms)) << "the /delay request was not read\n"
+                                                << sh("ss -tni").out;
   auto status = proc_->signalAndWait(SIGTERM, 1s);
   ASSERT_TRUE(status.has_value()) << "still running 1 s after SIGTERM\n" << proc_->log();
   EXPECT_EQ(*status, 0) << proc_->log();
