@@ -48,7 +48,8 @@ class LibcniTest : public ::testing::TestWithParam<std::string> {
     }
     ASSERT_FALSE(driverPath_.empty())
         << "go build of the libcni driver (module test/e2e/libcni; the first build needs the Go "
-           "module proxy or a filled module cache): " << buildResult_.describe();
+           "module proxy or a filled module cache): "
+        << buildResult_.describe();
     driver_ = driverPath_;
   }
 

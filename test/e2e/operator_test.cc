@@ -38,11 +38,26 @@ class OperatorE2e : public ApiServerTest {
   std::string startOperator(const std::string& pool = kPool) {
     std::string id = uniqueName("op");
     operators_[id] = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{(binDir() / "petrel-operator").string(), "--kubeconfig",
-                                 kubeconfig().string(), "--cluster-pool-cidr", pool,
-                                 "--node-cidr-mask", "24", "--identity", id, "--lease-name", lease_,
-                                 "--lease-duration", "3", "--renew-deadline", "2", "--retry-period",
-                                 "1", "--resync", "2", "-v"},
+        std::vector<std::string>{(binDir() / "petrel-operator").string(),
+                                 "--kubeconfig",
+                                 kubeconfig().string(),
+                                 "--cluster-pool-cidr",
+                                 pool,
+                                 "--node-cidr-mask",
+                                 "24",
+                                 "--identity",
+                                 id,
+                                 "--lease-name",
+                                 lease_,
+                                 "--lease-duration",
+                                 "3",
+                                 "--renew-deadline",
+                                 "2",
+                                 "--retry-period",
+                                 "1",
+                                 "--resync",
+                                 "2",
+                                 "-v"},
         *dir_ / (id + ".log"));
     return id;
   }
