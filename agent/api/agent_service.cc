@@ -90,6 +90,7 @@ grpc::Status AgentService::Status(grpc::ServerContext*, const v1::StatusRequest*
   out->set_bpf_root(info_.bpf_root);
   if (info_.kubernetes_status) info_.kubernetes_status(out->mutable_kubernetes());
   if (info_.reconcilers) info_.reconcilers(out);
+  if (info_.map_pressure) info_.map_pressure(out);
   return grpc::Status::OK;
 }
 

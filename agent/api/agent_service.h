@@ -21,6 +21,8 @@ struct AgentInfo {
   std::function<void(v1::ListServicesResponse*)> list_services;
   // Fills the reconcilers' status; unset: none.
   std::function<void(v1::StatusResponse*)> reconcilers;
+  // Fills the maps' pressure (maps, maps_error) of Status; unset: none.
+  std::function<void(v1::StatusResponse*)> map_pressure;
 };
 
 class AgentService final : public v1::Agent::Service {

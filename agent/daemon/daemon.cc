@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/core/tunnel_peers.h"
+#include "agent/daemon/map_status.h"
 #include "agent/daemon/service_list.h"
 #include "agent/datapath/host_device.h"
 #include "agent/datapath/socket_lb.h"
@@ -320,7 +321,7 @@ Status Daemon::startEndpoints() {
 
 Status Daemon::serveApi() {
   PETREL_RETURN_IF_ERROR(prepareSocketPath(opt_.socket));
-  api::AgentInfo info{opt_.node_name, opt_.bpf_root, nullptr, nullptr, nullptr};
+  api::AgentInfo info{opt_.node_name, opt_.bpf_root, nullptr, nullptr, nullptr, nullptr};
   if (cluster_) {
     info.kubernetes_status = [this](api::v1::KubernetesStatus* out) {
       fillKubernetesStatus(*cluster_, out);
@@ -330,6 +331,7 @@ Status Daemon::serveApi() {
   info.reconcilers = [this](api::v1::StatusResponse* out) {
     fillReconcilerStatus(reconcilers_, out);
   };
+  info.map_pressure = [this](api::v1::StatusResponse* out) { fillMapPressure(opt_.bpf_root, out); };
   service_ = std::make_unique<api::AgentService>(*endpoints_, info);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + opt_.socket, grpc::InsecureServerCredentials());

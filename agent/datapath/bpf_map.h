@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/datapath/map.h"
+#include "agent/datapath/map_pressure.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -36,9 +37,10 @@ class BpfMap : public Map<K, V> {
   int fd() const { return fd_.get(); }
   const std::string& name() const override { return name_; }
 
+  // A full map's refusal names the map and its capacity (map_pressure.h).
   Status update(const K& key, const V& value) override {
     if (bpf_map_update_elem(fd_.get(), &key, &value, BPF_ANY) != 0)
-      return errnoStatus(errno, "update " + name_);
+      return mapWriteError(fd_.get(), name_, errno);
     return Status::ok();
   }
   // Deleting a missing key is success (idempotent).

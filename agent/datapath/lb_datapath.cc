@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/core/maglev.h"
+#include "agent/datapath/map_pressure.h"
 #include "common/unique_fd.h"
 
 namespace petrel::datapath {
@@ -236,7 +237,8 @@ Status BpfLbDatapath::writeMaglev(const core::LbFrontend& frontend, const core::
   }
   int inner_fd = inner.get();
   if (bpf_map_update_elem(maglev_fd_, &key, &inner_fd, BPF_ANY) != 0) {
-    return errnoStatus(errno, "install the Maglev table for " + frontend.toString());
+    return mapWriteError(maglev_fd_, PETREL_MAP_LB_MAGLEV, errno,
+                         "the Maglev table of " + frontend.toString());
   }
   return Status::ok();
 }

@@ -50,6 +50,26 @@ void dropOutdatedSocketFrontends(const std::string& pin_root) {
     spdlog::info("removed {}: an older agent's map of type {}, not an array", path, info.type);
   }
 }
+
+// Applies the resizes of `options` to the maps `obj` defines, marking in `applied` those found.
+Status resizeMaps(struct bpf_object* obj, const LoadOptions& options, std::vector<bool>& applied) {
+  for (size_t i = 0; i < options.map_resizes.size(); ++i) {
+    const MapResize& r = options.map_resizes[i];
+    struct bpf_map* map = bpf_object__find_map_by_name(obj, r.name.c_str());
+    if (!map) continue;
+    if (int err = bpf_map__set_max_entries(map, r.max_entries); err) {
+      return errnoStatus(-err, "resize map " + r.name);
+    }
+    if (r.type != 0) {
+      if (int err = bpf_map__set_type(map, static_cast<enum bpf_map_type>(r.type)); err) {
+        return errnoStatus(-err, "change the type of map " + r.name);
+      }
+    }
+    applied[i] = true;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& pin_root,
@@ -65,8 +85,10 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
       "so the connections and NAT flows they tracked are lost)",
       pin_root);
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root.c_str());
+  std::vector<bool> resized(options.map_resizes.size(), false);
   dp->lxc_ = lxc__open_opts(&opts);
   if (!dp->lxc_) return errnoStatus(errno, "open BPF object lxc");
+  PETREL_RETURN_IF_ERROR(resizeMaps(dp->lxc_->obj, options, resized));
   dp->lxc_->rodata->tunnel_ifindex = options.tunnel_ifindex;
   if (int err = lxc__load(dp->lxc_); err) {
     return errnoStatus(-err, "load BPF object lxc" + stale_hint);
@@ -74,12 +96,14 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   // The overlay object shares the endpoint, tunnel and metrics maps through their pins.
   dp->overlay_ = overlay__open_opts(&opts);
   if (!dp->overlay_) return errnoStatus(errno, "open BPF object overlay");
+  PETREL_RETURN_IF_ERROR(resizeMaps(dp->overlay_->obj, options, resized));
   dp->overlay_->rodata->collect_md = options.tunnel_collect_md;
   if (int err = overlay__load(dp->overlay_); err) {
     return errnoStatus(-err, "load BPF object overlay" + stale_hint);
   }
   dp->uplink_ = uplink__open_opts(&opts);
   if (!dp->uplink_) return errnoStatus(errno, "open BPF object uplink");
+  PETREL_RETURN_IF_ERROR(resizeMaps(dp->uplink_->obj, options, resized));
   // Maglev tables are arrays of the configured size: the outer map gets a template of it.
   LIBBPF_OPTS(bpf_map_create_opts, inner_opts, .map_flags = BPF_F_INNER_MAP);
   UniqueFd maglev_template(bpf_map_create(BPF_MAP_TYPE_ARRAY, "petrel_maglev", sizeof(uint32_t),
@@ -99,6 +123,13 @@ Result<std::unique_ptr<LoadedDatapath>> LoadedDatapath::load(const std::string& 
   dropOutdatedSocketFrontends(pin_root);
   dp->sock_ = sock__open_opts(&opts);
   if (!dp->sock_) return errnoStatus(errno, "open BPF object sock");
+  PETREL_RETURN_IF_ERROR(resizeMaps(dp->sock_->obj, options, resized));
+  for (size_t i = 0; i < resized.size(); ++i) {
+    if (!resized[i]) {
+      return makeError(Code::kInvalidArgument, "resize map {}: no BPF object defines it",
+                       options.map_resizes[i].name);
+    }
+  }
   if (int err = sock__load(dp->sock_); err) {
     return errnoStatus(-err, "load BPF object sock" + stale_hint);
   }

@@ -21,11 +21,23 @@ struct bpf_program;
 
 namespace petrel::datapath {
 
+// A map given another capacity before load, so tests reach it with a few entries. Only a map
+// not pinned yet takes it (a reused pin keeps its own), in every object that defines it.
+struct MapResize {
+  std::string name;  // the pin name, e.g. PETREL_MAP_CT
+  uint32_t max_entries = 0;
+  // 0: unchanged. A plain BPF_MAP_TYPE_HASH in place of an LRU one refuses an insert when full
+  // instead of evicting: how a test makes the programs meet the refusal an LRU gives only when
+  // it finds nothing to evict.
+  uint32_t type = 0;
+};
+
 // Values the programs are configured with before load.
 struct LoadOptions {
   uint32_t tunnel_ifindex = 0;         // the overlay device; 0: no tunnelling
   bool tunnel_collect_md = false;      // the overlay device is collect_md (OverlayMode)
   uint32_t maglev_table_size = 16381;  // a prime (core::checkMaglevTableSize)
+  std::vector<MapResize> map_resizes = {};  // tests only
 };
 
 // The cgroup hooks the socket-level load balancer attaches to (the names of their link pins).

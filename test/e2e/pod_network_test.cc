@@ -183,6 +183,20 @@ TEST_F(PodNetworkTest, EndpointListShowsPodsAndDelRemovesEverything) {
   ASSERT_FALSE(pinned.is_null()) << error;
   EXPECT_TRUE(mentions(pinned, a.ip())) << pinned.dump(2);
   EXPECT_TRUE(mentions(pinned, b.ip())) << pinned.dump(2);
+  // `petrel status` shows how full the endpoint map is.
+  CmdResult st = agent_->cli({"status", "-o", "json"});
+  ASSERT_TRUE(st.ok()) << st.describe();
+  auto status = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(status.is_object() && status.contains("maps")) << st.out;
+  bool listed = false;
+  for (const auto& m : status["maps"]) {
+    if (m.value("name", "") != "petrel_endpoints") continue;
+    listed = true;
+    EXPECT_EQ(m.value("entries", 0), 2) << m.dump();
+    EXPECT_EQ(m.value("capacity", 0), 65536) << m.dump();
+    EXPECT_EQ(m.value("refusedWrites", 1), 0) << m.dump();
+  }
+  EXPECT_TRUE(listed) << st.out;
 
   const std::string host = a.hostIfname();
   const std::string ip = a.ip();

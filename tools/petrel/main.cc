@@ -87,6 +87,27 @@ void printReconcilers(const v1::StatusResponse& resp) {
   t.print(std::cout);
 }
 
+// One line per map that can fill up: entries, capacity and what happens when it is full; then
+// the agent's writes a full map refused.
+void printMapPressure(const v1::StatusResponse& resp) {
+  if (!resp.maps_error().empty()) {
+    std::cout << "  (cannot read the maps: " << resp.maps_error() << ")\n";
+    return;
+  }
+  petrel::cli::Table t({"  MAP", "ENTRIES", "CAPACITY", "USE", "WHEN FULL", "REFUSED WRITES"});
+  for (const auto& m : resp.maps()) {
+    const uint64_t percent = m.capacity() ? m.entries() * 100 / m.capacity() : 0;
+    std::string use = std::to_string(percent) + "%";
+    if (m.capacity() && m.entries() >= m.capacity()) use += " FULL";
+    t.addRow({"  " + m.name(), std::to_string(m.entries()), std::to_string(m.capacity()), use,
+              m.evicts() ? "evicts oldest" : "refuses new", std::to_string(m.refused_writes())});
+  }
+  t.print(std::cout);
+  for (const auto& m : resp.maps()) {
+    if (m.refused_writes()) std::cout << "  last refused: " << m.last_refused() << "\n";
+  }
+}
+
 int cmdStatus(const Globals& g) {
   v1::StatusResponse resp;
   auto st = connect(g)->Status(deadline().get(), {}, &resp);
@@ -115,6 +136,15 @@ int cmdStatus(const Globals& g) {
                              {"lastFailureUnixMs", r.last_failure_unix_ms()},
                              {"lastError", r.last_error()}});
     }
+    json maps = json::array();
+    for (const auto& m : resp.maps()) {
+      maps.push_back({{"name", m.name()},
+                      {"entries", m.entries()},
+                      {"capacity", m.capacity()},
+                      {"evicts", m.evicts()},
+                      {"refusedWrites", m.refused_writes()},
+                      {"lastRefused", m.last_refused()}});
+    }
     std::cout << json{{"ready", resp.ready()},
                       {"message", resp.message()},
                       {"version", resp.version()},
@@ -124,6 +154,8 @@ int cmdStatus(const Globals& g) {
                       {"ipsAllocated", resp.ips_allocated()},
                       {"ipsTotal", resp.ips_total()},
                       {"bpfRoot", resp.bpf_root()},
+                      {"maps", maps},
+                      {"mapsError", resp.maps_error()},
                       {"kubernetes",
                        {{"enabled", resp.kubernetes().enabled()},
                         {"server", resp.kubernetes().server()},
@@ -142,6 +174,7 @@ int cmdStatus(const Globals& g) {
             << "IPAM:       " << resp.ips_allocated() << "/" << resp.ips_total() << " allocated\n"
             << "Endpoints:  " << resp.endpoints() << "\n"
             << "BPF maps:   " << resp.bpf_root() << "\n";
+  printMapPressure(resp);
   printReconcilers(resp);
   const auto& k = resp.kubernetes();
   if (!k.enabled()) {
