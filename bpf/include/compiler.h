@@ -4,6 +4,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/pkt_cls.h>
 
 #ifndef __always_inline

@@ -5,6 +5,7 @@
 
 #include "compiler.h"
 #include "maps.h"
+#include "metrics.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -61,10 +62,13 @@ static __always_inline int lb_random_backend(__be32 address, __be16 port, __u8 p
 }
 
 /* Chooses a backend for a new connection from `client` to the frontend `svc` (its master
- * entry) into *out (address and port). Returns -1 when none can be chosen. */
+ * entry) into *out (address and port). Returns -1 when none can be chosen. A client's backend
+ * the affinity map refuses to keep (full, nothing the LRU could evict) does not stop the
+ * connection: it is counted as PETREL_LB_AFFINITY_MAP_FULL in `metric_dir`, and the client's
+ * next connection may get another backend. */
 static __always_inline int lb_select_backend(const struct lb_service_value* svc, __be32 address,
                                              __be16 port, __u8 proto, __u64 client,
-                                             struct lb_backend* out) {
+                                             __u32 metric_dir, struct lb_backend* out) {
   __u32 backend_id = 0;
   if (!(svc->flags & LB_SVC_F_AFFINITY))
     return lb_random_backend(address, port, proto, svc->count, &backend_id, out);
@@ -87,6 +91,7 @@ static __always_inline int lb_select_backend(const struct lb_service_value* svc,
   }
   if (lb_random_backend(address, port, proto, svc->count, &backend_id, out) < 0) return -1;
   struct lb_affinity_value v = {.last_used_ns = now, .backend_id = backend_id};
-  bpf_map_update_elem(&petrel_lb_affinity, &akey, &v, BPF_ANY);
+  if (bpf_map_update_elem(&petrel_lb_affinity, &akey, &v, BPF_ANY) != 0)
+    metrics_count(PETREL_LB_AFFINITY_MAP_FULL, metric_dir, 0);
   return 0;
 }

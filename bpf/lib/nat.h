@@ -7,6 +7,7 @@
 #include "flow.h"
 #include "maps.h"
 #include "nat_map.h"
+#include "reasons.h"
 
 /* Written by the agent (and the tests) through the skeleton's mmapped .bss. */
 struct nat_config nat_config = {};
@@ -30,10 +31,13 @@ static __always_inline void nat_reply_key(struct flow_key* k, const struct flow_
 }
 
 /* Claims a node port for the flow `t` (a pod's first packet toward the outside) and records both
- * directions. Returns the egress entry, or NULL when no port is free for this destination. A
- * port whose flow has gone idle past its timeout is taken over, and that flow's egress entry
- * removed. */
-static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t, __u64 now) {
+ * directions. Returns the egress entry, or NULL with *reason: PETREL_DROP_NAT_NO_PORT when no
+ * port is free for this destination, PETREL_DROP_NAT_MAP_FULL when the map refused an entry
+ * (full, with nothing the LRU could evict). A port whose flow has gone idle past its timeout is
+ * taken over, and that flow's egress entry removed. */
+static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t, __u64 now,
+                                                      __u32* reason) {
+  *reason = PETREL_DROP_NAT_NO_PORT;
   __u32 range = (__u32)nat_config.port_max - nat_config.port_min + 1;
   if (nat_config.port_max < nat_config.port_min) return 0;
   __u32 start = bpf_get_prandom_u32() % range;
@@ -43,9 +47,14 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
   for (int i = 0; i < NAT_PORT_TRIES; i++) {
     __be16 candidate = bpf_htons((__u16)(nat_config.port_min + (start + i) % range));
     nat_reply_key(&rkey, t, candidate);
-    if (bpf_map_update_elem(&petrel_nat, &rkey, &reply, BPF_NOEXIST) == 0) {
+    long err = bpf_map_update_elem(&petrel_nat, &rkey, &reply, BPF_NOEXIST);
+    if (err == 0) {
       port = candidate;
       break;
+    }
+    if (err != -EEXIST) {
+      *reason = PETREL_DROP_NAT_MAP_FULL;
+      return 0;
     }
     struct nat_entry* held = bpf_map_lookup_elem(&petrel_nat, &rkey);
     if (held && nat_entry_stale(held, t->proto, now)) {
@@ -60,6 +69,8 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
         port = candidate;
         break;
       }
+      *reason = PETREL_DROP_NAT_MAP_FULL; /* not even the place of an entry it replaces */
+      return 0;
     }
     if (i + 1 >= (int)range) break; /* every port of a small range probed */
   }
@@ -67,9 +78,15 @@ static __always_inline struct nat_entry* nat_allocate(const struct flow_tuple* t
   struct flow_key ekey;
   flow_key_of(&ekey, t->saddr, t->daddr, t->sport, t->dport, t->proto, NAT_DIR_EGRESS);
   struct nat_entry forward = {.to_addr = nat_config.node_ip4, .to_port = port, .last_seen_ns = now};
-  if (bpf_map_update_elem(&petrel_nat, &ekey, &forward, BPF_NOEXIST) != 0) {
-    /* Another CPU translated the same new flow first: keep its port, give ours back. */
+  long err = bpf_map_update_elem(&petrel_nat, &ekey, &forward, BPF_NOEXIST);
+  if (err != 0) {
+    /* Another CPU translated the same new flow first (keep its port), or the map is full:
+     * either way ours goes back. */
     bpf_map_delete_elem(&petrel_nat, &rkey);
+    if (err != -EEXIST) {
+      *reason = PETREL_DROP_NAT_MAP_FULL;
+      return 0;
+    }
   }
   return bpf_map_lookup_elem(&petrel_nat, &ekey);
 }

@@ -40,17 +40,20 @@ static __always_inline void nat_entry_touch(struct nat_entry* e, const struct fl
 }
 
 /* A UDP packet from outside to a pod: remember the flow so the pod's answers keep its address
- * (TCP and ICMP answers are recognised by their flags and type). */
-static __always_inline void nat_remember_inbound_udp(const struct flow_tuple* t) {
+ * (TCP and ICMP answers are recognised by their flags and type). Returns 0, or -1 when the map
+ * refused the entry (full, nothing the LRU could evict): the pod's answers would leave
+ * masqueraded, so the caller drops the packet as PETREL_DROP_NAT_MAP_FULL. */
+static __always_inline int nat_remember_inbound_udp(const struct flow_tuple* t) {
   struct flow_key key;
   flow_key_of(&key, t->daddr, t->saddr, t->dport, t->sport, t->proto, NAT_DIR_EGRESS);
   __u64 now = bpf_ktime_get_ns();
   struct nat_entry* e = bpf_map_lookup_elem(&petrel_nat, &key);
   if (e) {
     nat_entry_touch(e, t, now);
-    return;
+    return 0;
   }
   struct nat_entry pass = {
       .to_addr = t->daddr, .to_port = t->dport, .flags = NAT_F_PASSTHROUGH, .last_seen_ns = now};
-  bpf_map_update_elem(&petrel_nat, &key, &pass, BPF_NOEXIST);
+  long err = bpf_map_update_elem(&petrel_nat, &key, &pass, BPF_NOEXIST);
+  return err == 0 || err == -EEXIST ? 0 : -1; /* EEXIST: another CPU remembered it */
 }

@@ -194,8 +194,9 @@ static __always_inline int nodeport_xdp_forward(struct xdp_md* ctx, struct ethhd
     to_backend.daddr = target.addr;
     to_backend.dport = target.port;
     struct nat_entry* e = nat_lookup_egress(&to_backend, now);
-    if (!e) e = nat_allocate(&to_backend, now);
-    if (!e) return xdp_count(ctx, PETREL_DROP_NAT_NO_PORT, XDP_DROP);
+    __u32 reason;
+    if (!e) e = nat_allocate(&to_backend, now, &reason);
+    if (!e) return xdp_count(ctx, reason, XDP_DROP);
     nat_entry_touch(e, &to_backend, now);
     nat_port = e->to_port;
     if (target.ct) target.ct->nat_port = nat_port;

@@ -81,15 +81,17 @@ struct service_target {
 };
 
 /* What service_target_of found when it found no target. */
-#define SERVICE_TARGET_NONE -1  /* nothing can take it: a connection answers with a reject */
-#define SERVICE_TARGET_RETRY -2 /* none here now (policy Local elsewhere, an update in flight) */
+#define SERVICE_TARGET_NONE -1 /* nothing can take it: a connection answers with a reject */
+/* none here now (policy Local elsewhere, an update in flight, the CT map full): drop */
+#define SERVICE_TARGET_RETRY -2
 
 /* The target of a packet of `t` (TCP or UDP) to the frontend `svc`: the connection's, or for its
  * first packet a new choice recorded in the CT map in both directions. Returns 0, or
  * SERVICE_TARGET_NONE for a TCP segment that is not a connection's start and of no connection
  * known (its backend was removed, or it was never seen) and for a frontend without backends, or
  * SERVICE_TARGET_RETRY (with *reason) when a client's retry may find one: the Service's
- * endpoints are on other nodes under traffic policy Local, or a slot was missing mid-update. */
+ * endpoints are on other nodes under traffic policy Local, a slot was missing mid-update, or
+ * the CT map refused the connection's entries. */
 static __always_inline int service_target_of(const struct flow_tuple* t,
                                              const struct lb_service_value* svc, __u64 now,
                                              struct service_target* out, __u32* reason) {
@@ -114,7 +116,7 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
   /* Maglev, so that every node picks the same backend for this connection; affinity first. */
   struct lb_backend b;
   if (((svc->flags & LB_SVC_F_AFFINITY) || maglev_backend(t, &b) < 0) &&
-      lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr, &b) < 0) {
+      lb_select_backend(svc, t->daddr, t->dport, t->proto, t->saddr, METRIC_DIR_INGRESS, &b) < 0) {
     *reason = PETREL_DROP_NO_BACKEND_YET;
     return SERVICE_TARGET_RETRY;
   }
@@ -133,9 +135,21 @@ static __always_inline int service_target_of(const struct flow_tuple* t,
                            .last_seen_ns = now};
   struct flow_key rkey;
   flow_key_of(&rkey, out->addr, t->saddr, out->port, t->sport, t->proto, CT_DIR_REPLY);
-  bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY);
-  bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY);
+  /* Every field of *out set on every path from here: the verifier rejects reading a register
+   * the compiler left undefined on the paths that return early. */
   out->refreshed = 1;
+  out->ct = 0;
+  /* An entry the map refuses (full, nothing the LRU could evict) drops the packet: without both
+   * entries the backend's answers could not be translated back. */
+  if (bpf_map_update_elem(&petrel_ct, &rkey, &reply, BPF_ANY) != 0) {
+    *reason = PETREL_DROP_CT_MAP_FULL;
+    return SERVICE_TARGET_RETRY;
+  }
+  if (bpf_map_update_elem(&petrel_ct, &key, &forward, BPF_ANY) != 0) {
+    bpf_map_delete_elem(&petrel_ct, &rkey);
+    *reason = PETREL_DROP_CT_MAP_FULL;
+    return SERVICE_TARGET_RETRY;
+  }
   out->ct = bpf_map_lookup_elem(&petrel_ct, &key);
   return 0;
 }
@@ -177,11 +191,8 @@ static __always_inline int service_forward(struct __sk_buff* skb, struct flow_tu
   t->dport = backend_port;
   if (snat) {
     struct nat_entry* e = nat_lookup_egress(t, now);
-    if (!e) e = nat_allocate(t, now);
-    if (!e) {
-      *reason = PETREL_DROP_NAT_NO_PORT;
-      return TC_ACT_SHOT;
-    }
+    if (!e) e = nat_allocate(t, now, reason);
+    if (!e) return TC_ACT_SHOT;
     nat_entry_touch(e, t, now);
     __be32 to_addr = e->to_addr;
     __be16 to_port = e->to_port;

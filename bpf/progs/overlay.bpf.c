@@ -95,7 +95,9 @@ int petrel_overlay_ingress(struct __sk_buff* skb) {
   struct flow_tuple t;
   if (iph->protocol == IPPROTO_UDP && !tunnel_lookup_ip4(iph->saddr) &&
       flow_tuple_read(skb, iph, &t) == 0) {
-    nat_remember_inbound_udp(&t);
+    if (nat_remember_inbound_udp(&t) < 0) {
+      return count(skb, PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_INGRESS, 0);
+    }
     data = (void*)(long)skb->data;
     data_end = (void*)(long)skb->data_end;
     eth = data;

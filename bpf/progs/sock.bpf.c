@@ -2,7 +2,9 @@
  * Service frontend are sent to a backend chosen once, at the socket, so the packets carry the
  * backend address from the start (no per-packet NAT); getpeername() and recvmsg() show the
  * frontend again (kept per socket in an array slot that the sock_release hook frees). A frontend
- * without backends is refused with ECONNREFUSED, like kube-proxy's reject rule. Addresses that
+ * without backends is refused with ECONNREFUSED, like kube-proxy's reject rule; a socket whose
+ * frontend cannot be kept (the LRU map full with nothing to evict) with ENOBUFS, counted as
+ * sock-revnat-map-full. Addresses that
  * are not frontends pass untouched. The IPv6 hooks do the same for IPv4-mapped addresses
  * (::ffff:a.b.c.d), which is how dual-stack IPv6 sockets (Java's, for one) reach IPv4 Services;
  * other IPv6 addresses pass until IPv6 Services exist. */
@@ -10,8 +12,7 @@
 
 #include "compiler.h"
 #include "lb.h"
-
-#define PETREL_ECONNREFUSED 111
+#include "metrics.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -89,13 +90,13 @@ static __always_inline int translate(struct bpf_sock_addr* ctx, int connected, i
   struct lb_service_value* svc = lb_lookup_service(address, port, proto);
   if (!svc) return 1;
   if (svc->count == 0) {
-    bpf_set_retval(-PETREL_ECONNREFUSED);
+    bpf_set_retval(-ECONNREFUSED);
     return 0;
   }
   struct lb_backend b;
   __u64 client = (svc->flags & LB_SVC_F_AFFINITY) ? bpf_get_netns_cookie(ctx) : 0;
-  if (lb_select_backend(svc, address, port, proto, client, &b) < 0) {
-    bpf_set_retval(-PETREL_ECONNREFUSED);
+  if (lb_select_backend(svc, address, port, proto, client, METRIC_DIR_EGRESS, &b) < 0) {
+    bpf_set_retval(-ECONNREFUSED);
     return 0;
   }
   __u64 cookie = bpf_get_socket_cookie(ctx);
@@ -103,7 +104,13 @@ static __always_inline int translate(struct bpf_sock_addr* ctx, int connected, i
     struct lb_sock_revnat_key rkey = {.cookie = cookie, .address = b.address, .port = b.port};
     struct lb_sock_revnat_value rval = {
         .address = address, .port = port, .service_id = svc->service_id};
-    bpf_map_update_elem(&petrel_lb_sock_revnat, &rkey, &rval, BPF_ANY);
+    /* Without the entry recvmsg() and getpeername() would show the backend, and a client
+     * checking who answered (a DNS resolver does) would wait for nothing: refuse instead. */
+    if (bpf_map_update_elem(&petrel_lb_sock_revnat, &rkey, &rval, BPF_ANY) != 0) {
+      metrics_count(PETREL_DROP_SOCK_REVNAT_MAP_FULL, METRIC_DIR_EGRESS, 0);
+      bpf_set_retval(-ENOBUFS);
+      return 0;
+    }
   }
   sock_set_ip4(ctx, v6, b.address);
   ctx->user_port = b.port;

@@ -84,8 +84,9 @@ int petrel_uplink_egress(struct __sk_buff* skb) {
     if (t.proto == IPPROTO_TCP && (t.tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN)
       return TC_ACT_OK;
     if (t.proto == IPPROTO_ICMP && t.icmp_type != PETREL_ICMP_ECHO) return TC_ACT_OK;
-    e = nat_allocate(&t, now);
-    if (!e) return count(skb, PETREL_DROP_NAT_NO_PORT, METRIC_DIR_EGRESS, 0);
+    __u32 reason;
+    e = nat_allocate(&t, now, &reason);
+    if (!e) return count(skb, reason, METRIC_DIR_EGRESS, 0);
   }
   nat_entry_touch(e, &t, now);
   __be32 to_addr = e->to_addr;
@@ -189,7 +190,9 @@ int petrel_uplink_ingress(struct __sk_buff* skb) {
   }
   if (flow_tuple_read(skb, iph, &t) < 0) return TC_ACT_OK; /* the stack's to judge */
   if (to_node) return reverse_translate(skb, &t);
-  nat_remember_inbound_udp(&t);
+  if (nat_remember_inbound_udp(&t) < 0) {
+    return count(skb, PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_INGRESS, 0);
+  }
   return TC_ACT_OK;
 }
 

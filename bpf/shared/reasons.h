@@ -17,6 +17,7 @@
   X(LB_REPLIED_XDP, 10, "service-reply-xdp")             \
   X(LB_ICMP_ERROR, 11, "service-icmp-error")             \
   X(LB_REJECTED, 12, "service-rejected")                 \
+  X(LB_AFFINITY_MAP_FULL, 13, "affinity-map-full")       \
   X(DROP_INVALID, 130, "invalid-packet")                 \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source")          \
   X(DROP_UNKNOWN_ENDPOINT, 132, "unknown-endpoint")      \
@@ -30,7 +31,10 @@
   X(DROP_NO_ROUTE, 140, "no-route")                      \
   X(DROP_NO_LOCAL_BACKEND, 141, "no-local-backend")      \
   X(DROP_NO_BACKEND_YET, 142, "backend-not-chosen")      \
-  X(DROP_REJECT_RATE, 143, "reject-rate-limited")
+  X(DROP_REJECT_RATE, 143, "reject-rate-limited")        \
+  X(DROP_CT_MAP_FULL, 144, "ct-map-full")                \
+  X(DROP_NAT_MAP_FULL, 145, "nat-map-full")              \
+  X(DROP_SOCK_REVNAT_MAP_FULL, 146, "sock-revnat-map-full")
 
 enum petrel_reason {
 #define PETREL_REASON_ENUM(name, value, text) PETREL_##name = value,

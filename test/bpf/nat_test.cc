@@ -1,7 +1,7 @@
 // BPF program tests for masquerading: the uplink programs translate a pod's flows to
 // the outside to the node address and an allocated port, translate the replies back with valid
 // checksums, leave in-cluster, node and inbound traffic alone, and fail cleanly (a counted drop)
-// when ports run out or a packet cannot be translated.
+// when ports run out, the NAT map is full or a packet cannot be translated.
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
 
@@ -284,6 +284,53 @@ TEST_F(NatProgramTest, APodsIcmpErrorsLeaveAsTheirFlowsAnswers) {
   auto u = egress(unrelated);
   EXPECT_EQ(u.verdict, TC_ACT_OK);
   EXPECT_EQ(u.out, unrelated);
+}
+
+// A full NAT map (docs/decisions.md, "Full maps"): made a tiny plain hash, which refuses an insert
+// whenever it is full (the real LRU refuses only when it finds nothing to evict).
+class NatFullMapTest : public NatProgramTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    datapath::LoadOptions o;
+    o.map_resizes = {{PETREL_MAP_NAT, 3, BPF_MAP_TYPE_HASH}};  // one flow and a half
+    return o;
+  }
+};
+
+TEST_F(NatFullMapTest, AFlowTheMapRefusesIsDroppedAsMapFullNotAsPortsExhausted) {
+  auto first = egress(fromPod(kPodB.ip, kOutside).tcp(40001, 443).build());
+  ASSERT_EQ(first.verdict, TC_ACT_OK);  // two entries
+  const uint16_t port = PacketView{first.out}.sport();
+  const uint64_t full = counter(PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_EGRESS);
+  const uint64_t no_port = counter(PETREL_DROP_NAT_NO_PORT, METRIC_DIR_EGRESS);
+  // Its reply entry fits, its egress entry does not: dropped, and the port given back.
+  EXPECT_EQ(egress(fromPod(kPodB.ip, kOutside).tcp(40002, 443).build()).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_EGRESS), full + 1);
+  EXPECT_EQ(counter(PETREL_DROP_NAT_NO_PORT, METRIC_DIR_EGRESS), no_port);
+  EXPECT_EQ(natEntries(), 2u);
+  // The established flow goes on.
+  auto again = egress(fromPod(kPodB.ip, kOutside).tcp(40001, 443, 0x10).build());
+  EXPECT_EQ(again.verdict, TC_ACT_OK);
+  EXPECT_EQ(PacketView{again.out}.sport(), port);
+}
+
+// UDP from outside to a pod must be remembered, or the pod's answers would leave masqueraded:
+// one that cannot be is dropped.
+TEST_F(NatFullMapTest, InboundUdpThatCannotBeRememberedIsDropped) {
+  ASSERT_EQ(egress(fromPod(kPodB.ip, kOutside).tcp(40001, 443).build()).verdict, TC_ACT_OK);
+  auto inbound = [&](uint16_t sport) {
+    return ingress(PacketBuilder()
+                       .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                       .ipv4(kOutside, kPodA.ip, 60)
+                       .udp(sport, 9001)
+                       .payload("q")
+                       .build());
+  };
+  EXPECT_EQ(inbound(5000).verdict, TC_ACT_OK);  // the third entry
+  const uint64_t full = counter(PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_INGRESS);
+  EXPECT_EQ(inbound(5001).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_NAT_MAP_FULL, METRIC_DIR_INGRESS), full + 1);
+  EXPECT_EQ(inbound(5000).verdict, TC_ACT_OK);  // a remembered flow goes on
 }
 
 }  // namespace

@@ -6,9 +6,10 @@
 // connections keep their backend when the Service changes, and an answered one is kept by the
 // garbage collector however quiet; what no backend can take gets a reset or port unreachable
 // (from the datapath at an externalIP, from the stack at the node's address), or is dropped
-// when policy Local leaves the node without endpoints. The
-// tests run in their own network namespace whose routes and neighbours make the FIB forwarding
-// deterministic.
+// when policy Local leaves the node without endpoints. A full conntrack map drops a new
+// connection (counted), a full LRU one evicts; a full affinity map serves the client without
+// affinity (counted). The tests run in their own network namespace whose routes and neighbours
+// make the FIB forwarding deterministic.
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
@@ -27,6 +28,7 @@
 
 #include "agent/datapath/flow_gc.h"
 #include "agent/datapath/lb_datapath.h"
+#include "agent/datapath/map_pressure.h"
 #include "common/unique_fd.h"
 #include "reasons.h"
 #include "test/bpf/packet_builder.h"
@@ -825,6 +827,91 @@ TEST_F(ServiceXlateTest, XdpWrapsTrafficToAnotherNodesPodInVxlanInTunnelMode) {
   EXPECT_EQ(big.verdict, XDP_PASS);
   EXPECT_EQ(big.out, full);
   EXPECT_EQ(uplinkXdp(fromClient(0x10)).verdict, XDP_TX);  // small ones still go
+}
+
+// Full maps (docs/decisions.md, "Full maps"). A plain hash refuses an insert whenever it is
+// full; an LRU map does only when it finds nothing to evict, which a test cannot bring about. So
+// these make the conntrack or affinity map a tiny plain hash to reach the refusal.
+class ServiceXlateFullConntrackTest : public ServiceXlateTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    datapath::LoadOptions o;
+    o.map_resizes = {{PETREL_MAP_CT, 3, BPF_MAP_TYPE_HASH}};  // one connection and a half
+    return o;
+  }
+};
+
+TEST_F(ServiceXlateFullConntrackTest, ANewConnectionTheMapRefusesIsDroppedAndCounted) {
+  setBackends({{kPodA.ip, 8080}});
+  ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);  // two entries
+  const uint64_t before = counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS);
+  // Its reply entry fits, its client's entry does not: dropped, and no half left behind.
+  EXPECT_EQ(uplinkIngress(fromClient(0x02, 50001)).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS), before + 1);
+  EXPECT_EQ(dp_->conntrack().keys()->size(), 2u);
+  // The established connection goes on.
+  auto ack = uplinkIngress(fromClient(0x10));
+  EXPECT_EQ(ack.verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(PacketView{ack.out}.ipDst(), kPodA.ip);
+  // XDP leaves a connection it cannot track to tc, which drops and counts it.
+  setBackends({{kRemoteBackend, 8080}});
+  EXPECT_EQ(uplinkXdp(fromClient(0x02, 50002)).verdict, XDP_PASS);
+  EXPECT_EQ(counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS), before + 1);
+  EXPECT_EQ(uplinkIngress(fromClient(0x02, 50002)).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS), before + 2);
+}
+
+// The real conntrack map is an LRU: at capacity a new connection is served and the least
+// recently used entries go (what the garbage collector normally keeps from happening).
+class ServiceXlateSmallLruConntrackTest : public ServiceXlateTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    datapath::LoadOptions o;
+    o.map_resizes = {{PETREL_MAP_CT, 16}};
+    return o;
+  }
+};
+
+TEST_F(ServiceXlateSmallLruConntrackTest, AtCapacityNewConnectionsAreServedAndTheOldestEvicted) {
+  setBackends({{kPodA.ip, 8080}});
+  const uint64_t refused = counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS);
+  for (uint16_t port = 40000; port < 40020; ++port) {  // 40 entries for 16 places
+    ASSERT_EQ(uplinkIngress(fromClient(0x02, port)).verdict, TC_ACT_REDIRECT) << port;
+  }
+  EXPECT_EQ(counter(PETREL_DROP_CT_MAP_FULL, METRIC_DIR_INGRESS), refused);
+  EXPECT_LE(dp_->conntrack().keys()->size(), 16u);
+  auto pressure = datapath::readMapPressure(pin_root_);
+  ASSERT_TRUE(pressure) << pressure.status().toString();
+  auto ct = std::find_if(pressure->begin(), pressure->end(),
+                         [](const auto& m) { return m.name == PETREL_MAP_CT; });
+  ASSERT_NE(ct, pressure->end());
+  EXPECT_EQ(ct->capacity, 16u);
+  EXPECT_TRUE(ct->evicts);
+  EXPECT_GT(ct->entries, 0u);
+}
+
+class ServiceXlateFullAffinityTest : public ServiceXlateTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    datapath::LoadOptions o;
+    o.map_resizes = {{PETREL_MAP_LB_AFFINITY, 1, BPF_MAP_TYPE_HASH}};
+    return o;
+  }
+};
+
+// sessionAffinity is kept where it can be; a client the map has no room for is still served
+// (counted), and may get another backend next time.
+TEST_F(ServiceXlateFullAffinityTest, AClientTheMapRefusesIsServedAndCounted) {
+  setBackends({{kPodA.ip, 8080}, {kPodB.ip, 8080}}, {.affinity = true});
+  ASSERT_EQ(uplinkIngress(fromClient(0x02)).verdict, TC_ACT_REDIRECT);  // kClient's entry
+  const uint64_t before = counter(PETREL_LB_AFFINITY_MAP_FULL, METRIC_DIR_INGRESS);
+  auto other = PacketBuilder()
+                   .eth(mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"))
+                   .ipv4("198.51.100.8", kNodeIp, 60)
+                   .tcp(50000, kNodePort, 0x02)
+                   .build();
+  EXPECT_EQ(uplinkIngress(other).verdict, TC_ACT_REDIRECT);
+  EXPECT_EQ(counter(PETREL_LB_AFFINITY_MAP_FULL, METRIC_DIR_INGRESS), before + 1);
 }
 
 }  // namespace

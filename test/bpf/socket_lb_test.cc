@@ -4,8 +4,9 @@
 // is reached and getpeername()/recvfrom() show the frontend (kept in the socket's array slot until
 // close, or in the LRU map when another socket holds that slot), choices spread over backends,
 // sessionAffinity sticks, a frontend without backends is refused with ECONNREFUSED at once,
-// dual-stack IPv6 sockets reach IPv4 Services through IPv4-mapped addresses, and other addresses
-// pass untouched.
+// dual-stack IPv6 sockets reach IPv4 Services through IPv4-mapped addresses, other addresses
+// pass untouched, and full maps are counted (a send whose frontend cannot be kept is refused, a
+// client affinity cannot be kept for still connects).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 
 #include "agent/datapath/socket_lb.h"
 #include "common/unique_fd.h"
+#include "reasons.h"
 #include "test/bpf/program_fixture.h"
 
 namespace petrel::bpftest {
@@ -124,11 +126,12 @@ class SocketLbTest : public ProgramTest {
     procs << getpid() << std::flush;
     return static_cast<bool>(procs);
   }
-  // Frontend kFrontend:kFrontendPort/proto with the given loopback backends (ids from 1).
+  // Frontend `frontend`:kFrontendPort/proto with the given loopback backends (ids from 1).
   void addService(uint8_t proto, const std::vector<uint16_t>& backend_ports, uint8_t flags = 0,
-                  uint8_t backend_flags = 0) {
+                  uint8_t backend_flags = 0, const char* frontend = kFrontend,
+                  uint16_t service_id = 7) {
     lb_service_key key{};
-    key.address = inet_addr(kFrontend);
+    key.address = inet_addr(frontend);
     key.port = htons(kFrontendPort);
     key.proto = proto;
     for (size_t i = 0; i < backend_ports.size(); ++i) {
@@ -149,7 +152,7 @@ class SocketLbTest : public ProgramTest {
     key.slot = 0;
     lb_service_value master{};
     master.count = static_cast<uint16_t>(backend_ports.size());
-    master.service_id = 7;
+    master.service_id = service_id;
     master.flags = flags;
     master.affinity_timeout = 60;
     master.kind = LB_KIND_CLUSTER_IP;
@@ -410,6 +413,55 @@ TEST_F(SocketLbTest, OtherAddressesPassUntouched) {
   EXPECT_EQ(describe(p), "127.0.0.1:" + std::to_string(direct.port));
   EXPECT_EQ(direct.drain(), 1);
   EXPECT_EQ(a.drain(), 0);
+}
+
+// Full maps at the socket layer (docs/decisions.md, "Full maps"), made tiny plain hashes: they
+// refuse an insert whenever full, where the real LRU maps refuse only when they find nothing to
+// evict.
+class SocketLbFullMapsTest : public SocketLbTest {
+ protected:
+  datapath::LoadOptions loadOptions() const override {
+    datapath::LoadOptions o;
+    o.map_resizes = {{PETREL_MAP_LB_SOCK_REVNAT, 1, BPF_MAP_TYPE_HASH},
+                     {PETREL_MAP_LB_AFFINITY, 1, BPF_MAP_TYPE_HASH}};
+    return o;
+  }
+};
+
+// An unconnected socket's frontend lives only in the LRU map: without it recvfrom() would show
+// the backend, and a client that checks who answered (a DNS resolver) would wait in vain.
+TEST_F(SocketLbFullMapsTest, ASendWhoseFrontendCannotBeKeptIsRefusedWithEnobufs) {
+  Backend server(SOCK_DGRAM);
+  addService(IPPROTO_UDP, {server.port});
+  sockaddr_in f = addr(kFrontend, kFrontendPort);
+  UniqueFd first(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd second(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(sendto(first.get(), "a", 1, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 1)
+      << strerror(errno);  // its entry fills the map
+  const uint64_t before = counter(PETREL_DROP_SOCK_REVNAT_MAP_FULL, METRIC_DIR_EGRESS);
+  EXPECT_EQ(sendto(second.get(), "b", 1, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), -1);
+  EXPECT_EQ(errno, ENOBUFS);
+  EXPECT_EQ(counter(PETREL_DROP_SOCK_REVNAT_MAP_FULL, METRIC_DIR_EGRESS), before + 1);
+  // The socket that has its entry goes on.
+  EXPECT_EQ(sendto(first.get(), "c", 1, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 1)
+      << strerror(errno);
+}
+
+// sessionAffinity is kept where it can be; a connection whose client the map has no room for
+// still connects (counted), and the client's next connection may get another backend.
+TEST_F(SocketLbFullMapsTest, AConnectionTheAffinityMapRefusesStillConnects) {
+  Backend a(SOCK_STREAM), b(SOCK_STREAM);
+  addService(IPPROTO_TCP, {a.port}, LB_SVC_F_AFFINITY);
+  addService(IPPROTO_TCP, {b.port}, LB_SVC_F_AFFINITY, 0, "10.96.0.11", 8);
+  ASSERT_EQ(connectFrontend(), 0);  // this namespace's entry for service 7 fills the map
+  const uint64_t before = counter(PETREL_LB_AFFINITY_MAP_FULL, METRIC_DIR_EGRESS);
+  UniqueFd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in other = addr("10.96.0.11", kFrontendPort);
+  EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&other), sizeof(other)), 0)
+      << strerror(errno);
+  EXPECT_EQ(counter(PETREL_LB_AFFINITY_MAP_FULL, METRIC_DIR_EGRESS), before + 1);
+  EXPECT_EQ(a.drain(), 1);
+  EXPECT_EQ(b.drain(), 1);
 }
 
 }  // namespace
