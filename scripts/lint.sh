@@ -83,7 +83,7 @@ unformatted=()
 for f in "${files[@]}"; do
   if ! d=$("$clang_format" --style=file "$f" | diff -u --label "$f" --label "$f (clang-formatted)" "$f" -); then
     unformatted+=("$f")
-    echo "lint: FORMAT $f is not clang-formatted; the change clang-format wants:"
+    echo "lint: FORMAT $f is not clang-formatted (fix: scripts/lint.sh --fix, or clang-format -i $f):"
     printf '%s\n' "$d" | sed -n '1,40p'
     [ "$(printf '%s\n' "$d" | wc -l)" -le 40 ] || echo "    ... (more: clang-format $f | diff $f -)"
   fi
