@@ -128,7 +128,7 @@ class Reader {
   do {                                         \
     auto petrel_v_ = (expr);                   \
     if (!petrel_v_) return petrel_v_.status(); \
-    lhs = std::move(*petrel_v_);               \
+    (lhs) = std::move(*petrel_v_);             \
   } while (0)
 
 Result<ObjectMeta> metaFor(const json& obj, bool namespaced, Reader& r, const char* kind) {

@@ -117,7 +117,10 @@ if ! $format_only; then
       exit 2
     fi
     mapfile -t db_files < <(sed -n 's|^ *"file": *"'"$root"'/\(.*\)",\{0,1\}$|\1|p' "$db" | sort -u)
-    in_db() { printf '%s\n' "${db_files[@]}" | grep -qxF -- "$1"; }
+    # A set, not a grep over a pipe: with pipefail an early grep -q match fails the pipe.
+    declare -A db_set=()
+    for f in "${db_files[@]}"; do db_set[$f]=1; done
+    in_db() { [ -n "${db_set[$1]:-}" ]; }
     selected=()
     for f in "${tus[@]}"; do
       if in_db "$f"; then
@@ -142,7 +145,7 @@ if ! $format_only; then
       fi
       if [ -z "$tu" ]; then
         echo "lint: note: no built source includes $h directly: format-checked only"
-      elif ! printf '%s\n' "${selected[@]}" | grep -qxF -- "$tu"; then
+      elif ! printf '%s\n' "${selected[@]}" | grep -xF -- "$tu" >/dev/null; then
         selected+=("$tu")
       fi
     done
@@ -215,7 +218,7 @@ fi
 if [ "$tidy_findings" -gt 0 ]; then
   echo "  clang-tidy findings (above): $tidy_findings. Fix the code; where a check is wrong for one"
   echo "  line, end it with // NOLINT(check-name) and say why. Then: scripts/lint.sh"
-  if printf '%s\n' "$report" | grep -q '\[clang-diagnostic-error\]'; then
+  if printf '%s\n' "$report" | grep '\[clang-diagnostic-error\]' >/dev/null; then
     echo "  clang could not compile some of them: is the build current? (scripts/build.sh)"
   fi
 fi

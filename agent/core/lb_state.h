@@ -16,7 +16,7 @@ namespace petrel::core {
 
 // The kind of a frontend, with the values of enum lb_kind (bpf/shared/lb_kinds.h, the one list).
 enum class LbKind : uint8_t {
-#define PETREL_LB_KIND_CXX(name, cxx_name, value, text) k##cxx_name = value,
+#define PETREL_LB_KIND_CXX(name, cxx_name, value, text) k##cxx_name = (value),
   PETREL_LB_KINDS(PETREL_LB_KIND_CXX)
 #undef PETREL_LB_KIND_CXX
 };

@@ -148,7 +148,8 @@ LbState serviceFrontends(const std::vector<k8s::Service>& services,
         auto& backends = uses_internal ? internal : external;
         const bool last_use = i == (uses_internal ? last_internal : last_external);
         const bool last = i + 1 == targets.size();
-        LbService entry = last ? std::move(base) : base;
+        // Moved only in the last iteration.
+        LbService entry = last ? std::move(base) : base;  // NOLINT(bugprone-use-after-move)
         entry.kind = targets[i].kind;
         entry.remote_only = uses_internal ? internal_remote_only : external_remote_only;
         entry.backends = last_use ? std::move(backends) : backends;

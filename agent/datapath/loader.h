@@ -34,9 +34,9 @@ struct MapResize {
 
 // Values the programs are configured with before load.
 struct LoadOptions {
-  uint32_t tunnel_ifindex = 0;         // the overlay device; 0: no tunnelling
-  bool tunnel_collect_md = false;      // the overlay device is collect_md (OverlayMode)
-  uint32_t maglev_table_size = 16381;  // a prime (core::checkMaglevTableSize)
+  uint32_t tunnel_ifindex = 0;              // the overlay device; 0: no tunnelling
+  bool tunnel_collect_md = false;           // the overlay device is collect_md (OverlayMode)
+  uint32_t maglev_table_size = 16381;       // a prime (core::checkMaglevTableSize)
   std::vector<MapResize> map_resizes = {};  // tests only
 };
 

@@ -76,14 +76,14 @@ struct Backend {
   // Accepts every pending connection; returns how many there were.
   int drain() {
     int n = 0;
-    while (poll_one(0)) {
+    while (pollOne(0)) {
       UniqueFd c(accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!c) break;
       ++n;
     }
     return n;
   }
-  bool poll_one(int timeout_ms) {
+  bool pollOne(int timeout_ms) {
     pollfd p{fd.get(), POLLIN, 0};
     return poll(&p, 1, timeout_ms) == 1;
   }
@@ -350,7 +350,7 @@ TEST_F(SocketLbTest, UdpIsTranslatedBothWays) {
   UniqueFd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_in f = addr(kFrontend, kFrontendPort);
   ASSERT_EQ(sendto(client.get(), "query", 5, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 5);
-  ASSERT_TRUE(server.poll_one(1000)) << "the backend got nothing";
+  ASSERT_TRUE(server.pollOne(1000)) << "the backend got nothing";
   char buf[16];
   sockaddr_in from{};
   socklen_t len = sizeof(from);
@@ -385,7 +385,7 @@ TEST_F(SocketLbTest, DualStackSocketsReachIpv4ServicesThroughMappedAddresses) {
   UniqueFd client(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   ASSERT_EQ(sendto(client.get(), "query", 5, 0, reinterpret_cast<sockaddr*>(&f), sizeof(f)), 5)
       << strerror(errno);
-  ASSERT_TRUE(udp.poll_one(1000)) << "the backend got nothing";
+  ASSERT_TRUE(udp.pollOne(1000)) << "the backend got nothing";
   char buf[16];
   sockaddr_in from{};
   len = sizeof(from);

@@ -210,10 +210,10 @@ TEST(JsonStateStoreTest, RoundTripsThroughAFile) {
 }
 
 TEST(JsonStateStoreTest, RejectsCorruptDocuments) {
-  for (const char* bad :
-       {"", "[]", "{\"version\":2}", "{\"version\":1}",
-        "{\"version\":1,\"podCidr\":\"x\",\"ipamCursor\":1,\"nextEndpointId\":1,"
-        "\"endpoints\":[{\"id\":1,\"containerId\":\"a\",\"ifname\":\"e\",\"ip\":\"bad\"}]}"}) {
+  const char* bad_endpoint_ip =
+      "{\"version\":1,\"podCidr\":\"x\",\"ipamCursor\":1,\"nextEndpointId\":1,"
+      "\"endpoints\":[{\"id\":1,\"containerId\":\"a\",\"ifname\":\"e\",\"ip\":\"bad\"}]}";
+  for (const char* bad : {"", "[]", "{\"version\":2}", "{\"version\":1}", bad_endpoint_ip}) {
     EXPECT_FALSE(decodeAgentState(bad)) << bad;
   }
 }
