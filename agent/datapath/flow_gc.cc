@@ -3,6 +3,9 @@
 
 #include <netinet/in.h>
 #include <time.h>
+#include <algorithm>
+#include <type_traits>
+#include <vector>
 
 #include "agent/datapath/flow_key.h"
 
@@ -27,15 +30,19 @@ flow_key pairKeyOf(const flow_key& k, const ct_entry& e) {
 // sends FIN or RST. Answered: both live 6 h idle. Never answered: both go a minute after the
 // client's entry was last seen (a retransmitted SYN refreshes only that one). Closing: 10 s once
 // both directions closed, 2 min while one still may send (half-closed, as the kernel's
-// FIN_WAIT).
+// FIN_WAIT); either way counted from the connection's last segment in either direction, so the
+// two entries go together (a half-closed connection's reply entry, which carries no FIN, does not
+// stay behind for the 6 h of an answered one).
 bool ctExpired(CtMap& ct, const flow_key& k, const ct_entry& e, uint64_t now,
                const FlowTimeouts& t) {
   if (k.proto != IPPROTO_TCP) return idle(now, e.last_seen_ns, t.other_ns);
   auto pair = ct.lookup(pairKeyOf(k, e));
   const uint8_t pair_flags = pair ? pair->flags : 0;
-  if (e.flags & CT_F_CLOSING) {
-    const bool both = !pair || (pair_flags & CT_F_CLOSING);  // no pair: nothing left to keep
-    return idle(now, e.last_seen_ns, both ? t.tcp_closing_ns : t.tcp_half_closed_ns);
+  if ((e.flags | pair_flags) & CT_F_CLOSING) {
+    // No pair: nothing left to keep open.
+    const bool both = !pair || ((e.flags & pair_flags) & CT_F_CLOSING);
+    const uint64_t seen = pair ? std::max(e.last_seen_ns, pair->last_seen_ns) : e.last_seen_ns;
+    return idle(now, seen, both ? t.tcp_closing_ns : t.tcp_half_closed_ns);
   }
   if ((e.flags | pair_flags) & CT_F_REPLIED) return idle(now, e.last_seen_ns, t.tcp_established_ns);
   const uint64_t client_seen = k.dir == CT_DIR_REPLY && pair ? pair->last_seen_ns : e.last_seen_ns;
@@ -47,18 +54,24 @@ uint64_t natTimeout(const flow_key& k, const nat_entry& e, const FlowTimeouts& t
   return (e.flags & NAT_F_CLOSING) ? t.tcp_closing_ns : t.tcp_established_ns;
 }
 
+// Judges every entry first and deletes after, so a connection's two entries are judged with
+// both present (a deleted client entry would leave its reply entry without its pair's flags).
 template <typename M, typename Expired>
 Status sweep(M& map, Expired expired, uint64_t& deleted, uint64_t& kept) {
   auto keys = map.keys();
   if (!keys) return keys.status();
+  std::vector<typename std::decay_t<decltype(*keys)>::value_type> gone;
   for (const auto& key : *keys) {
     auto value = map.lookup(key);
     if (!value) continue;  // gone meanwhile
     if (expired(key, *value)) {
-      if (map.remove(key)) ++deleted;
+      gone.push_back(key);
     } else {
       ++kept;
     }
+  }
+  for (const auto& key : gone) {
+    if (map.remove(key)) ++deleted;
   }
   return Status::ok();
 }
