@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the sandbox's Kubernetes control plane, tools/k8s, into build/bin/petrel-k8s: one multi-call
-# binary with the real kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd
-# (see tools/k8s/main.go). Petrel itself is C++; Go is only the sandbox's substrate.
+# binary with the real kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
+# CoreDNS and helm (see tools/k8s/main.go). Petrel itself is C++; Go is only the sandbox's substrate.
 #
-# The first build on a machine downloads the modules (Go module proxy) and compiles ~2,700
-# packages (~1,600 CPU-seconds, about 15 min on 2 idle cores); later builds reuse Go's module and
+# The first build on a machine downloads the modules (Go module proxy) and compiles ~3,100
+# packages (~1,900 CPU-seconds, about 15-20 min on 2 idle cores); later builds reuse Go's module and
 # build caches and only relink (about a minute).
 # Environment: GO (the go command, default: /usr/local/go/bin/go if present, else go on PATH).
 set -euo pipefail
@@ -38,6 +38,9 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$kver -X $pkg.gitMajor=$kmajor -X $pkg.gitMinor=$kminor"
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
+# helm's version is set the same way by helm's Makefile; without it helm says v4.<minor>.
+hver=$("$GO" list -m -f '{{.Version}}' helm.sh/helm/v4)
+ldflags+=" -X helm.sh/helm/v4/internal/version.version=$hver -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
 # Go caches compiled packages but not the link (~1 min for this binary): skip it when nothing changed.
 if [ -x "$out" ] && [ -z "$(find . "$root/scripts/build-k8s.sh" -newer "$out" -type f | head -1)" ]; then
@@ -45,7 +48,7 @@ if [ -x "$out" ] && [ -z "$(find . "$root/scripts/build-k8s.sh" -newer "$out" -t
   exit 0
 fi
 echo "build-k8s: building the Kubernetes control plane ($kver, $gover) into build/bin/petrel-k8s"
-echo "build-k8s: the first build on a machine compiles ~2,700 packages (~1,600 CPU-seconds: about 15 min on 2 idle cores, longer on a busy machine); later builds reuse Go's cache"
+echo "build-k8s: the first build on a machine compiles ~3,100 packages (~1,900 CPU-seconds: about 15-20 min on 2 idle cores, longer on a busy machine); later builds reuse Go's cache"
 
 # Fetch modules first so that a download problem shows as such, not as a compile error.
 "$GO" mod download

@@ -1,6 +1,7 @@
 // Command petrel-k8s is the Kubernetes control plane of Petrel's sandbox in one binary: the real
 // kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the official
-// k8s.io/kubernetes module, and the real etcd server from go.etcd.io/etcd/server/v3, linked once.
+// k8s.io/kubernetes module, the real etcd server from go.etcd.io/etcd/server/v3, CoreDNS
+// (coredns.go) and helm (helm.go), linked once, all on the same k8s.io/* modules.
 //
 // It is a multi-call binary: it runs the applet named by the basename it was started as
 // (a symlink called kube-apiserver, say), or the applet named by its first argument:
