@@ -57,6 +57,7 @@ echo "build-k8s: the first build on a machine compiles ~3,100 packages (~1,900 C
 total=$("$GO" list -deps . | wc -l)
 start=$SECONDS
 mkdir -p "$(dirname "$out")"
+set +e  # a failed go build must reach the message below, not end the script here (pipefail)
 "$GO" build -v -trimpath -ldflags="$ldflags" -o "$out.tmp" . 2>&1 |
   {
     n=0
@@ -75,6 +76,7 @@ mkdir -p "$(dirname "$out")"
     true
   }
 status=${PIPESTATUS[0]}
+set -e
 if [ "$status" -ne 0 ]; then
   rm -f "$out.tmp"
   echo "build-k8s: go build failed" >&2
