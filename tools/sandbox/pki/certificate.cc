@@ -127,6 +127,11 @@ Result<X509Ptr> signCertificate(const CertSpec& spec, EVP_PKEY* key, X509* issue
   if (!ok) return sslError("fill certificate for " + spec.common_name);
   X509* iss = issuer ? issuer : c;
   if (X509_set_issuer_name(c, X509_get_subject_name(iss)) != 1) return sslError("set issuer");
+  // A certificate never outlives its issuer.
+  if (issuer && ASN1_TIME_compare(X509_get0_notAfter(c), X509_get0_notAfter(issuer)) > 0 &&
+      X509_set1_notAfter(c, X509_get0_notAfter(issuer)) != 1) {
+    return sslError("cap validity of certificate for " + spec.common_name);
+  }
   ok = addConfExt(c, iss, NID_subject_key_identifier, "hash");
   if (spec.usage == CertUsage::kCa) {
     ok = ok && addConfExt(c, iss, NID_basic_constraints, "critical,CA:TRUE") &&

@@ -21,8 +21,9 @@ struct CertSpec {
   long valid_days = 365;
 };
 
-// A certificate for `key` as `spec` says, with a random 127-bit serial, valid from an hour ago,
-// signed by `issuer`/`issuer_key` (SHA-256), or self-signed when `issuer` is null.
+// A certificate for `key` as `spec` says, with a random 127-bit serial, valid from an hour ago
+// for `valid_days` (but not past the issuer's end), signed by `issuer`/`issuer_key` (SHA-256), or
+// self-signed when `issuer` is null.
 Result<X509Ptr> signCertificate(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
                                 EVP_PKEY* issuer_key);
 
