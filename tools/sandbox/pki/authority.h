@@ -5,8 +5,9 @@
 // Keys are RSA 2048 throughout (CA and leaves). kube-apiserver, etcd, client-go and the
 // controller manager's CSR signer (--cluster-signing-key-file) accept ECDSA P-256 too, but RSA
 // 2048 is kubeadm's default, the one key type every Kubernetes component and tool has always
-// accepted for every role, and the service-account key must be RSA anyway; one type for all
-// keeps the PKI uniform. Its cost (tens of milliseconds a key) is paid once: files are reused.
+// accepted for every role, and the service-account key (service_account.h) is RSA 2048 too; one
+// type for all keeps the PKI uniform. Its cost (tens of milliseconds a key) is paid once: files are
+// reused.
 #pragma once
 
 #include <filesystem>
