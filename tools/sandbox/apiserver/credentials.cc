@@ -13,28 +13,14 @@
 #include <memory>
 #include <sstream>
 
+#include "tools/sandbox/pki/openssl_handles.h"
+
 namespace petrel::apiserver {
 
 namespace fs = std::filesystem;
+namespace pki = petrel::sandbox::pki;
 
 namespace {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-Status sslError(const std::string& what) {
-  return Status(Code::kInternal, what + ": OpenSSL failure");
-}
 
 Result<std::string> readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -44,27 +30,10 @@ Result<std::string> readFile(const fs::path& p) {
   return ss.str();
 }
 
-std::string bioString(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-bool addExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (!ext) return false;
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuerKey,
-                         bool isCa, long serial, const std::string& sans = "") {
-  X509Ptr cert(X509_new());
-  if (!cert) return sslError("X509_new");
+Result<pki::X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuerKey,
+                              bool isCa, long serial, const std::string& sans = "") {
+  pki::X509Ptr cert(X509_new());
+  if (!cert) return pki::sslError("X509_new");
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
@@ -79,46 +48,23 @@ Result<X509Ptr> makeCert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* 
   X509_set_issuer_name(cert.get(), X509_get_subject_name(iss));
   bool ok = true;
   if (isCa) {
-    ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:TRUE");
-    ok = ok &&
-         addExt(cert.get(), iss, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-    ok = ok && addExt(cert.get(), iss, NID_subject_key_identifier, "hash");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_basic_constraints, "critical,CA:TRUE");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_key_usage,
+                                 "critical,keyCertSign,cRLSign,digitalSignature");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_subject_key_identifier, "hash");
   } else {
-    ok = ok && addExt(cert.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
-    ok = ok && addExt(cert.get(), iss, NID_key_usage, "critical,digitalSignature,keyEncipherment");
-    ok = ok && addExt(cert.get(), iss, NID_ext_key_usage, "serverAuth");
-    ok = ok && addExt(cert.get(), iss, NID_subject_alt_name, sans.c_str());
-    ok = ok && addExt(cert.get(), iss, NID_authority_key_identifier, "keyid:always");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_basic_constraints, "critical,CA:FALSE");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_key_usage,
+                                 "critical,digitalSignature,keyEncipherment");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_ext_key_usage, "serverAuth");
+    ok = ok && pki::addExtension(cert.get(), iss, NID_subject_alt_name, sans.c_str());
+    ok = ok && pki::addExtension(cert.get(), iss, NID_authority_key_identifier, "keyid:always");
   }
-  if (!ok) return sslError("add certificate extensions");
+  if (!ok) return pki::sslError("add certificate extensions");
   if (X509_sign(cert.get(), issuerKey ? issuerKey : key, EVP_sha256()) == 0) {
-    return sslError("X509_sign");
+    return pki::sslError("X509_sign");
   }
   return cert;
-}
-
-Result<std::string> certPem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return sslError("PEM_write_bio_X509");
-  return bioString(bio.get());
-}
-
-Result<std::string> keyPem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio ||
-      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return sslError("PEM_write_bio_PrivateKey");
-  }
-  return bioString(bio.get());
-}
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 // The serving certificate's subjectAltName: loopback and localhost, plus `extra` IPs.
@@ -131,9 +77,9 @@ std::string sanList(const std::vector<std::string>& extra) {
 }
 
 Status createCertificates(const Credentials& c, const std::string& sans) {
-  PkeyPtr caKey(EVP_EC_gen("P-256"));
-  PkeyPtr srvKey(EVP_EC_gen("P-256"));
-  if (!caKey || !srvKey) return sslError("EVP_EC_gen");
+  pki::PkeyPtr caKey(EVP_EC_gen("P-256"));
+  pki::PkeyPtr srvKey(EVP_EC_gen("P-256"));
+  if (!caKey || !srvKey) return pki::sslError("EVP_EC_gen");
   long serial = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof(serial));
   serial = (serial & 0x7fffffff) | 1;
@@ -142,11 +88,11 @@ Status createCertificates(const Credentials& c, const std::string& sans) {
   auto srv =
       makeCert(srvKey.get(), "petrel-apiserver", ca->get(), caKey.get(), false, serial + 1, sans);
   if (!srv) return srv.status();
-  auto caPem = certPem(ca->get());
-  auto srvPem = certPem(srv->get());
-  auto srvKeyPem = keyPem(srvKey.get());
-  auto caKeyPem = keyPem(caKey.get());
-  if (!caPem || !srvPem || !srvKeyPem || !caKeyPem) return sslError("PEM encoding");
+  auto caPem = pki::certToPem(ca->get());
+  auto srvPem = pki::certToPem(srv->get());
+  auto srvKeyPem = pki::privateKeyToPem(srvKey.get());
+  auto caKeyPem = pki::privateKeyToPem(caKey.get());
+  if (!caPem || !srvPem || !srvKeyPem || !caKeyPem) return pki::sslError("PEM encoding");
   for (const auto& [path, content] : {std::pair{c.caCert, *caPem}, std::pair{c.serverCert, *srvPem},
                                       std::pair{c.serverKey, *srvKeyPem},
                                       std::pair{c.caCert.parent_path() / "ca.key", *caKeyPem}}) {
@@ -209,7 +155,7 @@ Result<Credentials> loadOrCreateCredentials(const fs::path& dir,
       c.token.pop_back();
   } else {
     unsigned char raw[24];
-    if (RAND_bytes(raw, sizeof(raw)) != 1) return sslError("RAND_bytes");
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return pki::sslError("RAND_bytes");
     static const char* hex = "0123456789abcdef";
     for (unsigned char b : raw) {
       c.token += hex[b >> 4];
@@ -226,7 +172,7 @@ Status writeKubeconfig(const fs::path& path, const Credentials& creds, const std
   std::string y;
   y += "apiVersion: v1\nkind: Config\n";
   y += "clusters:\n- name: petrel-sandbox\n  cluster:\n    server: " + server + "\n";
-  y += "    certificate-authority-data: " + base64(creds.caPem) + "\n";
+  y += "    certificate-authority-data: " + pki::base64(creds.caPem) + "\n";
   y += "users:\n- name: petrel-sandbox\n  user:\n    token: " + creds.token + "\n";
   y += "contexts:\n- name: petrel-sandbox\n  context:\n    cluster: petrel-sandbox\n"
        "    user: petrel-sandbox\n    namespace: default\n";

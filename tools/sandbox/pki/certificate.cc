@@ -19,17 +19,6 @@ struct GeneralNamesFree {
 };
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
 
-bool addConfExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (!ext) return false;
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
 // The 4 or 16 bytes of an IP address in text form; empty if it is not one.
 std::string ipBytes(const std::string& ip) {
   ASN1_OCTET_STRING* raw = a2i_IPADDRESS(ip.c_str());
@@ -132,16 +121,17 @@ Result<X509Ptr> signCertificate(const CertSpec& spec, EVP_PKEY* key, X509* issue
       X509_set1_notAfter(c, X509_get0_notAfter(issuer)) != 1) {
     return sslError("cap validity of certificate for " + spec.common_name);
   }
-  ok = addConfExt(c, iss, NID_subject_key_identifier, "hash");
+  ok = addExtension(c, iss, NID_subject_key_identifier, "hash");
   if (spec.usage == CertUsage::kCa) {
-    ok = ok && addConfExt(c, iss, NID_basic_constraints, "critical,CA:TRUE") &&
-         addConfExt(c, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign");
+    ok = ok && addExtension(c, iss, NID_basic_constraints, "critical,CA:TRUE") &&
+         addExtension(c, iss, NID_key_usage,
+                      "critical,digitalSignature,keyEncipherment,keyCertSign");
   } else {
-    ok = ok && addConfExt(c, iss, NID_basic_constraints, "critical,CA:FALSE") &&
-         addConfExt(c, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
-         addConfExt(c, iss, NID_ext_key_usage,
-                    spec.usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
-    if (issuer) ok = ok && addConfExt(c, iss, NID_authority_key_identifier, "keyid:always");
+    ok = ok && addExtension(c, iss, NID_basic_constraints, "critical,CA:FALSE") &&
+         addExtension(c, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+         addExtension(c, iss, NID_ext_key_usage,
+                      spec.usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
+    if (issuer) ok = ok && addExtension(c, iss, NID_authority_key_identifier, "keyid:always");
   }
   if (!ok) return sslError("add extensions to certificate for " + spec.common_name);
   if (!spec.dns_sans.empty() || !spec.ip_sans.empty()) {

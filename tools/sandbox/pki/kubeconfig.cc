@@ -6,21 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/sandbox/pki/atomic_file.h"
+#include "tools/sandbox/pki/openssl_handles.h"
 
 namespace petrel::sandbox::pki {
-
-namespace {
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-}  // namespace
 
 Status writeKubeconfig(const std::filesystem::path& path, const std::string& server_url,
                        const std::string& ca_pem, const std::filesystem::path& client_cert_path,

@@ -39,4 +39,11 @@ X509Ptr certFromPem(const std::string& pem);
 PkeyPtr privateKeyFromPem(const std::string& pem);
 PkeyPtr publicKeyFromPem(const std::string& pem);
 
+// Adds the extension `nid` given in OpenSSL's config syntax (e.g. "critical,CA:TRUE"), with
+// `issuer` (or `cert` itself when self-signed) for the key identifiers; false on failure.
+bool addExtension(X509* cert, X509* issuer, int nid, const char* value);
+
+// Standard base64 without line breaks (a kubeconfig's *-data fields).
+std::string base64(const std::string& in);
+
 }  // namespace petrel::sandbox::pki
