@@ -1,6 +1,9 @@
 // CRD embedding, YAML to JSON, and create-or-update through the API.
 #include "k8s/crds.h"
 
+#include <chrono>
+#include <thread>
+
 #include <yaml-cpp/yaml.h>
 
 #include <fmt/format.h>
@@ -73,6 +76,41 @@ Result<std::vector<json>> petrelCrds() {
   return out;
 }
 
+namespace {
+
+// FNV-1a of the embedded spec: marks a CRD as written from exactly this spec, since the server
+// adds defaults to what it stores and a plain comparison would never match.
+std::string specDigest(const json& spec) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : spec.dump()) h = (h ^ c) * 1099511628211ULL;
+  return fmt::format("{:016x}", h);
+}
+
+bool established(const json& crd) {
+  for (const auto& c : crd.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == "Established") return c.value("status", "") == "True";
+  }
+  return false;
+}
+
+// Waits until the API server serves the CRD's resource (condition Established).
+Status waitEstablished(const RestClient& client, const std::string& path, const std::string& name) {
+  using namespace std::chrono_literals;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto got = client.get(path, 10s);
+    if (got && got->status == 200 && established(json::parse(got->body, nullptr, false))) {
+      return Status::ok();
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return makeError(Code::kUnavailable,
+                   "CRD {} is not Established after 30 s: `kubectl get crd {} -o yaml` shows why",
+                   name, name);
+}
+
+}  // namespace
+
 Status installCrds(const RestClient& client) {
   using namespace std::chrono_literals;
   auto crds = petrelCrds();
@@ -80,6 +118,8 @@ Status installCrds(const RestClient& client) {
   const std::string base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   for (auto& crd : *crds) {
     const std::string name = crd["metadata"]["name"];
+    const std::string digest = specDigest(crd["spec"]);
+    crd["metadata"]["annotations"]["petrel.io/spec-digest"] = digest;
     auto got = client.get(base + "/" + name, 10s);
     if (!got) return got.status();
     if (got->status == 404) {
@@ -90,22 +130,26 @@ Status installCrds(const RestClient& client) {
                          messageOf(*r));
       }
       spdlog::info("installed CRD {}", name);
-      continue;
-    }
-    if (got->status != 200) {
+    } else if (got->status != 200) {
       return makeError(Code::kUnavailable, "get CRD {}: HTTP {}: {}", name, got->status,
                        messageOf(*got));
+    } else {
+      json current = json::parse(got->body, nullptr, false);
+      if (!current.is_object()) return makeError(Code::kInternal, "get CRD {}: not JSON", name);
+      const json digest_now =
+          current.value("/metadata/annotations/petrel.io~1spec-digest"_json_pointer, json());
+      if (digest_now != digest) {
+        crd["metadata"]["resourceVersion"] = current["metadata"].value("resourceVersion", "");
+        auto r = client.send("PUT", base + "/" + name, crd.dump(), 10s);
+        if (!r) return r.status();
+        if (r->status != 200) {
+          return makeError(Code::kUnavailable, "update CRD {}: HTTP {}: {}", name, r->status,
+                           messageOf(*r));
+        }
+        spdlog::info("updated CRD {}", name);
+      }
     }
-    json current = json::parse(got->body, nullptr, false);
-    if (current.is_object() && current.value("spec", json()) == crd["spec"]) continue;
-    crd["metadata"]["resourceVersion"] = current["metadata"].value("resourceVersion", "");
-    auto r = client.send("PUT", base + "/" + name, crd.dump(), 10s);
-    if (!r) return r.status();
-    if (r->status != 200) {
-      return makeError(Code::kUnavailable, "update CRD {}: HTTP {}: {}", name, r->status,
-                       messageOf(*r));
-    }
-    spdlog::info("updated CRD {}", name);
+    PETREL_RETURN_IF_ERROR(waitEstablished(client, base + "/" + name, name));
   }
   return Status::ok();
 }

@@ -15,7 +15,8 @@ namespace petrel::k8s {
 // The embedded CRDs as API objects.
 Result<std::vector<nlohmann::json>> petrelCrds();
 
-// Creates each CRD, or replaces it when its spec differs from what the server has.
+// Creates each CRD, or replaces it when it was not written from this build's spec (annotation
+// petrel.io/spec-digest), and waits until the API server serves it (Established).
 Status installCrds(const RestClient& client);
 
 // YAML text (one document) to JSON; scalars that YAML would read as booleans or numbers

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sandbox's Kubernetes control plane, tools/k8s, into build/bin/petrel-k8s: one multi-call
 # binary with the real kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
-# CoreDNS and helm (see tools/k8s/main.go). Petrel itself is C++; Go is only the sandbox's substrate.
+# CoreDNS and helm (see tools/k8s/main.go), with build/bin/kubectl and build/bin/helm linked to it. Petrel itself is C++; Go is only the sandbox's substrate.
 #
 # The first build on a machine downloads the modules (Go module proxy) and compiles ~3,100
 # packages (~1,900 CPU-seconds, about 15-20 min on 2 idle cores); later builds reuse Go's module and
@@ -42,8 +42,15 @@ done
 hver=$("$GO" list -m -f '{{.Version}}' helm.sh/helm/v4)
 ldflags+=" -X helm.sh/helm/v4/internal/version.version=$hver -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
+# kubectl and helm are applets of petrel-k8s: links named after them run them (tests and the
+# README use build/bin/kubectl and build/bin/helm, so a fresh machine needs no other copy).
+link_applets() {
+  for applet in kubectl helm; do ln -sfn petrel-k8s "$root/build/bin/$applet"; done
+}
+
 # Go caches compiled packages but not the link (~1 min for this binary): skip it when nothing changed.
 if [ -x "$out" ] && [ -z "$(find . "$root/scripts/build-k8s.sh" -newer "$out" -type f | head -1)" ]; then
+  link_applets
   echo "build-k8s: build/bin/petrel-k8s is up to date ($kver)"
   exit 0
 fi
@@ -83,4 +90,5 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 mv -f "$out.tmp" "$out"
+link_applets
 echo "build-k8s: build/bin/petrel-k8s ready ($(du -h "$out" | cut -f1), $((SECONDS - start)) s)"

@@ -28,6 +28,14 @@ namespace {
 
 std::atomic<int> g_counter{0};
 
+// The build's kubectl and helm (links to petrel-k8s, made by scripts/build-k8s.sh) come first on
+// PATH, ahead of any the machine has: every test drives the sandbox with the pinned release.
+const bool g_bin_dir_first_on_path = [] {
+  const char* path = std::getenv("PATH");
+  const std::string rest = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+  return setenv("PATH", (std::string(PETREL_BIN_DIR) + ":" + rest).c_str(), 1) == 0;
+}();
+
 int nextCounter() {
   return g_counter.fetch_add(1) + 1;
 }

@@ -1,17 +1,17 @@
-// End-to-end: two petrel-operator replicas against a real petrel-apiserver, Nodes made with the
-// real kubectl. Checks the CRD install, one Lease holder and only it allocating, a distinct /24
-// from the pool for every Node recorded in its PetrelNode (with the Node's InternalIP), address
-// updates, takeover after SIGKILL of the leader once the lease expires, release of a deleted
-// Node's CIDR and its reuse, and unchanged allocations across a restart of every replica. Bad
-// flags are refused with a clear message. Needs kubectl and build/bin/petrel-{apiserver,operator};
-// no root.
+// End-to-end: two petrel-operator replicas against the sandbox's real control plane (`up
+// --nodes 0`), Nodes made with the real kubectl. Checks the CRD install, one Lease holder and
+// only it allocating, a distinct /24 from the pool for every Node recorded in its PetrelNode (with
+// the Node's InternalIP), address updates, takeover after SIGKILL of the leader once the lease
+// expires, release of a deleted Node's CIDR and its reuse, and unchanged allocations across a
+// restart of every replica. Bad flags are refused with a clear message. Needs root, kubectl and
+// build/bin/petrel-{sandbox,k8s,operator}.
 #include <signal.h>
 
 #include <map>
 #include <set>
 #include <thread>
 
-#include "test/e2e/apiserver_fixture.h"
+#include "test/e2e/control_plane_fixture.h"
 #include "test/e2e/harness.h"
 
 namespace petrel::e2e {
@@ -21,16 +21,16 @@ using nlohmann::json;
 
 constexpr const char* kPool = "10.244.0.0/16";
 
-class OperatorE2e : public ApiServerTest {
+class OperatorE2e : public ControlPlaneTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(
         requireFile(binDir() / "petrel-operator", "build it with: ninja -C build petrel-operator"));
-    ASSERT_NO_FATAL_FAILURE(startApiServer("pe2e-op"));
+    ASSERT_NO_FATAL_FAILURE(startControlPlane("pe2e-op"));
   }
   void TearDown() override {
     operators_.clear();
-    ApiServerTest::TearDown();
+    ControlPlaneTest::TearDown();
   }
 
   // Starts a replica with a short lease (3 s) so takeover is quick; returns its identity. It logs

@@ -1,5 +1,5 @@
 // End-to-end: petrel-sandbox as a user runs it. `up` builds the underlay and node namespaces and
-// starts the API server, controller, agents and kubelets; the real kubectl applies the example
+// starts the real control plane, agents and kubelets; the real kubectl applies the example
 // manifests; pods get addresses from the real petrel-cni and answer real HTTP/UDP clients; each
 // node's pods run in the node's own cgroup, and `petrel-sandbox exec` runs a command as a node;
 // `down` leaves nothing behind (cgroups included), also after a crash. The failure drills stop
@@ -35,8 +35,7 @@ class SandboxE2e : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(requireBasics());
     for (const char* tool : {"kubectl", "curl", "socat"}) ASSERT_TRUE(requireTool(tool));
-    for (const char* bin :
-         {"petrel-sandbox", "petrel-kubelet", "petrel-controller", "petrel-workload"}) {
+    for (const char* bin : {"petrel-sandbox", "petrel-k8s", "petrel-kubelet", "petrel-workload"}) {
       ASSERT_TRUE(requireFile(binDir() / bin, "build it with scripts/build.sh"));
     }
   }
@@ -193,7 +192,8 @@ TEST_F(SandboxE2e, DownCleansUpAfterACrash) {
 }
 
 // The API server is away for 30 s: pods keep talking; afterwards kubelets, agents and the
-// controller reconnect and act on changes made right after it returns (while they still back off).
+// controller manager reconnect and act on changes made right after it returns (while they still
+// back off).
 TEST_F(SandboxE2e, ApiServerDownThirtySecondsThenBack) {
   Sandbox sb;
   ASSERT_TRUE(sb.up(1));

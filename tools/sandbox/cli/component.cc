@@ -51,6 +51,18 @@ Status startComponent(const Layout& l, Component& c) {
   return Status::ok();
 }
 
+Result<Component> launch(SandboxState& state, const std::string& name, const std::string& netns,
+                         std::vector<std::string> argv) {
+  Component c;
+  c.name = name;
+  c.netns = netns;
+  c.argv = std::move(argv);
+  PETREL_RETURN_IF_ERROR(startComponent(state.layout, c));
+  state.components.push_back(c);
+  PETREL_RETURN_IF_ERROR(saveState(state));
+  return c;
+}
+
 Status waitFor(const Component& c, std::chrono::seconds limit, const std::string& what,
                const std::function<bool()>& ready) {
   const auto deadline = std::chrono::steady_clock::now() + limit;

@@ -39,6 +39,10 @@ struct Layout {
   // The agents' --lb-acceleration. With "native" the nodes' uplink veths get the XDP Service
   // fast path, and the underlay is made to behave like a wire for it (wire_emulation.h).
   std::string lb_acceleration = "best-effort";
+  // Fixed, as in a default kubeadm cluster: Service ClusterIPs, the kubernetes Service's
+  // address (the range's first) and the cluster's DNS domain.
+  std::string service_cidr = "10.96.0.0/16";
+  std::string cluster_domain = "cluster.local";
   // The cgroup2 mount `up` found (or made); empty until then. Each node's agent attaches its
   // socket hooks to nodeCgroup(i), and that node's pod processes live in it.
   std::string cgroup2_mount;
@@ -48,6 +52,7 @@ struct Layout {
   std::string podNetnsPrefix() const { return prefix + "-pod-"; }
   std::string bpfRoot() const { return "/sys/fs/bpf/petrel-" + prefix; }
   std::string underlayGateway() const { return underlay_net + ".1"; }
+  std::string apiServiceIp() const { return "10.96.0.1"; }
   std::string hostIp() const { return underlay_net + ".254"; }
   std::string nodeName(int i) const { return "node-" + std::to_string(i); }
   std::string nodeNetns(int i) const { return prefix + "-" + nodeName(i); }

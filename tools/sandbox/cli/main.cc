@@ -22,9 +22,10 @@ int main(int argc, char** argv) {
       ->default_val(petrel::sandbox::kDefaultStateDir);
 
   auto* up = app.add_subcommand("up", "Start the sandbox (or say that it runs)");
-  up->add_option("--nodes", layout.nodes, "Number of nodes")
+  up->add_option("--nodes", layout.nodes,
+                 "Number of nodes; 0: the control plane alone (no agents, no operator)")
       ->default_val(2)
-      ->check(CLI::Range(1, 20));
+      ->check(CLI::Range(0, 20));
   up->add_option("--api-port", layout.api_port, "API server port")->default_val(6443);
   up->add_option("--prefix", layout.prefix, "Names every namespace, link and pin")
       ->default_val("psbx");

@@ -1,4 +1,4 @@
-// petrel-sandbox up: underlay, nodes, API server, controller, agents, kubelets.
+// petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets.
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +16,7 @@
 #include "k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
+#include "tools/sandbox/cli/control_plane.h"
 #include "tools/sandbox/cli/wire_emulation.h"
 #include "tools/sandbox/common/cgroup.h"
 #include "tools/sandbox/common/process.h"
@@ -43,8 +44,8 @@ Status ip(const std::vector<std::string>& args) {
 
 // The Petrel binaries sit next to petrel-sandbox; portmap comes from the distribution.
 Status checkBinaries(const std::string& bin_dir) {
-  for (const char* b : {"petrel-apiserver", "petrel-agent", "petrel-cni", "petrel-kubelet",
-                        "petrel-controller", "petrel-operator", "petrel-workload", "petrel"}) {
+  for (const char* b : {"petrel-k8s", "petrel-agent", "petrel-cni", "petrel-kubelet",
+                        "petrel-operator", "petrel-workload", "petrel"}) {
     if (access((bin_dir + "/" + b).c_str(), X_OK) != 0) {
       return makeError(Code::kNotFound, "{}/{} is missing: build it with scripts/build.sh", bin_dir,
                        b);
@@ -111,18 +112,6 @@ Status buildNode(const Layout& l, int i) {
   return ip({"route", "replace", l.podCidr(i), "via", l.nodeIp(i), "dev", l.hostLink()});
 }
 
-Result<Component> launch(SandboxState& state, const std::string& name, const std::string& netns,
-                         std::vector<std::string> argv) {
-  Component c;
-  c.name = name;
-  c.netns = netns;
-  c.argv = std::move(argv);
-  PETREL_RETURN_IF_ERROR(startComponent(state.layout, c));
-  state.components.push_back(c);
-  PETREL_RETURN_IF_ERROR(saveState(state));
-  return c;
-}
-
 bool nodeReady(const k8s::RestClient& api, const std::string& node) {
   auto r = api.get("/api/v1/nodes/" + node, 5s);
   if (!r || r->status != 200) return false;
@@ -151,7 +140,7 @@ Status createPetrelNode(const k8s::RestClient& api, const Layout& l, int i) {
   return Status::ok();
 }
 
-Status writeNodeFiles(const Layout& l, int i, const std::string& node_kubeconfig) {
+Status writeNodeFiles(const Layout& l, int i) {
   const std::string dir = l.nodeDir(i);
   std::error_code ec;
   fs::create_directories(dir + "/net.d", ec);
@@ -166,7 +155,7 @@ Status writeNodeFiles(const Layout& l, int i, const std::string& node_kubeconfig
   }
   json conflist = {{"cniVersion", "1.0.0"}, {"name", "petrel"}, {"plugins", plugins}};
   PETREL_RETURN_IF_ERROR(writeFile(dir + "/net.d/10-petrel.conflist", conflist.dump(2) + "\n"));
-  return writeFile(dir + "/kubeconfig", node_kubeconfig);
+  return writeNodeKubeconfigs(l, i);
 }
 
 }  // namespace
@@ -215,25 +204,8 @@ Status sandboxUp(const Layout& layout) {
   PETREL_RETURN_IF_ERROR(buildUnderlay(l));
   for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(buildNode(l, i));
 
-  step(fmt::format("API server on https://127.0.0.1:{} (nodes use https://{}:{})", l.api_port,
-                   l.hostIp(), l.api_port));
-  auto api = launch(state, "apiserver", "",
-                    {bin + "/petrel-apiserver", "--data-dir", l.state_dir + "/apiserver",
-                     "--bind-address", "0.0.0.0", "--tls-san", l.hostIp(), "--port",
-                     std::to_string(l.api_port), "--kubeconfig-out", l.kubeconfig()});
-  if (!api) return api.status();
-  PETREL_RETURN_IF_ERROR(waitFor(*api, 30s, "ready", [&] {
-    return readFile(api->log).find("petrel-apiserver ready on") != std::string::npos;
-  }));
-  state.api_url = fmt::format("https://127.0.0.1:{}", l.api_port);
-  PETREL_RETURN_IF_ERROR(saveState(state));
-  std::string node_kubeconfig = readFile(l.kubeconfig());
-  const std::string local = fmt::format("https://127.0.0.1:{}", l.api_port);
-  const auto at = node_kubeconfig.find(local);
-  if (at == std::string::npos) {
-    return makeError(Code::kInternal, "{} does not name {}", l.kubeconfig(), local);
-  }
-  node_kubeconfig.replace(at, local.size(), fmt::format("https://{}:{}", l.hostIp(), l.api_port));
+  auto control_plane = startControlPlane(state, bin);
+  if (!control_plane) return control_plane.status();
 
   auto cluster = k8s::loadKubeconfig(l.kubeconfig());
   if (!cluster) return cluster.status();
@@ -243,24 +215,19 @@ Status sandboxUp(const Layout& layout) {
   PETREL_RETURN_IF_ERROR(k8s::installCrds(client));
   for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(createPetrelNode(client, l, i));
 
-  step("Controller (scheduler, EndpointSlices)");
-  auto controller =
-      launch(state, "controller", "", {bin + "/petrel-controller", "--kubeconfig", l.kubeconfig()});
-  if (!controller) return controller.status();
-
   const std::string cni_path = portmapDir().empty() ? bin : bin + ":" + portmapDir();
   std::vector<Component> kubelets;
   for (int i = 1; i <= l.nodes; ++i) {
     const std::string node = l.nodeName(i), dir = l.nodeDir(i);
-    PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i, node_kubeconfig));
+    PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i));
     step(fmt::format("Node {}: petrel-agent and kubelet", node));
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent =
-        launch(state, node + "/agent", l.nodeNetns(i),
-               {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i),
-                "--state-dir", dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig",
-                dir + "/kubeconfig", "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode,
-                "--cgroup-root", l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
+    auto agent = launch(
+        state, node + "/agent", l.nodeNetns(i),
+        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
+         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/agent.kubeconfig",
+         "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
+         l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
     auto kubelet = launch(
         state, node + "/kubelet", l.nodeNetns(i),
@@ -277,6 +244,12 @@ Status sandboxUp(const Layout& layout) {
   for (int i = 1; i <= l.nodes; ++i) {
     PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
                                    [&] { return nodeReady(client, l.nodeName(i)); }));
+  }
+  if (l.nodes == 0) {
+    std::cout << fmt::format(
+        "\nThe control plane is up (no nodes).\n\n  export KUBECONFIG={}\n  kubectl get ns\n",
+        l.kubeconfig());
+    return Status::ok();
   }
   // The operator starts once every Node is registered: it deletes the PetrelNode of a node the
   // API does not have, and it adopts the ones above as they are (they lie in its pool).

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "tools/sandbox/kubelet/node_status.h"
 #include "tools/sandbox/kubelet/pod_status.h"
 
 namespace petrel::sandbox {
@@ -17,6 +18,14 @@ namespace {
 
 std::string podPath(const PodSpec& pod) {
   return fmt::format("/api/v1/namespaces/{}/pods/{}", pod.namespace_, pod.name);
+}
+
+bool readyIn(const json& node) {
+  if (!node.is_object()) return false;
+  for (const auto& c : node.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  }
+  return false;
 }
 
 // The API answered something other than success: "HTTP 404: <message>".
@@ -62,47 +71,80 @@ Status Kubelet::ensureNode() {
   const std::string& node = options_.runtime.node_name;
   auto got = client_.get("/api/v1/nodes/" + node, 10s);
   if (!got) return got.status();
-  if (got->status == 200) return Status::ok();
-  if (got->status != 404)
+  if (got->status == 404) {
+    json obj = {{"apiVersion", "v1"},
+                {"kind", "Node"},
+                {"metadata",
+                 {{"name", node},
+                  {"labels",
+                   {{"kubernetes.io/hostname", node},
+                    {"kubernetes.io/os", "linux"},
+                    {"kubernetes.io/arch", "amd64"},
+                    {"petrel.io/sandbox", "true"}}}}},
+                {"spec", json::object()}};
+    if (!options_.pod_cidr.empty()) {
+      obj["spec"] = {{"podCIDR", options_.pod_cidr}, {"podCIDRs", {options_.pod_cidr}}};
+    }
+    got = client_.send("POST", "/api/v1/nodes", obj.dump(), 10s);
+    if (!got) return got.status();
+    if (got->status != 201) {
+      return makeError(Code::kUnavailable, "register node {}: {}", node, describe(*got));
+    }
+    spdlog::info("registered node {} ({})", node, options_.runtime.node_ip);
+    status_posted_ = false;
+  } else if (got->status != 200) {
     return makeError(Code::kUnavailable, "GET node {}: {}", node, describe(*got));
-  json obj = {{"apiVersion", "v1"},
-              {"kind", "Node"},
-              {"metadata",
-               {{"name", node},
-                {"labels",
-                 {{"kubernetes.io/hostname", node},
-                  {"kubernetes.io/os", "linux"},
-                  {"petrel.io/sandbox", "true"}}}}},
-              {"spec", json::object()}};
-  if (!options_.pod_cidr.empty()) {
-    obj["spec"] = {{"podCIDR", options_.pod_cidr}, {"podCIDRs", {options_.pod_cidr}}};
   }
-  auto created = client_.send("POST", "/api/v1/nodes", obj.dump(), 10s);
-  if (!created) return created.status();
-  if (created->status != 201 && created->status != 409) {
-    return makeError(Code::kUnavailable, "register node {}: {}", node, describe(*created));
+  json current = json::parse(got->body, nullptr, false);
+  const std::string uid =
+      current.is_object() ? current.value("/metadata/uid"_json_pointer, "") : "";
+  if (!status_posted_ || !readyIn(current)) {
+    auto patched =
+        client_.send("PATCH", "/api/v1/nodes/" + node + "/status",
+                     json{{"status", buildNodeStatus(options_.runtime.node_ip, node)}}.dump(), 10s,
+                     "application/merge-patch+json");
+    if (!patched) return patched.status();
+    if (patched->status != 200) {
+      return makeError(Code::kUnavailable, "set status of node {}: {}", node, describe(*patched));
+    }
+    status_posted_ = true;
   }
-  json status = {{"status",
-                  {{"addresses",
-                    {{{"type", "InternalIP"}, {"address", options_.runtime.node_ip}},
-                     {{"type", "Hostname"}, {"address", node}}}},
-                   {"conditions",
-                    {{{"type", "Ready"},
-                      {"status", "True"},
-                      {"reason", "KubeletReady"},
-                      {"message", "petrel sandbox kubelet is posting ready status"}}}},
-                   {"nodeInfo",
-                    {{"kubeletVersion", "petrel-sandbox"},
-                     {"containerRuntimeVersion", "process://petrel-sandbox"},
-                     {"operatingSystem", "linux"},
-                     {"architecture", "amd64"}}}}}};
-  auto patched = client_.send("PATCH", "/api/v1/nodes/" + node + "/status", status.dump(), 10s,
-                              "application/merge-patch+json");
-  if (!patched) return patched.status();
-  if (patched->status != 200) {
-    return makeError(Code::kUnavailable, "set status of node {}: {}", node, describe(*patched));
+  return renewLease(uid);
+}
+
+// The node's heartbeat: its Lease in kube-node-lease, renewed every pass (10 s) as a kubelet
+// does; the node lifecycle controller marks a node whose Lease goes stale NotReady.
+Status Kubelet::renewLease(const std::string& node_uid) {
+  const std::string& node = options_.runtime.node_name;
+  const std::string path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + node;
+  auto got = client_.get(path, 10s);
+  if (!got) return got.status();
+  json lease;
+  if (got->status == 404) {
+    lease = {{"apiVersion", "coordination.k8s.io/v1"},
+             {"kind", "Lease"},
+             {"metadata", {{"name", node}, {"namespace", "kube-node-lease"}}},
+             {"spec", {{"holderIdentity", node}, {"leaseDurationSeconds", 40}}}};
+    if (!node_uid.empty()) {
+      lease["metadata"]["ownerReferences"] = {
+          {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}, {"uid", node_uid}}};
+    }
+  } else if (got->status == 200) {
+    lease = json::parse(got->body, nullptr, false);
+    if (!lease.is_object()) return makeError(Code::kInternal, "lease {}: not JSON", node);
+  } else {
+    return makeError(Code::kUnavailable, "GET lease {}: {}", node, describe(*got));
   }
-  spdlog::info("registered node {} ({})", node, options_.runtime.node_ip);
+  lease["spec"]["renewTime"] = nowMicroTime();
+  const bool create = got->status == 404;
+  auto put = create ? client_.send("POST",
+                                   "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                                   lease.dump(), 10s)
+                    : client_.send("PUT", path, lease.dump(), 10s);
+  if (!put) return put.status();
+  if (put->status != 200 && put->status != 201) {
+    return makeError(Code::kUnavailable, "renew lease {}: {}", node, describe(*put));
+  }
   return Status::ok();
 }
 
@@ -196,7 +238,7 @@ void Kubelet::syncPods() {
 void Kubelet::run(const std::atomic<bool>& stop) {
   runtime_.loadRecords();
   ReconcilerSet reconcilers;
-  reconcilers.add(node_reconciler_, ReconcilerOptions{30s, 2s, 2s});
+  reconcilers.add(node_reconciler_, ReconcilerOptions{10s, 1s, 2s});
   reconcilers.add(pods_reconciler_, ReconcilerOptions{options_.resync, 200ms, 2s});
   pods_->start();
   reconcilers.start();

@@ -35,14 +35,15 @@ class Kubelet {
   ~Kubelet();
 
   // Runs until `stop`; returns promptly after it is set and wake() is called. Two reconcilers
-  // on the one reconcile loop: "node" (registers the Node; every 30 s, retried every 2 s) and
-  // "pods" (runs the pods bound here once the Pod cache is synced; on every Pod event and
-  // every `resync` for probes and restarts).
+  // on the one reconcile loop: "node" (registers the Node, posts its status, renews its Lease;
+  // every 10 s) and "pods" (runs the pods bound here once the Pod cache is synced; on every Pod
+  // event and every `resync` for probes and restarts).
   void run(const std::atomic<bool>& stop);
   void wake();
 
  private:
   Status ensureNode();
+  Status renewLease(const std::string& node_uid);
   void syncPods();
   void syncPod(const PodSpec& pod);
   void finishDeletion(const PodSpec& pod);
@@ -53,6 +54,7 @@ class Kubelet {
   k8s::RestTransport transport_;
   PodRuntime runtime_;
   std::unique_ptr<k8s::Informer<k8s::RawObject>> pods_;
+  bool status_posted_ = false;  // by this process: capacity, addresses and Ready once
   FnReconciler node_reconciler_;
   FnReconciler pods_reconciler_;
   std::mutex mu_;
