@@ -86,13 +86,14 @@ for b in "${binaries[@]}"; do
   strip --strip-debug -o "$rootfs/usr/local/bin/$b" "$bin_dir/$b"
 done
 
-# Every library ldd resolves, at the path it resolves to (the file copied, not the symlink), and the
-# loader at the path the binaries ask for (PT_INTERP). The vDSO is the kernel's.
+# Every library ldd resolves for the copies (what the image runs, even if BIN_DIR is relinked
+# meanwhile), at the path it resolves to (the file copied, not the symlink), and the loader at the
+# path the binaries ask for (PT_INTERP). The vDSO is the kernel's.
 echo "== collecting shared libraries (ldd)"
 libs=()
 for b in "${binaries[@]}"; do
-  out=$(ldd "$bin_dir/$b") || {
-    echo "build-image: ldd $bin_dir/$b failed: $out" >&2
+  out=$(ldd "$rootfs/usr/local/bin/$b" 2>&1) || {
+    echo "build-image: ldd $bin_dir/$b failed (is it being rebuilt?): $out" >&2
     exit 1
   }
   if grep -q 'not found' <<<"$out"; then
