@@ -2,10 +2,11 @@
 # Builds the Petrel image, petrel.io/petrel:<version>, from binaries already built (no registry, no
 # base image): FROM scratch with petrel-agent, petrel-operator, petrel-cni and petrel in
 # /usr/local/bin (debug info stripped: a RelWithDebInfo build's 119 MB become 22 MB; the symbol
-# tables stay, for backtraces), the shared libraries ldd names for them (the dynamic loader too, each at the path
-# ldd prints), and a minimal /etc, /tmp and /var/run. <version> is what `BIN_DIR/petrel version`
-# prints. The image goes into the local containers-storage (seen by podman) and, as an OCI archive,
-# into build/petrel-image.oci.tar (`podman load -i` it elsewhere). Rebuilding moves the tag.
+# tables stay, for backtraces), the shared libraries ldd names for them (the dynamic loader too),
+# each at the path ldd prints, and a minimal /etc, /tmp and /var/run. <version> is what
+# `BIN_DIR/petrel version` prints. The image goes into the local containers-storage (seen by
+# podman) and, as an OCI archive, into build/petrel-image.oci.tar (`podman load -i` it elsewhere).
+# Rebuilding moves the tag.
 #
 # Usage: scripts/build-image.sh [--tag TAG] [--archive PATH] [BIN_DIR]
 #   BIN_DIR    the binaries (default: build/bin)
@@ -62,7 +63,7 @@ done
 version_line=$("$bin_dir/petrel" version)
 version=$(echo "$version_line" | awk '$1 == "petrel" { print $2; exit }')
 if ! [[ "$version" =~ ^[0-9A-Za-z_][0-9A-Za-z_.-]*$ ]]; then
-  echo "build-image: cannot read a version from '$bin_dir/petrel version' (it printed: $version_line)" >&2
+  echo "build-image: no version in what '$bin_dir/petrel version' printed: $version_line" >&2
   exit 1
 fi
 tag=${tag:-$version}
