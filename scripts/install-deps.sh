@@ -12,7 +12,7 @@ packages=(
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev libyaml-cpp-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 ethtool iputils-ping iperf3 socat curl procps psmisc kmod iptables util-linux tar tcpdump
-  containernetworking-plugins podman runc busybox-static
+  containernetworking-plugins podman runc busybox-static buildah
   golang-go
 )
 

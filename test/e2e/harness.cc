@@ -189,6 +189,15 @@ std::string stripPrefix(const std::string& cidr) {
   return cidr.substr(0, cidr.find('/'));
 }
 
+std::string podmanEngineConf() {
+  return "[containers]\n"
+         "default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"
+         "[engine]\n"
+         "runtime = \"runc\"\n"
+         "cgroup_manager = \"cgroupfs\"\n"
+         "events_logger = \"file\"\n";
+}
+
 // ---------------------------------------------------------------- running commands
 
 std::string CmdResult::describe() const {

@@ -246,5 +246,9 @@ bool waitUntil(const std::function<bool()>& probe, Millis timeout, Millis interv
 std::string stripPrefix(const std::string& cidr);
 // A free-ish TCP port in [20000, 40000) derived from the pid and a counter.
 uint16_t uniquePort();
+// The [containers] and [engine] tables of a private containers.conf (CONTAINERS_CONF) that podman
+// 4.3 runs containers with on these hosts: runc (crun refuses a mixed cgroup v1/v2 layout),
+// cgroupfs, file events and default_ulimits the session can grant. Tests append their [network].
+std::string podmanEngineConf();
 
 }  // namespace petrel::e2e

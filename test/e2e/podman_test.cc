@@ -28,23 +28,14 @@ class PodmanEnv {
         image_("localhost/" + uniqueName("pe2eimg") + ":e2e") {
     const auto netDir = dir_ / "net";
     std::filesystem::create_directories(netDir);
-    std::ofstream(dir_ / "containers.conf")
-        << "[containers]\n"
-           "default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"
-           "[engine]\n"
-           "runtime = \"runc\"\n"
-           "cgroup_manager = \"cgroupfs\"\n"
-           "events_logger = \"file\"\n"
-           "[network]\n"
-           "network_backend = \"cni\"\n"
-           "cni_plugin_dirs = [\""
-        << binDir().string()
-        << "\", \"/usr/lib/cni\"]\n"
-           "network_config_dir = \""
-        << netDir.string()
-        << "\"\n"
-           "default_network = \""
-        << network_ << "\"\n";
+    std::ofstream conf(dir_ / "containers.conf");
+    conf << podmanEngineConf();
+    conf << "[network]\n"
+            "network_backend = \"cni\"\n"
+            "cni_plugin_dirs = [\""
+         << binDir().string() << "\", \"/usr/lib/cni\"]\n"
+         << "network_config_dir = \"" << netDir.string() << "\"\n"
+         << "default_network = \"" << network_ << "\"\n";
     nlohmann::json petrel = petrelCniConfig(agent);
     petrel.erase("cniVersion");
     petrel.erase("name");
