@@ -48,6 +48,10 @@ values). Call with (list "name" value).
 */}}
 {{- define "petrel.flag" -}}
 {{- $value := index . 1 -}}
+{{- /* YAML numbers arrive as float64, printed 1.000003e+06 unless made integers again. */ -}}
+{{- if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) -}}
+{{- $value = int64 $value -}}
+{{- end -}}
 {{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
 - {{ printf "--%s=%v" (index . 0) $value | quote }}
 {{- end -}}
