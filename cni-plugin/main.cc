@@ -1,5 +1,7 @@
 // petrel-cni: the CNI 1.1.0 plugin binary. Reads CNI_* from the environment and the network
 // config from stdin, prints the result or the spec's error object, and exits with its code.
+// Run with arguments and without CNI_COMMAND (`petrel-cni install ...`), it is the node
+// installer instead (cni-plugin/node_install.h).
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +9,7 @@
 #include <iostream>
 #include <string>
 
+#include "cni-plugin/node_install.h"
 #include "cni-plugin/plugin.h"
 
 namespace {
@@ -24,7 +27,11 @@ std::string readStdin() {
 }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // Runtimes pass no arguments and always set CNI_COMMAND.
+  if (argc > 1 && std::getenv("CNI_COMMAND") == nullptr) {
+    return petrel::cni::runNodeInstaller(argc, argv, std::cout, std::cerr);
+  }
   std::string input = readStdin();
   auto network = petrel::cni::makeLinuxPodNetwork();
   petrel::cni::Plugin plugin(*network);

@@ -6,7 +6,7 @@
 
 #include <system_error>
 
-#include "tools/sandbox/pki/atomic_file.h"
+#include "common/atomic_file.h"
 #include "tools/sandbox/pki/certificate.h"
 
 namespace petrel::sandbox::pki {

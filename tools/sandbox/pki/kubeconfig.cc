@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tools/sandbox/pki/atomic_file.h"
+#include "common/atomic_file.h"
 #include "tools/sandbox/pki/openssl_handles.h"
 
 namespace petrel::sandbox::pki {

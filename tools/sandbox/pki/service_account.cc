@@ -3,7 +3,7 @@
 
 #include <system_error>
 
-#include "tools/sandbox/pki/atomic_file.h"
+#include "common/atomic_file.h"
 #include "tools/sandbox/pki/openssl_handles.h"
 
 namespace petrel::sandbox::pki {

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "tools/sandbox/pki/atomic_file.h"
+#include "common/atomic_file.h"
 #include "tools/sandbox/pki/openssl_handles.h"
 
 namespace petrel::sandbox::pki::testing {

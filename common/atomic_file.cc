@@ -1,5 +1,5 @@
 // readWholeFile and writeFileAtomic on POSIX file descriptors.
-#include "tools/sandbox/pki/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-namespace petrel::sandbox::pki {
+namespace petrel {
 
 namespace fs = std::filesystem;
 
@@ -61,4 +61,4 @@ Status writeFileAtomic(const fs::path& path, const std::string& content, mode_t 
   return Status::ok();
 }
 
-}  // namespace petrel::sandbox::pki
+}  // namespace petrel
