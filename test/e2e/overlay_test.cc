@@ -253,17 +253,14 @@ TEST_P(OverlayNodeRemoval, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   // deletes the PetrelNode of a Node that is gone; the route follows). The Node goes with one
   // DELETE request (curl, so no kubectl start-up is counted), and the clock runs from just before
   // that request to the end of the first `ip route` that no longer shows the route.
-  const std::string api_dir = sb.stateDir() + "/apiserver";
-  const std::string token = trim(readText(api_dir + "/token"));
-  const std::string kubeconfig = readText(sb.kubeconfig());
-  const auto server_at = kubeconfig.find("server: ");
-  ASSERT_NE(server_at, std::string::npos) << kubeconfig;
-  const std::string server =
-      kubeconfig.substr(server_at + 8, kubeconfig.find('\n', server_at) - server_at - 8);
+  const std::string pki = sb.stateDir() + "/pki";
+  const json kubeconfig = json::parse(readText(sb.kubeconfig()), nullptr, false);
+  ASSERT_TRUE(kubeconfig.is_object()) << readText(sb.kubeconfig());
+  const std::string server = kubeconfig["clusters"][0]["cluster"]["server"];
   const auto deleted_at = std::chrono::steady_clock::now();
-  auto del = run({"curl", "-sS", "-m", "5", "--cacert", api_dir + "/ca.crt", "-H",
-                  "Authorization: Bearer " + token, "-X", "DELETE", "-o", "/dev/null", "-w",
-                  "%{http_code}", server + "/api/v1/nodes/node-2"});
+  auto del = run({"curl", "-sS", "-m", "5", "--cacert", pki + "/ca.crt", "--cert",
+                  pki + "/admin.crt", "--key", pki + "/admin.key", "-X", "DELETE", "-o",
+                  "/dev/null", "-w", "%{http_code}", server + "/api/v1/nodes/node-2"});
   ASSERT_TRUE(del.ok() && del.out == "200") << del.describe();
   std::chrono::steady_clock::duration took{};
   const bool gone = waitUntil(

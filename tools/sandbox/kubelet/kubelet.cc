@@ -71,6 +71,14 @@ Status Kubelet::ensureNode() {
   const std::string& node = options_.runtime.node_name;
   auto got = client_.get("/api/v1/nodes/" + node, 10s);
   if (!got) return got.status();
+  if (got->status == 404 && registered_) {
+    // As a kubelet: it registers once; a Node deleted later stays deleted until someone creates
+    // it again (or the kubelet restarts), so "delete the Node" means what it says.
+    return makeError(Code::kNotFound,
+                     "node {} was deleted from the API; not registering it again (restart "
+                     "petrel-kubelet to register it)",
+                     node);
+  }
   if (got->status == 404) {
     json obj = {{"apiVersion", "v1"},
                 {"kind", "Node"},
@@ -95,6 +103,7 @@ Status Kubelet::ensureNode() {
   } else if (got->status != 200) {
     return makeError(Code::kUnavailable, "GET node {}: {}", node, describe(*got));
   }
+  registered_ = true;
   json current = json::parse(got->body, nullptr, false);
   const std::string uid =
       current.is_object() ? current.value("/metadata/uid"_json_pointer, "") : "";

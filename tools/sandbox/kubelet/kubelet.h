@@ -54,6 +54,7 @@ class Kubelet {
   k8s::RestTransport transport_;
   PodRuntime runtime_;
   std::unique_ptr<k8s::Informer<k8s::RawObject>> pods_;
+  bool registered_ = false;     // the Node existed or was created by this process
   bool status_posted_ = false;  // by this process: capacity, addresses and Ready once
   FnReconciler node_reconciler_;
   FnReconciler pods_reconciler_;
