@@ -106,10 +106,10 @@ echo "  node-1's Service counters (petrel bpf metrics list):"
   sed 's/^/    /'
 
 step "What the agent on $CLIENT_NODE sees"
-"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" endpoint list
-"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" service list
+"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" endpoint list
+"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" service list
 "$BIN/petrel" bpf nat list --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
-"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/petrel.sock" bpf metrics list \
+"$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" bpf metrics list \
   --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
 
 cat <<NEXT
@@ -119,7 +119,7 @@ $(printf '\033[1mThe sandbox keeps running. Next:\033[0m')
   kubectl get pods -o wide -w                 # watch pods; try kubectl delete pod echo-2
   build/bin/petrel-sandbox status             # what runs where, every network namespace
   ip netns exec <NETNS> sh                    # step into a node or pod
-  build/bin/petrel --socket $STATE/nodes/$CLIENT_NODE/petrel.sock status
+  build/bin/petrel --socket $STATE/nodes/$CLIENT_NODE/run/petrel.sock status
   build/bin/petrel-sandbox restart node-1/agent  # pods keep their network across it
   scripts/demo.sh down                        # remove everything
 NEXT

@@ -116,7 +116,7 @@ class Sandbox {
   }
   std::string kubeconfig() const { return state_dir_ + "/kubeconfig"; }
   std::string agentSocket(int node) const {
-    return state_dir_ + "/nodes/node-" + std::to_string(node) + "/petrel.sock";
+    return state_dir_ + "/nodes/node-" + std::to_string(node) + "/run/petrel.sock";
   }
   const std::string& prefix() const { return prefix_; }
   const std::string& stateDir() const { return state_dir_; }

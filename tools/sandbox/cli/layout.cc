@@ -32,6 +32,8 @@ json toJson(const SandboxState& s) {
           {"routingMode", s.layout.routing_mode},
           {"vxlanMode", s.layout.vxlan_mode},
           {"lbAcceleration", s.layout.lb_acceleration},
+          {"install", s.layout.install},
+          {"chart", s.layout.chart_dir},
           {"cgroup2Mount", s.layout.cgroup2_mount},
           {"apiServer", s.api_url},
           {"kubeconfig", s.layout.kubeconfig()},
@@ -56,6 +58,8 @@ Result<SandboxState> loadState(const std::string& state_dir) {
   s.layout.routing_mode = j.value("routingMode", s.layout.routing_mode);
   s.layout.vxlan_mode = j.value("vxlanMode", s.layout.vxlan_mode);
   s.layout.lb_acceleration = j.value("lbAcceleration", s.layout.lb_acceleration);
+  s.layout.install = j.value("install", s.layout.install);
+  s.layout.chart_dir = j.value("chart", "");
   s.layout.cgroup2_mount = j.value("cgroup2Mount", "");
   s.api_url = j.value("apiServer", "");
   for (const auto& c : j.value("components", json::array())) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,10 @@ struct Layout {
   // The agents' --lb-acceleration. With "native" the nodes' uplink veths get the XDP Service
   // fast path, and the underlay is made to behave like a wire for it (wire_emulation.h).
   std::string lb_acceleration = "best-effort";
+  // How Petrel gets onto the nodes: "helm" (its chart: agents and operator are pods) or "direct"
+  // (processes started by `up`, with the admin's certificate).
+  std::string install = "direct";
+  std::string chart_dir;  // --install helm: the chart; empty: the source tree's charts/petrel
   // Fixed, as in a default kubeadm cluster: Service ClusterIPs, the kubernetes Service's
   // address (the range's first) and the cluster's DNS domain.
   std::string service_cidr = "10.96.0.0/16";
@@ -59,7 +64,18 @@ struct Layout {
   std::string nodeIp(int i) const { return underlay_net + "." + std::to_string(10 + i); }
   std::string podCidr(int i) const { return pod_net + "." + std::to_string(i) + ".0/24"; }
   std::string nodeDir(int i) const { return state_dir + "/nodes/" + nodeName(i); }
-  std::string agentSocket(int i) const { return nodeDir(i) + "/petrel.sock"; }
+  // The node's /var/run/petrel, where its agent's socket is.
+  std::string agentSocket(int i) const { return nodeDir(i) + "/run/petrel.sock"; }
+  // Paths of a node's host filesystem that are its own in the sandbox (the rest is this
+  // machine's): {path on a node, where it is here}. The kubelet maps pods' hostPath volumes and
+  // the CNI plugins' view through them.
+  std::vector<std::pair<std::string, std::string>> nodeHostPaths(int i) const {
+    return {{"/etc/cni/net.d", nodeDir(i) + "/net.d"},
+            {"/opt/cni/bin", nodeDir(i) + "/cni-bin"},
+            {"/var/run/petrel", nodeDir(i) + "/run"},
+            {"/sys/fs/bpf", nodeBpfRoot(i)},
+            {"/run/petrel/cgroupv2", nodeCgroup(i)}};
+  }
   std::string nodeBpfRoot(int i) const { return bpfRoot() + "/" + nodeName(i); }
   std::string cgroupRoot() const { return cgroup2_mount + "/petrel-" + prefix; }
   std::string nodeCgroup(int i) const { return cgroupRoot() + "/" + nodeName(i); }

@@ -48,13 +48,22 @@ int main(int argc, char** argv) {
                  "only) or disabled")
       ->check(CLI::IsMember({"native", "best-effort", "disabled"}))
       ->default_val("best-effort");
+  up->add_option("--install", layout.install,
+                 "How Petrel gets onto the nodes: helm (`helm install` of its chart: agents and "
+                 "operator run as pods) or direct (processes started here)")
+      ->check(CLI::IsMember({"helm", "direct"}))
+      ->default_val("direct");
+  up->add_option("--chart", layout.chart_dir,
+                 "The chart --install helm installs (default: the source tree's charts/petrel)");
   auto* down = app.add_subcommand("down", "Remove everything the sandbox made");
   down->add_option("--prefix", layout.prefix,
                    "Prefix to clean up when the state file is gone (after a crash)")
       ->default_val("psbx");
   auto* restart = app.add_subcommand("restart", "Stop one component and start it again");
   std::string component;
-  restart->add_option("component", component, "apiserver, controller, node-N/agent, node-N/kubelet")
+  restart
+      ->add_option("component", component,
+                   "etcd, apiserver, controller-manager, scheduler, node-N/agent, node-N/kubelet")
       ->required();
   auto* status = app.add_subcommand("status", "Show what runs where");
   std::string output = "table";

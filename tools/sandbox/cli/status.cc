@@ -14,6 +14,7 @@
 #include "k8s/cluster_config.h"
 #include "k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
+#include "tools/sandbox/cli/petrel_pods.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
@@ -63,6 +64,23 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
   json out = toJson(*state);
   for (auto& c : out["components"]) {
     c["running"] = processAlive(c["pid"].get<pid_t>(), c["startTime"].get<uint64_t>());
+  }
+  if (l.install == "helm") {
+    // The agents and the operator are pods of the chart: listed with their container's pid.
+    if (auto pods = petrelPods(l); pods) {
+      for (const auto& p : *pods) {
+        out["components"].push_back({{"name", p.component},
+                                     {"netns", p.node.empty() ? "" : "(node " + p.node + ")"},
+                                     {"pid", p.pid},
+                                     {"running", p.pid != 0},
+                                     {"log", "pod " + p.pod}});
+      }
+    }
+    // The sandbox has no images: the kubelets run these in their place.
+    out["images"] = {{{"image", "petrel.io/petrel"},
+                      {"runs", selfDir() + "/{petrel-agent,petrel-operator,petrel-cni,petrel}"}},
+                     {{"image", "registry.k8s.io/coredns/coredns"},
+                      {"runs", selfDir() + "/petrel-k8s coredns"}}};
   }
   json nodes = json::array();
   for (int i = 1; i <= l.nodes; ++i) {
@@ -115,6 +133,14 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
   }
   components.print(std::cout);
   std::cout << "\n";
+  if (out.contains("images")) {
+    std::cout << "Images (the kubelets run the build's binaries in their place):\n";
+    for (const auto& i : out["images"]) {
+      std::cout << fmt::format("  {:<34} -> {}\n", i["image"].get<std::string>(),
+                               i["runs"].get<std::string>());
+    }
+    std::cout << "\n";
+  }
   cli::Table node_table({"NODE", "NETNS", "IP", "POD CIDR", "AGENT SOCKET", "CGROUP"});
   node_table.addRow({"(underlay)", l.underlayNetns(), l.underlayGateway(), "-", "-", "-"});
   for (const auto& n : nodes) {

@@ -1,4 +1,5 @@
 // petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets.
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/cli/control_plane.h"
+#include "tools/sandbox/cli/install.h"
 #include "tools/sandbox/cli/wire_emulation.h"
 #include "tools/sandbox/common/cgroup.h"
 #include "tools/sandbox/common/process.h"
@@ -56,6 +58,24 @@ Status checkBinaries(const std::string& bin_dir) {
     return makeError(Code::kNotFound, "{} is not installed: run scripts/install-deps.sh", tool);
   }
   return Status::ok();
+}
+
+Status makeDirectory(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return makeError(Code::kInternal, "cannot create {}: {}", path, ec.message());
+  return Status::ok();
+}
+
+// The nodes' /sys/fs/bpf are directories of this machine's bpffs: mount it if it is not there.
+Status ensureBpffs() {
+  constexpr long kBpfFsMagic = 0xcafe4a11;
+  struct statfs fs_info {};
+  if (statfs("/sys/fs/bpf", &fs_info) == 0 && static_cast<long>(fs_info.f_type) == kBpfFsMagic) {
+    return Status::ok();
+  }
+  step("Mounting bpffs at /sys/fs/bpf (the nodes' pinned maps live under it)");
+  return runChecked({"mount", "-t", "bpf", "bpf", "/sys/fs/bpf"});
 }
 
 std::string portmapDir() {
@@ -146,6 +166,7 @@ Status writeNodeFiles(const Layout& l, int i) {
   fs::create_directories(dir + "/net.d", ec);
   fs::create_directories(dir + "/agent", ec);
   fs::create_directories(dir + "/kubelet", ec);
+  fs::create_directories(dir + "/run", ec);
   if (ec) return makeError(Code::kInternal, "cannot create {}: {}", dir, ec.message());
   json plugins = json::array({{{"type", "petrel-cni"},
                                {"agentSocket", l.agentSocket(i)},
@@ -156,6 +177,106 @@ Status writeNodeFiles(const Layout& l, int i) {
   json conflist = {{"cniVersion", "1.0.0"}, {"name", "petrel"}, {"plugins", plugins}};
   PETREL_RETURN_IF_ERROR(writeFile(dir + "/net.d/10-petrel.conflist", conflist.dump(2) + "\n"));
   return writeNodeKubeconfigs(l, i);
+}
+
+// Agents and the operator as processes started here (--install direct), with the admin's
+// certificate: the quickest loop while working on the agent itself.
+Status startNodesDirectly(SandboxState& state, const k8s::RestClient& client,
+                          const std::string& bin) {
+  const Layout& l = state.layout;
+  const std::string cni_path = portmapDir().empty() ? bin : bin + ":" + portmapDir();
+  std::vector<Component> kubelets;
+  for (int i = 1; i <= l.nodes; ++i) {
+    const std::string node = l.nodeName(i), dir = l.nodeDir(i);
+    PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i));
+    step(fmt::format("Node {}: petrel-agent and kubelet", node));
+    // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
+    auto agent = launch(
+        state, node + "/agent", l.nodeNetns(i),
+        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
+         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/agent.kubeconfig",
+         "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
+         l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
+    if (!agent) return agent.status();
+    auto kubelet = launch(
+        state, node + "/kubelet", l.nodeNetns(i),
+        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
+         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
+         "--cni-bin-dir", cni_path, "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr",
+         l.podCidr(i), "--cgroup-parent", l.nodeCgroup(i)});
+    if (!kubelet) return kubelet.status();
+    PETREL_RETURN_IF_ERROR(
+        waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
+    kubelets.push_back(*kubelet);
+  }
+
+  for (int i = 1; i <= l.nodes; ++i) {
+    PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
+                                   [&] { return nodeReady(client, l.nodeName(i)); }));
+  }
+  // The operator starts once every Node is registered: it deletes the PetrelNode of a node the
+  // API does not have, and it adopts the ones above as they are (they lie in its pool).
+  step(fmt::format("Operator (CRDs, pod CIDRs from {}.0.0/16, leader election)", l.pod_net));
+  auto op = launch(state, "operator", "",
+                   {bin + "/petrel-operator", "--kubeconfig", l.kubeconfig(), "--cluster-pool-cidr",
+                    l.pod_net + ".0.0/16", "--node-cidr-mask", "24"});
+  if (!op) return op.status();
+  return Status::ok();
+}
+
+// Kubelets first, then Petrel through its chart (--install helm, the default): the agents and the
+// operator are pods with the chart's RBAC and in-cluster configuration, as in any cluster.
+Status startNodesWithHelm(SandboxState& state, const k8s::RestClient& client,
+                          const std::string& bin) {
+  const Layout& l = state.layout;
+  PETREL_RETURN_IF_ERROR(ensureBpffs());
+  std::vector<Component> kubelets;
+  for (int i = 1; i <= l.nodes; ++i) {
+    const std::string node = l.nodeName(i), dir = l.nodeDir(i);
+    for (const std::string& path : {dir + "/kubelet", l.nodeBpfRoot(i)}) {
+      PETREL_RETURN_IF_ERROR(makeDirectory(path));
+    }
+    for (const auto& [host, node_path] : l.nodeHostPaths(i)) {
+      PETREL_RETURN_IF_ERROR(makeDirectory(node_path));
+    }
+    PETREL_RETURN_IF_ERROR(writeNodeKubeconfigs(l, i));
+    step(
+        fmt::format("Node {}: kubelet (its /etc/cni/net.d, /opt/cni/bin, /var/run/petrel, "
+                    "/sys/fs/bpf and cgroup are {}/..., {} and {})",
+                    node, dir, l.nodeBpfRoot(i), l.nodeCgroup(i)));
+    const std::string cni_path =
+        dir + "/cni-bin" + (portmapDir().empty() ? "" : ":" + portmapDir());
+    std::vector<std::string> argv = {bin + "/petrel-kubelet",
+                                     "--node-name",
+                                     node,
+                                     "--node-ip",
+                                     l.nodeIp(i),
+                                     "--kubeconfig",
+                                     dir + "/kubeconfig",
+                                     "--state-dir",
+                                     dir + "/kubelet",
+                                     "--cni-conf-dir",
+                                     dir + "/net.d",
+                                     "--cni-bin-dir",
+                                     cni_path,
+                                     "--netns-prefix",
+                                     l.podNetnsPrefix(),
+                                     "--pod-cidr",
+                                     l.podCidr(i),
+                                     "--cgroup-parent",
+                                     l.nodeCgroup(i)};
+    for (const auto& [host, node_path] : l.nodeHostPaths(i)) {
+      argv.insert(argv.end(), {"--host-path-map", host + "=" + node_path});
+    }
+    auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i), argv);
+    if (!kubelet) return kubelet.status();
+    kubelets.push_back(*kubelet);
+  }
+  for (int i = 1; i <= l.nodes; ++i) {
+    PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
+                                   [&] { return nodeReady(client, l.nodeName(i)); }));
+  }
+  return installPetrel(l, bin, !portmapDir().empty());
 }
 
 }  // namespace
@@ -215,49 +336,14 @@ Status sandboxUp(const Layout& layout) {
   PETREL_RETURN_IF_ERROR(k8s::installCrds(client));
   for (int i = 1; i <= l.nodes; ++i) PETREL_RETURN_IF_ERROR(createPetrelNode(client, l, i));
 
-  const std::string cni_path = portmapDir().empty() ? bin : bin + ":" + portmapDir();
-  std::vector<Component> kubelets;
-  for (int i = 1; i <= l.nodes; ++i) {
-    const std::string node = l.nodeName(i), dir = l.nodeDir(i);
-    PETREL_RETURN_IF_ERROR(writeNodeFiles(l, i));
-    step(fmt::format("Node {}: petrel-agent and kubelet", node));
-    // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
-    auto agent = launch(
-        state, node + "/agent", l.nodeNetns(i),
-        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
-         dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/agent.kubeconfig",
-         "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
-         l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
-    if (!agent) return agent.status();
-    auto kubelet = launch(
-        state, node + "/kubelet", l.nodeNetns(i),
-        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
-         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
-         "--cni-bin-dir", cni_path, "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr",
-         l.podCidr(i), "--cgroup-parent", l.nodeCgroup(i)});
-    if (!kubelet) return kubelet.status();
-    PETREL_RETURN_IF_ERROR(
-        waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
-    kubelets.push_back(*kubelet);
-  }
-
-  for (int i = 1; i <= l.nodes; ++i) {
-    PETREL_RETURN_IF_ERROR(waitFor(kubelets[static_cast<size_t>(i - 1)], 30s, "its node Ready",
-                                   [&] { return nodeReady(client, l.nodeName(i)); }));
-  }
   if (l.nodes == 0) {
     std::cout << fmt::format(
         "\nThe control plane is up (no nodes).\n\n  export KUBECONFIG={}\n  kubectl get ns\n",
         l.kubeconfig());
     return Status::ok();
   }
-  // The operator starts once every Node is registered: it deletes the PetrelNode of a node the
-  // API does not have, and it adopts the ones above as they are (they lie in its pool).
-  step(fmt::format("Operator (CRDs, pod CIDRs from {}.0.0/16, leader election)", l.pod_net));
-  auto op = launch(state, "operator", "",
-                   {bin + "/petrel-operator", "--kubeconfig", l.kubeconfig(), "--cluster-pool-cidr",
-                    l.pod_net + ".0.0/16", "--node-cidr-mask", "24"});
-  if (!op) return op.status();
+  PETREL_RETURN_IF_ERROR(l.install == "helm" ? startNodesWithHelm(state, client, bin)
+                                             : startNodesDirectly(state, client, bin));
   std::cout << fmt::format(
       "\nThe sandbox is up: {} nodes, every one Ready.\n\n"
       "  export KUBECONFIG={}\n"
