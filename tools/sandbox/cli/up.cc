@@ -1,4 +1,4 @@
-// petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets.
+// petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets, cluster DNS.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "k8s/cluster_config.h"
 #include "k8s/crds.h"
 #include "k8s/rest_client.h"
+#include "tools/sandbox/cli/addons.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/cli/control_plane.h"
@@ -229,12 +230,32 @@ Status sandboxUp(const Layout& layout) {
          "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
          l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
-    auto kubelet = launch(
-        state, node + "/kubelet", l.nodeNetns(i),
-        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
-         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
-         "--cni-bin-dir", cni_path, "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr",
-         l.podCidr(i), "--cgroup-parent", l.nodeCgroup(i)});
+    auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
+                          {bin + "/petrel-kubelet",
+                           "--node-name",
+                           node,
+                           "--node-ip",
+                           l.nodeIp(i),
+                           "--kubeconfig",
+                           dir + "/kubeconfig",
+                           "--state-dir",
+                           dir + "/kubelet",
+                           "--cni-conf-dir",
+                           dir + "/net.d",
+                           "--cni-bin-dir",
+                           cni_path,
+                           "--netns-prefix",
+                           l.podNetnsPrefix(),
+                           "--pod-cidr",
+                           l.podCidr(i),
+                           "--cgroup-parent",
+                           l.nodeCgroup(i),
+                           "--cluster-dns",
+                           l.clusterDnsIp(),
+                           "--cluster-domain",
+                           l.cluster_domain,
+                           "--image-entrypoint",
+                           "registry.k8s.io/coredns/coredns=" + bin + "/petrel-k8s coredns"});
     if (!kubelet) return kubelet.status();
     PETREL_RETURN_IF_ERROR(
         waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
@@ -258,6 +279,7 @@ Status sandboxUp(const Layout& layout) {
                    {bin + "/petrel-operator", "--kubeconfig", l.kubeconfig(), "--cluster-pool-cidr",
                     l.pod_net + ".0.0/16", "--node-cidr-mask", "24"});
   if (!op) return op.status();
+  PETREL_RETURN_IF_ERROR(installClusterDns(client, l, 180s));
   std::cout << fmt::format(
       "\nThe sandbox is up: {} nodes, every one Ready.\n\n"
       "  export KUBECONFIG={}\n"
