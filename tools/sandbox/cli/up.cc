@@ -230,32 +230,16 @@ Status sandboxUp(const Layout& layout) {
          "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
          l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
-    auto kubelet = launch(state, node + "/kubelet", l.nodeNetns(i),
-                          {bin + "/petrel-kubelet",
-                           "--node-name",
-                           node,
-                           "--node-ip",
-                           l.nodeIp(i),
-                           "--kubeconfig",
-                           dir + "/kubeconfig",
-                           "--state-dir",
-                           dir + "/kubelet",
-                           "--cni-conf-dir",
-                           dir + "/net.d",
-                           "--cni-bin-dir",
-                           cni_path,
-                           "--netns-prefix",
-                           l.podNetnsPrefix(),
-                           "--pod-cidr",
-                           l.podCidr(i),
-                           "--cgroup-parent",
-                           l.nodeCgroup(i),
-                           "--cluster-dns",
-                           l.clusterDnsIp(),
-                           "--cluster-domain",
-                           l.cluster_domain,
-                           "--image-entrypoint",
-                           "registry.k8s.io/coredns/coredns=" + bin + "/petrel-k8s coredns"});
+    // Pods resolve through the cluster DNS; CoreDNS's image runs petrel-k8s's coredns applet.
+    const std::string coredns = "registry.k8s.io/coredns/coredns=" + bin + "/petrel-k8s coredns";
+    auto kubelet =
+        launch(state, node + "/kubelet", l.nodeNetns(i),
+               {bin + "/petrel-kubelet", "--node-name=" + node, "--node-ip=" + l.nodeIp(i),
+                "--kubeconfig=" + dir + "/kubeconfig", "--state-dir=" + dir + "/kubelet",
+                "--cni-conf-dir=" + dir + "/net.d", "--cni-bin-dir=" + cni_path,
+                "--netns-prefix=" + l.podNetnsPrefix(), "--pod-cidr=" + l.podCidr(i),
+                "--cgroup-parent=" + l.nodeCgroup(i), "--cluster-dns=" + l.clusterDnsIp(),
+                "--cluster-domain=" + l.cluster_domain, "--image-entrypoint=" + coredns});
     if (!kubelet) return kubelet.status();
     PETREL_RETURN_IF_ERROR(
         waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
