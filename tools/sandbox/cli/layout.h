@@ -45,7 +45,7 @@ struct Layout {
   std::string install = "direct";
   std::string chart_dir;  // --install helm: the chart; empty: the source tree's charts/petrel
   // Fixed, as in a default kubeadm cluster: Service ClusterIPs, the kubernetes Service's
-  // address (the range's first) and the cluster's DNS domain.
+  // address (the range's first), the cluster DNS Service's and the cluster's DNS domain.
   std::string service_cidr = "10.96.0.0/16";
   std::string cluster_domain = "cluster.local";
   // The cgroup2 mount `up` found (or made); empty until then. Each node's agent attaches its
@@ -58,6 +58,7 @@ struct Layout {
   std::string bpfRoot() const { return "/sys/fs/bpf/petrel-" + prefix; }
   std::string underlayGateway() const { return underlay_net + ".1"; }
   std::string apiServiceIp() const { return "10.96.0.1"; }
+  std::string clusterDnsIp() const { return "10.96.0.10"; }  // the kube-dns Service, as kubeadm
   std::string hostIp() const { return underlay_net + ".254"; }
   std::string nodeName(int i) const { return "node-" + std::to_string(i); }
   std::string nodeNetns(int i) const { return prefix + "-" + nodeName(i); }

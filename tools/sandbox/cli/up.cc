@@ -1,4 +1,4 @@
-// petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets.
+// petrel-sandbox up: underlay, nodes, the control plane, agents, kubelets, cluster DNS.
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include "k8s/cluster_config.h"
 #include "k8s/crds.h"
 #include "k8s/rest_client.h"
+#include "tools/sandbox/cli/addons.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/cli/component.h"
 #include "tools/sandbox/cli/control_plane.h"
@@ -179,6 +180,26 @@ Status writeNodeFiles(const Layout& l, int i) {
   return writeNodeKubeconfigs(l, i);
 }
 
+// Node i's kubelet: its own certificate, CNI directories, pod namespaces, cgroup, and the
+// cluster DNS; CoreDNS's image runs petrel-k8s's coredns applet.
+std::vector<std::string> kubeletArgv(const Layout& l, int i, const std::string& bin,
+                                     const std::string& cni_path) {
+  const std::string dir = l.nodeDir(i);
+  return {bin + "/petrel-kubelet",
+          "--node-name=" + l.nodeName(i),
+          "--node-ip=" + l.nodeIp(i),
+          "--kubeconfig=" + dir + "/kubeconfig",
+          "--state-dir=" + dir + "/kubelet",
+          "--cni-conf-dir=" + dir + "/net.d",
+          "--cni-bin-dir=" + cni_path,
+          "--netns-prefix=" + l.podNetnsPrefix(),
+          "--pod-cidr=" + l.podCidr(i),
+          "--cgroup-parent=" + l.nodeCgroup(i),
+          "--cluster-dns=" + l.clusterDnsIp(),
+          "--cluster-domain=" + l.cluster_domain,
+          "--image-entrypoint=registry.k8s.io/coredns/coredns=" + bin + "/petrel-k8s coredns"};
+}
+
 // Agents and the operator as processes started here (--install direct), with the admin's
 // certificate: the quickest loop while working on the agent itself.
 Status startNodesDirectly(SandboxState& state, const k8s::RestClient& client,
@@ -198,12 +219,8 @@ Status startNodesDirectly(SandboxState& state, const k8s::RestClient& client,
          "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
          l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});
     if (!agent) return agent.status();
-    auto kubelet = launch(
-        state, node + "/kubelet", l.nodeNetns(i),
-        {bin + "/petrel-kubelet", "--node-name", node, "--node-ip", l.nodeIp(i), "--kubeconfig",
-         dir + "/kubeconfig", "--state-dir", dir + "/kubelet", "--cni-conf-dir", dir + "/net.d",
-         "--cni-bin-dir", cni_path, "--netns-prefix", l.podNetnsPrefix(), "--pod-cidr",
-         l.podCidr(i), "--cgroup-parent", l.nodeCgroup(i)});
+    auto kubelet =
+        launch(state, node + "/kubelet", l.nodeNetns(i), kubeletArgv(l, i, bin, cni_path));
     if (!kubelet) return kubelet.status();
     PETREL_RETURN_IF_ERROR(
         waitFor(*agent, 30s, "its API socket", [&] { return fs::exists(l.agentSocket(i)); }));
@@ -246,25 +263,7 @@ Status startNodesWithHelm(SandboxState& state, const k8s::RestClient& client,
                     node, dir, l.nodeBpfRoot(i), l.nodeCgroup(i)));
     const std::string cni_path =
         dir + "/cni-bin" + (portmapDir().empty() ? "" : ":" + portmapDir());
-    std::vector<std::string> argv = {bin + "/petrel-kubelet",
-                                     "--node-name",
-                                     node,
-                                     "--node-ip",
-                                     l.nodeIp(i),
-                                     "--kubeconfig",
-                                     dir + "/kubeconfig",
-                                     "--state-dir",
-                                     dir + "/kubelet",
-                                     "--cni-conf-dir",
-                                     dir + "/net.d",
-                                     "--cni-bin-dir",
-                                     cni_path,
-                                     "--netns-prefix",
-                                     l.podNetnsPrefix(),
-                                     "--pod-cidr",
-                                     l.podCidr(i),
-                                     "--cgroup-parent",
-                                     l.nodeCgroup(i)};
+    std::vector<std::string> argv = kubeletArgv(l, i, bin, cni_path);
     for (const auto& [host, node_path] : l.nodeHostPaths(i)) {
       argv.insert(argv.end(), {"--host-path-map", host + "=" + node_path});
     }
@@ -344,6 +343,7 @@ Status sandboxUp(const Layout& layout) {
   }
   PETREL_RETURN_IF_ERROR(l.install == "helm" ? startNodesWithHelm(state, client, bin)
                                              : startNodesDirectly(state, client, bin));
+  PETREL_RETURN_IF_ERROR(installClusterDns(client, l, 180s));
   std::cout << fmt::format(
       "\nThe sandbox is up: {} nodes, every one Ready.\n\n"
       "  export KUBECONFIG={}\n"

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,11 +66,11 @@ struct ExecArgs {
 };
 
 // In the child: join the cgroup (writing "0" to an open cgroup.procs moves the writer), enter the
-// namespace and directory, then exec; exits 127 on failure after writing why to `err_fd`. The
-// child is in its cgroup before it runs anything of its own, and before the parent learns that
-// exec succeeded.
+// namespaces, set up the mounts, enter the directory, then exec; exits 127 on failure after
+// writing why to `err_fd`. The child is in its cgroup before it runs anything of its own, and
+// before the parent learns that exec succeeded. Only system calls here (async-signal-safe).
 [[noreturn]] void execChild(const ProcessSpec& spec, ExecArgs& args, int netns_fd, int cgroup_fd,
-                            int err_fd) {
+                            int mountns_fd, int err_fd) {
   auto fail = [&](const char* what) {
     const char* msg = strerror(errno);
     (void)!write(err_fd, what, strlen(what));
@@ -80,6 +81,24 @@ struct ExecArgs {
   };
   if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) fail("join cgroup");
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail("setns");
+  if (mountns_fd >= 0) {
+    if (setns(mountns_fd, CLONE_NEWNS) != 0) fail("setns mount namespace");
+    if (chdir("/") != 0) fail("chdir /");
+  }
+  if (!spec.mounts.empty()) {
+    if (unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace");
+    // Private all the way down: the container's mounts never appear on the host.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make / rprivate");
+    for (const auto& m : spec.mounts) {
+      if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        fail(m.target.c_str());
+      }
+      if (m.read_only && mount(nullptr, m.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY,
+                               nullptr) != 0) {
+        fail(m.target.c_str());
+      }
+    }
+  }
   if (!spec.working_dir.empty() && chdir(spec.working_dir.c_str()) != 0) fail("chdir");
   sigset_t none;
   sigemptyset(&none);
@@ -99,6 +118,37 @@ Result<UniqueFd> openNetns(const ProcessSpec& spec) {
     return makeError(Code::kInvalidArgument, "{}: not a network namespace", spec.netns_path);
   }
   return fd;
+}
+
+Result<UniqueFd> openMountns(const ProcessSpec& spec) {
+  if (spec.mountns_path.empty()) return UniqueFd();
+  UniqueFd fd(open(spec.mountns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errnoStatus(errno, fmt::format("open mount namespace {}", spec.mountns_path));
+  return fd;
+}
+
+// The mount points of spec.mounts, made on the host before fork where missing: an empty
+// directory (or an empty file when the source is a file). They stay on the host afterwards.
+Status prepareMountPoints(const ProcessSpec& spec) {
+  namespace fs = std::filesystem;
+  for (const auto& m : spec.mounts) {
+    std::error_code ec;
+    if (!fs::exists(m.source, ec)) {
+      return makeError(Code::kFailedPrecondition, "mount source {} does not exist", m.source);
+    }
+    if (fs::exists(m.target, ec)) continue;
+    if (fs::is_directory(m.source, ec)) {
+      fs::create_directories(m.target, ec);
+    } else {
+      fs::create_directories(fs::path(m.target).parent_path(), ec);
+      if (!ec) std::ofstream(m.target).flush();
+    }
+    if (ec || !fs::exists(m.target)) {
+      return makeError(Code::kFailedPrecondition, "cannot create mount point {}: {}", m.target,
+                       ec ? ec.message() : "failed");
+    }
+  }
+  return Status::ok();
 }
 
 // cgroup.procs of spec.cgroup_dir, opened before fork so the child only has to write to it.
@@ -146,6 +196,9 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
   if (!netns) return netns.status();
   auto cgroup = openCgroupProcs(spec);
   if (!cgroup) return cgroup.status();
+  auto mountns = openMountns(spec);
+  if (!mountns) return mountns.status();
+  PETREL_RETURN_IF_ERROR(prepareMountPoints(spec));
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
   if (pipe2(out, O_CLOEXEC) != 0) return errnoStatus(errno, "pipe");
@@ -157,7 +210,7 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec) {
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    execChild(spec, args, netns->get(), cgroup->get(), 2);
+    execChild(spec, args, netns->get(), cgroup->get(), mountns->get(), 2);
   }
   close(in[0]);
   close(out[1]);
@@ -236,6 +289,9 @@ Result<pid_t> startProcess(const ProcessSpec& spec) {
   if (!netns) return netns.status();
   auto cgroup = openCgroupProcs(spec);
   if (!cgroup) return cgroup.status();
+  auto mountns = openMountns(spec);
+  if (!mountns) return mountns.status();
+  PETREL_RETURN_IF_ERROR(prepareMountPoints(spec));
   UniqueFd log(open(spec.log_path.empty() ? "/dev/null" : spec.log_path.c_str(),
                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!log) return errnoStatus(errno, fmt::format("open log file {}", spec.log_path));
@@ -251,7 +307,7 @@ Result<pid_t> startProcess(const ProcessSpec& spec) {
     dup2(devnull.get(), 0);
     dup2(log.get(), 1);
     dup2(log.get(), 2);
-    execChild(spec, args, netns->get(), cgroup->get(), status_pipe[1]);
+    execChild(spec, args, netns->get(), cgroup->get(), mountns->get(), status_pipe[1]);
   }
   close(status_pipe[1]);
   UniqueFd status_r(status_pipe[0]);

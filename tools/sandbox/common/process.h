@@ -1,7 +1,8 @@
 // Child processes for the sandbox tools: run a command to completion with input, a deadline and
 // captured output (CNI plugins, iproute2), or start one detached with its output in a log file
-// (daemons, pod containers), optionally inside a network namespace and a cgroup. Pids are paired
-// with their start time so a recycled pid is never mistaken for ours.
+// (daemons, pod containers), optionally inside a network namespace, a cgroup and a mount namespace
+// of its own with bind mounts (a container's volumes). Pids are paired with their start time so a
+// recycled pid is never mistaken for ours.
 #pragma once
 
 #include <sys/types.h>
@@ -15,14 +16,26 @@
 
 namespace petrel::sandbox {
 
+// `source` (a host file or directory) appears at `target` in the process's own mount namespace.
+struct BindMount {
+  std::string source;
+  std::string target;
+  bool read_only = false;
+};
+
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is looked up on PATH
   std::vector<std::string> env;   // "KEY=VALUE"; empty means inherit ours
   std::string netns_path;         // setns() into it before exec when set
   std::string cgroup_dir;         // the child moves itself into this cgroup v2 before exec when set
   std::string working_dir;        // chdir() before exec when set
-  std::string input;              // run(): fed to stdin
-  std::string log_path;           // start(): stdout and stderr appended here (else /dev/null)
+  // When set, the child unshares its mount namespace (made rprivate, so nothing propagates back
+  // to the host) and bind-mounts these in order. A missing mount point is created on the host
+  // first (an empty directory, or an empty file for a file source) and stays there.
+  std::vector<BindMount> mounts;
+  std::string mountns_path;  // setns() into this mount namespace (/proc/<pid>/ns/mnt) when set
+  std::string input;         // run(): fed to stdin
+  std::string log_path;      // start(): stdout and stderr appended here (else /dev/null)
   std::chrono::milliseconds timeout{30000};  // run(): killed after this
 };
 

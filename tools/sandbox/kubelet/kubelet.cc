@@ -1,11 +1,15 @@
 // Node registration and the pod reconcile loop.
 #include "tools/sandbox/kubelet/kubelet.h"
 
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "tools/sandbox/kubelet/container_launch.h"
 #include "tools/sandbox/kubelet/node_status.h"
 #include "tools/sandbox/kubelet/pod_status.h"
 
@@ -41,6 +45,8 @@ Kubelet::Kubelet(KubeletOptions options, k8s::ClusterConfig cluster)
     : options_(std::move(options)),
       client_(std::move(cluster)),
       transport_(client_, std::chrono::seconds(90)),
+      objects_(client_),
+      volumes_(objects_),
       runtime_(options_.runtime),
       node_reconciler_("node", [this](const ReconcilePass&) { return ensureNode(); }),
       pods_reconciler_(
@@ -50,6 +56,10 @@ Kubelet::Kubelet(KubeletOptions options, k8s::ClusterConfig cluster)
             return Status::ok();
           },
           [this] { return pods_->cache().synced(); }) {
+  std::ifstream resolv(options_.node_resolv_conf);
+  std::stringstream text;
+  text << resolv.rdbuf();
+  node_resolv_conf_ = text.str();
   k8s::ListWatchOptions watch;
   watch.path = "/api/v1/pods";
   watch.field_selector = "spec.nodeName=" + options_.runtime.node_name;
@@ -185,6 +195,39 @@ void Kubelet::finishDeletion(const PodSpec& pod) {
   }
 }
 
+Status Kubelet::preparePod(const PodSpec& pod) {
+  const std::string dir = runtime_.podDir(pod.namespace_, pod.name, pod.uid);
+  PETREL_RETURN_IF_ERROR(volumes_.setUp(pod, dir));
+  if (auto text = podResolvConf(pod, options_.dns, node_resolv_conf_)) {
+    std::ofstream out(dir + "/resolv.conf", std::ios::trunc);
+    out << *text;
+    if (!out) return makeError(Code::kInternal, "cannot write {}/resolv.conf", dir);
+  }
+  return Status::ok();
+}
+
+LaunchResolver Kubelet::resolver(const PodSpec& pod, bool* config_failed) {
+  return [this, &pod, config_failed](const PodRecord& r,
+                                     const ContainerSpec& c) -> Result<ContainerLaunch> {
+    auto fail = [&](const Status& s) -> Result<ContainerLaunch> {
+      if (config_failed) *config_failed = true;
+      return s;
+    };
+    auto svc = objects_.kubernetesService();
+    if (!svc) return fail(svc.status());
+    LaunchContext context;
+    context.images = &options_.images;
+    context.service_env = kubernetesServiceEnv(svc->ip, svc->port);
+    context.pod_dir = runtime_.podDir(pod.namespace_, pod.name, pod.uid);
+    const std::string resolv = context.pod_dir + "/resolv.conf";
+    if (std::ifstream(resolv).good()) context.resolv_conf = resolv;
+    auto launch =
+        buildLaunch(pod, c, PodAddresses{r.ips, options_.runtime.node_ip}, context, objects_);
+    if (!launch) return fail(launch.status());
+    return launch;
+  };
+}
+
 void Kubelet::syncPod(const PodSpec& pod) {
   PodRecord* record = runtime_.find(pod.uid);
   if (pod.deleting) {
@@ -196,24 +239,41 @@ void Kubelet::syncPod(const PodSpec& pod) {
     }
     finishDeletion(pod);
     reported_.erase(pod.uid);
+    volumes_.forget(pod.uid);
     return;
   }
   if (!record) {
     if (pod.phase == "Succeeded" || pod.phase == "Failed") return;
     auto now = std::chrono::steady_clock::now();
     if (auto it = retry_at_.find(pod.uid); it != retry_at_.end() && now < it->second) return;
-    auto started = runtime_.start(pod);
-    if (!started) {
-      spdlog::warn("{}", started.status().message());
+    auto pending = [&](const char* reason, const std::string& message) {
+      spdlog::warn("pod {}: {}: {}", pod.key(), reason, message);
       retry_at_[pod.uid] = now + 5s;
-      reportStatus(pod, buildPendingStatus(options_.runtime.node_ip, "NetworkNotReady",
-                                           started.status().message()));
-      return;
+      reportStatus(pod, buildPendingStatus(options_.runtime.node_ip, reason, message));
+    };
+    if (Status s = preparePod(pod); !s) {
+      std::error_code ec;
+      std::filesystem::remove_all(runtime_.podDir(pod.namespace_, pod.name, pod.uid), ec);
+      volumes_.forget(pod.uid);
+      return pending("FailedMount", s.message());
+    }
+    bool config_failed = false;
+    auto started = runtime_.start(pod, resolver(pod, &config_failed));
+    if (!started) {
+      volumes_.forget(pod.uid);  // start() removed the pod's directory
+      return pending(config_failed ? "CreateContainerConfigError" : "NetworkNotReady",
+                     started.status().message());
     }
     retry_at_.erase(pod.uid);
     record = *started;
+  } else if (!volumes_.isSetUp(pod.uid) && !record->stopping) {
+    // Adopted from a previous kubelet: its tokens are renewed from now on.
+    if (Status s = preparePod(pod); !s) spdlog::warn("pod {}: {}", pod.key(), s.message());
   }
-  runtime_.supervise(*record, pod);
+  if (Status s = volumes_.renewTokens(pod, std::chrono::system_clock::now()); !s) {
+    spdlog::warn("pod {}: {}", pod.key(), s.message());
+  }
+  runtime_.supervise(*record, pod, resolver(pod, nullptr));
   reportStatus(pod, buildPodStatus(pod, *record, options_.runtime.node_ip));
 }
 
@@ -237,6 +297,7 @@ void Kubelet::syncPods() {
     if (desired.count(record->uid)) continue;
     const std::string uid = record->uid;
     if (Status s = runtime_.teardown(uid); !s) spdlog::warn("{}", s.message());
+    volumes_.forget(uid);
     reported_.erase(uid);
     retry_at_.erase(uid);
   }

@@ -3,7 +3,11 @@
 // wired by the real CNI plugins, and reports them to the API server.
 #include <atomic>
 #include <filesystem>
+#include <string>
+#include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -33,11 +37,29 @@ int main(int argc, char** argv) {
   app.add_option("--cgroup-parent", rt.cgroup_dir,
                  "cgroup v2 directory every container and exec probe process is put in (the "
                  "node's cgroup); unset: they stay in the kubelet's");
+  app.add_option("--cluster-dns", options.dns.server,
+                 "IP of the cluster DNS Service: ClusterFirst pods get a resolv.conf naming it "
+                 "(empty: pods keep the node's resolv.conf)");
+  app.add_option("--cluster-domain", options.dns.domain, "The cluster's DNS domain")
+      ->default_val("cluster.local");
+  std::vector<std::string> entrypoints;
+  app.add_option("--image-entrypoint", entrypoints,
+                 "REPO=ARGV (repeatable): a container of image repository REPO without a command "
+                 "runs ARGV (space-separated) followed by its args, as its image's entrypoint");
   app.add_option("--log-level", log_level, "debug, info, warn, error")->default_val("info");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   rt.bin_dir = petrel::sandbox::selfDir();
+  for (const auto& e : entrypoints) {
+    if (auto s = options.images.add(e); !s) {
+      spdlog::error("{}", s.message());
+      return 1;
+    }
+  }
+  for (const auto& [repo, entrypoint] : options.images.entries()) {
+    spdlog::info("image {} runs `{}`", repo, fmt::format("{}", fmt::join(entrypoint, " ")));
+  }
 
   auto cluster = petrel::k8s::loadKubeconfig(kubeconfig);
   if (!cluster) {

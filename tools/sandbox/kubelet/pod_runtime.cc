@@ -77,20 +77,61 @@ bool httpOk(const std::string& ip, uint16_t port, const std::string& path, int t
   return ok;
 }
 
-json recordToJson(const PodRecord& r) {
-  json containers = json::array();
-  for (const auto& c : r.containers) {
-    containers.push_back({{"name", c.name},
-                          {"pid", c.pid},
-                          {"startTime", c.start_time},
-                          {"startedAt", c.started_at},
-                          {"restarts", c.restarts},
-                          {"lastExit", c.last_exit},
-                          {"done", c.done}});
+json runsToJson(const std::vector<ContainerRun>& runs) {
+  json out = json::array();
+  for (const auto& c : runs) {
+    out.push_back({{"name", c.name},
+                   {"pid", c.pid},
+                   {"startTime", c.start_time},
+                   {"startedAt", c.started_at},
+                   {"restarts", c.restarts},
+                   {"lastExit", c.last_exit},
+                   {"done", c.done}});
   }
-  return {{"uid", r.uid},     {"namespace", r.namespace_},     {"name", r.name},
-          {"netns", r.netns}, {"hostNetwork", r.host_network}, {"cniResult", r.cni_result},
-          {"ips", r.ips},     {"startedAt", r.started_at},     {"containers", containers}};
+  return out;
+}
+
+std::vector<ContainerRun> runsFromJson(const json& list) {
+  std::vector<ContainerRun> out;
+  for (const auto& c : list) {
+    ContainerRun run;
+    run.name = c.value("name", "");
+    run.pid = c.value("pid", 0);
+    run.start_time = c.value("startTime", uint64_t{0});
+    run.started_at = c.value("startedAt", "");
+    run.restarts = c.value("restarts", 0);
+    run.last_exit = c.value("lastExit", -1);
+    run.done = c.value("done", false);
+    out.push_back(std::move(run));
+  }
+  return out;
+}
+
+json recordToJson(const PodRecord& r) {
+  return {{"uid", r.uid},
+          {"namespace", r.namespace_},
+          {"name", r.name},
+          {"netns", r.netns},
+          {"hostNetwork", r.host_network},
+          {"cniResult", r.cni_result},
+          {"ips", r.ips},
+          {"startedAt", r.started_at},
+          {"initContainers", runsToJson(r.init_containers)},
+          {"initialized", r.initialized},
+          {"containers", runsToJson(r.containers)}};
+}
+
+// Every container run of the pod, init containers first.
+std::vector<ContainerRun*> allRuns(PodRecord& r) {
+  std::vector<ContainerRun*> out;
+  for (auto& c : r.init_containers) out.push_back(&c);
+  for (auto& c : r.containers) out.push_back(&c);
+  return out;
+}
+
+void backOff(ContainerRun& c, SteadyTime now) {
+  c.next_start = now + std::chrono::seconds(c.backoff_seconds);
+  c.backoff_seconds = std::min(c.backoff_seconds * 2, 30);
 }
 
 std::unique_ptr<PodRecord> recordFromJson(const json& j) {
@@ -103,23 +144,21 @@ std::unique_ptr<PodRecord> recordFromJson(const json& j) {
   r->cni_result = j.value("cniResult", json());
   r->ips = j.value("ips", std::vector<std::string>{});
   r->started_at = j.value("startedAt", "");
-  for (const auto& c : j.value("containers", json::array())) {
-    ContainerRun run;
-    run.name = c.value("name", "");
-    run.pid = c.value("pid", 0);
-    run.start_time = c.value("startTime", uint64_t{0});
-    run.started_at = c.value("startedAt", "");
-    run.restarts = c.value("restarts", 0);
-    run.last_exit = c.value("lastExit", -1);
-    run.done = c.value("done", false);
-    r->containers.push_back(std::move(run));
-  }
+  r->init_containers = runsFromJson(j.value("initContainers", json::array()));
+  r->initialized = j.value("initialized", true);
+  r->containers = runsFromJson(j.value("containers", json::array()));
   return r;
 }
 
 }  // namespace
 
 std::string PodRecord::phase(const std::string& restart_policy) const {
+  if (!initialized) {
+    for (const auto& c : init_containers) {
+      if (c.done && c.last_exit != 0) return "Failed";
+    }
+    return "Pending";
+  }
   bool all_done = !containers.empty();
   bool all_zero = true;
   for (const auto& c : containers) {
@@ -142,8 +181,13 @@ PodRuntime::PodRuntime(RuntimeOptions options)
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+std::string PodRuntime::podDir(const std::string& ns, const std::string& name,
+                               const std::string& uid) const {
+  return fmt::format("{}/pods/{}_{}_{}", options_.state_dir, ns, name, uid);
+}
+
 std::string PodRuntime::podDir(const PodRecord& r) const {
-  return fmt::format("{}/pods/{}_{}_{}", options_.state_dir, r.namespace_, r.name, r.uid);
+  return podDir(r.namespace_, r.name, r.uid);
 }
 
 std::string PodRuntime::logPath(const PodRecord& r, const std::string& container) const {
@@ -174,8 +218,8 @@ void PodRuntime::loadRecords() {
       continue;
     }
     auto record = recordFromJson(j);
-    for (auto& c : record->containers) {
-      if (c.pid && !processAlive(c.pid, c.start_time)) c.pid = 0;  // restarted by supervise()
+    for (ContainerRun* c : allRuns(*record)) {
+      if (c->pid && !processAlive(c->pid, c->start_time)) c->pid = 0;  // restarted by supervise()
     }
     spdlog::info("adopted pod {} (uid {}) from a previous run", record->key(), record->uid);
     records_[record->uid] = std::move(record);
@@ -203,18 +247,22 @@ CniAttachment PodRuntime::attachment(const PodRecord& r) const {
   return a;
 }
 
-Result<PodRecord*> PodRuntime::start(const PodSpec& pod) {
+Result<PodRecord*> PodRuntime::start(const PodSpec& pod, const LaunchResolver& resolve) {
   auto record = std::make_unique<PodRecord>();
   record->uid = pod.uid;
   record->namespace_ = pod.namespace_;
   record->name = pod.name;
   record->host_network = pod.host_network;
   record->started_at = nowRfc3339();
-  for (const auto& c : pod.containers) {
-    ContainerRun run;
-    run.name = c.name;
-    record->containers.push_back(std::move(run));
+  for (const auto* specs : {&pod.init_containers, &pod.containers}) {
+    auto& runs = specs == &pod.containers ? record->containers : record->init_containers;
+    for (const auto& c : *specs) {
+      ContainerRun run;
+      run.name = c.name;
+      runs.push_back(std::move(run));
+    }
   }
+  record->initialized = pod.init_containers.empty();
   if (pod.host_network) {
     record->ips = {options_.node_ip};
   } else {
@@ -241,21 +289,47 @@ Result<PodRecord*> PodRuntime::start(const PodSpec& pod) {
   }
   PodRecord* r = record.get();
   records_[pod.uid] = std::move(record);
-  for (size_t i = 0; i < pod.containers.size(); ++i) {
-    if (Status s = startContainer(*r, pod, i); !s) {
+  // The first init container, or every container: all resolved before any starts, so a pod
+  // whose env or mounts cannot be made yet does not start half.
+  const bool init = !pod.init_containers.empty();
+  const std::vector<ContainerSpec>& first = init ? pod.init_containers : pod.containers;
+  const size_t count = init ? 1 : first.size();
+  std::vector<ContainerLaunch> launches;
+  for (size_t i = 0; i < count; ++i) {
+    auto launch = resolve(*r, first[i]);
+    if (!launch) {
+      (void)teardown(pod.uid);
+      return makeError(launch.status().code(), "pod {}: container {}: {}", pod.key(), first[i].name,
+                       launch.status().message());
+    }
+    launches.push_back(std::move(*launch));
+  }
+  auto& runs = init ? r->init_containers : r->containers;
+  for (size_t i = 0; i < count; ++i) {
+    if (Status s = startContainer(*r, pod, first[i], runs[i], launches[i]); !s) {
       spdlog::warn("pod {}: {}", pod.key(), s.message());
-      r->containers[i].next_start = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      runs[i].next_start = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
   }
   save(*r);
   return r;
 }
 
-Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, size_t index) {
-  const ContainerSpec& spec = pod.containers[index];
-  ContainerRun& run = r.containers[index];
+Status PodRuntime::restartContainer(PodRecord& r, const PodSpec& pod, const ContainerSpec& spec,
+                                    ContainerRun& run, const LaunchResolver& resolve) {
+  auto launch = resolve(r, spec);
+  if (!launch) {
+    return makeError(launch.status().code(), "container {}: {}", spec.name,
+                     launch.status().message());
+  }
+  return startContainer(r, pod, spec, run, *launch);
+}
+
+Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, const ContainerSpec& spec,
+                                  ContainerRun& run, const ContainerLaunch& launch) {
   ProcessSpec p;
-  p.argv = spec.argv();
+  p.argv = launch.argv;
+  p.mounts = launch.mounts;
   p.env = {
       "PATH=" + options_.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "HOSTNAME=" + pod.name,
@@ -265,7 +339,12 @@ Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, size_t index
       "POD_IP=" + (r.ips.empty() ? std::string() : r.ips.front()),
       "NODE_NAME=" + options_.node_name,
       "HOME=/tmp"};
-  for (const auto& [k, v] : spec.env) p.env.push_back(k + "=" + v);
+  // The container's variables replace the runtime's of the same name.
+  for (const auto& kv : launch.env) {
+    const std::string name = kv.substr(0, kv.find('=') + 1);
+    std::erase_if(p.env, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
+    p.env.push_back(kv);
+  }
   if (!r.host_network) p.netns_path = "/run/netns/" + r.netns;
   p.cgroup_dir = options_.cgroup_dir;
   p.working_dir = spec.working_dir;
@@ -308,7 +387,7 @@ bool PodRuntime::reap(ContainerRun& c) {
   return true;
 }
 
-bool PodRuntime::probe(const PodRecord& r, const ContainerSpec& spec) {
+bool PodRuntime::probe(const PodRecord& r, const ContainerRun& run, const ContainerSpec& spec) {
   const Probe& p = *spec.readiness;
   const std::string ip = r.host_network || r.ips.empty() ? "127.0.0.1" : r.ips.front();
   switch (p.kind) {
@@ -320,6 +399,8 @@ bool PodRuntime::probe(const PodRecord& r, const ContainerSpec& spec) {
       ProcessSpec ps;
       ps.argv = p.command;
       if (!r.host_network) ps.netns_path = "/run/netns/" + r.netns;
+      // The container's own view of the files (its volumes), entered through its process.
+      ps.mountns_path = fmt::format("/proc/{}/ns/mnt", run.pid);
       ps.cgroup_dir = options_.cgroup_dir;
       ps.timeout = std::chrono::seconds(p.timeout_seconds);
       auto res = runProcess(ps);
@@ -329,7 +410,53 @@ bool PodRuntime::probe(const PodRecord& r, const ContainerSpec& spec) {
   return false;
 }
 
-bool PodRuntime::supervise(PodRecord& r, const PodSpec& pod) {
+// Init containers run one at a time; each must exit 0 before the next starts. A failed one is
+// restarted unless restartPolicy is Never (then the pod fails). After the last, the app
+// containers start.
+bool PodRuntime::superviseInit(PodRecord& r, const PodSpec& pod, const LaunchResolver& resolve) {
+  bool changed = false;
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < r.init_containers.size() && i < pod.init_containers.size(); ++i) {
+    ContainerRun& c = r.init_containers[i];
+    if (c.done && c.last_exit == 0) continue;
+    if (c.done) return changed;  // failed for good: the pod has failed
+    if (reap(c)) {
+      changed = true;
+      spdlog::info("pod {}: init container {} exited with {}", r.key(), c.name, c.last_exit);
+      if (c.last_exit == 0 || pod.restart_policy == "Never") {
+        c.done = true;
+        if (c.last_exit != 0) return changed;
+        continue;
+      }
+      backOff(c, now);
+    }
+    if (c.pid == 0 && !r.stopping && now >= c.next_start) {
+      if (c.start_time != 0 || c.last_exit >= 0) ++c.restarts;
+      if (Status s = restartContainer(r, pod, pod.init_containers[i], c, resolve); !s) {
+        spdlog::warn("pod {}: {}", r.key(), s.message());
+        backOff(c, now);
+      }
+      changed = true;
+    }
+    return changed;  // this one still runs (or waits to)
+  }
+  r.initialized = true;
+  spdlog::info("pod {}: init containers done", r.key());
+  for (size_t i = 0; i < r.containers.size() && i < pod.containers.size(); ++i) {
+    if (Status s = restartContainer(r, pod, pod.containers[i], r.containers[i], resolve); !s) {
+      spdlog::warn("pod {}: {}", r.key(), s.message());
+      backOff(r.containers[i], now);
+    }
+  }
+  return true;
+}
+
+bool PodRuntime::supervise(PodRecord& r, const PodSpec& pod, const LaunchResolver& resolve) {
+  if (!r.initialized) {
+    const bool changed = superviseInit(r, pod, resolve);
+    if (changed) save(r);
+    return changed;
+  }
   bool changed = false;
   const auto now = std::chrono::steady_clock::now();
   for (size_t i = 0; i < r.containers.size() && i < pod.containers.size(); ++i) {
@@ -343,16 +470,14 @@ bool PodRuntime::supervise(PodRecord& r, const PodSpec& pod) {
       if (!restart) {
         c.done = true;
       } else {
-        c.next_start = now + std::chrono::seconds(c.backoff_seconds);
-        c.backoff_seconds = std::min(c.backoff_seconds * 2, 30);
+        backOff(c, now);
       }
     }
     if (c.pid == 0 && !c.done && !r.stopping && now >= c.next_start) {
       if (c.start_time != 0 || c.last_exit >= 0) ++c.restarts;
-      if (Status s = startContainer(r, pod, i); !s) {
+      if (Status s = restartContainer(r, pod, spec, c, resolve); !s) {
         spdlog::warn("pod {}: {}", r.key(), s.message());
-        c.next_start = now + std::chrono::seconds(c.backoff_seconds);
-        c.backoff_seconds = std::min(c.backoff_seconds * 2, 30);
+        backOff(c, now);
       }
       changed = true;
     }
@@ -364,7 +489,7 @@ bool PodRuntime::supervise(PodRecord& r, const PodSpec& pod) {
     }
     if (now < c.next_probe) continue;
     c.next_probe = now + std::chrono::seconds(spec.readiness->period_seconds);
-    if (probe(r, spec)) {
+    if (probe(r, c, spec)) {
       c.probe_failures = 0;
       if (++c.probe_successes >= spec.readiness->success_threshold && !c.ready) {
         c.ready = true;
@@ -386,8 +511,8 @@ void PodRuntime::beginStop(PodRecord& r, int64_t grace_seconds) {
   if (r.stopping) return;
   r.stopping = true;
   r.stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
-  for (auto& c : r.containers) {
-    if (c.pid) signalGroup(c.pid, SIGTERM);
+  for (ContainerRun* c : allRuns(r)) {
+    if (c->pid) signalGroup(c->pid, SIGTERM);
   }
   spdlog::info("pod {}: stopping (grace {}s)", r.key(), grace_seconds);
 }
@@ -395,7 +520,8 @@ void PodRuntime::beginStop(PodRecord& r, int64_t grace_seconds) {
 bool PodRuntime::stopped(PodRecord& r) {
   bool all = true;
   const bool late = std::chrono::steady_clock::now() >= r.stop_deadline;
-  for (auto& c : r.containers) {
+  for (ContainerRun* run : allRuns(r)) {
+    ContainerRun& c = *run;
     reap(c);
     if (c.pid == 0) continue;
     if (late) {
@@ -413,10 +539,10 @@ Status PodRuntime::teardown(const std::string& uid) {
   auto it = records_.find(uid);
   if (it == records_.end()) return Status::ok();
   PodRecord& r = *it->second;
-  for (auto& c : r.containers) {
-    if (c.pid && processAlive(c.pid, c.start_time)) {
-      signalGroup(c.pid, SIGKILL);
-      waitpid(c.pid, nullptr, WNOHANG);
+  for (ContainerRun* c : allRuns(r)) {
+    if (c->pid && processAlive(c->pid, c->start_time)) {
+      signalGroup(c->pid, SIGKILL);
+      waitpid(c->pid, nullptr, WNOHANG);
     }
   }
   Status result = Status::ok();

@@ -1,14 +1,16 @@
 // What the sandbox kubelet does to run a pod on its node: a network namespace per pod (named so
-// a person can `ip netns exec` into it), the real CNI chain for its network, and each container's
-// command as a process inside that namespace, restarted per restartPolicy and probed for
-// readiness. Every pod's record lives in the state directory, so a restarted kubelet adopts its
-// pods and `petrel-sandbox down` finds them after a crash.
+// a person can `ip netns exec` into it), the real CNI chain for its network, its init containers
+// one by one to completion, then each container's command as a process inside that namespace
+// (with its volumes bind-mounted in a mount namespace of its own), restarted per restartPolicy
+// and probed for readiness. Every pod's record lives in the state directory, so a restarted kubelet
+// adopts its pods and `petrel-sandbox down` finds them after a crash.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "tools/sandbox/common/process.h"
 #include "tools/sandbox/kubelet/cni_runner.h"
 #include "tools/sandbox/kubelet/pod_spec.h"
 
@@ -49,14 +52,27 @@ struct PodRecord {
   nlohmann::json cni_result;
   std::vector<std::string> ips;
   std::string started_at;
+  std::vector<ContainerRun> init_containers;
+  bool initialized = true;  // every init container succeeded (or there are none)
   std::vector<ContainerRun> containers;
   bool stopping = false;
   SteadyTime stop_deadline{};
 
   std::string key() const { return namespace_ + "/" + name; }
-  // Running, Succeeded or Failed (a record exists only once the pod started).
+  // Pending while init containers run, then Running, Succeeded or Failed (a record exists only
+  // once the pod started). An init container that failed for good fails the pod.
   std::string phase(const std::string& restart_policy) const;
 };
+
+// What one run of a container is started with: resolved by the kubelet from the pod, the API
+// and the pod's addresses each time the container (re)starts.
+struct ContainerLaunch {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // KEY=VALUE, added to (and replacing) the runtime's own
+  std::vector<BindMount> mounts;
+};
+using LaunchResolver =
+    std::function<Result<ContainerLaunch>(const PodRecord&, const ContainerSpec&)>;
 
 struct RuntimeOptions {
   std::string node_name;
@@ -80,11 +96,13 @@ class PodRuntime {
   std::vector<PodRecord*> records();
   PodRecord* find(const std::string& uid);
 
-  // Network namespace, CNI ADD, containers. On failure everything made so far is undone.
-  Result<PodRecord*> start(const PodSpec& pod);
-  // Reaps exited containers, restarts them per the pod's restartPolicy, runs due readiness
-  // probes. Returns true when something visible in the pod's status changed.
-  bool supervise(PodRecord& record, const PodSpec& pod);
+  // Network namespace, CNI ADD, then the first init container (or every container). When the
+  // network or `resolve` fails, everything made so far is undone, the pod's directory included.
+  Result<PodRecord*> start(const PodSpec& pod, const LaunchResolver& resolve);
+  // Reaps exited containers, runs the next init container or restarts containers per the pod's
+  // restartPolicy, runs due readiness probes. Returns true when something visible in the pod's
+  // status changed.
+  bool supervise(PodRecord& record, const PodSpec& pod, const LaunchResolver& resolve);
   // SIGTERM to every container; stopped() turns true when all exited or the grace ran out
   // (then SIGKILL).
   void beginStop(PodRecord& record, int64_t grace_seconds);
@@ -94,11 +112,17 @@ class PodRuntime {
 
   const RuntimeOptions& options() const { return options_; }
   std::string logPath(const PodRecord& record, const std::string& container) const;
+  // The pod's directory in the state dir: its record, logs and volumes.
+  std::string podDir(const std::string& ns, const std::string& name, const std::string& uid) const;
 
  private:
-  Status startContainer(PodRecord& record, const PodSpec& pod, size_t index);
+  Status startContainer(PodRecord& record, const PodSpec& pod, const ContainerSpec& spec,
+                        ContainerRun& run, const ContainerLaunch& launch);
+  Status restartContainer(PodRecord& record, const PodSpec& pod, const ContainerSpec& spec,
+                          ContainerRun& run, const LaunchResolver& resolve);
+  bool superviseInit(PodRecord& record, const PodSpec& pod, const LaunchResolver& resolve);
   bool reap(ContainerRun& c);
-  bool probe(const PodRecord& record, const ContainerSpec& spec);
+  bool probe(const PodRecord& record, const ContainerRun& run, const ContainerSpec& spec);
   CniAttachment attachment(const PodRecord& record) const;
   std::string podDir(const PodRecord& record) const;
   void save(const PodRecord& record) const;

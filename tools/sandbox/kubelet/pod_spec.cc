@@ -114,6 +114,78 @@ Result<std::optional<Probe>> decodeProbe(const json& container, const std::strin
   return std::optional<Probe>(std::move(probe));
 }
 
+// The entries of the list at `key` (none when it is absent), each decoded by
+// decode(entry, "<where>.<key>[i]").
+template <typename T, typename Decode>
+Result<std::vector<T>> decodeList(const json& parent, const char* key, const std::string& where,
+                                  Decode decode) {
+  std::vector<T> out;
+  const json* list = child(parent, key);
+  if (!list) return out;
+  if (!list->is_array()) {
+    return makeError(Code::kInvalidArgument, "{}.{}: not a list", where, key);
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    Result<T> item = decode((*list)[i], fmt::format("{}.{}[{}]", where, key, i));
+    if (!item) return item.status();
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
+Result<VolumeMount> decodeVolumeMount(const json& m, const std::string& at) {
+  VolumeMount vm{text(m, "name"), text(m, "mountPath"), text(m, "subPath"), false};
+  if (const json* ro = child(m, "readOnly"); ro && ro->is_boolean()) vm.read_only = *ro;
+  if (vm.name.empty()) return makeError(Code::kInvalidArgument, "{}.name: missing", at);
+  if (vm.mount_path.empty() || vm.mount_path.front() != '/') {
+    return makeError(Code::kInvalidArgument, "{}.mountPath: must be an absolute path", at);
+  }
+  if (vm.sub_path.find("..") != std::string::npos ||
+      (!vm.sub_path.empty() && vm.sub_path.front() == '/')) {
+    return makeError(Code::kInvalidArgument, "{}.subPath: must be a relative path without ..", at);
+  }
+  return vm;
+}
+
+// An env entry: a literal value, or valueFrom fieldRef, configMapKeyRef or secretKeyRef.
+Result<EnvVar> decodeEnvVar(const json& e, const std::string& where) {
+  EnvVar var;
+  var.name = text(e, "name");
+  if (var.name.empty() || var.name.find('=') != std::string::npos) {
+    return makeError(Code::kInvalidArgument, "{}.name: bad variable name \"{}\"", where, var.name);
+  }
+  var.value = text(e, "value");
+  const json* from = child(e, "valueFrom");
+  if (!from) return var;
+  if (!var.value.empty()) {
+    return makeError(Code::kInvalidArgument, "{}: value and valueFrom are exclusive", where);
+  }
+  if (const json* f = child(*from, "fieldRef")) {
+    var.source = EnvVar::Source::kFieldRef;
+    var.field_path = text(*f, "fieldPath");
+    if (var.field_path.empty()) {
+      return makeError(Code::kInvalidArgument, "{}.valueFrom.fieldRef.fieldPath: missing", where);
+    }
+    return var;
+  }
+  const char* kinds[] = {"configMapKeyRef", "secretKeyRef"};
+  for (const char* kind : kinds) {
+    const json* ref = child(*from, kind);
+    if (!ref) continue;
+    var.source = kind == kinds[0] ? EnvVar::Source::kConfigMapKey : EnvVar::Source::kSecretKey;
+    var.object = text(*ref, "name");
+    var.key = text(*ref, "key");
+    if (const json* o = child(*ref, "optional"); o && o->is_boolean()) var.optional = *o;
+    if (var.object.empty() || var.key.empty()) {
+      return makeError(Code::kInvalidArgument, "{}.valueFrom.{}: needs name and key", where, kind);
+    }
+    return var;
+  }
+  return makeError(Code::kInvalidArgument,
+                   "{}.valueFrom: the sandbox supports fieldRef, configMapKeyRef and secretKeyRef",
+                   where);
+}
+
 Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
   if (!c.is_object()) return makeError(Code::kInvalidArgument, "{}: not an object", where);
   ContainerSpec spec;
@@ -126,16 +198,13 @@ Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
   if (!args) return args.status();
   spec.args = std::move(*args);
   spec.working_dir = text(c, "workingDir");
-  if (const json* env = child(c, "env")) {
-    if (!env->is_array()) return makeError(Code::kInvalidArgument, "{}.env: not a list", where);
-    for (const auto& e : *env) {
-      std::string name = text(e, "name");
-      if (name.empty() || name.find('=') != std::string::npos) {
-        return makeError(Code::kInvalidArgument, "{}.env: bad variable name \"{}\"", where, name);
-      }
-      spec.env.emplace_back(name, text(e, "value"));  // valueFrom is not supported: empty
-    }
-  }
+  spec.image = text(c, "image");
+  auto env = decodeList<EnvVar>(c, "env", where, decodeEnvVar);
+  if (!env) return env.status();
+  spec.env = std::move(*env);
+  auto mounts = decodeList<VolumeMount>(c, "volumeMounts", where, decodeVolumeMount);
+  if (!mounts) return mounts.status();
+  spec.volume_mounts = std::move(*mounts);
   auto probe = decodeProbe(c, where + ".readinessProbe");
   if (!probe) return probe.status();
   spec.readiness = std::move(*probe);
@@ -185,6 +254,48 @@ Result<PodSpec> decodePodSpec(const json& pod) {
     out.restart_policy = policy;
   }
   if (const json* status = child(pod, "status")) out.phase = text(*status, "phase");
+  if (std::string sa = text(spec, "serviceAccountName"); !sa.empty()) out.service_account = sa;
+  for (const char* field : {"labels", "annotations"}) {
+    auto& into = field[0] == 'l' ? out.labels : out.annotations;
+    if (const json* m = child(meta, field); m && m->is_object()) {
+      for (const auto& [k, v] : m->items()) {
+        if (v.is_string()) into[k] = v.get<std::string>();
+      }
+    }
+  }
+  if (std::string policy = text(spec, "dnsPolicy"); !policy.empty()) {
+    if (policy != "ClusterFirst" && policy != "ClusterFirstWithHostNet" && policy != "Default" &&
+        policy != "None") {
+      return makeError(Code::kInvalidArgument, "{}: spec.dnsPolicy: unknown value \"{}\"", who,
+                       policy);
+    }
+    out.dns_policy = policy;
+  }
+  if (const json* dns = child(spec, "dnsConfig")) {
+    auto ns = strings(*dns, "nameservers", who + ": spec.dnsConfig");
+    if (!ns) return ns.status();
+    auto searches = strings(*dns, "searches", who + ": spec.dnsConfig");
+    if (!searches) return searches.status();
+    out.dns_config.nameservers = std::move(*ns);
+    out.dns_config.searches = std::move(*searches);
+    if (const json* opts = child(*dns, "options"); opts && opts->is_array()) {
+      for (const auto& o : *opts) {
+        std::string name = text(o, "name");
+        if (name.empty()) {
+          return makeError(Code::kInvalidArgument, "{}: spec.dnsConfig.options: name missing", who);
+        }
+        std::optional<std::string> value;
+        if (const json* v = child(o, "value"); v && v->is_string()) value = v->get<std::string>();
+        out.dns_config.options.emplace_back(name, value);
+      }
+    }
+  }
+  auto volumes = decodeList<VolumeSpec>(spec, "volumes", who + ": spec", decodeVolume);
+  if (!volumes) return volumes.status();
+  out.volumes = std::move(*volumes);
+  auto inits = decodeList<ContainerSpec>(spec, "initContainers", who + ": spec", decodeContainer);
+  if (!inits) return inits.status();
+  out.init_containers = std::move(*inits);
   const json* containers = child(spec, "containers");
   if (!containers || !containers->is_array() || containers->empty()) {
     return makeError(Code::kInvalidArgument, "{}: spec.containers: needs at least one", who);
@@ -193,6 +304,20 @@ Result<PodSpec> decodePodSpec(const json& pod) {
     auto c = decodeContainer((*containers)[i], fmt::format("{}: spec.containers[{}]", who, i));
     if (!c) return c.status();
     out.containers.push_back(std::move(*c));
+  }
+  // Every volumeMount names a volume of the pod.
+  for (const auto* list : {&out.init_containers, &out.containers}) {
+    for (const auto& c : *list) {
+      for (const auto& m : c.volume_mounts) {
+        bool known = false;
+        for (const auto& v : out.volumes) known = known || v.name == m.name;
+        if (!known) {
+          return makeError(Code::kInvalidArgument,
+                           "{}: container {}: volumeMounts: no volume named \"{}\"", who, c.name,
+                           m.name);
+        }
+      }
+    }
   }
   return out;
 }

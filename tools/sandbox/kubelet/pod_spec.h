@@ -1,10 +1,11 @@
 // The parts of a Pod the sandbox kubelet acts on, decoded and validated from the API's JSON:
-// identity, deletion state, network mode, restart policy and each container's command, env and
-// readiness probe. The image is ignored: a container runs its command as a local process
-// (petrel-workload when it has none).
+// identity, deletion state, network mode, DNS, restart policy, volumes, and each (init)
+// container's image, command, env, volume mounts and readiness probe. There are no images: a
+// container runs its command as a local process (see image_entrypoint.h).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "tools/sandbox/kubelet/volume_spec.h"
 
 namespace petrel::sandbox {
 
@@ -29,18 +31,47 @@ struct Probe {
   int failure_threshold = 3;
 };
 
+// One entry of a container's env: a literal value ($(VAR) references expanded when the
+// container starts) or a reference resolved then.
+struct EnvVar {
+  enum class Source { kValue, kFieldRef, kConfigMapKey, kSecretKey };
+  std::string name;
+  Source source = Source::kValue;
+  std::string value;       // kValue
+  std::string field_path;  // kFieldRef: "metadata.name", "metadata.labels['app']", ...
+  std::string object;      // kConfigMapKey, kSecretKey: the object's name
+  std::string key;         //   and the key in its data
+  bool optional = false;   //   a missing object or key then gives no variable, not an error
+};
+
+struct VolumeMount {
+  std::string name;  // a volume of the pod
+  std::string mount_path;
+  std::string sub_path;  // a path inside the volume; empty: all of it
+  bool read_only = false;
+};
+
 struct ContainerSpec {
   std::string name;
-  std::vector<std::string> command;  // empty: petrel-workload, or `args` alone (see argv())
+  std::string image;
+  std::vector<std::string> command;  // empty: the image's entrypoint (see image_entrypoint.h)
   std::vector<std::string> args;
-  std::vector<std::pair<std::string, std::string>> env;  // literal values only
+  std::vector<EnvVar> env;
+  std::vector<VolumeMount> volume_mounts;  // each names one of the pod's volumes
   std::string working_dir;
   std::optional<Probe> readiness;
 
-  // What the sandbox runs, since it has no images (their entrypoints): `command` + `args`;
-  // with `args` but no `command` (`kubectl run NAME --image=... -- CMD ARGS`) the args are the
-  // command; with neither, petrel-workload.
+  // What the sandbox runs for an image it has no entrypoint for: `command` + `args`; with
+  // `args` but no `command` (`kubectl run NAME --image=... -- CMD ARGS`) the args are the
+  // command; with neither, petrel-workload. ImageEntrypoints::argv() knows the mapped images.
   std::vector<std::string> argv() const;
+};
+
+// spec.dnsConfig: merged into the resolv.conf the dnsPolicy gives (see resolv_conf.h).
+struct DnsConfig {
+  std::vector<std::string> nameservers;
+  std::vector<std::string> searches;
+  std::vector<std::pair<std::string, std::optional<std::string>>> options;  // name, value
 };
 
 struct PodSpec {
@@ -53,6 +84,13 @@ struct PodSpec {
   bool host_network = false;
   std::string restart_policy = "Always";  // Always, OnFailure, Never
   std::string phase;                      // status.phase as the API has it
+  std::string service_account = "default";
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string dns_policy = "ClusterFirst";  // ClusterFirst, ClusterFirstWithHostNet, Default, None
+  DnsConfig dns_config;
+  std::vector<VolumeSpec> volumes;
+  std::vector<ContainerSpec> init_containers;  // run one by one to completion first
   std::vector<ContainerSpec> containers;
 
   std::string key() const { return namespace_ + "/" + name; }

@@ -13,7 +13,8 @@ json condition(const char* type, bool value, const std::string& reason = "") {
   return c;
 }
 
-json containerStatus(const ContainerRun& c) {
+// `waiting_reason` for a container that has not run yet.
+json containerStatus(const ContainerRun& c, const char* waiting_reason = "ContainerCreating") {
   json state;
   if (c.pid != 0) {
     state = {{"running", {{"startedAt", c.started_at}}}};
@@ -21,8 +22,7 @@ json containerStatus(const ContainerRun& c) {
     state = {{"terminated",
               {{"exitCode", c.last_exit}, {"reason", c.last_exit == 0 ? "Completed" : "Error"}}}};
   } else {
-    state = {
-        {"waiting", {{"reason", c.last_exit >= 0 ? "CrashLoopBackOff" : "ContainerCreating"}}}};
+    state = {{"waiting", {{"reason", c.last_exit >= 0 ? "CrashLoopBackOff" : waiting_reason}}}};
   }
   return {{"name", c.name},
           {"ready", c.ready},
@@ -41,7 +41,14 @@ json buildPodStatus(const PodSpec& pod, const PodRecord& record, const std::stri
   json containers = json::array();
   for (const auto& c : record.containers) {
     all_ready = all_ready && c.ready;
-    containers.push_back(containerStatus(c));
+    containers.push_back(
+        containerStatus(c, record.initialized ? "ContainerCreating" : "PodInitializing"));
+  }
+  json init_containers = json::array();
+  for (const auto& c : record.init_containers) {
+    json s = containerStatus(c, "PodInitializing");
+    s["ready"] = c.done && c.last_exit == 0;  // an init container is ready once it succeeded
+    init_containers.push_back(std::move(s));
   }
   json ips = json::array();
   for (const auto& ip : record.ips) ips.push_back({{"ip", ip}});
@@ -52,9 +59,12 @@ json buildPodStatus(const PodSpec& pod, const PodRecord& record, const std::stri
       {"hostIP", node_ip},
       {"hostIPs", json::array({{{"ip", node_ip}}})},
       {"startTime", record.started_at},
-      {"conditions", json::array({condition("PodScheduled", true), condition("Initialized", true),
+      {"conditions", json::array({condition("PodScheduled", true),
+                                  condition("Initialized", record.initialized,
+                                            record.initialized ? "" : "ContainersNotInitialized"),
                                   condition("ContainersReady", ready), condition("Ready", ready)})},
       {"containerStatuses", containers}};
+  if (!record.init_containers.empty()) status["initContainerStatuses"] = init_containers;
   if (!record.ips.empty()) {
     status["podIP"] = record.ips.front();
     status["podIPs"] = ips;

@@ -70,8 +70,12 @@ TEST(KubeletPodSpec, DecodesAFullPod) {
   EXPECT_EQ(server.command, (std::vector<std::string>{"/bin/server", "--flag"}));
   EXPECT_EQ(server.args, (std::vector<std::string>{"a", "b c"}));
   EXPECT_EQ(server.working_dir, "/srv");
-  using Env = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(server.env, (Env{{"MODE", "fast"}, {"EMPTY", ""}}));
+  ASSERT_EQ(server.env.size(), 2U);
+  EXPECT_EQ(server.env[0].name, "MODE");
+  EXPECT_EQ(server.env[0].value, "fast");
+  EXPECT_EQ(server.env[1].name, "EMPTY");
+  EXPECT_EQ(server.env[1].value, "");
+  EXPECT_EQ(server.env[1].source, EnvVar::Source::kValue);
   ASSERT_TRUE(server.readiness.has_value());
   EXPECT_EQ(server.readiness->kind, Probe::Kind::kHttpGet);
   EXPECT_EQ(server.readiness->path, "/healthz");
@@ -213,9 +217,9 @@ TEST(KubeletPodSpec, ProbeWithoutAHandlerOrWithBadNumbers) {
 TEST(KubeletPodSpec, EnvNameWithEqualsSign) {
   json pod = minimalPod();
   pod["spec"]["containers"][0]["env"] = json::parse(R"([{"name": "A=B", "value": "c"}])");
-  EXPECT_EQ(errorOf(pod), "shop/web: spec.containers[0].env: bad variable name \"A=B\"");
+  EXPECT_EQ(errorOf(pod), "shop/web: spec.containers[0].env[0].name: bad variable name \"A=B\"");
   pod["spec"]["containers"][0]["env"] = json::parse(R"([{"value": "c"}])");
-  EXPECT_EQ(errorOf(pod), "shop/web: spec.containers[0].env: bad variable name \"\"");
+  EXPECT_EQ(errorOf(pod), "shop/web: spec.containers[0].env[0].name: bad variable name \"\"");
 }
 
 TEST(KubeletPodSpec, NonObjectPod) {
@@ -254,4 +258,115 @@ TEST(KubeletPodSpec, ArgvFollowsKubectlRunHabits) {
   EXPECT_EQ(c.argv(), (std::vector<std::string>{"/bin/sh", "-c"}));
 }
 
+}  // namespace petrel::sandbox
+
+namespace petrel::sandbox {
+namespace {
+
+TEST(KubeletPodSpec, DecodesEnvSourcesMountsDnsAndInitContainers) {
+  json pod = json::parse(R"({
+    "metadata": {"namespace": "kube-system", "name": "dns", "uid": "u-9",
+                 "labels": {"k8s-app": "kube-dns"}},
+    "spec": {
+      "serviceAccountName": "coredns",
+      "dnsPolicy": "Default",
+      "dnsConfig": {"nameservers": ["1.1.1.1"], "searches": ["x.example"],
+                    "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]},
+      "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
+      "initContainers": [{"name": "prep", "command": ["true"]}],
+      "containers": [{
+        "name": "coredns",
+        "image": "registry.k8s.io/coredns/coredns:v1.15.0",
+        "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k",
+                                                                   "optional": true}}},
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}}],
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": true}]
+      }]
+    }
+  })");
+  auto r = decodePodSpec(pod);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->service_account, "coredns");
+  EXPECT_EQ(r->dns_policy, "Default");
+  EXPECT_EQ(r->dns_config.nameservers, (std::vector<std::string>{"1.1.1.1"}));
+  ASSERT_EQ(r->dns_config.options.size(), 2U);
+  EXPECT_EQ(r->dns_config.options[1].second, std::nullopt);
+  EXPECT_EQ(r->labels.at("k8s-app"), "kube-dns");
+  ASSERT_EQ(r->init_containers.size(), 1U);
+  EXPECT_EQ(r->init_containers[0].name, "prep");
+  const ContainerSpec& c = r->containers[0];
+  EXPECT_EQ(c.image, "registry.k8s.io/coredns/coredns:v1.15.0");
+  ASSERT_EQ(c.env.size(), 3U);
+  EXPECT_EQ(c.env[0].source, EnvVar::Source::kFieldRef);
+  EXPECT_EQ(c.env[0].field_path, "spec.nodeName");
+  EXPECT_EQ(c.env[1].source, EnvVar::Source::kConfigMapKey);
+  EXPECT_TRUE(c.env[1].optional);
+  EXPECT_EQ(c.env[2].source, EnvVar::Source::kSecretKey);
+  EXPECT_EQ(c.env[2].object, "s");
+  EXPECT_EQ(c.env[2].key, "pw");
+  ASSERT_EQ(c.volume_mounts.size(), 1U);
+  EXPECT_EQ(c.volume_mounts[0].mount_path, "/etc/coredns");
+  EXPECT_TRUE(c.volume_mounts[0].read_only);
+  ASSERT_EQ(r->volumes.size(), 1U);
+  EXPECT_EQ(r->volumes[0].kind, VolumeSpec::Kind::kFiles);
+  EXPECT_EQ(r->volumes[0].sources[0].name, "coredns");
+}
+
+TEST(KubeletPodSpec, VolumeErrorsNameTheField) {
+  auto errorWith = [](const char* volumes, const char* mounts = "[]") {
+    json pod = minimalPod();
+    pod["spec"]["volumes"] = json::parse(volumes);
+    pod["spec"]["containers"][0]["volumeMounts"] = json::parse(mounts);
+    return errorOf(pod);
+  };
+  EXPECT_EQ(errorWith(R"([{"name": "v", "nfs": {}}])"),
+            "shop/web: spec.volumes[0]: unsupported volume type (the sandbox supports projected, "
+            "configMap, secret, downwardAPI, emptyDir and hostPath)");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "emptyDir": {}}, {"configMap": {"name": "c"}}])"),
+            "shop/web: spec.volumes[1].name: missing or not a valid name");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "configMap": {}}])"),
+            "shop/web: spec.volumes[0].configMap.name: missing");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "secret": {"name": "s"}}])"),
+            "shop/web: spec.volumes[0].secret.secretName: missing");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "configMap": {"name": "c",
+                           "items": [{"key": "k", "path": "../escape"}]}}])"),
+            "shop/web: spec.volumes[0].configMap.items[0].path: \"../escape\" must not contain ..");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "projected": {"sources": [{"serviceAccountToken":
+                           {"path": "token", "expirationSeconds": 60}}]}}])"),
+            "shop/web: spec.volumes[0].projected.sources[0].serviceAccountToken."
+            "expirationSeconds: must be an integer of at least 600");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "projected": {"sources": [{"clusterTrustBundle": {}}]}}])"),
+            "shop/web: spec.volumes[0].projected.sources[0]: needs serviceAccountToken, "
+            "configMap, secret or downwardAPI");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "hostPath": {"path": "relative"}}])"),
+            "shop/web: spec.volumes[0].hostPath.path: must be an absolute path");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "downwardAPI": {"items": [{"path": "cpu",
+                           "resourceFieldRef": {"resource": "limits.cpu"}}]}}])"),
+            "shop/web: spec.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: missing "
+            "(resourceFieldRef is not supported)");
+  EXPECT_EQ(
+      errorWith(R"([{"name": "v", "emptyDir": {}}])", R"([{"name": "w", "mountPath": "/w"}])"),
+      "shop/web: container app: volumeMounts: no volume named \"w\"");
+  EXPECT_EQ(errorWith(R"([{"name": "v", "emptyDir": {}}])", R"([{"name": "v", "mountPath": "w"}])"),
+            "shop/web: spec.containers[0].volumeMounts[0].mountPath: must be an absolute path");
+}
+
+TEST(KubeletPodSpec, EnvSourceErrorsNameTheEntry) {
+  json pod = minimalPod();
+  auto& env = pod["spec"]["containers"][0]["env"];
+  env = json::parse(
+      R"([{"name": "A", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}])");
+  EXPECT_EQ(errorOf(pod),
+            "shop/web: spec.containers[0].env[0].valueFrom: the sandbox supports fieldRef, "
+            "configMapKeyRef and secretKeyRef");
+  env = json::parse(R"([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "c"}}}])");
+  EXPECT_EQ(errorOf(pod),
+            "shop/web: spec.containers[0].env[0].valueFrom.configMapKeyRef: needs name and key");
+  pod["spec"]["containers"][0].erase("env");
+  pod["spec"]["dnsPolicy"] = "Cluster";
+  EXPECT_EQ(errorOf(pod), "shop/web: spec.dnsPolicy: unknown value \"Cluster\"");
+}
+
+}  // namespace
 }  // namespace petrel::sandbox

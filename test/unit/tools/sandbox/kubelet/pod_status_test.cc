@@ -213,3 +213,40 @@ TEST(KubeletPodStatus, PendingCarriesReasonAndMessage) {
 
 }  // namespace
 }  // namespace petrel::sandbox
+
+namespace petrel::sandbox {
+namespace {
+
+TEST(KubeletPodStatus, InitContainersKeepThePodPendingAndUninitialized) {
+  PodSpec pod = podWith("Always");
+  PodRecord record;
+  record.ips = {"10.0.1.5"};
+  record.initialized = false;
+  record.init_containers = {exited("prep", 0, true), running("install", 77, false)};
+  record.containers = {created("app"), created("side")};
+  json s = buildPodStatus(pod, record, "192.168.1.10");
+  EXPECT_EQ(s["phase"], "Pending");
+  EXPECT_EQ(
+      s["conditions"][1],
+      (json{{"type", "Initialized"}, {"status", "False"}, {"reason", "ContainersNotInitialized"}}));
+  ASSERT_EQ(s["initContainerStatuses"].size(), 2U);
+  EXPECT_EQ(s["initContainerStatuses"][0]["ready"], true) << "succeeded";
+  EXPECT_EQ(s["initContainerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
+  EXPECT_EQ(s["initContainerStatuses"][1]["ready"], false);
+  EXPECT_TRUE(s["initContainerStatuses"][1]["state"].contains("running"));
+  EXPECT_EQ(s["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
+
+  record.init_containers[1] = exited("install", 1, true);  // restartPolicy Never: failed for good
+  EXPECT_EQ(buildPodStatus(pod, record, "192.168.1.10")["phase"], "Failed");
+
+  record.init_containers[1] = exited("install", 0, true);
+  record.initialized = true;
+  record.containers = {running("app", 80, true), running("side", 81, true)};
+  s = buildPodStatus(pod, record, "192.168.1.10");
+  EXPECT_EQ(s["phase"], "Running");
+  EXPECT_EQ(s["conditions"][1], (json{{"type", "Initialized"}, {"status", "True"}}));
+  EXPECT_EQ(s["conditions"][3]["status"], "True");
+}
+
+}  // namespace
+}  // namespace petrel::sandbox

@@ -1,0 +1,28 @@
+// What a container is started with, put together from the pod: its argv (the image's local
+// entrypoint, $(VAR) expanded), its environment (container_env.h) and its bind mounts (each
+// volumeMount's volume; the pod's resolv.conf at /etc/resolv.conf).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "tools/sandbox/kubelet/container_env.h"
+#include "tools/sandbox/kubelet/image_entrypoint.h"
+#include "tools/sandbox/kubelet/object_source.h"
+#include "tools/sandbox/kubelet/pod_runtime.h"
+
+namespace petrel::sandbox {
+
+struct LaunchContext {
+  const ImageEntrypoints* images = nullptr;
+  EnvList service_env;      // the kubernetes Service's variables
+  std::string pod_dir;      // where the pod's volumes are (pod_volumes.h)
+  std::string resolv_conf;  // a file mounted at /etc/resolv.conf; empty: the node's stays
+};
+
+Result<ContainerLaunch> buildLaunch(const PodSpec& pod, const ContainerSpec& container,
+                                    const PodAddresses& addresses, const LaunchContext& context,
+                                    ObjectSource& objects);
+
+}  // namespace petrel::sandbox
