@@ -107,6 +107,7 @@ Result<json> CniRunner::invoke(const std::string& command, const CniNetwork& net
   spec.argv = {binary};
   spec.input = conf.dump();
   spec.timeout = std::chrono::seconds(60);
+  spec.mounts = node_view_;
   spec.env = {"CNI_COMMAND=" + command,
               "CNI_CONTAINERID=" + a.container_id,
               "CNI_NETNS=" + a.netns_path,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
 
@@ -43,8 +44,12 @@ struct CniAttachment {
 class CniRunner {
  public:
   // `bin_dir`: CNI_PATH, ':'-separated directories where plugins are looked up by "type".
-  CniRunner(std::string conf_dir, std::string bin_dir)
-      : conf_dir_(std::move(conf_dir)), bin_dir_(std::move(bin_dir)) {}
+  // `node_view`: bind mounts every plugin runs with (the node's own /var/run/petrel, so the
+  // agent socket a conflist names is the node's agent).
+  CniRunner(std::string conf_dir, std::string bin_dir, std::vector<BindMount> node_view = {})
+      : conf_dir_(std::move(conf_dir)),
+        bin_dir_(std::move(bin_dir)),
+        node_view_(std::move(node_view)) {}
 
   // Runs ADD through the chain; returns the last plugin's result. When a plugin fails, the ones
   // before it are undone with DEL and the error carries the plugin's code and message.
@@ -59,6 +64,7 @@ class CniRunner {
 
   std::string conf_dir_;
   std::string bin_dir_;
+  std::vector<BindMount> node_view_;
 };
 
 // The IPv4 addresses of a CNI result's "ips" (without prefix length), in order.

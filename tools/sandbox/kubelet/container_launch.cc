@@ -1,9 +1,34 @@
 // Pod and container spec -> argv, env and mounts of one container run.
 #include "tools/sandbox/kubelet/container_launch.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "tools/sandbox/kubelet/pod_volumes.h"
 
 namespace petrel::sandbox {
+
+namespace {
+
+// How many components `path` has once the symlinks on its way are resolved (/var/run/petrel is
+// /run/petrel here: 2).
+size_t resolvedDepth(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
+  size_t depth = 0;
+  for (const auto& part : ec ? std::filesystem::path(path) : real) {
+    if (part != "/" && !part.empty()) ++depth;
+  }
+  return depth;
+}
+
+}  // namespace
+
+void sortParentsFirst(std::vector<BindMount>& mounts) {
+  std::stable_sort(mounts.begin(), mounts.end(), [](const BindMount& a, const BindMount& b) {
+    return resolvedDepth(a.target) < resolvedDepth(b.target);
+  });
+}
 
 Result<ContainerLaunch> buildLaunch(const PodSpec& pod, const ContainerSpec& container,
                                     const PodAddresses& addresses, const LaunchContext& context,
@@ -24,6 +49,7 @@ Result<ContainerLaunch> buildLaunch(const PodSpec& pod, const ContainerSpec& con
   if (!context.resolv_conf.empty()) {
     out.mounts.push_back({context.resolv_conf, "/etc/resolv.conf", false});
   }
+  sortParentsFirst(out.mounts);
   return out;
 }
 

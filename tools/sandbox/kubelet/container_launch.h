@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "tools/sandbox/kubelet/container_env.h"
@@ -24,5 +25,10 @@ struct LaunchContext {
 Result<ContainerLaunch> buildLaunch(const PodSpec& pod, const ContainerSpec& container,
                                     const PodAddresses& addresses, const LaunchContext& context,
                                     ObjectSource& objects);
+
+// Orders mounts so that one whose target lies under another's comes after it (by the depth of
+// the target with symlinks resolved, as container runtimes order them): /var/run/petrel (that is
+// /run/petrel) before /run/petrel/cgroupv2, which it would otherwise hide.
+void sortParentsFirst(std::vector<BindMount>& mounts);
 
 }  // namespace petrel::sandbox

@@ -290,6 +290,12 @@ void Kubelet::syncPods() {
       }
       continue;
     }
+    // A hostPath is a path on this node: where the node's own parts of the filesystem are.
+    for (auto& volume : pod->volumes) {
+      if (volume.kind == VolumeSpec::Kind::kHostPath) {
+        volume.host_path = options_.runtime.host_paths.resolve(volume.host_path);
+      }
+    }
     desired.emplace(pod->uid, std::move(*pod));
   }
   // Pods the API no longer has (deleted at once, or their namespace was): stop them now.

@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
   app.add_option("--image-entrypoint", entrypoints,
                  "REPO=ARGV (repeatable): a container of image repository REPO without a command "
                  "runs ARGV (space-separated) followed by its args, as its image's entrypoint");
+  std::vector<std::string> host_path_map;
+  app.add_option("--host-path-map", host_path_map,
+                 "NODE_PATH=HOST_PATH (repeatable): a part of this node's filesystem that is a "
+                 "directory of its own on this machine (the sandbox's nodes share one); hostPath "
+                 "volumes and CNI plugins see it at NODE_PATH");
   app.add_option("--log-level", log_level, "debug, info, warn, error")->default_val("info");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -56,6 +61,15 @@ int main(int argc, char** argv) {
       spdlog::error("{}", s.message());
       return 1;
     }
+  }
+  auto host_paths = petrel::sandbox::HostPathMap::parse(host_path_map);
+  if (!host_paths) {
+    spdlog::error("{}", host_paths.status().message());
+    return 1;
+  }
+  rt.host_paths = std::move(*host_paths);
+  for (const auto& [node_path, host_path] : rt.host_paths.entries()) {
+    spdlog::info("this node's {} is {}", node_path, host_path);
   }
   for (const auto& [repo, entrypoint] : options.images.entries()) {
     spdlog::info("image {} runs `{}`", repo, fmt::format("{}", fmt::join(entrypoint, " ")));

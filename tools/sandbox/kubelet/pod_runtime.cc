@@ -177,7 +177,8 @@ std::string podNetnsName(const std::string& prefix, const std::string& ns,
 }
 
 PodRuntime::PodRuntime(RuntimeOptions options)
-    : options_(std::move(options)), cni_(options_.cni_conf_dir, options_.cni_bin_dir) {
+    : options_(std::move(options)),
+      cni_(options_.cni_conf_dir, options_.cni_bin_dir, options_.host_paths.binds()) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

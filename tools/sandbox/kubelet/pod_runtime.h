@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "tools/sandbox/common/process.h"
 #include "tools/sandbox/kubelet/cni_runner.h"
+#include "tools/sandbox/kubelet/host_path_map.h"
 #include "tools/sandbox/kubelet/pod_spec.h"
 
 namespace petrel::sandbox {
@@ -85,6 +86,8 @@ struct RuntimeOptions {
   // cgroup v2 directory every container and exec probe process joins before exec (the node's
   // cgroup, where its agent attaches socket hooks); empty: they stay in the kubelet's cgroup.
   std::string cgroup_dir;
+  // The node's own parts of the host filesystem: CNI plugins run with them bind-mounted.
+  HostPathMap host_paths;
 };
 
 class PodRuntime {
