@@ -460,6 +460,7 @@ bool AgentProcess::running() {
       node_.wrap({(binDir() / "petrel-agent").string(), "--node-name", nodeName_, "--pod-cidr",
                   options_.podCidr, "--bpf-root", bpfRoot_, "--state-dir", stateDir_, "--socket",
                   socket_, "--mtu", std::to_string(options_.mtu)});
+  argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
   proc_ = std::make_unique<BackgroundProcess>(argv, logPath_);
   bool ready = waitUntil(
       [this] {
