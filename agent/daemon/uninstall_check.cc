@@ -77,29 +77,38 @@ UninstallVerdict decideUninstall(
   return {UninstallDecision::kKeep, ds_ref + " present: keeping the datapath for the next agent"};
 }
 
-UninstallVerdict checkUninstall(const Options& opt, std::chrono::seconds timeout) {
-  if (!opt.cleanup_on_uninstall || opt.pod_name.empty() || opt.pod_namespace.empty() ||
-      !opt.useApi()) {
-    return {UninstallDecision::kKeep, "not a DaemonSet pod with the API: keeping the datapath"};
+namespace {
+
+// The verdict of checkUninstall(), before it is logged.
+UninstallVerdict askApi(const Options& opt, std::chrono::seconds timeout) {
+  if (!opt.cleanup_on_uninstall) {
+    return {UninstallDecision::kKeep, "--cleanup-on-uninstall is off: keeping the datapath"};
+  }
+  if (opt.pod_name.empty() || opt.pod_namespace.empty() || !opt.useApi()) {
+    return {UninstallDecision::kKeep,
+            "not a pod with the API (POD_NAME, POD_NAMESPACE and the API are needed to tell an "
+            "uninstall): keeping the datapath"};
   }
   auto config = opt.kubeconfig.empty() ? k8s::loadInCluster() : k8s::loadKubeconfig(opt.kubeconfig);
-  UninstallVerdict v;
-  if (!config) {
-    v = unknown("no cluster config (" + config.status().message() + "): cannot tell");
-  } else {
-    k8s::RestClient client(*config);
-    auto get = [&](const std::string& path) {
-      auto r = client.get(path, timeout);
-      return r ? ApiAnswer{r->status, r->body} : ApiAnswer{0, r.status().message()};
-    };
-    const std::string ns = k8s::urlEncode(opt.pod_namespace);
-    v = decideUninstall(
-        opt.pod_namespace, opt.pod_name,
-        get("/api/v1/namespaces/" + ns + "/pods/" + k8s::urlEncode(opt.pod_name)),
-        [&](const std::string& ds) {
-          return get("/apis/apps/v1/namespaces/" + ns + "/daemonsets/" + k8s::urlEncode(ds));
-        });
-  }
+  if (!config) return unknown("no cluster config (" + config.status().message() + "): cannot tell");
+  k8s::RestClient client(*config);
+  auto get = [&](const std::string& path) {
+    auto r = client.get(path, timeout);
+    return r ? ApiAnswer{r->status, r->body} : ApiAnswer{0, r.status().message()};
+  };
+  const std::string ns = k8s::urlEncode(opt.pod_namespace);
+  return decideUninstall(
+      opt.pod_namespace, opt.pod_name,
+      get("/api/v1/namespaces/" + ns + "/pods/" + k8s::urlEncode(opt.pod_name)),
+      [&](const std::string& ds) {
+        return get("/apis/apps/v1/namespaces/" + ns + "/daemonsets/" + k8s::urlEncode(ds));
+      });
+}
+
+}  // namespace
+
+UninstallVerdict checkUninstall(const Options& opt, std::chrono::seconds timeout) {
+  const UninstallVerdict v = askApi(opt, timeout);
   switch (v.decision) {
     case UninstallDecision::kUninstall:
       spdlog::warn("{}, removing this node's Petrel datapath, pins, state and CNI config",

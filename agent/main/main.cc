@@ -41,6 +41,32 @@ int runCleanup(const petrel::agent::CleanupOptions& options, bool to_log) {
   return report.ok() ? 0 : 1;
 }
 
+// `petrel-agent cleanup` and its flags, into `o` (which holds the defaults).
+CLI::App* addCleanupCommand(CLI::App& app, petrel::agent::CleanupOptions& o) {
+  CLI::App* cleanup = app.add_subcommand(
+      "cleanup",
+      "Remove everything Petrel agents made on this node, in this network namespace: Petrel's "
+      "tc and XDP programs on every link, the socket LB cgroup links, the routes to other "
+      "nodes' pod CIDRs, the petrel_vxlan and petrel_host/petrel_net devices, the pins under "
+      "--bpf-root, the agent's state files and socket, and, when the CNI flags are given, the "
+      "CNI config and plugin. Stop the agent first. Prints one line per thing removed; "
+      "idempotent; exits 1 if anything could not be removed. Pods lose their network.");
+  cleanup->add_option("--bpf-root", o.bpf_root, "bpffs directory of the pinned maps")
+      ->capture_default_str();
+  cleanup->add_option("--state-dir", o.state_dir, "The agent's state directory")
+      ->capture_default_str();
+  cleanup->add_option("--socket", o.socket, "The agent's API socket")->capture_default_str();
+  cleanup->add_option("--cni-conf-dir", o.cni_conf_dir,
+                      "CNI config directory to remove Petrel's config from, e.g. "
+                      "/etc/cni/net.d; default: leave the CNI config");
+  cleanup->add_option("--cni-bin-dir", o.cni_bin_dir,
+                      "CNI binary directory to remove petrel-cni from, e.g. /opt/cni/bin; "
+                      "default: leave it");
+  cleanup->add_option("--cni-conf-name", o.cni_conf_name, "File name of Petrel's CNI config")
+      ->capture_default_str();
+  return cleanup;
+}
+
 bool mustBeRoot() {
   if (geteuid() == 0) return true;
   spdlog::critical(
@@ -137,29 +163,7 @@ int main(int argc, char** argv) {
   cleanup_opt.bpf_root = opt.bpf_root;
   cleanup_opt.state_dir = opt.state_dir;
   cleanup_opt.socket = opt.socket;
-  CLI::App* cleanup = app.add_subcommand(
-      "cleanup",
-      "Remove everything Petrel agents made on this node, in this network namespace: Petrel's "
-      "tc and XDP programs on every link, the socket LB cgroup links, the routes to other "
-      "nodes' pod CIDRs, the petrel_vxlan and petrel_host/petrel_net devices, the pins under "
-      "--bpf-root, the agent's state files and socket, and, when the CNI flags are given, the "
-      "CNI config and plugin. Stop the agent first. Prints one line per thing removed; "
-      "idempotent; exits 1 if anything could not be removed. Pods lose their network.");
-  cleanup->add_option("--bpf-root", cleanup_opt.bpf_root, "bpffs directory of the pinned maps")
-      ->capture_default_str();
-  cleanup->add_option("--state-dir", cleanup_opt.state_dir, "The agent's state directory")
-      ->capture_default_str();
-  cleanup->add_option("--socket", cleanup_opt.socket, "The agent's API socket")
-      ->capture_default_str();
-  cleanup->add_option("--cni-conf-dir", cleanup_opt.cni_conf_dir,
-                      "CNI config directory to remove Petrel's config from, e.g. "
-                      "/etc/cni/net.d; default: leave the CNI config");
-  cleanup->add_option("--cni-bin-dir", cleanup_opt.cni_bin_dir,
-                      "CNI binary directory to remove petrel-cni from, e.g. /opt/cni/bin; "
-                      "default: leave it");
-  cleanup
-      ->add_option("--cni-conf-name", cleanup_opt.cni_conf_name, "File name of Petrel's CNI config")
-      ->capture_default_str();
+  CLI::App* cleanup = addCleanupCommand(app, cleanup_opt);
   app.set_version_flag("--version",
                        std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
   CLI11_PARSE(app, argc, argv);

@@ -5,8 +5,11 @@
 // filter on the uplink and other files in the CNI directories stay), the overlay and host
 // devices, every pin, the state directory and the CNI config and plugin; a second run finds
 // nothing and exits 0. Needs root, ip and tc.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -85,8 +88,9 @@ TEST_F(Uninstall, StopKeepsTheDatapathAndCleanupRemovesEverythingPetrelMade) {
   ASSERT_TRUE(other.ok()) << other.describe();
 
   const std::string before = petrelAttachments(node);
-  for (const std::string& want : {"upl0 ingress", "upl0 egress", "upl0 xdp", "petrel_vxlan ingress",
-                                  "petrel_vxlan egress", pod_veth + " ingress"}) {
+  for (const std::string& want :
+       std::vector<std::string>{"upl0 ingress", "upl0 egress", "upl0 xdp", "petrel_vxlan ingress",
+                                "petrel_vxlan egress", pod_veth + " ingress"}) {
     EXPECT_NE(before.find(want), std::string::npos) << want << " missing in:\n" << before;
   }
 
@@ -120,16 +124,16 @@ TEST_F(Uninstall, StopKeepsTheDatapathAndCleanupRemovesEverythingPetrelMade) {
                                             (cni / "bin").string()};
   CmdResult first = node.exec(cleanup);
   ASSERT_TRUE(first.ok()) << first.describe();
-  for (const std::string& line :
-       {"removed CNI config " + (cni / "net.d" / "10-petrel.conflist").string(),
-        "removed tc ingress program petrel_lxc_from on " + pod_veth,
-        std::string("removed tc egress program petrel_uplink_e on upl0"),
-        std::string("removed XDP program petrel_uplink_x (driver mode) on upl0"),
-        std::string("removed device petrel_vxlan"), std::string("removed device petrel_host"),
-        "removed cgroup socket LB link " + agent.bpfRoot() + "/links/sock_connect4 (detached)",
-        "removed pinned map " + agent.bpfRoot() + "/petrel_ct",
-        "removed directory " + agent.bpfRoot(), "removed state directory " + agent.stateDir(),
-        "removed CNI plugin " + (cni / "bin" / "petrel-cni").string()}) {
+  for (const std::string& line : std::vector<std::string>{
+           "removed CNI config " + (cni / "net.d" / "10-petrel.conflist").string(),
+           "removed tc ingress program petrel_lxc_from on " + pod_veth,
+           std::string("removed tc egress program petrel_uplink_e on upl0"),
+           std::string("removed XDP program petrel_uplink_x (driver mode) on upl0"),
+           std::string("removed device petrel_vxlan"), std::string("removed device petrel_host"),
+           "removed cgroup socket LB link " + agent.bpfRoot() + "/links/sock_connect4 (detached)",
+           "removed pinned map " + agent.bpfRoot() + "/petrel_ct",
+           "removed directory " + agent.bpfRoot(), "removed state directory " + agent.stateDir(),
+           "removed CNI plugin " + (cni / "bin" / "petrel-cni").string()}) {
     EXPECT_NE(first.out.find(line + "\n"), std::string::npos) << line << " missing in:\n"
                                                               << first.out;
   }
