@@ -461,7 +461,7 @@ bool AgentProcess::running() {
                   options_.podCidr, "--bpf-root", bpfRoot_, "--state-dir", stateDir_, "--socket",
                   socket_, "--mtu", std::to_string(options_.mtu)});
   argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
-  proc_ = std::make_unique<BackgroundProcess>(argv, logPath_);
+  proc_ = std::make_unique<BackgroundProcess>(argv, logPath_, options_.env);
   bool ready = waitUntil(
       [this] {
         if (!proc_->running()) return true;
