@@ -9,6 +9,8 @@
 #include <sys/statfs.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/bpffs.h"
@@ -37,6 +40,17 @@ namespace {
 // The handle and priority attachTc (tc_attach.cc) gives every Petrel filter.
 constexpr uint32_t kTcHandle = 1;
 constexpr uint32_t kTcPriority = 1;
+
+// libbpf's messages while links are probed go to the debug log: a link without clsact or without
+// Petrel's filter makes the kernel explain why the query found nothing, which is no error here.
+int debugPrint(enum libbpf_print_level, const char* format, va_list args) {
+  char buf[512];
+  int n = vsnprintf(buf, sizeof(buf), format, args);
+  std::string line(buf);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  spdlog::debug("libbpf: {}", line);
+  return n;
+}
 
 bool onFs(const std::string& path, int64_t magic) {
   struct statfs st {};
@@ -141,10 +155,12 @@ void detachPetrelPrograms(CleanupReport& report) {
     report.failed("list links to detach programs from: " + links.status().message());
     return;
   }
+  const libbpf_print_fn_t previous = libbpf_set_print(debugPrint);
   for (const auto& link : *links) {
     detachTcFilters(link, report);
     detachXdp(link, report);
   }
+  libbpf_set_print(previous);
 }
 
 void removeTunnelRoutes(const std::string& pin_root, CleanupReport& report) {
