@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/statfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -107,9 +109,14 @@ void detachXdp(const LinkInfo& link, CleanupReport& report) {
   }
 }
 
-// The routes of /proc/net/route (this namespace's): destination CIDR -> device.
-std::multimap<std::string, std::string> kernelRoutes() {
-  std::multimap<std::string, std::string> out;
+struct KernelRoute {
+  std::string dev;
+  std::optional<Ipv4Addr> gateway;
+};
+
+// The routes of /proc/net/route (this namespace's): destination CIDR -> device and gateway.
+std::multimap<std::string, KernelRoute> kernelRoutes() {
+  std::multimap<std::string, KernelRoute> out;
   std::ifstream in("/proc/net/route");
   std::string line;
   std::getline(in, line);  // header
@@ -121,9 +128,17 @@ std::multimap<std::string, std::string> kernelRoutes() {
     const uint32_t d = static_cast<uint32_t>(std::stoul(dst, nullptr, 16));
     const uint32_t m = static_cast<uint32_t>(std::stoul(mask, nullptr, 16));
     Ipv4Cidr cidr{Ipv4Addr::fromNetwork(d), static_cast<uint8_t>(__builtin_popcount(m))};
-    out.emplace(cidr.toString(), iface);
+    const uint32_t g = static_cast<uint32_t>(std::stoul(gw, nullptr, 16));
+    out.emplace(cidr.toString(),
+                KernelRoute{iface, g ? std::optional(Ipv4Addr::fromNetwork(g)) : std::nullopt});
   }
   return out;
+}
+
+bool stillRouted(const std::string& cidr, const std::string& dev) {
+  const auto routes = kernelRoutes();
+  auto [first, last] = routes.equal_range(cidr);
+  return std::any_of(first, last, [&](const auto& r) { return r.second.dev == dev; });
 }
 
 }  // namespace
@@ -185,15 +200,19 @@ void removeTunnelRoutes(const std::string& pin_root, CleanupReport& report) {
                         static_cast<uint8_t>(key.prefixlen - TUNNEL_KEY_PREFIX_BITS)};
     auto [first, last] = routes.equal_range(cidr.toString());
     for (auto it = first; it != last; ++it) {
+      const KernelRoute& r = it->second;
       // Only the devices BpfTunnelDatapath routes through.
-      if (it->second != underlay && it->second != kOverlayDevice) continue;
-      auto link = nl->getLink(it->second);
-      Status st = link ? nl->deleteRoute(cidr, link->ifindex) : link.status();
+      if (r.dev != underlay && r.dev != kOverlayDevice) continue;
+      auto link = nl->getLink(r.dev);
+      Status st = link ? nl->deleteRoute(cidr, link->ifindex, r.gateway) : link.status();
+      const std::string what = fmt::format("route {} dev {}", cidr.toString(), r.dev);
       if (!st) {
-        report.failed(
-            fmt::format("delete route {} dev {}: {}", cidr.toString(), it->second, st.message()));
+        report.failed(fmt::format("delete {}: {}", what, st.message()));
+      } else if (stillRouted(cidr.toString(), r.dev)) {
+        // deleteRoute matches the protocol the agent adds its routes with: this one is not ours.
+        report.kept(what + ": not added by Petrel (another protocol)");
       } else {
-        report.removed(fmt::format("route {} dev {}", cidr.toString(), it->second));
+        report.removed(what);
       }
     }
   }

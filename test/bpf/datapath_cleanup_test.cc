@@ -11,6 +11,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -65,7 +66,8 @@ class DatapathCleanupTest : public ProgramTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(netns_.enter(
-        "cleanup", {"link add x0 type veth peer name x1", "link set x0 up", "link set x1 up"}));
+        "cleanup", {"link add x0 type veth peer name x1", "link set x0 up", "link set x1 up",
+                    "addr add 192.168.240.1/24 dev up0", "route add default via 192.168.240.2"}));
     ProgramTest::SetUp();
   }
   void TearDown() override {
@@ -118,6 +120,39 @@ TEST_F(DatapathCleanupTest, DetachesPetrelsProgramsOnlyAndIsIdempotent) {
   datapath::detachPetrelPrograms(again);
   EXPECT_TRUE(again.ok());
   EXPECT_EQ(again.summary(), "removed 0 things, 0 failures");
+}
+
+// Native routing: the routes the tunnel map records, via other nodes on the underlay, go; a route
+// to a CIDR it does not record, and one of another protocol to a recorded CIDR, stay.
+TEST_F(DatapathCleanupTest, RemovesTheRoutesTheTunnelMapRecords) {
+  for (const auto& [cidr, node] :
+       {std::pair{"10.201.0.0/24", "192.168.240.7"}, std::pair{"10.203.0.0/24", "192.168.240.9"}}) {
+    tunnel_key key{};
+    key.prefixlen = TUNNEL_KEY_PREFIX_BITS + 24;
+    key.family = PETREL_AF_INET;
+    key.ip4 = Ipv4Cidr::parse(cidr)->base.toNetwork();
+    tunnel_info info{};
+    info.family = PETREL_AF_INET;
+    info.ip4 = Ipv4Addr::parse(node)->toNetwork();
+    ASSERT_TRUE(dp_->tunnels().update(key, info));
+  }
+  const std::string ip = "ip route add ";
+  for (const std::string& cmd : {ip + "10.201.0.0/24 via 192.168.240.7 dev up0 proto boot",
+                                 ip + "10.202.0.0/24 via 192.168.240.8 dev up0 proto boot",
+                                 ip + "10.203.0.0/24 via 192.168.240.9 dev up0 proto static"}) {
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  std::vector<std::string> lines;
+  CleanupReport report([&](bool, std::string_view line) { lines.emplace_back(line); });
+  datapath::removeTunnelRoutes(pin_root_, report);
+  EXPECT_TRUE(report.ok()) << report.failures().front();
+  EXPECT_EQ(report.removedItems(), std::vector<std::string>{"route 10.201.0.0/24 dev up0"});
+  EXPECT_TRUE(contains(lines,
+                       "kept route 10.203.0.0/24 dev up0: not added by Petrel (another "
+                       "protocol)"));
+  EXPECT_NE(std::system("ip route show 10.201.0.0/24 | grep -q ."), 0);
+  EXPECT_EQ(std::system("ip route show 10.202.0.0/24 | grep -q ."), 0);
+  EXPECT_EQ(std::system("ip route show 10.203.0.0/24 | grep -q ."), 0);
 }
 
 TEST_F(DatapathCleanupTest, RemovesPetrelsPinsOnlyAndRefusesAPinRootOffBpffs) {
