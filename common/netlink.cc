@@ -286,7 +286,8 @@ Status NetlinkSocket::replaceRoute(const Ipv4Cidr& dst, int ifindex,
   return Status::ok();
 }
 
-Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex) {
+Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex,
+                                  std::optional<Ipv4Addr> gateway) {
   RoutePtr route(rtnl_route_alloc());
   NlAddrPtr dst_addr = ipv4Addr(dst.base, dst.prefix_len);
   rtnl_route_set_family(route.get(), AF_INET);
@@ -296,6 +297,8 @@ Status NetlinkSocket::deleteRoute(const Ipv4Cidr& dst, int ifindex) {
   rtnl_route_set_dst(route.get(), dst_addr.get());
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   rtnl_route_nh_set_ifindex(nh, ifindex);
+  NlAddrPtr gw = gateway ? ipv4Addr(*gateway, 32) : NlAddrPtr();
+  if (gw) rtnl_route_nh_set_gateway(nh, gw.get());
   rtnl_route_add_nexthop(route.get(), nh);
   int err = rtnl_route_delete(sock_, route.get(), 0);
   if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NOADDR) return Status::ok();

@@ -82,8 +82,10 @@ class NetlinkSocket {
   // Creates or replaces a main-table route dst -> (gateway) dev ifindex. A route without a
   // gateway gets scope link.
   Status replaceRoute(const Ipv4Cidr& dst, int ifindex, std::optional<Ipv4Addr> gateway);
-  // Deletes the main-table route to dst; OK when there is none.
-  Status deleteRoute(const Ipv4Cidr& dst, int ifindex);
+  // Deletes the main-table route to dst; OK when there is none. A route via a gateway is found
+  // only when `gateway` is given (the kernel matches the scope, link without one).
+  Status deleteRoute(const Ipv4Cidr& dst, int ifindex,
+                     std::optional<Ipv4Addr> gateway = std::nullopt);
   // Creates or replaces a PERMANENT neighbour entry ip -> mac on ifindex.
   Status replacePermanentNeighbour(int ifindex, Ipv4Addr ip, const MacAddr& mac);
 

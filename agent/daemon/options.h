@@ -28,6 +28,14 @@ struct Options {
   std::string log_level = "info";
   std::string kubeconfig;
   bool in_cluster = false;  // KUBERNETES_SERVICE_HOST is set
+  // Uninstall detection at shutdown (uninstall_check.h): the pod's name and namespace (env
+  // POD_NAME, POD_NAMESPACE), and where the chart mounts the host's CNI directories.
+  bool cleanup_on_uninstall = true;
+  std::string pod_name;
+  std::string pod_namespace;
+  std::string cni_conf_dir = "/host/etc/cni/net.d";
+  std::string cni_bin_dir = "/host/opt/cni/bin";
+  std::string cni_conf_name = "10-petrel.conflist";
 
   bool useApi() const { return !kubeconfig.empty() || in_cluster; }
   bool tunnel() const { return routing_mode == "tunnel"; }

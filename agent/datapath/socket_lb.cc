@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kOwnCgroupMount = "/run/petrel/cgroupv2";
-
 bool isCgroup2(const std::string& dir) {
   struct statfs st {};
   return statfs(dir.c_str(), &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
@@ -43,10 +41,6 @@ std::string cgroup2Mount() {
   return "";
 }
 
-std::string linkPath(const std::string& pin_root, const std::string& hook) {
-  return pin_root + "/links/sock_" + hook;
-}
-
 // The id of the cgroup a pinned cgroup link is attached to; 0 when unknown.
 uint64_t linkCgroupId(int link_fd) {
   bpf_link_info info{};
@@ -56,6 +50,10 @@ uint64_t linkCgroupId(int link_fd) {
 }
 
 }  // namespace
+
+std::string socketLbLinkPath(const std::string& pin_root, const std::string& hook) {
+  return pin_root + "/links/sock_" + hook;
+}
 
 Result<std::string> resolveCgroupRoot(const std::string& flag) {
   if (!flag.empty()) {
@@ -89,7 +87,7 @@ Status attachSocketLb(LoadedDatapath& dp, const std::string& cgroup_dir) {
   fs::create_directories(dp.pinRoot() + "/links", ec);
   if (ec) return makeError(Code::kInternal, "create {}/links: {}", dp.pinRoot(), ec.message());
   for (const auto& [hook, prog] : dp.socketLbPrograms()) {
-    const std::string path = linkPath(dp.pinRoot(), hook);
+    const std::string path = socketLbLinkPath(dp.pinRoot(), hook);
     bpf_link* old = access(path.c_str(), F_OK) == 0 ? bpf_link__open(path.c_str()) : nullptr;
     if (old) {
       const bool same_cgroup = linkCgroupId(bpf_link__fd(old)) == cgroup_id;
@@ -114,9 +112,10 @@ Status attachSocketLb(LoadedDatapath& dp, const std::string& cgroup_dir) {
 Status detachSocketLb(const std::string& pin_root) {
   std::error_code ec;
   for (const char* hook : kSocketLbHooks) {
-    fs::remove(linkPath(pin_root, hook), ec);  // the last reference: the link detaches
+    fs::remove(socketLbLinkPath(pin_root, hook), ec);  // the last reference: the link detaches
     if (ec)
-      return makeError(Code::kInternal, "unpin {}: {}", linkPath(pin_root, hook), ec.message());
+      return makeError(Code::kInternal, "unpin {}: {}", socketLbLinkPath(pin_root, hook),
+                       ec.message());
   }
   return Status::ok();
 }

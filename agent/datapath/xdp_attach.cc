@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/datapath/prog_name.h"
 #include "common/unique_fd.h"
 
 namespace petrel::datapath {
@@ -28,12 +29,7 @@ std::string attachedProgramName(uint32_t ifindex) {
   if (bpf_xdp_query_id(static_cast<int>(ifindex), XDP_FLAGS_DRV_MODE, &id) != 0 || id == 0) {
     return "";
   }
-  UniqueFd fd(bpf_prog_get_fd_by_id(id));
-  if (!fd) return "";
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return "";
-  return info.name;
+  return programNameById(id);
 }
 
 }  // namespace

@@ -1,17 +1,80 @@
 // petrel-agent: the per-node daemon. main() is wiring only: flags into Options, the stop
-// signals, and a Daemon (agent/daemon/daemon.h) that owns every part.
+// signals, and a Daemon (agent/daemon/daemon.h) that owns every part; at a stop, the uninstall
+// check (agent/daemon/uninstall_check.h). `petrel-agent cleanup` removes what agents made on the
+// node (agent/daemon/node_cleanup.h).
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/node_cleanup.h"
 #include "agent/daemon/options.h"
+#include "agent/daemon/uninstall_check.h"
 #include "common/version.h"
+
+namespace {
+
+// Runs the node cleanup, each line on stdout or (in the agent) in the log; 0 when nothing failed.
+int runCleanup(const petrel::agent::CleanupOptions& options, bool to_log) {
+  petrel::datapath::CleanupReport report([to_log](bool failure, std::string_view line) {
+    if (!to_log) {
+      std::fprintf(failure ? stderr : stdout, "%.*s\n", static_cast<int>(line.size()), line.data());
+    } else if (failure) {
+      spdlog::error("cleanup: {}", line);
+    } else {
+      spdlog::info("cleanup: {}", line);
+    }
+  });
+  petrel::agent::cleanupNode(options, report);
+  if (to_log) {
+    spdlog::info("cleanup: {}", report.summary());
+  } else {
+    std::printf("%s\n", report.summary().c_str());
+  }
+  return report.ok() ? 0 : 1;
+}
+
+// `petrel-agent cleanup` and its flags, into `o` (which holds the defaults).
+CLI::App* addCleanupCommand(CLI::App& app, petrel::agent::CleanupOptions& o) {
+  CLI::App* cleanup = app.add_subcommand(
+      "cleanup",
+      "Remove everything Petrel agents made on this node, in this network namespace: Petrel's "
+      "tc and XDP programs on every link, the socket LB cgroup links, the routes to other "
+      "nodes' pod CIDRs, the petrel_vxlan and petrel_host/petrel_net devices, the pins under "
+      "--bpf-root, the agent's state files and socket, and, when the CNI flags are given, the "
+      "CNI config and plugin. Stop the agent first. Prints one line per thing removed; "
+      "idempotent; exits 1 if anything could not be removed. Pods lose their network.");
+  cleanup->add_option("--bpf-root", o.bpf_root, "bpffs directory of the pinned maps")
+      ->capture_default_str();
+  cleanup->add_option("--state-dir", o.state_dir, "The agent's state directory")
+      ->capture_default_str();
+  cleanup->add_option("--socket", o.socket, "The agent's API socket")->capture_default_str();
+  cleanup->add_option("--cni-conf-dir", o.cni_conf_dir,
+                      "CNI config directory to remove Petrel's config from, e.g. "
+                      "/etc/cni/net.d; default: leave the CNI config");
+  cleanup->add_option("--cni-bin-dir", o.cni_bin_dir,
+                      "CNI binary directory to remove petrel-cni from, e.g. /opt/cni/bin; "
+                      "default: leave it");
+  cleanup->add_option("--cni-conf-name", o.cni_conf_name, "File name of Petrel's CNI config")
+      ->capture_default_str();
+  return cleanup;
+}
+
+bool mustBeRoot() {
+  if (geteuid() == 0) return true;
+  spdlog::critical(
+      "petrel-agent must run as root (it loads BPF programs and configures interfaces)");
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   petrel::agent::Options opt;
@@ -78,18 +141,40 @@ int main(int argc, char** argv) {
                  "KUBERNETES_SERVICE_HOST is set, else runs standalone");
   app.add_option("--log-level", opt.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+  app.add_option("--cleanup-on-uninstall", opt.cleanup_on_uninstall,
+                 "When stopped as a DaemonSet's pod (env POD_NAME and POD_NAMESPACE set) whose "
+                 "DaemonSet is gone or being deleted (an uninstall), remove everything Petrel "
+                 "made on the node, as `petrel-agent cleanup` does, CNI config included; while "
+                 "the DaemonSet exists (an upgrade or restart), or when the API cannot tell, "
+                 "keep it all")
+      ->capture_default_str();
+  app.add_option("--cni-conf-dir", opt.cni_conf_dir,
+                 "The host's CNI config directory as mounted in the agent's container (for "
+                 "--cleanup-on-uninstall)")
+      ->capture_default_str();
+  app.add_option("--cni-bin-dir", opt.cni_bin_dir,
+                 "The host's CNI binary directory as mounted in the agent's container (for "
+                 "--cleanup-on-uninstall)")
+      ->capture_default_str();
+  app.add_option("--cni-conf-name", opt.cni_conf_name, "File name of Petrel's CNI config")
+      ->capture_default_str();
+
+  petrel::agent::CleanupOptions cleanup_opt;
+  cleanup_opt.bpf_root = opt.bpf_root;
+  cleanup_opt.state_dir = opt.state_dir;
+  cleanup_opt.socket = opt.socket;
+  CLI::App* cleanup = addCleanupCommand(app, cleanup_opt);
   app.set_version_flag("--version",
                        std::string(petrel::kVersion) + " (" + petrel::kGitCommit + ")");
   CLI11_PARSE(app, argc, argv);
   opt.in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  if (const char* name = std::getenv("POD_NAME")) opt.pod_name = name;
+  if (const char* ns = std::getenv("POD_NAMESPACE")) opt.pod_namespace = ns;
 
   spdlog::set_level(spdlog::level::from_str(opt.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  if (geteuid() != 0) {
-    spdlog::critical(
-        "petrel-agent must run as root (it loads BPF programs and configures interfaces)");
-    return 1;
-  }
+  if (!mustBeRoot()) return 1;
+  if (*cleanup) return runCleanup(cleanup_opt, false);
 
   // Block the stop signals in every thread; this one waits for them.
   sigset_t stop_signals;
@@ -98,15 +183,20 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  petrel::agent::Daemon daemon(opt);
-  if (auto st = daemon.start(stop_signals); !st) {
+  auto daemon = std::make_unique<petrel::agent::Daemon>(opt);
+  if (auto st = daemon->start(stop_signals); !st) {
     spdlog::critical("{}", st.toString());
     return 1;
   }
-  if (daemon.stopped()) return 0;  // stopped while waiting for the pod CIDR
-  int sig = 0;
-  while (sig != SIGTERM && sig != SIGINT) sig = sigwaitinfo(&stop_signals, nullptr);
-  spdlog::info("signal {}: stopping (pods stay connected; programs and maps remain)", sig);
-  daemon.stop();
+  if (!daemon->stopped()) {  // else stopped while waiting for the pod CIDR
+    int sig = 0;
+    while (sig != SIGTERM && sig != SIGINT) sig = sigwaitinfo(&stop_signals, nullptr);
+    spdlog::info("signal {}: stopping", sig);
+  }
+  daemon.reset();  // every thread ends; nothing writes the datapath any more
+  if (petrel::agent::checkUninstall(opt).decision == petrel::agent::UninstallDecision::kUninstall) {
+    return runCleanup(petrel::agent::cleanupOptionsFor(opt), true);
+  }
+  spdlog::info("stopped (pods stay connected; programs and maps remain)");
   return 0;
 }

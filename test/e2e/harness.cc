@@ -460,7 +460,8 @@ bool AgentProcess::running() {
       node_.wrap({(binDir() / "petrel-agent").string(), "--node-name", nodeName_, "--pod-cidr",
                   options_.podCidr, "--bpf-root", bpfRoot_, "--state-dir", stateDir_, "--socket",
                   socket_, "--mtu", std::to_string(options_.mtu)});
-  proc_ = std::make_unique<BackgroundProcess>(argv, logPath_);
+  argv.insert(argv.end(), options_.extraArgs.begin(), options_.extraArgs.end());
+  proc_ = std::make_unique<BackgroundProcess>(argv, logPath_, options_.env);
   bool ready = waitUntil(
       [this] {
         if (!proc_->running()) return true;

@@ -140,6 +140,8 @@ struct AgentOptions {
   std::string podCidr = "10.244.0.0/24";
   unsigned mtu = 1500;
   Millis readyTimeout = 30s;
+  std::vector<std::string> extraArgs = {};          // appended to petrel-agent's flags
+  std::map<std::string, std::string> env = {};  // added to petrel-agent's environment
 };
 
 // One petrel-agent running in `node` (via nsenter) with a unique bpf root under /sys/fs/bpf,
