@@ -76,6 +76,10 @@ values). Call with (list "name" value).
 {{- include "petrel.flag" (list "lb-acceleration" $a.lbAcceleration) }}
 {{- include "petrel.flag" (list "full-pass-interval" $a.fullPassInterval) }}
 {{- include "petrel.flag" (list "log-level" $a.logLevel) }}
+{{- include "petrel.flag" (list "cleanup-on-uninstall" $a.cleanupOnUninstall) }}
+{{- include "petrel.flag" (list "cni-conf-dir" "/host/etc/cni/net.d") }}
+{{- include "petrel.flag" (list "cni-bin-dir" "/host/opt/cni/bin") }}
+{{- include "petrel.flag" (list "cni-conf-name" .Values.cni.confFileName) }}
 {{- range $a.extraArgs }}
 - {{ . | quote }}
 {{- end }}

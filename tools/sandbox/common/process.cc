@@ -90,9 +90,20 @@ struct ExecArgs {
     // Private all the way down: the container's mounts never appear on the host.
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make / rprivate");
     for (const auto& m : spec.mounts) {
-      if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-        fail(m.target.c_str());
+      int bound = mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
+      if (bound != 0 && errno == ENOENT) {
+        // The mount point lies under an earlier mount of this list (/run/petrel/cgroupv2 under
+        // /run/petrel): make it there, in that mount's source, and try again.
+        struct stat source {};
+        if (stat(m.source.c_str(), &source) != 0) fail(m.source.c_str());
+        const int made = S_ISDIR(source.st_mode)
+                             ? mkdir(m.target.c_str(), 0755)
+                             : open(m.target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (made < 0 && errno != EEXIST) fail(m.target.c_str());
+        if (!S_ISDIR(source.st_mode) && made >= 0) close(made);
+        bound = mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
       }
+      if (bound != 0) fail(m.target.c_str());
       if (m.read_only && mount(nullptr, m.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY,
                                nullptr) != 0) {
         fail(m.target.c_str());
