@@ -30,6 +30,18 @@ std::string describeFailure(const ApiAnswer& a, const std::string& what, const s
 
 }  // namespace
 
+std::optional<std::pair<std::string, std::string>> daemonSetOwner(const json& pod) {
+  const json& owners = jsonAt(pod, {"metadata", "ownerReferences"});
+  if (!owners.is_array()) return std::nullopt;
+  for (const auto& o : owners) {
+    if (stringAt(o, {"kind"}) == "DaemonSet" && stringAt(o, {"apiVersion"}) == "apps/v1" &&
+        !stringAt(o, {"name"}).empty()) {
+      return std::make_pair(stringAt(o, {"name"}), stringAt(o, {"uid"}));
+    }
+  }
+  return std::nullopt;
+}
+
 UninstallVerdict decideUninstall(
     const std::string& pod_namespace, const std::string& pod_name, const ApiAnswer& pod,
     const std::function<ApiAnswer(const std::string&)>& get_daemonset) {
@@ -41,17 +53,8 @@ UninstallVerdict decideUninstall(
   if (!p.is_object() || stringAt(p, {"kind"}, "Pod") != "Pod") {
     return unknown(pod_ref + ": the answer is not a Pod");
   }
-  std::string ds_name, ds_uid;
-  const json& owners = jsonAt(p, {"metadata", "ownerReferences"});
-  if (owners.is_array()) {
-    for (const auto& o : owners) {
-      if (stringAt(o, {"kind"}) == "DaemonSet" && stringAt(o, {"apiVersion"}) == "apps/v1") {
-        ds_name = stringAt(o, {"name"});
-        ds_uid = stringAt(o, {"uid"});
-        break;
-      }
-    }
-  }
+  const auto owner = daemonSetOwner(p);
+  const std::string ds_name = owner ? owner->first : "", ds_uid = owner ? owner->second : "";
   if (ds_name.empty()) {
     return {UninstallDecision::kKeep, pod_ref + " is not owned by a DaemonSet: not an uninstall"};
   }

@@ -8,7 +8,11 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "agent/daemon/options.h"
 
@@ -37,6 +41,9 @@ struct ApiAnswer {
 UninstallVerdict decideUninstall(const std::string& pod_namespace, const std::string& pod_name,
                                  const ApiAnswer& pod,
                                  const std::function<ApiAnswer(const std::string&)>& get_daemonset);
+
+// The DaemonSet (apps/v1) in a Pod's ownerReferences: {name, uid}; nullopt when none.
+std::optional<std::pair<std::string, std::string>> daemonSetOwner(const nlohmann::json& pod);
 
 // Asks the API (each request within `timeout`) with the agent's cluster config and logs the
 // verdict. kKeep without asking when the agent does not run in a pod (POD_NAME/POD_NAMESPACE

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/daemonset_watch.h"
 #include "agent/daemon/node_cleanup.h"
 #include "agent/daemon/options.h"
 #include "agent/daemon/uninstall_check.h"
@@ -183,6 +184,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // From the start, while the agent's credentials work: `helm uninstall` deletes them right
+  // after the DaemonSet.
+  auto own_daemonset = petrel::agent::DaemonSetWatch::start(opt);
   auto daemon = std::make_unique<petrel::agent::Daemon>(opt);
   if (auto st = daemon->start(stop_signals); !st) {
     spdlog::critical("{}", st.toString());
@@ -194,6 +198,15 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
   }
   daemon.reset();  // every thread ends; nothing writes the datapath any more
+  if (own_daemonset && own_daemonset->deleted()) {
+    spdlog::warn(
+        "{} was deleted while this agent ran: uninstall, removing this node's Petrel "
+        "datapath, pins, state and CNI config",
+        own_daemonset->ref());
+    own_daemonset.reset();
+    return runCleanup(petrel::agent::cleanupOptionsFor(opt), true);
+  }
+  own_daemonset.reset();
   if (petrel::agent::checkUninstall(opt).decision == petrel::agent::UninstallDecision::kUninstall) {
     return runCleanup(petrel::agent::cleanupOptionsFor(opt), true);
   }
