@@ -75,7 +75,7 @@ class Sandbox {
                                      "--api-port",
                                      std::to_string(freePort())};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto r = cli(args, 90s);
+    auto r = cli(args, 240s);
     if (!r.ok()) return ::testing::AssertionFailure() << "petrel-sandbox up: " << r.describe();
     return ::testing::AssertionSuccess();
   }

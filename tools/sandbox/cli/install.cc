@@ -6,12 +6,17 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "k8s/cluster_config.h"
+#include "k8s/rest_client.h"
 #include "tools/sandbox/cli/commands.h"
 #include "tools/sandbox/common/process.h"
 
 namespace petrel::sandbox {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 using namespace std::chrono_literals;
 
 std::string defaultChartDir() {
@@ -66,17 +71,29 @@ Status installPetrel(const Layout& l, const std::string& bin, bool portmap) {
                   "operator, RBAC, CRDs)",
                   chart));
   PETREL_RETURN_IF_ERROR(helm(l, bin, args));
-  for (int i = 1; i <= l.nodes; ++i) {
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (!fs::exists(l.agentSocket(i))) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return makeError(Code::kUnavailable,
-                         "the agent of {} did not open {} within 120 s: `kubectl -n kube-system "
-                         "get pods -o wide` and {}/{}-kubelet.log show why",
-                         l.nodeName(i), l.agentSocket(i), l.logDir(), l.nodeName(i));
-      }
-      std::this_thread::sleep_for(100ms);
+  // As `helm install --wait` would: every node's agent Ready (its socket answers `petrel status`,
+  // the chart's readiness probe), and the operator's Deployment available.
+  auto cluster = k8s::loadKubeconfig(l.kubeconfig());
+  if (!cluster) return cluster.status();
+  k8s::RestClient api(std::move(*cluster));
+  auto ready = [&](const std::string& path, const char* field, int want) {
+    auto r = api.get(path, 5s);
+    if (!r || r->status != 200) return false;
+    json j = json::parse(r->body, nullptr, false);
+    return j.is_object() && j.value("/status"_json_pointer, json::object()).value(field, 0) >= want;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 180s;
+  while (!ready("/apis/apps/v1/namespaces/kube-system/daemonsets/petrel-agent", "numberReady",
+                l.nodes) ||
+         !ready("/apis/apps/v1/namespaces/kube-system/deployments/petrel-operator",
+                "availableReplicas", 1)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return makeError(Code::kUnavailable,
+                       "Petrel's agents or operator are not Ready after 180 s: `kubectl -n "
+                       "kube-system get pods -o wide` and {}/node-*-kubelet.log show why",
+                       l.logDir());
     }
+    std::this_thread::sleep_for(250ms);
   }
   return Status::ok();
 }

@@ -22,7 +22,8 @@ std::vector<std::string> chartValues(const Layout& layout, bool portmap);
 Status helm(const Layout& layout, const std::string& bin_dir, std::vector<std::string> args);
 
 // helm upgrade --install of the chart (layout.chart_dir, else defaultChartDir()) as release
-// "petrel" in kube-system, then waits until the agent of every node has opened its socket.
+// "petrel" in kube-system, then waits until every node's agent is Ready and the operator is
+// available.
 Status installPetrel(const Layout& layout, const std::string& bin_dir, bool portmap);
 
 }  // namespace petrel::sandbox

@@ -232,7 +232,7 @@ void Kubelet::syncPod(const PodSpec& pod) {
   PodRecord* record = runtime_.find(pod.uid);
   if (pod.deleting) {
     if (record) {
-      runtime_.beginStop(*record, pod.grace_seconds);
+      runtime_.beginStop(*record, pod, pod.grace_seconds);
       if (!runtime_.stopped(*record)) return;
       if (Status s = runtime_.teardown(pod.uid); !s)
         spdlog::warn("pod {}: {}", pod.key(), s.message());

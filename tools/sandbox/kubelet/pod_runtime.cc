@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <ctime>
@@ -508,12 +509,22 @@ bool PodRuntime::supervise(PodRecord& r, const PodSpec& pod, const LaunchResolve
   return changed;
 }
 
-void PodRuntime::beginStop(PodRecord& r, int64_t grace_seconds) {
+void PodRuntime::beginStop(PodRecord& r, const PodSpec& pod, int64_t grace_seconds) {
   if (r.stopping) return;
   r.stopping = true;
-  r.stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_seconds);
+  const auto now = std::chrono::steady_clock::now();
+  r.stop_deadline = now + std::chrono::seconds(grace_seconds);
   for (ContainerRun* c : allRuns(r)) {
-    if (c->pid) signalGroup(c->pid, SIGTERM);
+    if (!c->pid) continue;
+    int sleep_seconds = 0;
+    for (const auto& spec : pod.containers) {
+      if (spec.name == c->name) sleep_seconds = spec.pre_stop_sleep_seconds;
+    }
+    if (sleep_seconds > 0) {
+      c->term_at = std::min(now + std::chrono::seconds(sleep_seconds), r.stop_deadline);
+    } else {
+      signalGroup(c->pid, SIGTERM);
+    }
   }
   spdlog::info("pod {}: stopping (grace {}s)", r.key(), grace_seconds);
 }
@@ -525,6 +536,10 @@ bool PodRuntime::stopped(PodRecord& r) {
     ContainerRun& c = *run;
     reap(c);
     if (c.pid == 0) continue;
+    if (c.term_at != SteadyTime{} && std::chrono::steady_clock::now() >= c.term_at) {
+      signalGroup(c.pid, SIGTERM);  // its preStop sleep is over
+      c.term_at = {};
+    }
     if (late) {
       signalGroup(c.pid, SIGKILL);
       waitpid(c.pid, nullptr, 0);

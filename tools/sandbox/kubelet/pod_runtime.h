@@ -42,6 +42,7 @@ struct ContainerRun {
   SteadyTime next_probe{};
   SteadyTime next_start{};
   int backoff_seconds = 1;
+  SteadyTime term_at{};  // stopping: SIGTERM is due then (after its preStop sleep); {}: sent
 };
 
 struct PodRecord {
@@ -108,7 +109,7 @@ class PodRuntime {
   bool supervise(PodRecord& record, const PodSpec& pod, const LaunchResolver& resolve);
   // SIGTERM to every container; stopped() turns true when all exited or the grace ran out
   // (then SIGKILL).
-  void beginStop(PodRecord& record, int64_t grace_seconds);
+  void beginStop(PodRecord& record, const PodSpec& pod, int64_t grace_seconds);
   bool stopped(PodRecord& record);
   // CNI DEL, namespace removal, record removal. The record pointer is invalid afterwards.
   Status teardown(const std::string& uid);

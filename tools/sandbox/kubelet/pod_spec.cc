@@ -1,6 +1,8 @@
 // Pod JSON -> PodSpec.
 #include "tools/sandbox/kubelet/pod_spec.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/json_path.h"
@@ -208,6 +210,20 @@ Result<ContainerSpec> decodeContainer(const json& c, const std::string& where) {
   auto probe = decodeProbe(c, where + ".readinessProbe");
   if (!probe) return probe.status();
   spec.readiness = std::move(*probe);
+  if (const json* lifecycle = child(c, "lifecycle")) {
+    if (const json* pre_stop = child(*lifecycle, "preStop")) {
+      const json* sleep = child(*pre_stop, "sleep");
+      const json* seconds = sleep ? child(*sleep, "seconds") : nullptr;
+      if (!seconds || !seconds->is_number_integer() || seconds->get<int64_t>() < 0) {
+        return makeError(Code::kInvalidArgument,
+                         "{}.lifecycle.preStop: only sleep {{seconds: N}} is supported by the "
+                         "sandbox kubelet",
+                         where);
+      }
+      spec.pre_stop_sleep_seconds =
+          static_cast<int>(std::min<int64_t>(seconds->get<int64_t>(), 3600));
+    }
+  }
   return spec;
 }
 

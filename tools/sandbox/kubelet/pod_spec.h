@@ -60,6 +60,10 @@ struct ContainerSpec {
   std::vector<VolumeMount> volume_mounts;  // each names one of the pod's volumes
   std::string working_dir;
   std::optional<Probe> readiness;
+  // lifecycle.preStop.sleep.seconds: a stopping container gets SIGTERM this much later (within
+  // the grace period), so Services have moved its traffic away first. Other preStop handlers
+  // (exec, httpGet) are refused at decode.
+  int pre_stop_sleep_seconds = 0;
 
   // What the sandbox runs for an image it has no entrypoint for: `command` + `args`; with
   // `args` but no `command` (`kubectl run NAME --image=... -- CMD ARGS`) the args are the

@@ -101,6 +101,22 @@ TEST(KubeletPodSpec, DecodesAFullPod) {
   EXPECT_EQ(checker.readiness->command, (std::vector<std::string>{"test", "-f", "/ready"}));
 }
 
+TEST(KubeletPodSpec, PreStopSleepIsDecodedAndOtherHandlersAreRefused) {
+  json pod = minimalPod();
+  auto plain = decodePodSpec(pod);
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_EQ(plain->containers[0].pre_stop_sleep_seconds, 0);
+  pod["spec"]["containers"][0]["lifecycle"] = {{"preStop", {{"sleep", {{"seconds", 3}}}}}};
+  auto sleeping = decodePodSpec(pod);
+  ASSERT_TRUE(sleeping.isOk()) << sleeping.status().toString();
+  EXPECT_EQ(sleeping->containers[0].pre_stop_sleep_seconds, 3);
+  pod["spec"]["containers"][0]["lifecycle"] = {
+      {"preStop", {{"exec", {{"command", {"sh", "-c", "sleep 1"}}}}}}};
+  EXPECT_NE(errorOf(pod).find("spec.containers[0].lifecycle.preStop"), std::string::npos);
+  pod["spec"]["containers"][0]["lifecycle"] = {{"preStop", {{"sleep", {{"seconds", -1}}}}}};
+  EXPECT_NE(errorOf(pod).find("only sleep"), std::string::npos);
+}
+
 TEST(KubeletPodSpec, DefaultsWhenFieldsAreAbsent) {
   json pod = minimalPod();
   pod["metadata"].erase("namespace");
