@@ -74,42 +74,16 @@ require ip nsenter tc iperf3 ss jq kubectl ping "$BIN_DIR/petrel-sandbox" "$BIN_
 
 IPERF_PORT=5201
 RR_PORT=7001
-# The sandbox of the mode being measured: its state dir and prefix (px<m|c|n><pid>), and
-# whether `down` is still owed.
-SBX_DIR=""
-SBX_PREFIX=""
-SBX_UP=0
-
-sandbox_down() {
-  [ "$SBX_UP" = 1 ] || return 0
-  SBX_UP=0
-  local out
-  if ! out=$("$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" down --prefix "$SBX_PREFIX" 2>&1); then
-    printf '%s\nbench: petrel-sandbox down failed; run: %s --state-dir %s down --prefix %s\n' \
-      "$out" "$BIN_DIR/petrel-sandbox" "$SBX_DIR" "$SBX_PREFIX" >&2
-    return 1
-  fi
-  rm -rf "$SBX_DIR"
-}
-
+# The sandbox of the mode being measured (SBX_DIR, SBX_PREFIX: px<m|c|n><pid>; lib.sh).
 xnode_cleanup() {
   bench_cleanup
   sandbox_down
 }
 trap xnode_cleanup EXIT
 
-# Subnets and a port nobody else on this machine uses (e2e sandboxes take 172.31.x / 10.100-199,
-# the other benches 10.201-205 and 192.168.250). The modes run one after the other, so they
+# Subnets and a port nobody else on this machine uses. The modes run one after the other, so they
 # share them.
-pick_free() {
-  local i
-  for i in $(seq 0 79); do
-    NET_N=$(((20 + $$ + i) % 80 + 20))
-    ip route show | grep -q "^10\.$NET_N\.\|^172\.30\.$NET_N\." || return 0
-  done
-  die "no free 10.N.0.0/16 (N in 20-99) for the sandbox"
-}
-pick_free
+pick_free_sandbox_nets
 POD_NET="10.$NET_N"
 UNDERLAY_NET="172.30.$NET_N"
 API_PORT=$((20000 + $$ % 20000))

@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Kubernetes scale: how long petrel-agent takes to sync its informer caches against a loaded
-# apiserver, and how much memory it holds, next to `kubectl get ... -A -o json` listing the same
-# objects, in one run.
+# real kube-apiserver, and how much memory it holds, next to `kubectl get ... -A -o json` listing
+# the same objects, in one run.
 #
-# The sandbox apiserver (petrel-apiserver) runs in its own network namespace and is filled by
-# petrel-bench-k8s-load (parallel keep-alive HTTPS): 10 Nodes, PODS Pods with status.podIP,
-# SERVICES ClusterIP Services and one EndpointSlice per Service (2 endpoints each). Two cases,
-# each with its own apiserver:
+# Per case, the sandbox's real control plane alone (`petrel-sandbox up --nodes 0`: etcd,
+# kube-apiserver, controller manager, scheduler; its own prefix, state dir, subnets and API port)
+# is filled by petrel-bench-k8s-load (parallel keep-alive HTTPS): 10 Nodes, PODS Pods with
+# status.podIP (set through the status subresource after create), SERVICES ClusterIP Services and
+# one EndpointSlice per Service (2 endpoints each). Two cases, each with its own control plane:
 #   spread - pods spread evenly over the 10 nodes (the agent's node has PODS/10)
 #   local  - every pod on the agent's node (the agent lists pods with spec.nodeName=<node>)
-# Each round starts a fresh agent in a fresh node namespace (veth to the apiserver's namespace),
-# polls its Status RPC every 20 ms (petrel-bench-k8s-wait, one gRPC channel: exec'ing
-# `petrel status` costs 60-300 ms a call here) until every cache is synced, checks that with
-# `petrel status -o json`, and reads VmRSS/VmHWM then and 5 s later; then runs kubectl once
-# (its discovery cache warmed before the first round).
+# The controller manager is stopped right after `up`, before the load, so the loaded objects stay
+# as loaded: the Nodes have no kubelet, and its node lifecycle controller would mark them
+# NotReady, taint them and evict their pods after a while; its EndpointSlice controller would
+# replace the loader's slices (the Services keep their selectors, as users write them) and its
+# ServiceAccount controller is not needed (the loader makes the namespace's `default` account).
+# The scheduler stays (the pods are bound by spec.nodeName, so it has nothing to do).
+# Each round starts a fresh agent in a fresh node namespace attached to the sandbox's underlay
+# bridge (address <underlay>.50; the API server is at <underlay>.254, which is in its
+# certificate; the agent's kubeconfig names that with the admin certificate), polls its Status RPC
+# every 20 ms (petrel-bench-k8s-wait, one gRPC channel: exec'ing `petrel status` costs 60-300 ms
+# a call here) until every cache is synced, checks that with `petrel status -o json`, and reads
+# VmRSS/VmHWM then and 5 s later; then runs kubectl once (its discovery cache warmed before the
+# first round).
 # The table shows medians over rounds and the ratios Petrel/kubectl.
 #
 # Usage (root, after a build): bench/k8s_sync.sh [--pods N] [--services N] [--rounds N]
 #   PETREL_BIN_DIR overrides build/bin. Everything it creates is removed on exit.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+# kubectl: the release built with the control plane (build/bin/kubectl) ahead of any other.
+export PATH="$BIN_DIR:$PATH"
 
 PODS=1000
 SERVICES=2000
@@ -39,18 +50,16 @@ for v in "$PODS" "$SERVICES" "$ROUNDS"; do [[ $v =~ ^[0-9]+$ ]] || usage; done
 [ "$ROUNDS" -ge 1 ] || usage
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, BPF)"
-for b in petrel-agent petrel petrel-apiserver petrel-bench-k8s-load petrel-bench-k8s-wait; do
+for b in petrel-agent petrel petrel-sandbox petrel-k8s petrel-bench-k8s-load \
+  petrel-bench-k8s-wait; do
   [ -x "$BIN_DIR/$b" ] || die "missing $BIN_DIR/$b; build it with:" \
-    "flock /tmp/petrel-build.lock ninja -C build petrel-agent petrel petrel-apiserver" \
-    "petrel-bench-k8s-load petrel-bench-k8s-wait"
+    "ninja -C build petrel-agent petrel petrel-sandbox petrel-bench-k8s-load" \
+    "petrel-bench-k8s-wait (and scripts/build-k8s.sh for petrel-k8s, kubectl)"
 done
-require ip nsenter kubectl jq /usr/bin/time
+require ip nsenter ss kubectl jq /usr/bin/time
 /usr/bin/time -f %M true >/dev/null 2>&1 ||
   die "/usr/bin/time is not GNU time (apt-get install time)"
 
-API_NS="$BENCH_ID-api"
-API_IP=192.168.250.1
-NODE_IP=192.168.250.2
 AGENT_NODE="node-0"
 KUBE_CACHE="$BENCH_TMP/kube-cache"
 
@@ -68,35 +77,59 @@ stop_pid() {
   wait "$1" 2>/dev/null
 }
 
-# api_start CASE: a fresh apiserver in $API_NS; sets API_PID, API_DIR, API_PORT.
+# The current case's sandbox (SBX_DIR, SBX_PREFIX, SBX_UP; sandbox_down in lib.sh).
+sync_cleanup() {
+  bench_cleanup
+  sandbox_down
+}
+trap sync_cleanup EXIT
+
+pick_free_sandbox_nets
+UNDERLAY_NET="172.30.$NET_N"
+POD_NET="10.$NET_N"
+API_IP="$UNDERLAY_NET.254"
+NODE_IP="$UNDERLAY_NET.50"
+
+# component_pid NAME: the pid of a sandbox component from `petrel-sandbox status -o json`.
+component_pid() {
+  "$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" status -o json |
+    jq -r --arg n "$1" '.components[] | select(.name == $n) | .pid'
+}
+
+# api_start CASE: the real control plane in a fresh sandbox, its controller manager stopped;
+# sets API_PID, API_DIR (the state dir: kubeconfig, pki/), API_PORT and writes
+# $API_DIR/kubeconfig.node (the API server's underlay address, the admin certificate).
 api_start() {
-  API_DIR="$BENCH_TMP/api-$1"
-  mkdir -p "$API_DIR"
-  nsenter --net="/run/netns/$API_NS" -- "$BIN_DIR/petrel-apiserver" --data-dir "$API_DIR" \
-    --bind-address 0.0.0.0 --tls-san "$API_IP" --port 0 --no-persist >"$API_DIR/log" 2>&1 &
-  API_PID=$!
-  _pids+=("$API_PID")
-  for _ in $(seq 100); do
-    API_PORT=$(sed -n 's/^petrel-apiserver ready on https:\/\/[^:]*:\([0-9]*\).*/\1/p' \
-      "$API_DIR/log")
-    [ -n "$API_PORT" ] && break
-    kill -0 "$API_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$API_PORT" ] || { cat "$API_DIR/log" >&2; die "petrel-apiserver did not start"; }
-  # The agent reaches the server over the veth; kubectl and the loader use 127.0.0.1.
-  sed "s|server: https://.*|server: https://$API_IP:$API_PORT|" "$API_DIR/kubeconfig" \
+  SBX_PREFIX="pk${1:0:1}$$"
+  SBX_DIR="/tmp/petrel-bench-k8s-sync-$1-$$"
+  API_DIR="$SBX_DIR"
+  API_PORT=$(free_port)
+  echo "== $1: petrel-sandbox up --nodes 0 (prefix $SBX_PREFIX, underlay $UNDERLAY_NET.0/24," \
+    "API port $API_PORT)" >&2
+  SBX_UP=1
+  "$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" up --nodes 0 --prefix "$SBX_PREFIX" \
+    --underlay-net "$UNDERLAY_NET" --pod-net "$POD_NET" --api-port "$API_PORT" \
+    >"$BENCH_TMP/sandbox-up-$1.log" 2>&1 ||
+    { cat "$BENCH_TMP/sandbox-up-$1.log" >&2; die "$1: petrel-sandbox up failed"; }
+  local kcm
+  kcm=$(component_pid controller-manager)
+  [[ $kcm =~ ^[0-9]+$ ]] || die "$1: no controller-manager in petrel-sandbox status"
+  kill -TERM "$kcm"
+  for _ in $(seq 100); do kill -0 "$kcm" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$kcm" 2>/dev/null && die "$1: the controller manager ($kcm) did not stop"
+  API_PID=$(component_pid apiserver)
+  [[ $API_PID =~ ^[0-9]+$ ]] || die "$1: no apiserver in petrel-sandbox status"
+  jq --arg s "https://$API_IP:$API_PORT" '.clusters[].cluster.server = $s' "$API_DIR/kubeconfig" \
     >"$API_DIR/kubeconfig.node"
 }
 
-# node_ns_create NAME: a node namespace with a veth to $API_NS ($NODE_IP <-> $API_IP).
+# node_ns_create NAME: a node namespace on the sandbox's underlay bridge ($NODE_IP/24).
 node_ns_create() {
   netns_add "$1"
-  ip link add "${BENCH_ID}k0" netns "$API_NS" type veth peer name eth0 netns "$1" ||
-    die "veth $API_NS <-> $1"
-  ip -n "$API_NS" addr add "$API_IP/30" dev "${BENCH_ID}k0"
-  ip -n "$API_NS" link set "${BENCH_ID}k0" up
-  ip -n "$1" addr add "$NODE_IP/30" dev eth0
+  ip link add "${BENCH_ID}k0" netns "$SBX_PREFIX-underlay" type veth peer name eth0 netns "$1" ||
+    die "veth $SBX_PREFIX-underlay <-> $1"
+  ip -n "$SBX_PREFIX-underlay" link set "${BENCH_ID}k0" master br0 up
+  ip -n "$1" addr add "$NODE_IP/24" dev eth0
   ip -n "$1" link set eth0 up
 }
 
@@ -151,7 +184,7 @@ kubectl_round() {
   local out
   local t0
   t0=$(now_ns)
-  out=$(nsenter --net="/run/netns/$API_NS" -- /usr/bin/time -f 'maxrss_kb=%M' kubectl \
+  out=$(/usr/bin/time -f 'maxrss_kb=%M' kubectl \
     --kubeconfig "$API_DIR/kubeconfig" --cache-dir "$KUBE_CACHE" \
     get pods,services,endpointslices,nodes -A -o json 2>&1 >/dev/null) ||
     die "kubectl failed: $out"
@@ -159,22 +192,22 @@ kubectl_round() {
   KC_KB=$(sed -n 's/^maxrss_kb=//p' <<<"$out" | tail -1)
 }
 
-netns_add "$API_NS"
-
 CASES=(spread local)
-declare -A LOAD_S LOAD_RATE API_KB SYNC ANSWER WATCH RSS ANON HWM RSS5 HWM5 KCMS KCKB OBJS
+declare -A LOAD_S LOAD_RATE API_KB ETCD_KB SYNC ANSWER WATCH RSS ANON HWM RSS5 HWM5 KCMS KCKB OBJS
 for c in "${CASES[@]}"; do
   api_start "$c"
   flags=()
   [ "$c" = local ] && flags+=(--all-on-agent-node)
   echo "== $c: loading $NODES nodes, $PODS pods, $SERVICES services + endpointslices" >&2
-  out=$(nsenter --net="/run/netns/$API_NS" -- "$BIN_DIR/petrel-bench-k8s-load" \
+  out=$("$BIN_DIR/petrel-bench-k8s-load" \
     --kubeconfig "$API_DIR/kubeconfig" --nodes "$NODES" --pods "$PODS" \
     --services "$SERVICES" --agent-node "$AGENT_NODE" "${flags[@]}") || die "$c: load failed"
   LOAD_S[$c]=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out")
   LOAD_RATE[$c]=$(sed -n 's/.*objects_per_s=\([0-9]*\).*/\1/p' <<<"$out")
   API_KB[$c]=$(status_kb "$API_PID" VmRSS)
-  echo "$c: $out; apiserver VmRSS $(mib "${API_KB[$c]}") MiB" >&2
+  ETCD_KB[$c]=$(status_kb "$(component_pid etcd)" VmRSS)
+  echo "$c: $out; kube-apiserver VmRSS $(mib "${API_KB[$c]}") MiB," \
+    "etcd $(mib "${ETCD_KB[$c]}") MiB" >&2
   # Warm kubectl's discovery cache once, as a user's kubectl would have it.
   kubectl_round
   for round in $(seq "$ROUNDS"); do
@@ -191,15 +224,16 @@ for c in "${CASES[@]}"; do
       "$(mib "$KC_KB")" >&2
   done
   echo "$c: agent caches: ${OBJS[$c]}" >&2
-  stop_pid "$API_PID"
+  sandbox_down || die "$c: petrel-sandbox down failed"
 done
 
 declare -A m_sync m_kc m_rss m_hwm5 m_kckb
 # shellcheck disable=SC2086
 {
   echo
-  echo "k8s sync, $PODS pods / $SERVICES services + endpointslices / $NODES nodes, median of" \
-    "$ROUNDS rounds ($(nproc) CPUs, $(uname -r))"
+  echo "k8s sync against the real kube-apiserver ($("$BIN_DIR/petrel-k8s" kube-apiserver \
+    --version 2>/dev/null)), $PODS pods / $SERVICES services + endpointslices / $NODES nodes," \
+    "median of $ROUNDS rounds ($(nproc) CPUs, $(uname -r))"
   printf '%-44s %10s %10s\n' metric spread local
   for c in "${CASES[@]}"; do
     m_sync[$c]=$(median ${SYNC[$c]})
@@ -211,7 +245,9 @@ declare -A m_sync m_kc m_rss m_hwm5 m_kckb
   line() { printf '%-44s %10s %10s\n' "$@"; }
   line "load: seconds (loader, keep-alive HTTPS)" "${LOAD_S[spread]}" "${LOAD_S[local]}"
   line "load: objects/s" "${LOAD_RATE[spread]}" "${LOAD_RATE[local]}"
-  line "apiserver VmRSS after load (MiB)" "$(mib "${API_KB[spread]}")" "$(mib "${API_KB[local]}")"
+  line "kube-apiserver VmRSS after load (MiB)" "$(mib "${API_KB[spread]}")" \
+    "$(mib "${API_KB[local]}")"
+  line "etcd VmRSS after load (MiB)" "$(mib "${ETCD_KB[spread]}")" "$(mib "${ETCD_KB[local]}")"
   line "petrel-agent exec -> synced (ms)" "${m_sync[spread]}" "${m_sync[local]}"
   line "  exec -> informers started (ms)" "$(median ${WATCH[spread]})" \
     "$(median ${WATCH[local]})"

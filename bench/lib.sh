@@ -46,6 +46,45 @@ netns_add() {
   ip -n "$1" link set lo up
 }
 
+# pick_free_sandbox_nets: sets NET_N so that a petrel-sandbox can use underlay 172.30.NET_N.0/24
+# and pods 10.NET_N.0.0/16, N in 20-99 and not routed on this machine yet (e2e sandboxes take
+# 172.31.x / 10.100-199, the other benches 10.201-205 and 192.168.250).
+pick_free_sandbox_nets() {
+  local i
+  for i in $(seq 0 79); do
+    NET_N=$(((20 + $$ + i) % 80 + 20))
+    ip route show | grep -q "^10\.$NET_N\.\|^172\.30\.$NET_N\." || return 0
+  done
+  die "no free 10.N.0.0/16 (N in 20-99) for a sandbox"
+}
+
+# free_port: a TCP port nothing listens on in this namespace (20000-39999, from the pid up).
+free_port() {
+  local p=$((20000 + $$ % 20000))
+  while [ -n "$(ss -Htln "sport = :$p")" ]; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# The benchmark's petrel-sandbox, when it runs one: its state dir, its prefix, and whether
+# `down` is still owed (set SBX_UP=1 just before `up`).
+SBX_DIR=""
+SBX_PREFIX=""
+SBX_UP=0
+
+# sandbox_down: `petrel-sandbox down` of that sandbox if it is up, then removes its state dir;
+# when down fails, says how to finish by hand and returns 1.
+sandbox_down() {
+  [ "$SBX_UP" = 1 ] || return 0
+  SBX_UP=0
+  local out
+  if ! out=$("$BIN_DIR/petrel-sandbox" --state-dir "$SBX_DIR" down --prefix "$SBX_PREFIX" 2>&1); then
+    printf '%s\nbench: petrel-sandbox down failed; run: %s --state-dir %s down --prefix %s\n' \
+      "$out" "$BIN_DIR/petrel-sandbox" "$SBX_DIR" "$SBX_PREFIX" >&2
+    return 1
+  fi
+  rm -rf "$SBX_DIR"
+}
+
 # in_ns NAME CMD...: runs CMD in the netns, keeping the mount namespace (bpffs stays visible).
 in_ns() {
   local ns=$1

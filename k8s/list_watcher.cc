@@ -93,6 +93,8 @@ Result<std::string> ListWatcher::listAll() {
     if (doc.contains("items") && doc["items"].is_array()) {
       for (auto& item : doc["items"]) items.push_back(std::move(item));
     }
+    std::lock_guard lock(mu_);
+    stats_.pages++;
   } while (!cont.empty());
   sink_.replace(items);
   std::lock_guard lock(mu_);
@@ -145,6 +147,7 @@ Status ListWatcher::watchOnce(std::string& rv, bool* gone, const std::atomic<boo
     if (!obj_rv.empty()) rv = obj_rv;
     std::lock_guard lock(mu_);
     stats_.events++;
+    if (type == "BOOKMARK") stats_.bookmarks++;
     stats_.resource_version = rv;
     return true;
   };

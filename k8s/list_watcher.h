@@ -53,9 +53,11 @@ struct ListWatchOptions {
 };
 
 struct ListWatchStats {
-  uint64_t lists = 0;
+  uint64_t lists = 0;  // complete lists (all pages)
+  uint64_t pages = 0;  // list pages fetched (a list of N objects at limit L: ceil(N/L))
   uint64_t watches = 0;
-  uint64_t events = 0;
+  uint64_t events = 0;     // watch events, bookmarks included
+  uint64_t bookmarks = 0;  // BOOKMARK events: the version advanced, no object delivered
   uint64_t relists_after_gone = 0;
   uint64_t errors = 0;
   std::string last_error;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "k8s/curl_tls.h"
+
 namespace petrel::k8s {
 
 namespace {
@@ -27,12 +29,9 @@ struct SlistDeleter {
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 
-// Applies server, TLS and auth settings shared by every request.
-HeaderList configure(CURL* c, const ClusterConfig& cfg, const std::string& path) {
-  std::string url = cfg.server + path;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+}  // namespace
+
+void applyTls(CURL* c, const ClusterConfig& cfg) {
   if (!cfg.ca_pem.empty()) {
     curl_blob blob{const_cast<char*>(cfg.ca_pem.data()), cfg.ca_pem.size(), CURL_BLOB_COPY};
     curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
@@ -51,6 +50,17 @@ HeaderList configure(CURL* c, const ClusterConfig& cfg, const std::string& path)
     curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
     curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
   }
+}
+
+namespace {
+
+// Applies server, TLS and auth settings shared by every request.
+HeaderList configure(CURL* c, const ClusterConfig& cfg, const std::string& path) {
+  std::string url = cfg.server + path;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+  applyTls(c, cfg);
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
   headers = curl_slist_append(headers, "User-Agent: petrel-agent");
   if (!cfg.token.empty())

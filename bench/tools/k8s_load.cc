@@ -3,7 +3,9 @@
 // spread evenly over the nodes (or all on --agent-node with --all-on-agent-node), each with
 // status.podIP/podIPs set through the status subresource and label app=app<i/2>, SERVICES
 // ClusterIP Services (one port, selector app=app<j mod PODS/2>, clusterIP 10.96.0.10+j) and one
-// EndpointSlice per Service with that app's two pods as endpoints.
+// EndpointSlice per Service with that app's two pods as endpoints. With the namespace it creates
+// its `default` ServiceAccount, which the real API server's ServiceAccount admission requires
+// before any pod (the controller manager that would make it may be stopped: k8s_sync.sh).
 //
 //   petrel-bench-k8s-load --kubeconfig F [--namespace NS] [--nodes N] [--pods N]
 //                         [--services N] [--agent-node NAME] [--all-on-agent-node]
@@ -32,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s/cluster_config.h"
+#include "k8s/curl_tls.h"
 #include "k8s/rest_client.h"
 
 namespace {
@@ -44,6 +47,7 @@ struct Request {
   std::string path;
   std::string body;
   std::string content_type = "application/json";
+  bool exists_ok = false;  // 409 AlreadyExists counts as done
 };
 
 // One unit of work: requests sent in order on one connection (a Pod's create, then its status).
@@ -87,14 +91,7 @@ class KeepAliveSender {
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
-    if (!cfg_.ca_pem.empty()) {
-      curl_blob blob{const_cast<char*>(cfg_.ca_pem.data()), cfg_.ca_pem.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(curl_, CURLOPT_CAINFO_BLOB, &blob);
-    }
-    if (cfg_.insecure_skip_verify) {
-      curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    petrel::k8s::applyTls(curl_, cfg_);
     curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, r.method.c_str());
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, r.body.data());
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
@@ -283,7 +280,7 @@ PhaseResult runPhase(const Options& o, const petrel::k8s::ClusterConfig& cfg,
           body = sender.body();
         }
         requests.fetch_add(1);
-        if (status >= 300) {
+        if (status >= 300 && !(r.exists_ok && status == 409)) {
           return fail(
               fmt::format("{} {}: HTTP {}: {}", r.method, r.path, status, body.substr(0, 300)));
         }
@@ -343,8 +340,12 @@ int main(int argc, char** argv) {
   petrel::k8s::RestClient rest(*cfg);
 
   json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", o.ns}}}};
+  json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}};
   std::vector<std::pair<std::string, std::vector<Task>>> phases;
-  phases.emplace_back("namespace", std::vector<Task>{{{"POST", "/api/v1/namespaces", ns.dump()}}});
+  phases.emplace_back("namespace",
+                      std::vector<Task>{{{"POST", "/api/v1/namespaces", ns.dump()},
+                                         {"POST", "/api/v1/namespaces/" + o.ns + "/serviceaccounts",
+                                          sa.dump(), "application/json", true}}});
   phases.emplace_back("nodes", nodeTasks(o));
   phases.emplace_back("pods", podTasks(o));
   phases.emplace_back("services", serviceTasks(o));

@@ -34,11 +34,13 @@ class ControlPlaneTest : public ::testing::Test {
 
   std::filesystem::path kubeconfig() const { return sandbox_->kubeconfig(); }
 
-  CmdResult kubectl(std::vector<std::string> args, const std::string& input = "") {
+  CmdResult kubectl(std::vector<std::string> args, const std::string& input = "",
+                    Millis timeout = 30s) {
     std::vector<std::string> argv = {"kubectl", "--kubeconfig", kubeconfig().string(),
                                      "--cache-dir", (*dir_ / "kcache").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     RunOptions o;
+    o.timeout = timeout;
     o.input = input;
     o.env = {{"HOME", dir_->path().string()}};
     return run(argv, o);

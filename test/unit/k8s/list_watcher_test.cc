@@ -91,6 +91,8 @@ TEST(ListWatcherTest, ListsAllPagesWithSelectorsAndContinueTokens) {
   ASSERT_EQ(t.gets.size(), 2u);
   EXPECT_EQ(t.gets[0], "/api/v1/pods?limit=2&fieldSelector=spec.nodeName%3Dn1");
   EXPECT_EQ(t.gets[1], "/api/v1/pods?limit=2&continue=tok1&fieldSelector=spec.nodeName%3Dn1");
+  EXPECT_EQ(w.stats().lists, 1u);
+  EXPECT_EQ(w.stats().pages, 2u);
 }
 
 TEST(ListWatcherTest, WatchAppliesEventsAndFollowsBookmarks) {
@@ -117,6 +119,9 @@ TEST(ListWatcherTest, WatchAppliesEventsAndFollowsBookmarks) {
   EXPECT_EQ(rec.upserts, (std::vector<std::string>{"a@5", "b@11", "a@12"}));
   EXPECT_EQ(rec.deletes, std::vector<std::string>{"b"});
   EXPECT_EQ(cache.get("default/a")->pod_ips[0].toString(), "10.244.0.6");
+  EXPECT_EQ(w.stats().events, 4u);
+  EXPECT_EQ(w.stats().bookmarks, 1u);
+  EXPECT_EQ(w.stats().pages, 1u);
 }
 
 TEST(ListWatcherTest, GoneErrorEventAsksForARelist) {

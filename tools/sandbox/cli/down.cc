@@ -125,8 +125,12 @@ Status sandboxDown(const Layout& given, bool quiet) {
     if (Status s = runChecked({"ip", "netns", "del", n}); !s && first) first = s;
   }
   if (!netns.empty()) say(fmt::format("Removed {} network namespaces", netns.size()));
-  if (fs::exists(std::string("/sys/class/net/") + l.hostLink())) {
-    if (Status s = runChecked({"ip", "link", "del", l.hostLink()}); !s && first) first = s;
+  // Deleting the underlay namespace takes this link's veth peer and with it this end, but the
+  // kernel does that asynchronously: gone by the time `ip link del` runs counts as removed.
+  const std::string host_link = std::string("/sys/class/net/") + l.hostLink();
+  if (fs::exists(host_link)) {
+    Status s = runChecked({"ip", "link", "del", l.hostLink()});
+    if (!s && fs::exists(host_link) && first) first = s;
   }
   std::error_code ec;
   if (fs::exists(l.bpfRoot())) {
