@@ -140,7 +140,7 @@ struct AgentOptions {
   std::string podCidr = "10.244.0.0/24";
   unsigned mtu = 1500;
   Millis readyTimeout = 30s;
-  std::vector<std::string> extraArgs = {};          // appended to petrel-agent's flags
+  std::vector<std::string> extraArgs = {};      // appended to petrel-agent's flags
   std::map<std::string, std::string> env = {};  // added to petrel-agent's environment
 };
 
@@ -149,7 +149,7 @@ struct AgentOptions {
 // dir and the state dir.
 class AgentProcess {
  public:
-  AgentProcess(const Netns& node, AgentOptions options = {});
+  explicit AgentProcess(const Netns& node, AgentOptions options = {});
   ~AgentProcess();
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;

@@ -159,7 +159,7 @@ class ObservingTransport : public ApiTransport {
 class PrintingSink : public petrel::k8s::ListWatchSink {
  public:
   using Stats = std::function<ListWatchStats()>;
-  PrintingSink(const ObservingTransport& transport) : transport_(transport) {}
+  explicit PrintingSink(const ObservingTransport& transport) : transport_(transport) {}
   void setStats(Stats stats) { stats_ = std::move(stats); }
 
   void replace(const std::vector<json>& items) override {
