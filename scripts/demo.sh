@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds, starts the local sandbox cluster
-# (petrel-sandbox up: an underlay, node namespaces, API server, controller, and a petrel-agent
-# plus kubelet per node), applies the example manifests with the real kubectl, shows pods
-# talking, and prints what to try next.
+# The README's first command: installs what is missing, builds (Petrel, and the sandbox's real
+# Kubernetes control plane: the first build takes 15-20 minutes more, with progress), starts the
+# local sandbox cluster (petrel-sandbox up: an underlay, node namespaces, etcd, kube-apiserver,
+# controller manager, scheduler, a kubelet per node, CoreDNS, and Petrel installed with `helm
+# install` of charts/petrel), applies the example manifests with the real kubectl, shows pods
+# talking, a Deployment behind a Service found by its DNS name, and prints what to try next.
 #   scripts/demo.sh [--nodes N]   start the sandbox (again) and run the demo
 #   scripts/demo.sh down          remove everything the sandbox made
 set -euo pipefail
@@ -11,6 +13,9 @@ ROOT=$PWD
 BIN=$ROOT/build/bin
 STATE=/run/petrel-sandbox
 export KUBECONFIG=$STATE/kubeconfig
+export PATH=$BIN:$PATH  # the build's kubectl and helm (links to petrel-k8s)
+# Each node's pinned maps (Petrel installed with its chart: the agent's /sys/fs/bpf/petrel).
+pins_of() { echo "/sys/fs/bpf/petrel-psbx/$1/petrel"; }
 NODES=2
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -40,14 +45,18 @@ esac
 step "Installing missing Debian packages"
 ./scripts/install-deps.sh
 step "Building"
-./scripts/build.sh >/dev/null
-echo "built: $(cd "$BIN" && ls petrel petrel-agent petrel-cni petrel-sandbox petrel-apiserver \
-  petrel-kubelet petrel-controller petrel-workload | tr '\n' ' ')"
+./scripts/build.sh | grep -v '^\[' || true
+echo "built: $(cd "$BIN" && ls petrel petrel-agent petrel-cni petrel-operator petrel-sandbox \
+  petrel-kubelet petrel-workload petrel-k8s kubectl helm | tr '\n' ' ')"
 
 step "Starting the sandbox cluster ($NODES nodes)"
 "$BIN/petrel-sandbox" down >/dev/null 2>&1 || true
 # native: the agents' XDP Service fast path on the nodes' veths (the underlay acts as a wire for it)
-"$BIN/petrel-sandbox" up --nodes "$NODES" --lb-acceleration native
+"$BIN/petrel-sandbox" up --nodes "$NODES" --lb-acceleration native --install helm
+
+step "Petrel runs as the chart made it: an agent DaemonSet and an operator Deployment"
+helm --kubeconfig "$KUBECONFIG" list -n kube-system
+kubectl -n kube-system get daemonset,deployment,pods -o wide
 
 step "kubectl get nodes -o wide"
 kubectl get nodes -o wide
@@ -102,15 +111,35 @@ for _ in 1 2 3 4 5 6; do
     "$(nsenter --net=/run/netns/psbx-underlay curl -s -m 3 http://192.168.200.11:30080/)"
 done
 echo "  node-1's Service counters (petrel bpf metrics list):"
-"$BIN/petrel" bpf metrics list --bpf-root /sys/fs/bpf/petrel-psbx/node-1 | grep -E 'REASON|service' |
+"$BIN/petrel" bpf metrics list --bpf-root "$(pins_of node-1)" | grep -E 'REASON|service' |
   sed 's/^/    /'
 
 step "What the agent on $CLIENT_NODE sees"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" endpoint list
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" service list
-"$BIN/petrel" bpf nat list --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
+"$BIN/petrel" bpf nat list --bpf-root "$(pins_of "$CLIENT_NODE")"
 "$BIN/petrel" --socket "$STATE/nodes/$CLIENT_NODE/run/petrel.sock" bpf metrics list \
-  --bpf-root "/sys/fs/bpf/petrel-psbx/$CLIENT_NODE"
+  --bpf-root "$(pins_of "$CLIENT_NODE")"
+
+step "A Deployment (the real controllers: ReplicaSet, scheduler, EndpointSlices) and its DNS name"
+kubectl create deployment web --image=petrel/workload --replicas=3 --port=8080
+kubectl expose deployment web --port=80 --target-port=8080
+kubectl rollout status deployment/web --timeout=120s
+kubectl get pods -l app=web -o wide
+CLIENT_PID=$(pod_field client '{.status.containerStatuses[0].containerID}')
+CLIENT_PID=${CLIENT_PID#process://}
+in_pod_fs() {  # as in_pod, and with the pod's own files (its resolv.conf names the cluster DNS)
+  local cg
+  cg=$(cgroup_of_node "$CLIENT_NODE")
+  sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec nsenter -t "$0" -m -n "$@"' \
+    "$CLIENT_PID" "$cg" "$@"
+}
+echo "  the client's /etc/resolv.conf: $(in_pod_fs cat /etc/resolv.conf | tr '\n' ' ')"
+printf '  getent hosts web.default.svc.cluster.local: %s\n' \
+  "$(in_pod_fs getent hosts web.default.svc.cluster.local)"
+for _ in 1 2 3 4; do
+  printf '  client -> http://web/  HTTP: %s\n' "$(in_pod_fs curl -s -m 3 http://web/)"
+done
 
 cat <<NEXT
 
@@ -121,5 +150,6 @@ $(printf '\033[1mThe sandbox keeps running. Next:\033[0m')
   ip netns exec <NETNS> sh                    # step into a node or pod
   build/bin/petrel --socket $STATE/nodes/$CLIENT_NODE/run/petrel.sock status
   build/bin/petrel-sandbox restart node-1/agent  # pods keep their network across it
+  build/bin/helm upgrade petrel charts/petrel -n kube-system --reuse-values --set agent.logLevel=debug
   scripts/demo.sh down                        # remove everything
 NEXT
