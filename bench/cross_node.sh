@@ -32,7 +32,7 @@
 # the ratios Petrel/baseline.
 #
 # Usage (root, after `ninja -C build petrel-sandbox petrel-agent petrel-cni petrel-kubelet
-#   petrel-apiserver petrel-controller petrel-operator petrel-workload petrel petrel-bench-rr`):
+#   petrel-operator petrel-workload petrel petrel-bench-rr`, and scripts/build-k8s.sh):
 #   bench/cross_node.sh [-m MODE[,MODE...]] [-r ROUNDS] [-t IPERF_SECONDS] [-l RR_SECONDS]
 #   MODE: collect-md, classic or native (default: all three; "tunnel" = collect-md, the default
 #   device; "both" = collect-md,native)
@@ -68,8 +68,8 @@ while getopts "m:r:t:l:" opt; do
 done
 
 require ip nsenter tc iperf3 ss jq kubectl ping "$BIN_DIR/petrel-sandbox" "$BIN_DIR/petrel-agent" \
-  "$BIN_DIR/petrel-cni" "$BIN_DIR/petrel-kubelet" "$BIN_DIR/petrel-apiserver" \
-  "$BIN_DIR/petrel-controller" "$BIN_DIR/petrel-operator" "$BIN_DIR/petrel-workload" \
+  "$BIN_DIR/petrel-cni" "$BIN_DIR/petrel-kubelet" "$BIN_DIR/petrel-k8s" \
+  "$BIN_DIR/petrel-operator" "$BIN_DIR/petrel-workload" \
   "$BIN_DIR/petrel" "$BIN_DIR/petrel-bench-rr"
 
 IPERF_PORT=5201
