@@ -241,7 +241,7 @@ Status startNodesDirectly(SandboxState& state, const k8s::RestClient& client,
   return Status::ok();
 }
 
-// Kubelets first, then Petrel through its chart (--install helm, the default): the agents and the
+// Kubelets first, then Petrel through its chart (--install helm): the agents and the
 // operator are pods with the chart's RBAC and in-cluster configuration, as in any cluster.
 Status startNodesWithHelm(SandboxState& state, const k8s::RestClient& client,
                           const std::string& bin) {
