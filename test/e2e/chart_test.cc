@@ -106,14 +106,7 @@ TEST_F(Chart, InstallsUpgradesWithoutAFailedRequestAndUninstallsWithoutATrace) {
       std::this_thread::sleep_for(50ms);
     }
   });
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, traffic};
+  JoinOnExit joiner(stop, traffic);
   auto upgrade = helm({"upgrade", "petrel", chart(), "-n", "kube-system", "--reuse-values", "--set",
                        "agent.logLevel=debug"});
   ASSERT_TRUE(upgrade.ok()) << upgrade.describe();

@@ -109,14 +109,7 @@ TEST_F(Cluster, DeploymentScaledAndRolledWhileItsServiceAnswersFromBothNodes) {
       std::this_thread::sleep_for(50ms);
     }
   });
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, traffic};
+  JoinOnExit joiner(stop, traffic);
 
   ASSERT_TRUE(sb_.kubectl({"scale", "deployment/web", "--replicas=6"}).ok());
   ASSERT_TRUE(waitReadyEndpoints("web", 6));

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -142,6 +144,23 @@ struct AgentOptions {
   Millis readyTimeout = 30s;
   std::vector<std::string> extraArgs = {};      // appended to petrel-agent's flags
   std::map<std::string, std::string> env = {};  // added to petrel-agent's environment
+};
+
+// Sets `stop` and joins `thread` when it goes out of scope: a test's background client ends
+// also when an assertion returns early.
+class JoinOnExit {
+ public:
+  JoinOnExit(std::atomic<bool>& stop, std::thread& thread) : stop_(stop), thread_(thread) {}
+  ~JoinOnExit() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  JoinOnExit(const JoinOnExit&) = delete;
+  JoinOnExit& operator=(const JoinOnExit&) = delete;
+
+ private:
+  std::atomic<bool>& stop_;
+  std::thread& thread_;
 };
 
 // One petrel-agent running in `node` (via nsenter) with a unique bpf root under /sys/fs/bpf,

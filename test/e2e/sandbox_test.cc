@@ -290,15 +290,7 @@ TEST_F(SandboxE2e, AgentRestartKeepsPodsAndRebuildsCaches) {
       std::this_thread::sleep_for(100ms);
     }
   });
-  // Joins the traffic thread also when an assertion below returns early.
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, traffic};
+  JoinOnExit joiner(stop, traffic);
   ::kill(agent, SIGKILL);
   ASSERT_TRUE(sb.createService("while-away"));
   std::this_thread::sleep_for(2s);
