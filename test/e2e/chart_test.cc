@@ -46,7 +46,8 @@ class Chart : public ::testing::Test {
     return out;
   }
   std::string nodeDir(int i) const { return sb_.stateDir() + "/nodes/node-" + std::to_string(i); }
-  std::string nodePins(int i) const {
+  // The node's whole /sys/fs/bpf: nothing may stay in it after the uninstall.
+  std::string nodeBpffs(int i) const {
     return "/sys/fs/bpf/petrel-" + sb_.prefix() + "/node-" + std::to_string(i);
   }
 
@@ -132,7 +133,7 @@ TEST_F(Chart, InstallsUpgradesWithoutAFailedRequestAndUninstallsWithoutATrace) {
     auto collect = [&] {
       left.clear();
       std::error_code ec;
-      for (const std::string& dir : {nodeDir(i) + "/net.d", nodeDir(i) + "/cni-bin", nodePins(i)}) {
+      for (const std::string& dir : {nodeDir(i) + "/net.d", nodeDir(i) + "/cni-bin", nodeBpffs(i)}) {
         for (const auto& e : fs::recursive_directory_iterator(dir, ec)) left.insert(e.path());
       }
       for (const std::string& dev : {"eth0", "petrel_vxlan"}) {

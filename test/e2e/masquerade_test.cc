@@ -54,7 +54,7 @@ class Masquerade : public ::testing::Test {
   }
   json natList(const Sandbox& sb, int node) {
     auto r = run({(binDir() / "petrel").string(), "bpf", "nat", "list", "-o", "json", "--bpf-root",
-                  "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-" + std::to_string(node)});
+                  sb.bpfRoot(node)});
     EXPECT_TRUE(r.ok()) << r.describe();
     return json::parse(r.out, nullptr, false);
   }

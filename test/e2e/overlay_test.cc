@@ -111,7 +111,7 @@ TEST_F(Overlay, PodsTalkAcrossThreeNodes) {
   const std::string a = sb.podNetns()["a"];
   // `petrel bpf tunnel list` on node-1: the two other nodes' pod CIDRs, read from the pinned map.
   auto tunnels = run({(binDir() / "petrel").string(), "bpf", "tunnel", "list", "-o", "json",
-                      "--bpf-root", "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"});
+                      "--bpf-root", sb.bpfRoot(1)});
   ASSERT_TRUE(tunnels.ok()) << tunnels.describe();
   auto entries = json::parse(tunnels.out);
   ASSERT_EQ(entries.size(), 2u) << tunnels.out;
@@ -156,7 +156,7 @@ TEST_F(Overlay, CollectMdDeviceCarriesTheSourceIdentityInTheVni) {
   // On the underlay: the VNI is the source's identity: pod a's (from the endpoint map; pods
   // share identity 0 until policy allocates them), and the host identity for node-1's own.
   auto endpoints = run({(binDir() / "petrel").string(), "bpf", "endpoint", "list", "-o", "json",
-                        "--bpf-root", "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"});
+                        "--bpf-root", sb.bpfRoot(1)});
   ASSERT_TRUE(endpoints.ok()) << endpoints.describe();
   std::optional<uint32_t> a_identity;
   for (const auto& e : json::parse(endpoints.out)) {
@@ -232,7 +232,7 @@ TEST_P(OverlayNodeRemoval, NodeRemovedFromTheApiLosesItsTunnelUntilAddedBack) {
   ASSERT_NE(routes().find(cidr2), std::string::npos) << routes();
   auto tunnels = [&] {
     return run({(binDir() / "petrel").string(), "bpf", "tunnel", "list", "-o", "json", "--bpf-root",
-                "/sys/fs/bpf/petrel-" + sb.prefix() + "/node-1"})
+                sb.bpfRoot(1)})
         .out;
   };
   ASSERT_NE(tunnels().find("\"" + cidr2 + "\""), std::string::npos) << tunnels();

@@ -5,10 +5,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -80,9 +82,12 @@ class Sandbox {
     return ::testing::AssertionSuccess();
   }
 
+  // petrel-sandbox with a user's PATH (the build's bin is not on it): the sandbox finds its
+  // own binaries, as after the README's first command.
   CmdResult cli(std::vector<std::string> args, Millis timeout = 60s) const {
     args.insert(args.begin(), {(binDir() / "petrel-sandbox").string(), "--state-dir", state_dir_});
-    return run(args, {.timeout = timeout});
+    return run(args, {.timeout = timeout,
+                      .env = {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}});
   }
   CmdResult kubectl(std::vector<std::string> args, Millis timeout = 30s) const {
     args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig()});
@@ -114,7 +119,19 @@ class Sandbox {
     auto r = cli({"status", "-o", "json"});
     return r.ok() ? json::parse(r.out, nullptr, false) : json();
   }
+  // A component `status` lists ("apiserver", "node-1/kubelet", "node-1/agent": with the chart,
+  // the agent pod's container): its pid (0 when none) and log file.
+  pid_t componentPid(const std::string& name) const {
+    return componentField(name).value("pid", pid_t{0});
+  }
+  std::string componentLog(const std::string& name) const {
+    return componentField(name).value("log", "");
+  }
   std::string kubeconfig() const { return state_dir_ + "/kubeconfig"; }
+  // Where node `node`'s agent pins its maps: the chart's /sys/fs/bpf/petrel on that node.
+  std::string bpfRoot(int node) const {
+    return "/sys/fs/bpf/petrel-" + prefix_ + "/node-" + std::to_string(node) + "/petrel";
+  }
   std::string agentSocket(int node) const {
     return state_dir_ + "/nodes/node-" + std::to_string(node) + "/run/petrel.sock";
   }
@@ -129,7 +146,7 @@ class Sandbox {
   // its pins (0 when none).
   uint64_t datapathCount(int node, const std::string& reason) const {
     auto r = run({(binDir() / "petrel").string(), "bpf", "metrics", "list", "-o", "json",
-                  "--bpf-root", "/sys/fs/bpf/petrel-" + prefix_ + "/node-" + std::to_string(node)});
+                  "--bpf-root", bpfRoot(node)});
     EXPECT_TRUE(r.ok()) << r.describe();
     nlohmann::json rows = nlohmann::json::parse(r.out, nullptr, false);
     uint64_t packets = 0;
@@ -253,11 +270,41 @@ class Sandbox {
   }
 
  private:
+  json componentField(const std::string& name) const {
+    json st = status();
+    for (const auto& c : st.is_object() ? st["components"] : json::array()) {
+      if (c.value("name", "") == name) return c;
+    }
+    return json::object();
+  }
+
   static inline int count_ = 0;
   std::string prefix_;
   std::string state_dir_;
   std::string underlay_net_;
   std::string pod_net_;
+};
+
+// Holds a node's kubelet stopped (SIGSTOP) until it goes out of scope, so it restarts no
+// container meanwhile: an agent killed in between stays down, as a crashed agent does until its
+// kubelet's back-off ends.
+class KubeletPause {
+ public:
+  KubeletPause(const Sandbox& sb, int node)
+      : pid_(sb.componentPid("node-" + std::to_string(node) + "/kubelet")) {
+    EXPECT_GT(pid_, 0) << "no kubelet of node-" << node << " in petrel-sandbox status";
+    if (pid_ > 0) {
+      EXPECT_EQ(::kill(pid_, SIGSTOP), 0) << strerror(errno);
+    }
+  }
+  ~KubeletPause() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
+  KubeletPause(const KubeletPause&) = delete;
+  KubeletPause& operator=(const KubeletPause&) = delete;
+
+ private:
+  pid_t pid_;
 };
 
 // A pod named and labelled app=<name>, bound to `node`, running petrel-workload.

@@ -450,7 +450,7 @@ TEST_F(Services, NodePortExternalIpAndLoadBalancerFromOutside) {
 
   // The connections are in node-1's conntrack map, read straight from its pin.
   auto ct = run({(binDir() / "petrel").string(), "bpf", "ct", "list", "-o", "json", "--bpf-root",
-                 "/sys/fs/bpf/petrel-" + sb_.prefix() + "/node-1"});
+                 sb_.bpfRoot(1)});
   ASSERT_TRUE(ct.ok()) << ct.describe();
   EXPECT_NE(ct.out.find("\"destination\": \"" + sb_.nodeIp(1) + ":" + np + "\""), std::string::npos)
       << ct.out.substr(0, 2000);
@@ -506,13 +506,9 @@ TEST_F(Services, BpfListsReadThePinnedMapsWhileTheAgentIsDown) {
   const std::string outside = sb_.underlayNetns();
   ASSERT_EQ(trim(httpGet(outside, "http://" + frontend + "/")).rfind("web-", 0), 0u);
 
-  std::ifstream state(sb_.stateDir() + "/sandbox.json");
-  const json components = json::parse(state, nullptr, false)["components"];
-  pid_t agent = 0;
-  for (const auto& c : components.is_array() ? components : json::array()) {
-    if (c.value("name", "") == "node-1/agent") agent = c.value("pid", 0);
-  }
-  ASSERT_GT(agent, 0) << components.dump();
+  const pid_t agent = sb_.componentPid("node-1/agent");
+  ASSERT_GT(agent, 0) << sb_.status().dump(1);
+  auto kubelet = std::make_unique<KubeletPause>(sb_, 1);  // so the agent stays down
   ASSERT_EQ(::kill(agent, SIGKILL), 0) << strerror(errno);
   auto gone = [&] {  // no process, or a zombie its parent has not reaped yet
     std::ifstream stat("/proc/" + std::to_string(agent) + "/stat");
@@ -530,7 +526,7 @@ TEST_F(Services, BpfListsReadThePinnedMapsWhileTheAgentIsDown) {
                                      what,
                                      "list",
                                      "--bpf-root",
-                                     "/sys/fs/bpf/petrel-" + sb_.prefix() + "/node-1"};
+                                     sb_.bpfRoot(1)};
     if (as_json) argv.insert(argv.end(), {"-o", "json"});
     auto r = run(argv);
     EXPECT_TRUE(r.ok()) << r.describe();
@@ -577,8 +573,7 @@ TEST_F(Services, BpfListsReadThePinnedMapsWhileTheAgentIsDown) {
 
   // Nobody programs the maps now, and the Service still answers.
   EXPECT_EQ(trim(httpGet(outside, "http://" + frontend + "/")).rfind("web-", 0), 0u);
-  auto restart = sb_.cli({"restart", "node-1/agent"});
-  ASSERT_TRUE(restart.ok()) << restart.describe();
+  kubelet.reset();  // it starts the agent again
   EXPECT_TRUE(waitBackends(sb_.nodeIp(1), 3, std::stoi(np)));
 }
 
@@ -690,7 +685,7 @@ TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
   EXPECT_TRUE(client->running())
       << "the connection to the terminating " << held << " ended:\n"
       << client->log() << "node-1 agent:\n"
-      << sh("grep -i reset " + sb_.stateDir() + "/logs/node-1-agent.log").out;
+      << sh("grep -i reset " + sb_.componentLog("node-1/agent")).out;
   EXPECT_GE(echoes(*client), echoes_at_change + 10) << client->log();
 
   // It drains on through an agent restart, and once its endpoint is gone from the slice the

@@ -42,7 +42,7 @@ struct Layout {
   std::string lb_acceleration = "best-effort";
   // How Petrel gets onto the nodes: "helm" (its chart: agents and operator are pods) or "direct"
   // (processes started by `up`, with the admin's certificate).
-  std::string install = "direct";
+  std::string install = "helm";
   std::string chart_dir;  // --install helm: the chart; empty: the source tree's charts/petrel
   // Fixed, as in a default kubeadm cluster: Service ClusterIPs, the kubernetes Service's
   // address (the range's first), the cluster DNS Service's and the cluster's DNS domain.
@@ -78,6 +78,8 @@ struct Layout {
             {"/run/petrel/cgroupv2", nodeCgroup(i)}};
   }
   std::string nodeBpfRoot(int i) const { return bpfRoot() + "/" + nodeName(i); }
+  // Where node i's agent pins: the chart's --bpf-root (/sys/fs/bpf/petrel) on that node.
+  std::string agentBpfRoot(int i) const { return nodeBpfRoot(i) + "/petrel"; }
   std::string cgroupRoot() const { return cgroup2_mount + "/petrel-" + prefix; }
   std::string nodeCgroup(int i) const { return cgroupRoot() + "/" + nodeName(i); }
   std::string logDir() const { return state_dir + "/logs"; }

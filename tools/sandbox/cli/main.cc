@@ -50,9 +50,10 @@ int main(int argc, char** argv) {
       ->default_val("best-effort");
   up->add_option("--install", layout.install,
                  "How Petrel gets onto the nodes: helm (`helm install` of its chart: agents and "
-                 "operator run as pods) or direct (processes started here)")
+                 "operator run as pods) or direct (processes started here, with the admin's "
+                 "certificate: the quick loop while working on the agent)")
       ->check(CLI::IsMember({"helm", "direct"}))
-      ->default_val("direct");
+      ->default_val("helm");
   up->add_option("--chart", layout.chart_dir,
                  "The chart --install helm installs (default: the source tree's charts/petrel)");
   auto* down = app.add_subcommand("down", "Remove everything the sandbox made");

@@ -1,6 +1,7 @@
 // Petrel's pods, from the API server.
 #include "tools/sandbox/cli/petrel_pods.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "k8s/cluster_config.h"
@@ -52,6 +53,9 @@ Result<std::vector<PetrelPod>> petrelPods(const Layout& l) {
     pod.node = p.value("/spec/nodeName"_json_pointer, "");
     pod.component = role == "agent" ? pod.node + "/agent" : role + "/" + name;
     pod.pid = containerPid(p, role);
+    pod.log = fmt::format("{}/nodes/{}/kubelet/pods/{}_{}_{}/{}.log", l.state_dir, pod.node,
+                          p.value("/metadata/namespace"_json_pointer, ""), name,
+                          p.value("/metadata/uid"_json_pointer, ""), role);
     out.push_back(std::move(pod));
   }
   return out;

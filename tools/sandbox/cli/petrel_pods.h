@@ -17,7 +17,8 @@ struct PetrelPod {
   std::string component;  // "node-1/agent", "operator/<pod name>"
   std::string pod;        // "kube-system/petrel-agent-x7k2q"
   std::string node;
-  pid_t pid = 0;  // of the running container; 0 when none runs
+  pid_t pid = 0;    // of the running container; 0 when none runs
+  std::string log;  // the container's log file, where the node's kubelet writes it
 };
 
 // The chart's agent and operator pods (labels app.kubernetes.io/name=petrel), from the API.

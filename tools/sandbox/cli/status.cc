@@ -73,7 +73,8 @@ Status sandboxStatus(const std::string& state_dir, bool as_json) {
                                      {"netns", p.node.empty() ? "" : "(node " + p.node + ")"},
                                      {"pid", p.pid},
                                      {"running", p.pid != 0},
-                                     {"log", "pod " + p.pod}});
+                                     {"pod", p.pod},
+                                     {"log", p.log}});
       }
     }
     // The sandbox has no images: the kubelets run these in their place.

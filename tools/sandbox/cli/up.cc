@@ -214,7 +214,7 @@ Status startNodesDirectly(SandboxState& state, const k8s::RestClient& client,
     // No --pod-cidr: the agent reads it from its PetrelNode, as in a cluster.
     auto agent = launch(
         state, node + "/agent", l.nodeNetns(i),
-        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.nodeBpfRoot(i), "--state-dir",
+        {bin + "/petrel-agent", "--node-name", node, "--bpf-root", l.agentBpfRoot(i), "--state-dir",
          dir + "/agent", "--socket", l.agentSocket(i), "--kubeconfig", dir + "/agent.kubeconfig",
          "--routing-mode", l.routing_mode, "--vxlan-mode", l.vxlan_mode, "--cgroup-root",
          l.nodeCgroup(i), "--lb-acceleration", l.lb_acceleration});

@@ -192,6 +192,10 @@ std::string PodRuntime::podDir(const PodRecord& r) const {
   return podDir(r.namespace_, r.name, r.uid);
 }
 
+std::string PodRuntime::containerPath() const {
+  return "PATH=" + options_.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
 std::string PodRuntime::logPath(const PodRecord& r, const std::string& container) const {
   return podDir(r) + "/" + container + ".log";
 }
@@ -333,7 +337,7 @@ Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, const Contai
   p.argv = launch.argv;
   p.mounts = launch.mounts;
   p.env = {
-      "PATH=" + options_.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      containerPath(),
       "HOSTNAME=" + pod.name,
       "POD_NAME=" + pod.name,
       "POD_NAMESPACE=" + pod.namespace_,
@@ -400,6 +404,7 @@ bool PodRuntime::probe(const PodRecord& r, const ContainerRun& run, const Contai
     case Probe::Kind::kExec: {
       ProcessSpec ps;
       ps.argv = p.command;
+      ps.env = {containerPath()};  // the image's commands, as in the container
       if (!r.host_network) ps.netns_path = "/run/netns/" + r.netns;
       // The container's own view of the files (its volumes), entered through its process.
       ps.mountns_path = fmt::format("/proc/{}/ns/mnt", run.pid);
