@@ -52,7 +52,7 @@ echo "built: $(cd "$BIN" && ls petrel petrel-agent petrel-cni petrel-operator pe
 step "Starting the sandbox cluster ($NODES nodes)"
 "$BIN/petrel-sandbox" down >/dev/null 2>&1 || true
 # native: the agents' XDP Service fast path on the nodes' veths (the underlay acts as a wire for it)
-"$BIN/petrel-sandbox" up --nodes "$NODES" --lb-acceleration native --install helm
+"$BIN/petrel-sandbox" up --nodes "$NODES" --lb-acceleration native
 
 step "Petrel runs as the chart made it: an agent DaemonSet and an operator Deployment"
 helm --kubeconfig "$KUBECONFIG" list -n kube-system

@@ -87,8 +87,10 @@ struct ExecArgs {
   }
   if (!spec.mounts.empty()) {
     if (unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace");
-    // Private all the way down: the container's mounts never appear on the host.
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make / rprivate");
+    // Slave all the way down: the container's mounts never appear on the host, and the host's
+    // later mounts under its shared mounts reach the container (a pod's network namespace under
+    // /run/netns, made after the agent started; mountPropagation HostToContainer).
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail("make / rslave");
     for (const auto& m : spec.mounts) {
       int bound = mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
       if (bound != 0 && errno == ENOENT) {
