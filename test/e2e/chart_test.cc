@@ -133,7 +133,8 @@ TEST_F(Chart, InstallsUpgradesWithoutAFailedRequestAndUninstallsWithoutATrace) {
     auto collect = [&] {
       left.clear();
       std::error_code ec;
-      for (const std::string& dir : {nodeDir(i) + "/net.d", nodeDir(i) + "/cni-bin", nodeBpffs(i)}) {
+      for (const std::string& dir :
+           {nodeDir(i) + "/net.d", nodeDir(i) + "/cni-bin", nodeBpffs(i)}) {
         for (const auto& e : fs::recursive_directory_iterator(dir, ec)) left.insert(e.path());
       }
       for (const std::string& dev : {"eth0", "petrel_vxlan"}) {

@@ -86,8 +86,9 @@ class Sandbox {
   // own binaries, as after the README's first command.
   CmdResult cli(std::vector<std::string> args, Millis timeout = 60s) const {
     args.insert(args.begin(), {(binDir() / "petrel-sandbox").string(), "--state-dir", state_dir_});
-    return run(args, {.timeout = timeout,
-                      .env = {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}});
+    return run(args,
+               {.timeout = timeout,
+                .env = {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}});
   }
   CmdResult kubectl(std::vector<std::string> args, Millis timeout = 30s) const {
     args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig()});
@@ -100,7 +101,7 @@ class Sandbox {
     if (r.ok()) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "kubectl apply: " << r.describe();
   }
-  // kubectl's typed `create service` sends protobuf, which the sandbox API server refuses.
+  // A Service `name` on port 80 selecting app=<name>.
   ::testing::AssertionResult createService(const std::string& name) const {
     auto r = run({"kubectl", "--kubeconfig", kubeconfig(), "apply", "-f", "-"},
                  {.input = "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +

@@ -521,12 +521,8 @@ TEST_F(Services, BpfListsReadThePinnedMapsWhileTheAgentIsDown) {
   EXPECT_FALSE(agentDown.ok()) << "the agent still answers:\n" << agentDown.describe();
 
   auto bpf = [&](const std::string& what, bool as_json) {
-    std::vector<std::string> argv = {(binDir() / "petrel").string(),
-                                     "bpf",
-                                     what,
-                                     "list",
-                                     "--bpf-root",
-                                     sb_.bpfRoot(1)};
+    std::vector<std::string> argv = {
+        (binDir() / "petrel").string(), "bpf", what, "list", "--bpf-root", sb_.bpfRoot(1)};
     if (as_json) argv.insert(argv.end(), {"-o", "json"});
     auto r = run(argv);
     EXPECT_TRUE(r.ok()) << r.describe();
@@ -682,10 +678,9 @@ TEST_F(Services, AConnectionToABackendThatTurnsTerminatingGoesOn) {
   auto fresh = greetings(ip, 10);
   EXPECT_EQ(std::set<std::string>(fresh.begin(), fresh.end()), std::set<std::string>{other});
   std::this_thread::sleep_until(changed + 2s);
-  EXPECT_TRUE(client->running())
-      << "the connection to the terminating " << held << " ended:\n"
-      << client->log() << "node-1 agent:\n"
-      << sh("grep -i reset " + sb_.componentLog("node-1/agent")).out;
+  EXPECT_TRUE(client->running()) << "the connection to the terminating " << held << " ended:\n"
+                                 << client->log() << "node-1 agent:\n"
+                                 << sh("grep -i reset " + sb_.componentLog("node-1/agent")).out;
   EXPECT_GE(echoes(*client), echoes_at_change + 10) << client->log();
 
   // It drains on through an agent restart, and once its endpoint is gone from the slice the

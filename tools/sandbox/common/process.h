@@ -30,8 +30,9 @@ struct ProcessSpec {
   std::string cgroup_dir;         // the child moves itself into this cgroup v2 before exec when set
   std::string working_dir;        // chdir() before exec when set
   // When set, the child unshares its mount namespace (made rslave: nothing propagates back to the
-  // host, the host's new mounts under its shared ones come in) and bind-mounts these in order. A missing mount point is created on the host
-  // first (an empty directory, or an empty file for a file source) and stays there.
+  // host, the host's new mounts under its shared ones come in) and bind-mounts these in order. A
+  // missing mount point is created on the host first (an empty directory, or an empty file for a
+  // file source) and stays there.
   std::vector<BindMount> mounts;
   std::string mountns_path;  // setns() into this mount namespace (/proc/<pid>/ns/mnt) when set
   std::string input;         // run(): fed to stdin

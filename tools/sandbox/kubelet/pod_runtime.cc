@@ -193,7 +193,8 @@ std::string PodRuntime::podDir(const PodRecord& r) const {
 }
 
 std::string PodRuntime::containerPath() const {
-  return "PATH=" + options_.bin_dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  return "PATH=" + options_.bin_dir +
+         ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
 std::string PodRuntime::logPath(const PodRecord& r, const std::string& container) const {
@@ -336,15 +337,14 @@ Status PodRuntime::startContainer(PodRecord& r, const PodSpec& pod, const Contai
   ProcessSpec p;
   p.argv = launch.argv;
   p.mounts = launch.mounts;
-  p.env = {
-      containerPath(),
-      "HOSTNAME=" + pod.name,
-      "POD_NAME=" + pod.name,
-      "POD_NAMESPACE=" + pod.namespace_,
-      "POD_UID=" + pod.uid,
-      "POD_IP=" + (r.ips.empty() ? std::string() : r.ips.front()),
-      "NODE_NAME=" + options_.node_name,
-      "HOME=/tmp"};
+  p.env = {containerPath(),
+           "HOSTNAME=" + pod.name,
+           "POD_NAME=" + pod.name,
+           "POD_NAMESPACE=" + pod.namespace_,
+           "POD_UID=" + pod.uid,
+           "POD_IP=" + (r.ips.empty() ? std::string() : r.ips.front()),
+           "NODE_NAME=" + options_.node_name,
+           "HOME=/tmp"};
   // The container's variables replace the runtime's of the same name.
   for (const auto& kv : launch.env) {
     const std::string name = kv.substr(0, kv.find('=') + 1);

@@ -115,7 +115,8 @@ class PodRuntime {
   Status teardown(const std::string& uid);
 
   const RuntimeOptions& options() const { return options_; }
-  // "PATH=..." of every container and exec probe: the build's binaries (the images' commands) first.
+  // "PATH=..." of every container and exec probe: the build's binaries (the images' commands)
+  // first.
   std::string containerPath() const;
   std::string logPath(const PodRecord& record, const std::string& container) const;
   // The pod's directory in the state dir: its record, logs and volumes.
