@@ -1,6 +1,7 @@
-// Petrel's CustomResourceDefinitions. charts/petrel/crds/*.yaml is the one source: the build
-// embeds those files, and installCrds() creates or updates them through the API (the sandbox
-// at `up`, the operator at start).
+// The CustomResourceDefinitions Petrel needs: its own (petrel.io) and the upstream
+// ClusterNetworkPolicy (network-policy-api, vendored by scripts/vendor-network-policy-api.sh).
+// charts/petrel/crds/*.yaml is the one source: the build embeds those files, and installCrds()
+// creates or updates them through the API (the sandbox at `up`, the operator at start).
 #pragma once
 
 #include <vector>

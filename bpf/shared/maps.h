@@ -82,7 +82,14 @@ struct tunnel_info {
 /* Security identities (tunnelled packets carry the source's as their VXLAN-GBP group policy id,
  * or as the VNI with --vxlan-mode collect-md, so identities that cross nodes fit 16 bits). */
 #define PETREL_IDENTITY_UNKNOWN 0
-#define PETREL_IDENTITY_HOST 1
+#define PETREL_IDENTITY_HOST 1        /* this node */
+#define PETREL_IDENTITY_WORLD 2       /* outside the cluster, no CIDR a policy names */
+#define PETREL_IDENTITY_UNMANAGED 3   /* a pod Petrel does not manage (hostNetwork) */
+#define PETREL_IDENTITY_HEALTH 4      /* Petrel's own health endpoints */
+#define PETREL_IDENTITY_REMOTE_NODE 6 /* another node of the cluster */
+/* Pods' identities, allocated cluster-wide through PetrelIdentity objects: 16 bits. */
+#define PETREL_IDENTITY_CLUSTER_MIN 256
+#define PETREL_IDENTITY_CLUSTER_MAX 65535
 
 /* The overlay's one VNI, on every classic device and in what the XDP NodePort path wraps (a
  * collect_md device reads it as the host identity). */

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace petrel::k8s {
 namespace {
 
@@ -26,12 +28,15 @@ TEST(CrdsTest, EmbeddedCrdsAreCompleteDefinitions) {
   ASSERT_TRUE(crds) << crds.status().message();
   ASSERT_FALSE(crds->empty());
   bool petrel_node = false;
+  std::set<std::string> names;
   for (const auto& crd : *crds) {
     EXPECT_EQ(crd["apiVersion"], "apiextensions.k8s.io/v1");
     EXPECT_EQ(crd["kind"], "CustomResourceDefinition");
-    EXPECT_EQ(crd["spec"]["group"], "petrel.io");
+    const std::string group = crd["spec"]["group"];
+    EXPECT_TRUE(group == "petrel.io" || group == "policy.networking.k8s.io") << group;
     const std::string name = crd["metadata"]["name"];
-    EXPECT_EQ(name, crd["spec"]["names"]["plural"].get<std::string>() + ".petrel.io");
+    names.insert(name);
+    EXPECT_EQ(name, crd["spec"]["names"]["plural"].get<std::string>() + "." + group);
     ASSERT_TRUE(crd["spec"]["versions"].is_array());
     EXPECT_EQ(crd["spec"]["versions"][0]["served"], true);
     EXPECT_TRUE(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].is_object());
@@ -42,6 +47,9 @@ TEST(CrdsTest, EmbeddedCrdsAreCompleteDefinitions) {
     }
   }
   EXPECT_TRUE(petrel_node);
+  // Identities, and the upstream API for cluster-wide and deny rules (network-policy-api).
+  EXPECT_TRUE(names.count("petrelidentities.petrel.io"));
+  EXPECT_TRUE(names.count("clusternetworkpolicies.policy.networking.k8s.io"));
 }
 
 }  // namespace
