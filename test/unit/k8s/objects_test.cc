@@ -219,10 +219,8 @@ TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
       "{\"metadata\":{\"name\":\"a\",\"labels\":[1]}}",
       "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ports\":[null,1]}}",
       "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}",
-      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ingress\":[{\"from\":[[]]}]}"
-      "}",
-      "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"tier\":\"Admin\",\"priority\":1,"
-      "\"subject\":{\"pods\":[]},\"egress\":[{\"to\":[{\"networks\":[{}]}]}]}}"};
+      R"({"metadata":{"name":"a","namespace":"b"},"spec":{"ingress":[{"from":[[]]}]}})",
+      R"({"metadata":{"name":"a"},"spec":{"subject":{"pods":[]},"egress":[{"to":[{"networks":[{}]}]}]}})"};
   for (const auto& text : inputs) {
     json j = json::parse(text);
     EXPECT_NO_THROW({
