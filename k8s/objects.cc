@@ -1,168 +1,21 @@
 // Decoders for Kubernetes objects: type-checked field access, no exceptions escape.
 #include "k8s/objects.h"
 
+#include "field_reader.h"
+
 namespace petrel::k8s {
 
 using nlohmann::json;
 
-namespace {
-
-// Field access that reports the path of the offending field.
-class Reader {
- public:
-  explicit Reader(std::string what) : what_(std::move(what)) {}
-
-  Status error(const std::string& path, const std::string& problem) const {
-    return makeError(Code::kInvalidArgument, "{}: {}: {}", what_, path, problem);
-  }
-  const std::string& what() const { return what_; }
-  void setWhat(std::string what) { what_ = std::move(what); }
-
-  // Returns the object at `path` ("a.b.c") or nullptr when absent/null; error on wrong type.
-  Result<const json*> object(const json& from, const std::string& path) const {
-    const json* cur = &from;
-    size_t start = 0;
-    while (start <= path.size()) {
-      size_t dot = path.find('.', start);
-      std::string part =
-          path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!cur->is_object()) return error(path, "expected an object");
-      auto it = cur->find(part);
-      if (it == cur->end() || it->is_null()) return static_cast<const json*>(nullptr);
-      cur = &*it;
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    return cur;
-  }
-
-  Result<std::string> str(const json& from, const std::string& path,
-                          const std::string& def = "") const {
-    auto v = object(from, path);
-    if (!v) return v.status();
-    if (!*v) return def;
-    if (!(*v)->is_string()) return error(path, "expected a string");
-    return (*v)->get<std::string>();
-  }
-
-  Result<int64_t> integer(const json& from, const std::string& path, int64_t def = 0) const {
-    auto v = object(from, path);
-    if (!v) return v.status();
-    if (!*v) return def;
-    if (!(*v)->is_number_integer()) return error(path, "expected an integer");
-    return (*v)->get<int64_t>();
-  }
-
-  Result<bool> boolean(const json& from, const std::string& path, bool def) const {
-    auto v = object(from, path);
-    if (!v) return v.status();
-    if (!*v) return def;
-    if (!(*v)->is_boolean()) return error(path, "expected true or false");
-    return (*v)->get<bool>();
-  }
-
-  Result<std::vector<const json*>> array(const json& from, const std::string& path) const {
-    auto v = object(from, path);
-    if (!v) return v.status();
-    std::vector<const json*> out;
-    if (!*v) return out;
-    if (!(*v)->is_array()) return error(path, "expected a list");
-    for (const auto& e : **v) out.push_back(&e);
-    return out;
-  }
-
-  // A list of strings at `path` (empty when absent); errors name `label` (default: path).
-  Result<std::vector<std::string>> stringList(const json& from, const std::string& path,
-                                              const std::string& label = "") const {
-    auto items = array(from, path);
-    if (!items) return items.status();
-    std::vector<std::string> out;
-    for (const json* item : *items) {
-      if (!item->is_string()) return error(label.empty() ? path : label, "expected strings");
-      out.push_back(item->get<std::string>());
-    }
-    return out;
-  }
-
-  Result<std::map<std::string, std::string>> stringMap(const json& from,
-                                                       const std::string& path) const {
-    auto v = object(from, path);
-    if (!v) return v.status();
-    std::map<std::string, std::string> out;
-    if (!*v) return out;
-    if (!(*v)->is_object()) return error(path, "expected a map of strings");
-    for (const auto& [k, val] : (*v)->items()) {
-      if (!val.is_string()) return error(path + "." + k, "expected a string");
-      out[k] = val.get<std::string>();
-    }
-    return out;
-  }
-
-  Result<Ipv4Addr> ipv4(const std::string& text, const std::string& path) const {
-    auto ip = Ipv4Addr::parse(text);
-    if (!ip) return error(path, "'" + text + "' is not an IPv4 address");
-    return *ip;
-  }
-
-  Result<uint16_t> port(const json& from, const std::string& path, bool required) const {
-    auto v = integer(from, path, 0);
-    if (!v) return v.status();
-    if (*v == 0 && !required) return uint16_t{0};
-    if (*v < 1 || *v > 65535) return error(path, std::to_string(*v) + " is not a port (1-65535)");
-    return static_cast<uint16_t>(*v);
-  }
-
-  Result<std::string> protocol(const json& from, const std::string& path) const {
-    auto p = str(from, path, "TCP");
-    if (!p) return p;
-    if (*p != "TCP" && *p != "UDP" && *p != "SCTP")
-      return error(path, "unknown protocol '" + *p + "'");
-    return p;
-  }
-
- private:
-  std::string what_;
-};
-
-#define PETREL_ASSIGN(lhs, expr)               \
-  do {                                         \
-    auto petrel_v_ = (expr);                   \
-    if (!petrel_v_) return petrel_v_.status(); \
-    (lhs) = std::move(*petrel_v_);             \
-  } while (0)
-
-Result<ObjectMeta> metaFor(const json& obj, bool namespaced, Reader& r, const char* kind) {
-  if (!obj.is_object())
-    return Status(Code::kInvalidArgument, std::string(kind) + ": not a JSON object");
-  ObjectMeta m;
-  PETREL_ASSIGN(m.name, r.str(obj, "metadata.name"));
-  PETREL_ASSIGN(m.namespace_, r.str(obj, "metadata.namespace"));
-  r.setWhat(std::string(kind) + " " +
-            (m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name));
-  if (m.name.empty()) return r.error("metadata.name", "missing");
-  if (namespaced && m.namespace_.empty()) return r.error("metadata.namespace", "missing");
-  PETREL_ASSIGN(m.uid, r.str(obj, "metadata.uid"));
-  PETREL_ASSIGN(m.resource_version, r.str(obj, "metadata.resourceVersion"));
-  PETREL_ASSIGN(m.creation_timestamp, r.str(obj, "metadata.creationTimestamp"));
-  PETREL_ASSIGN(m.labels, r.stringMap(obj, "metadata.labels"));
-  PETREL_ASSIGN(m.annotations, r.stringMap(obj, "metadata.annotations"));
-  std::string deletion;
-  PETREL_ASSIGN(deletion, r.str(obj, "metadata.deletionTimestamp"));
-  m.deleting = !deletion.empty();
-  return m;
-}
-
-}  // namespace
-
 Result<ObjectMeta> decodeMeta(const json& obj, bool namespaced) {
-  Reader r("object");
-  return metaFor(obj, namespaced, r, "object");
+  FieldReader r("object");
+  return decodeMetaOf(obj, namespaced, r, "object");
 }
 
 Result<Node> decodeNode(const json& obj) {
-  Reader r("Node");
+  FieldReader r("Node");
   Node n;
-  PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "Node"));
+  PETREL_ASSIGN(n.meta, decodeMetaOf(obj, false, r, "Node"));
   PETREL_ASSIGN(n.pod_cidrs, r.stringList(obj, "spec.podCIDRs"));
   if (n.pod_cidrs.empty()) {
     std::string single;
@@ -197,9 +50,9 @@ Result<Node> decodeNode(const json& obj) {
 }
 
 Result<Pod> decodePod(const json& obj) {
-  Reader r("Pod");
+  FieldReader r("Pod");
   Pod p;
-  PETREL_ASSIGN(p.meta, metaFor(obj, true, r, "Pod"));
+  PETREL_ASSIGN(p.meta, decodeMetaOf(obj, true, r, "Pod"));
   PETREL_ASSIGN(p.node_name, r.str(obj, "spec.nodeName"));
   PETREL_ASSIGN(p.service_account, r.str(obj, "spec.serviceAccountName", "default"));
   PETREL_ASSIGN(p.host_network, r.boolean(obj, "spec.hostNetwork", false));
@@ -240,16 +93,16 @@ Result<Pod> decodePod(const json& obj) {
 }
 
 Result<Namespace> decodeNamespace(const json& obj) {
-  Reader r("Namespace");
+  FieldReader r("Namespace");
   Namespace n;
-  PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "Namespace"));
+  PETREL_ASSIGN(n.meta, decodeMetaOf(obj, false, r, "Namespace"));
   return n;
 }
 
 Result<Service> decodeService(const json& obj) {
-  Reader r("Service");
+  FieldReader r("Service");
   Service s;
-  PETREL_ASSIGN(s.meta, metaFor(obj, true, r, "Service"));
+  PETREL_ASSIGN(s.meta, decodeMetaOf(obj, true, r, "Service"));
   PETREL_ASSIGN(s.type, r.str(obj, "spec.type", "ClusterIP"));
   if (s.type != "ClusterIP" && s.type != "NodePort" && s.type != "LoadBalancer" &&
       s.type != "ExternalName") {
@@ -333,9 +186,9 @@ Result<Service> decodeService(const json& obj) {
 }
 
 Result<EndpointSlice> decodeEndpointSlice(const json& obj) {
-  Reader r("EndpointSlice");
+  FieldReader r("EndpointSlice");
   EndpointSlice es;
-  PETREL_ASSIGN(es.meta, metaFor(obj, true, r, "EndpointSlice"));
+  PETREL_ASSIGN(es.meta, decodeMetaOf(obj, true, r, "EndpointSlice"));
   auto svc = es.meta.labels.find("kubernetes.io/service-name");
   if (svc != es.meta.labels.end()) es.service_name = svc->second;
   PETREL_ASSIGN(es.address_type, r.str(obj, "addressType"));
@@ -375,31 +228,10 @@ Result<EndpointSlice> decodeEndpointSlice(const json& obj) {
   return es;
 }
 
-Result<NetworkPolicy> decodeNetworkPolicy(const json& obj) {
-  Reader r("NetworkPolicy");
-  NetworkPolicy np;
-  PETREL_ASSIGN(np.meta, metaFor(obj, true, r, "NetworkPolicy"));
-  const json* spec = nullptr;
-  PETREL_ASSIGN(spec, r.object(obj, "spec"));
-  if (!spec || !spec->is_object()) return r.error("spec", "missing");
-  std::map<std::string, std::string> ignored;
-  PETREL_ASSIGN(ignored, r.stringMap(*spec, "podSelector.matchLabels"));
-  std::vector<const json*> types;
-  PETREL_ASSIGN(types, r.array(*spec, "policyTypes"));
-  for (const json* t : types) {
-    if (!t->is_string() ||
-        (t->get<std::string>() != "Ingress" && t->get<std::string>() != "Egress")) {
-      return r.error("spec.policyTypes", "expected Ingress or Egress");
-    }
-  }
-  np.spec = *spec;
-  return np;
-}
-
 Result<PetrelNode> decodePetrelNode(const json& obj) {
-  Reader r("PetrelNode");
+  FieldReader r("PetrelNode");
   PetrelNode n;
-  PETREL_ASSIGN(n.meta, metaFor(obj, false, r, "PetrelNode"));
+  PETREL_ASSIGN(n.meta, decodeMetaOf(obj, false, r, "PetrelNode"));
   std::vector<std::string> cidrs;
   PETREL_ASSIGN(cidrs, r.stringList(obj, "spec.ipam.podCIDRs"));
   for (const auto& c : cidrs) {

@@ -1,7 +1,8 @@
 // Typed views of the Kubernetes objects the agent (and the operator) watch, decoded from the
 // API's JSON with validation: the one decoder of each kind. A decoder never throws: a bad object
 // (wrong types, invalid IPs, ports out of range, unknown enum values) yields INVALID_ARGUMENT
-// naming the object and the field, and the caller logs and skips it.
+// naming the object and the field, and the caller logs and skips it. The policy kinds have
+// their own headers: network_policy.h and cluster_network_policy.h.
 #pragma once
 
 #include <cstdint>
@@ -101,11 +102,6 @@ struct EndpointSlice {
   std::vector<Port> ports;
 };
 
-struct NetworkPolicy {
-  ObjectMeta meta;
-  nlohmann::json spec;  // compiled by the policy engine (a later issue); shape-checked here
-};
-
 // petrel.io/v1alpha1 PetrelNode (charts/petrel/crds): one per node, its pod CIDRs (allocated by
 // the operator), addresses and encapsulation.
 struct PetrelNode {
@@ -124,7 +120,6 @@ Result<Pod> decodePod(const nlohmann::json& obj);
 Result<Namespace> decodeNamespace(const nlohmann::json& obj);
 Result<Service> decodeService(const nlohmann::json& obj);
 Result<EndpointSlice> decodeEndpointSlice(const nlohmann::json& obj);
-Result<NetworkPolicy> decodeNetworkPolicy(const nlohmann::json& obj);
 Result<PetrelNode> decodePetrelNode(const nlohmann::json& obj);
 
 }  // namespace petrel::k8s

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "k8s/informer.h"
+#include "k8s/network_policy.h"
 #include "k8s/rest_client.h"
 #include "k8s/rest_transport.h"
 

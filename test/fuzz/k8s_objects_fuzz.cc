@@ -1,4 +1,5 @@
-// Fuzz entry for the agent's Kubernetes object decoders (k8s/objects.h): the bytes are
+// Fuzz entry for the agent's Kubernetes object decoders (k8s/objects.h and the policy models of
+// k8s/network_policy.h and k8s/cluster_network_policy.h): the bytes are
 // parsed as JSON and, when that succeeds, every decoder runs on the object and on variants whose
 // "spec", "status" and "metadata" swap values, so deep paths see foreign shapes. Used by the
 // libFuzzer target (-DPETREL_FUZZ=ON, clang) and by the corpus replay test in every unit pass.
@@ -10,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "k8s/cluster_network_policy.h"
+#include "k8s/network_policy.h"
 #include "k8s/objects.h"
 
 namespace {
@@ -77,7 +80,41 @@ void decodeAll(const json& obj) {
   checkError(policy, "NetworkPolicy");
   if (policy) {
     checkMeta(policy->meta, true);
-    check(policy->spec.is_object());
+    check(policy->policy_types.ingress || policy->policy_types.egress);
+    for (const auto* rules : {&policy->ingress, &policy->egress}) {
+      for (const auto& rule : *rules) {
+        for (const auto& port : rule.ports) {
+          check(port.end_port == 0 || (port.port != 0 && port.end_port >= port.port));
+          check(port.port_name.empty() || isServiceName(port.port_name));
+        }
+        for (const auto& peer : rule.peers) {
+          check(peer.ip_block.has_value() != (peer.pod_selector || peer.namespace_selector));
+          if (!peer.ip_block || peer.ip_block->ipv6) continue;
+          for (const auto& except : peer.ip_block->except) {
+            check(except.prefix_len > peer.ip_block->cidr.prefix_len);
+            check(peer.ip_block->cidr.contains(except.base));
+          }
+        }
+      }
+    }
+  }
+
+  auto cluster_policy = decodeClusterNetworkPolicy(obj);
+  checkError(cluster_policy, "ClusterNetworkPolicy");
+  if (cluster_policy) {
+    checkMeta(cluster_policy->meta, false);
+    check(cluster_policy->priority >= 0 && cluster_policy->priority <= 1000);
+    for (const auto* rules : {&cluster_policy->ingress, &cluster_policy->egress}) {
+      check(rules->size() <= kClusterPolicyMaxItems);
+      for (const auto& rule : *rules) {
+        check(!rule.peers.empty() && rule.peers.size() <= kClusterPolicyMaxItems);
+        check(rule.protocols.size() <= kClusterPolicyMaxItems);
+        for (const auto& port : rule.protocols) {
+          check(!port.named_port.empty() ||
+                (port.first_port != 0 && port.first_port <= port.last_port));
+        }
+      }
+    }
   }
 
   auto petrel_node = decodePetrelNode(obj);

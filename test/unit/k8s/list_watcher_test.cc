@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "k8s/informer.h"
+#include "k8s/network_policy.h"
 
 namespace petrel::k8s {
 namespace {
@@ -174,7 +175,7 @@ TEST(ListWatcherTest, BadObjectsAreSkippedAndTheLastGoodVersionKept) {
 // was copied; the parser now drops what lies deeper than any Kubernetes object goes.
 TEST(ListWatcherTest, DeeplyNestedObjectsAreCutAndRejectedNotACrash) {
   ScriptedTransport t;
-  // The NetworkPolicy decoder keeps a copy of the spec: the copy is what overflowed.
+  // The NetworkPolicy decoder once kept a copy of the spec: the copy is what overflowed.
   InformerCache<NetworkPolicy> cache("NetworkPolicy", decodeNetworkPolicy);
   ListWatchOptions o = opts();
   o.path = "/apis/networking.k8s.io/v1/networkpolicies";

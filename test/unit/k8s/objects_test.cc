@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include "k8s/cluster_network_policy.h"
+#include "k8s/network_policy.h"
+
 namespace petrel::k8s {
 namespace {
 
@@ -215,7 +218,9 @@ TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
       "{\"metadata\":{\"name\":5}}",
       "{\"metadata\":{\"name\":\"a\",\"labels\":[1]}}",
       "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"spec\":{\"ports\":[null,1]}}",
-      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}"};
+      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\"},\"endpoints\":[{\"addresses\":[[]]}]}",
+      R"({"metadata":{"name":"a","namespace":"b"},"spec":{"ingress":[{"from":[[]]}]}})",
+      R"({"metadata":{"name":"a"},"spec":{"subject":{"pods":[]},"egress":[{"to":[{"networks":[{}]}]}]}})"};
   for (const auto& text : inputs) {
     json j = json::parse(text);
     EXPECT_NO_THROW({
@@ -225,6 +230,7 @@ TEST(K8sObjectsTest, NeverThrowsOnHostileInput) {
       (void)decodeNamespace(j);
       (void)decodeEndpointSlice(j);
       (void)decodeNetworkPolicy(j);
+      (void)decodeClusterNetworkPolicy(j);
       (void)decodePetrelNode(j);
     }) << text;
   }
