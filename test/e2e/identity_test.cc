@@ -28,7 +28,8 @@ class IdentityE2e : public ControlPlaneTest {
   }
   // `count` allocators of pods labelled app=<app> in `ns`, all started before any is waited for;
   // the numbers they printed, in start order (0 for one that failed, with its output logged).
-  std::vector<uint32_t> allocateAtOnce(const std::vector<std::string>& apps, const std::string& ns) {
+  std::vector<uint32_t> allocateAtOnce(const std::vector<std::string>& apps,
+                                       const std::string& ns) {
     std::vector<std::unique_ptr<BackgroundProcess>> runs;
     for (size_t i = 0; i < apps.size(); ++i) {
       runs.push_back(std::make_unique<BackgroundProcess>(
@@ -82,8 +83,8 @@ TEST_F(IdentityE2e, TwoLabelSetsAfterTheSameFirstNumberBothGetOne) {
   std::string a, b;
   for (int i = 0; b.empty(); ++i) {
     const std::string app = "app" + std::to_string(i);
-    const uint32_t n =
-        core::identityCandidate(core::canonicalKey(core::securityLabels({{"app", app}}, "shop", {}, "")), 0);
+    const uint32_t n = core::identityCandidate(
+        core::canonicalKey(core::securityLabels({{"app", app}}, "shop", {}, "")), 0);
     if (auto it = first_of.find(n); it != first_of.end()) {
       a = it->second;
       b = app;

@@ -36,8 +36,12 @@ class MapStore : public IdentityStore {
   int reads = 0, creates = 0;
 };
 
-SecurityLabels web() { return securityLabels({{"app", "web"}}, "default", {}, "default"); }
-SecurityLabels db() { return securityLabels({{"app", "db"}}, "default", {}, "default"); }
+SecurityLabels web() {
+  return securityLabels({{"app", "web"}}, "default", {}, "default");
+}
+SecurityLabels db() {
+  return securityLabels({{"app", "db"}}, "default", {}, "default");
+}
 
 TEST(IdentityCandidate, StaysInTheClusterRangeAndStepsByOne) {
   for (const std::string& key : std::vector<std::string>{"", "a=b", canonicalKey(web())}) {
@@ -92,7 +96,8 @@ TEST(AllocateIdentity, ARaceIsSettledByReadingTheWinner) {
 
 TEST(AllocateIdentity, GivesUpNamingTheLabelsWhenEveryCandidateIsTaken) {
   MapStore store;
-  for (uint32_t i = 0; i < 4; ++i) store.identities[identityCandidate(canonicalKey(web()), i)] = db();
+  for (uint32_t i = 0; i < 4; ++i)
+    store.identities[identityCandidate(canonicalKey(web()), i)] = db();
   auto got = allocateIdentity(store, web(), 4);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.status().code(), Code::kResourceExhausted);

@@ -16,9 +16,9 @@ TEST(SecurityLabels, PodNamespaceAndServiceAccountEachUnderTheirOwnPrefix) {
                                     {"petrel:namespace", "shop"},
                                     {"petrel:serviceaccount", "web-sa"}}));
   EXPECT_EQ(podLabelsOf(labels), (std::map<std::string, std::string>{{"app", "web"}}));
-  EXPECT_EQ(namespaceLabelsOf(labels),
-            (std::map<std::string, std::string>{{"kubernetes.io/metadata.name", "shop"},
-                                                {"team", "a"}}));
+  EXPECT_EQ(
+      namespaceLabelsOf(labels),
+      (std::map<std::string, std::string>{{"kubernetes.io/metadata.name", "shop"}, {"team", "a"}}));
   EXPECT_EQ(namespaceOf(labels), "shop");
 }
 
