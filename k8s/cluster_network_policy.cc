@@ -180,9 +180,7 @@ Result<ClusterNetworkPolicyPeer> decodePeer(const json& item, bool egress,
 // `destinationPort` of a tcp, udp or sctp entry: {number} or {range: {start, end}}.
 Result<ClusterNetworkPolicyPort> decodeDestinationPort(const json& proto, const FieldReader& r) {
   const json* port = nullptr;
-  PETREL_ASSIGN(port, r.object(proto, "destinationPort"));
-  if (!port) return r.error("destinationPort", "missing");
-  if (!port->is_object()) return r.error("destinationPort", "expected an object");
+  PETREL_ASSIGN(port, r.requiredObject(proto, "destinationPort"));
   const FieldReader port_reader = r.within("destinationPort");
   const std::vector<const char*> known = {"number", "range"};
   const std::vector<std::string> fields = setFields(*port, known);
@@ -302,9 +300,7 @@ Result<std::vector<ClusterNetworkPolicyRule>> decodeRules(const json& spec, bool
 
 Result<NamespacedPods> decodeSubject(const json& spec, const FieldReader& r) {
   const json* subject = nullptr;
-  PETREL_ASSIGN(subject, r.object(spec, "subject"));
-  if (!subject) return r.error("subject", "missing");
-  if (!subject->is_object()) return r.error("subject", "expected an object");
+  PETREL_ASSIGN(subject, r.requiredObject(spec, "subject"));
   const std::vector<const char*> known = {"namespaces", "pods"};
   const std::vector<std::string> fields = setFields(*subject, known);
   if (fields.size() != 1) return r.error("subject", exactlyOneOf(known, fields));
@@ -334,9 +330,7 @@ Result<ClusterNetworkPolicy> decodeClusterNetworkPolicy(const json& obj) {
   ClusterNetworkPolicy policy;
   PETREL_ASSIGN(policy.meta, decodeMetaOf(obj, false, r, "ClusterNetworkPolicy"));
   const json* spec = nullptr;
-  PETREL_ASSIGN(spec, r.object(obj, "spec"));
-  if (!spec) return r.error("spec", "missing");
-  if (!spec->is_object()) return r.error("spec", "expected an object");
+  PETREL_ASSIGN(spec, r.requiredObject(obj, "spec"));
   const FieldReader spec_reader = r.within("spec");
 
   std::string tier;

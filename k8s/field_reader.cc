@@ -27,6 +27,14 @@ Result<const json*> FieldReader::object(const json& from, const std::string& pat
   return cur;
 }
 
+Result<const json*> FieldReader::requiredObject(const json& from, const std::string& path) const {
+  const json* found = nullptr;
+  PETREL_ASSIGN(found, object(from, path));
+  if (!found) return error(path, "missing");
+  if (!found->is_object()) return error(path, "expected an object");
+  return found;
+}
+
 Result<std::string> FieldReader::str(const json& from, const std::string& path,
                                      const std::string& def) const {
   auto v = object(from, path);

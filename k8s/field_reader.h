@@ -42,6 +42,9 @@ class FieldReader {
 
   // Returns the object at `path` ("a.b.c") or nullptr when absent/null; error on wrong type.
   Result<const nlohmann::json*> object(const nlohmann::json& from, const std::string& path) const;
+  // The JSON object at `path`, never nullptr: "missing" when absent, "expected an object" else.
+  Result<const nlohmann::json*> requiredObject(const nlohmann::json& from,
+                                               const std::string& path) const;
   Result<std::string> str(const nlohmann::json& from, const std::string& path,
                           const std::string& def = "") const;
   Result<int64_t> integer(const nlohmann::json& from, const std::string& path,

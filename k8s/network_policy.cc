@@ -150,9 +150,7 @@ Result<NetworkPolicy> decodeNetworkPolicy(const json& obj) {
   NetworkPolicy np;
   PETREL_ASSIGN(np.meta, decodeMetaOf(obj, true, r, "NetworkPolicy"));
   const json* spec = nullptr;
-  PETREL_ASSIGN(spec, r.object(obj, "spec"));
-  if (!spec) return r.error("spec", "missing");
-  if (!spec->is_object()) return r.error("spec", "expected an object");
+  PETREL_ASSIGN(spec, r.requiredObject(obj, "spec"));
   const FieldReader spec_reader = r.within("spec");
   std::optional<LabelSelector> pod_selector;
   PETREL_ASSIGN(pod_selector, decodeOptionalSelector(*spec, "podSelector", spec_reader));
